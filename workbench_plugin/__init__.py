@@ -1,0 +1,32 @@
+"""HyperTuner core: concepts, search-space grammar, planning, store, tracking SDK, CLI."""
+
+from __future__ import annotations
+
+from workbench_plugin._exceptions import (
+    BatchTooLarge,
+    ConfigError,
+    EngineError,
+    ExperimentNotFound,
+    HyperTunerError,
+    NotFound,
+    ProjectNotFound,
+    RunNotFound,
+    SnapshotError,
+    SpecError,
+    StoreError,
+)
+
+__all__ = [
+    "BatchTooLarge",
+    "ConfigError",
+    "EngineError",
+    "ExperimentNotFound",
+    "HyperTunerError",
+    "NotFound",
+    "ProjectNotFound",
+    "RunNotFound",
+    "SnapshotError",
+    "SpecError",
+    "StoreError",
+]
+__version__ = "0.1.0"

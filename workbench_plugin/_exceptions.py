@@ -1,0 +1,68 @@
+"""The exception tree. Every error a user can cause is a :class:`HyperTunerError`.
+
+Messages follow one order: what failed, the value, what is allowed or how to fix it.
+The CLI prints ``str(error)`` on one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HyperTunerError",
+    "SpecError",
+    "ConfigError",
+    "StoreError",
+    "NotFound",
+    "ProjectNotFound",
+    "RunNotFound",
+    "ExperimentNotFound",
+    "SnapshotError",
+    "EngineError",
+    "BatchTooLarge",
+]
+
+
+class HyperTunerError(Exception):
+    """Root of every error HyperTuner raises on purpose."""
+
+
+class SpecError(HyperTunerError, ValueError):
+    """A search-space, flag-style or pattern specification is invalid."""
+
+
+class BatchTooLarge(SpecError):
+    """The expanded batch has more experiments than the configured maximum."""
+
+
+class ConfigError(HyperTunerError, ValueError):
+    """A configuration value is invalid."""
+
+
+class StoreError(HyperTunerError, OSError):
+    """The store could not be read or written."""
+
+
+class NotFound(HyperTunerError, KeyError):
+    """Something named by the user does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain.
+        return str(self.args[0]) if self.args else ""
+
+
+class ProjectNotFound(NotFound):
+    pass
+
+
+class RunNotFound(NotFound):
+    pass
+
+
+class ExperimentNotFound(NotFound):
+    pass
+
+
+class SnapshotError(HyperTunerError):
+    """The project folder could not be snapshotted."""
+
+
+class EngineError(HyperTunerError, RuntimeError):
+    """An engine could not submit, poll or kill an experiment."""
