@@ -1,0 +1,61 @@
+"""User actions on running things: kill an experiment or a whole run."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from engines.base import Engine
+from gateway.gateway import engine_id_of
+from workbench_plugin.index import ProjectIndex
+
+__all__ = ["KillResult", "kill"]
+
+
+@dataclass(frozen=True)
+class KillResult:
+    experiment_id: str
+    before: str
+    after: str
+
+
+def kill(index: ProjectIndex, engine: Engine, ident: str, *, grace_seconds: float = 10.0) -> list[KillResult]:
+    """Kill the experiments named by ``ident`` (an experiment id, a run id, or a unique prefix).
+
+    Queued experiments are claimed first, so no gateway can start them afterwards; running
+    ones are killed through the engine (the wrapper records ``killed`` itself); if the wrapper
+    does not record it within the grace period, this records it.
+    """
+    store = index.store
+    results = []
+    for entry, exp, state in index.resolve(ident):
+        run = entry.run
+        before = state.state
+        if state.terminal:
+            results.append(KillResult(exp.experiment_id, before, before))
+            continue
+        if not state.claimed and store.claim(run.project, run.run_id, exp.experiment_id, engine="kill"):
+            store.append_state(run.project, run.run_id, exp.experiment_id, "killed",
+                               reason="cancelled before it started")
+            results.append(KillResult(exp.experiment_id, before, "killed"))
+            continue
+        deadline = time.time() + grace_seconds
+        engine_id = engine_id_of(engine, state)
+        while engine_id is None and time.time() < deadline:  # a gateway is submitting it now
+            time.sleep(0.1)
+            index.refresh()
+            engine_id = engine_id_of(engine, entry.states[exp.experiment_id])
+        if engine_id is not None:
+            engine.kill(engine_id, grace_seconds=grace_seconds)
+        deadline = time.time() + 5.0
+        while time.time() < deadline:
+            index.refresh()
+            if entry.states[exp.experiment_id].terminal:
+                break
+            time.sleep(0.1)
+        if not entry.states[exp.experiment_id].terminal:
+            store.append_state(run.project, run.run_id, exp.experiment_id, "killed",
+                               reason="killed on request; the wrapper did not record it")
+            index.refresh()
+        results.append(KillResult(exp.experiment_id, before, entry.states[exp.experiment_id].state))
+    return results

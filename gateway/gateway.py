@@ -1,0 +1,160 @@
+"""The gateway: turns queued experiments into submissions, within the engine's capacity.
+
+It is a reconciler. Each :meth:`Gateway.step` reads the store (the queue and the only source of
+truth), asks the engine whether submitted experiments are still alive, and:
+
+* marks an experiment ``lost``, with the reason, when its process is gone without a final state
+  (killed with -9, out of memory, machine restarted) or when a gateway claimed it and stopped
+  before submitting it;
+* claims queued experiments (an exclusive create in the store, so two gateways never submit the
+  same experiment) and submits them while slots are free.
+
+Nothing lives only in memory: a gateway killed at any point is replaced by a new one that reads
+the store and carries on; experiments it had started keep running in their own sessions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from engines.base import Engine
+from workbench_plugin._exceptions import EngineError, StoreError
+from workbench_plugin.index import ExperimentState, ProjectIndex, RunEntry
+from workbench_plugin.store import Experiment, Store
+
+__all__ = ["Gateway", "StepReport"]
+
+#: A claim this old with no submission recorded means its gateway died in between.
+CLAIM_GRACE_SECONDS = 30.0
+
+
+@dataclass
+class StepReport:
+    submitted: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    queued: int = 0
+    active: int = 0
+
+    @property
+    def idle(self) -> bool:
+        return self.queued == 0 and self.active == 0
+
+
+def engine_id_of(engine: Engine, state: ExperimentState) -> str | None:
+    """The engine id from the ``submitted`` event, or from what the wrapper reported itself."""
+    if state.engine_id:
+        return state.engine_id
+    if engine.name == "local" and state.get("pid") and state.get("start_ticks"):
+        return f"local:{state.get('pid')}:{state.get('start_ticks')}"
+    return None
+
+
+class Gateway:
+    def __init__(
+        self, store: Store, engine: Engine, *, projects: Iterable[str] | None = None,
+        poll_seconds: float = 0.2, log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.only = set(projects) if projects is not None else None
+        self.poll_seconds = poll_seconds
+        self.log = log or (lambda msg: None)
+        self.indexes: dict[str, ProjectIndex] = {}
+
+    def _refresh(self) -> None:
+        for name in self.store.projects():
+            if self.only is None or name in self.only:
+                self.indexes.setdefault(name, ProjectIndex(self.store, name))
+        for index in self.indexes.values():
+            index.refresh()
+
+    def _experiments(self) -> list[tuple[ProjectIndex, RunEntry, Experiment, ExperimentState]]:
+        out = []
+        for index in self.indexes.values():
+            for entry, exp, state in index.iter_experiments():
+                if not entry.settled:
+                    out.append((index, entry, exp, state))
+        # oldest run first, then launch order
+        out.sort(key=lambda t: (t[1].run.created, t[2].index))
+        return out
+
+    def _reconcile(self, report: StepReport) -> None:
+        now = time.time()
+        gone = []
+        for index, entry, exp, state in self._experiments():
+            if state.terminal or not state.claimed:
+                continue
+            engine_id = engine_id_of(self.engine, state)
+            if engine_id is None:
+                if state.claim_time is not None and now - state.claim_time > CLAIM_GRACE_SECONDS:
+                    gone.append((index, entry, exp, "its gateway stopped between claiming and submitting it"))
+                continue
+            if self.engine.poll(engine_id) == "gone":
+                gone.append((index, entry, exp, f"{engine_id} ended without writing a final state"
+                             " (killed with -9, out of memory, or the machine restarted)"))
+        if not gone:
+            return
+        for index in {id(t[0]): t[0] for t in gone}.values():
+            index.refresh()  # the wrapper may have written its final state just now
+        for index, entry, exp, reason in gone:
+            if not entry.states[exp.experiment_id].terminal:
+                self.store.append_state(entry.run.project, entry.run.run_id, exp.experiment_id,
+                                        "lost", reason=reason)
+                report.lost.append(exp.experiment_id)
+                self.log(f"{exp.experiment_id}: lost ({reason})")
+
+    def step(self) -> StepReport:
+        """One reconcile-and-submit pass."""
+        report = StepReport()
+        self._refresh()
+        self._reconcile(report)
+        if report.lost:
+            self._refresh()
+        rows = self._experiments()
+        active = sum(1 for _, _, _, s in rows if s.claimed and not s.terminal)
+        queued = [(i, e, x) for i, e, x, s in rows if not s.claimed and not s.terminal]
+        free = self.engine.capacity().slots - active
+        for _index, entry, exp in queued:
+            if free <= 0:
+                break
+            run = entry.run
+            if not self.store.claim(run.project, run.run_id, exp.experiment_id, engine=self.engine.name):
+                continue  # another gateway took it
+            try:
+                engine_id = self.engine.submit(run, exp)
+            except EngineError as exc:
+                self.store.append_state(run.project, run.run_id, exp.experiment_id, "failed",
+                                        reason=str(exc))
+                continue
+            self.store.append_state(run.project, run.run_id, exp.experiment_id, "submitted",
+                                    engine_id=engine_id)
+            report.submitted.append(exp.experiment_id)
+            free -= 1
+            active += 1
+        report.active = active
+        report.queued = len(queued) - len(report.submitted)
+        return report
+
+    def serve(self, stop: threading.Event | None = None, *, until_idle: bool = False,
+              on_step: Callable[[StepReport], None] | None = None) -> None:
+        """Step until ``stop`` is set (or, with ``until_idle``, until nothing is left to do)."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            try:
+                report = self.step()
+            except (StoreError, EngineError) as exc:
+                self.log(f"gateway: {exc}; retrying")
+                stop.wait(max(self.poll_seconds, 2.0))
+                continue
+            if on_step is not None:
+                on_step(report)
+            if until_idle and report.idle:
+                return
+            waiter = getattr(self.engine, "wait", None)
+            if waiter is not None:
+                waiter(self.poll_seconds, stop)
+            else:
+                stop.wait(self.poll_seconds)

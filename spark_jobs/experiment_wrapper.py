@@ -1,0 +1,281 @@
+"""The experiment wrapper: runs one experiment and records everything it does in the store.
+
+It unpacks the run's snapshot into a private working folder, runs the training script with its
+argv (never through a shell), turns what the script logs (tracking SDK, or stdout patterns for
+scripts that cannot be changed) into Parquet parts every few seconds and at exit, keeps stdout
+and stderr as log chunks, and writes the experiment's states itself: ``running``, then
+``succeeded``, ``failed`` (with the exit code) or ``killed``.
+
+Used by the local engine as a process, and by cluster engines inside the container::
+
+    python -m spark_jobs.experiment_wrapper --store URL --project P --run R --experiment E
+
+Keep this module light: it ships to every container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from workbench_plugin._exceptions import SnapshotError
+from workbench_plugin.patterns import StdoutParser
+from workbench_plugin.snapshot import extract_snapshot
+from workbench_plugin.store import METRIC_COLUMNS, Experiment, Run, Store
+
+__all__ = ["ExperimentWrapper", "main"]
+
+KILL_GRACE_SECONDS = 10.0
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def _start_ticks() -> str:
+    """This process's start time in clock ticks (with the PID, a reusable process identity)."""
+    try:
+        raw = Path("/proc/self/stat").read_text()
+    except OSError:
+        return ""
+    return raw[raw.rfind(")") + 2 :].split()[19]
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, str):
+        return float(value)  # "nan", "inf", "-inf" as written by the SDK
+    return math.nan if value is None else float(value)
+
+
+class ExperimentWrapper:
+    def __init__(
+        self, store: Store, run: Run, experiment: Experiment, *, work_root: str | None = None,
+        flush_seconds: float = 2.0, python: str | None = None,
+    ) -> None:
+        self.store = store
+        self.run = run
+        self.exp = experiment
+        self.work_root = work_root or None
+        self.flush_seconds = flush_seconds
+        self.python = python or run.interpreter or sys.executable
+        self.parser = StdoutParser(run.stdout_patterns or None)
+        self._lock = threading.Lock()
+        self._stdout_points: list[Any] = []
+        self._logs: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+        self._log_seq = {"stdout": 0, "stderr": 0}
+        self._part_seq = 0
+        self._sdk_offset = 0
+        self._sdk_used = False
+        self._wake = threading.Event()
+        self.killed = False
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    # ---- store helpers ---------------------------------------------------------------------
+    def _state(self, state: str, **fields: Any) -> None:
+        self.store.append_state(self.run.project, self.run.run_id, self.exp.experiment_id, state, **fields)
+
+    # ---- signal handling --------------------------------------------------------------------
+    def _on_term(self, signum: int, frame: object) -> None:
+        self.killed = True
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        self._wake.set()
+
+    # ---- reading the script ------------------------------------------------------------------
+    def _pump(self, stream: IO[bytes], name: str) -> None:
+        for raw in iter(stream.readline, b""):
+            points = self.parser.feed(raw.decode(errors="replace").rstrip("\n")) if name == "stdout" else []
+            with self._lock:
+                self._logs[name] += raw
+                self._stdout_points.extend(points)
+        stream.close()
+
+    def _read_sdk(self, track: Path) -> list[dict[str, Any]]:
+        path = track / "metrics.jsonl"
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(self._sdk_offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return []
+        end = data.rfind(b"\n") + 1  # only complete lines
+        self._sdk_offset += end
+        records = []
+        for line in data[:end].splitlines():
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue
+        return records
+
+    def flush(self, track: Path) -> None:
+        rows: dict[str, list[Any]] = {c: [] for c in METRIC_COLUMNS}
+
+        def add(kind: str, epoch: Any, step: Any, t: float, metrics: dict[str, Any], source: str) -> None:
+            for name, value in metrics.items():
+                rows["experiment_id"].append(self.exp.experiment_id)
+                rows["kind"].append(kind)
+                rows["epoch"].append(None if epoch is None else int(epoch))
+                rows["step"].append(None if step is None else int(step))
+                rows["time"].append(t)
+                rows["name"].append(str(name))
+                rows["value"].append(_to_float(value))
+                rows["source"].append(source)
+
+        records = self._read_sdk(track)
+        if records:
+            self._sdk_used = True
+        for r in records:
+            add(r.get("kind", "step"), r.get("epoch"), r.get("step"), float(r.get("time", time.time())),
+                r.get("metrics", {}), "sdk")
+        with self._lock:
+            points, self._stdout_points = self._stdout_points, []
+            logs = {k: bytes(v) for k, v in self._logs.items()}
+            for v in self._logs.values():
+                v.clear()
+        if not self._sdk_used:  # stdout patterns only for scripts that do not use the SDK
+            now = time.time()
+            for p in points:
+                add(p.kind, p.epoch, p.step, now, p.metrics, "stdout")
+        if rows["name"]:
+            self.store.write_metrics_part(
+                self.run.project, self.run.run_id, self.exp.experiment_id, self._part_seq, rows
+            )
+            self._part_seq += 1
+        for stream, data in logs.items():
+            if data:
+                self.store.write_log_chunk(
+                    self.run.project, self.run.run_id, self.exp.experiment_id, stream,
+                    self._log_seq[stream], data,
+                )
+                self._log_seq[stream] += 1
+
+    def _upload_artifacts(self, track: Path) -> list[str]:
+        folder = track / "artifacts"
+        names = []
+        if folder.is_dir():
+            for file in sorted(folder.iterdir()):
+                if file.is_file() and not file.name.startswith("."):
+                    self.store.write_artifact(
+                        self.run.project, self.run.run_id, self.exp.experiment_id, file.name,
+                        file.read_bytes(),
+                    )
+                    names.append(file.name)
+        return names
+
+    # ---- the whole life of an experiment -------------------------------------------------------
+    def execute(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, self._on_term)
+        work = Path(tempfile.mkdtemp(prefix=f"ht-{self.exp.experiment_id}-", dir=self.work_root))
+        self._state("running", pid=os.getpid(), start_ticks=_start_ticks(), host=socket.gethostname(),
+                    work_dir=str(work))
+        started = time.time()
+        try:
+            src, track = work / "src", work / "track"
+            track.mkdir()
+            try:
+                extract_snapshot(self.store, self.run.snapshot_id, src)
+            except (SnapshotError, OSError, tarfile.TarError) as exc:
+                self._state("failed", reason=f"snapshot could not be unpacked: {exc}", exit_code=None)
+                return 1
+            env = dict(os.environ)
+            env.update(
+                HYPERTUNER_TRACKING_DIR=str(track),
+                HYPERTUNER_EXPERIMENT_ID=self.exp.experiment_id,
+                HYPERTUNER_RUN_ID=self.run.run_id,
+                PYTHONUNBUFFERED="1",
+                PYTHONPATH=os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p),
+            )
+            argv = [self.python, *self.exp.argv]
+            try:
+                self.proc = subprocess.Popen(
+                    argv, cwd=src, env=env, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                )
+            except OSError as exc:
+                self._state("failed", reason=f"cannot start {argv[0]!r}: {exc.strerror}", exit_code=None)
+                return 1
+            pumps = [
+                threading.Thread(target=self._pump, args=(self.proc.stdout, "stdout"), daemon=True),
+                threading.Thread(target=self._pump, args=(self.proc.stderr, "stderr"), daemon=True),
+            ]
+            for t in pumps:
+                t.start()
+            term_sent: float | None = None
+            while self.proc.poll() is None:
+                self._wake.wait(self.flush_seconds)
+                self._wake.clear()
+                if self.killed and term_sent is None:
+                    term_sent = time.time()
+                if term_sent is not None and time.time() - term_sent > KILL_GRACE_SECONDS:
+                    self.proc.kill()
+                self.flush(track)
+            for t in pumps:
+                t.join(timeout=5)
+            self.flush(track)
+            artifacts = self._upload_artifacts(track)
+            rc = self.proc.returncode
+            ended = time.time()
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            timing = {
+                "started": started, "duration": round(ended - started, 3), "artifacts": artifacts,
+                "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+                "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            }
+            if self.killed:
+                self._state("killed", exit_code=rc, reason="killed on request", **timing)
+                return 143
+            if rc == 0:
+                self._state("succeeded", exit_code=0, **timing)
+                return 0
+            reason = f"exit code {rc}"
+            if rc < 0:
+                reason = f"ended by signal {signal.Signals(-rc).name}"
+            self._state("failed", exit_code=rc, reason=reason, **timing)
+            return 1
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="experiment_wrapper", description=__doc__.splitlines()[0])
+    ap.add_argument("--store", required=True)
+    ap.add_argument("--project", required=True)
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--experiment", required=True)
+    ap.add_argument("--work-dir", default="")
+    ap.add_argument("--flush-seconds", type=float, default=2.0)
+    ap.add_argument("--python", default="")
+    args = ap.parse_args(argv)
+    store = Store(args.store)
+    run = store.read_run(args.project, args.run)
+    experiments = {e.experiment_id: e for e in store.read_experiments(args.project, args.run)}
+    if args.experiment not in experiments:
+        print(f"experiment_wrapper: experiment {args.experiment!r} is not in run {args.run}", file=sys.stderr)
+        return 2
+    wrapper = ExperimentWrapper(
+        store, run, experiments[args.experiment], work_root=args.work_dir or None,
+        flush_seconds=args.flush_seconds, python=args.python or None,
+    )
+    return wrapper.execute()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The shared store suite: it runs on every backend in ``STORE_BACKENDS``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from workbench_plugin import StoreError
+from workbench_plugin.fs import TMP_PREFIX, LocalFileSystem
+from workbench_plugin.index import ProjectIndex, fold_states
+from workbench_plugin.store import Experiment, Run, Store
+
+
+def make_run(store: Store, n: int = 3, project: str = "p") -> Run:
+    store.create_project(project, "/somewhere")
+    run_id = store.new_run_id()
+    run = Run(run_id=run_id, project=project, created=1.0, author="me", script="train.py",
+              interpreter="", flag_style="space", spec={"x": "1,2,3"}, scales={"x": "linear"},
+              snapshot_id="s1", data_id="d1", engine="local", n_experiments=n)
+    exps = [Experiment(f"{run_id}-{i:03d}", run_id, i, {"x": i + 1}, ["train.py", "--x", str(i + 1)])
+            for i in range(n)]
+    store.write_run(run, exps)
+    return run
+
+
+def test_run_roundtrip(store: Store) -> None:
+    run = make_run(store)
+    assert store.runs("p") == [run.run_id]
+    assert store.read_run("p", run.run_id) == run
+    exps = store.read_experiments("p", run.run_id)
+    assert [e.params["x"] for e in exps] == [1, 2, 3]
+    assert exps[2].argv == ["train.py", "--x", "3"]
+
+
+def test_files_are_never_rewritten(store: Store) -> None:
+    store.fs.write_atomic("a/b.json", b"1")
+    with pytest.raises(StoreError, match="never rewritten"):
+        store.fs.write_atomic("a/b.json", b"2")
+    assert store.fs.read_bytes("a/b.json") == b"1"
+
+
+def test_claims_have_exactly_one_winner(store: Store) -> None:
+    run = make_run(store)
+    exp_id = f"{run.run_id}-000"
+    wins: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def claim() -> None:
+        barrier.wait()
+        wins.append(store.claim("p", run.run_id, exp_id, engine="t"))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False] * 7 + [True]
+
+
+def test_interrupted_write_leaves_no_visible_file(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = make_run(store)
+
+    def crash(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "link", crash)
+    with pytest.raises(KeyboardInterrupt):
+        store.append_state("p", run.run_id, f"{run.run_id}-000", "running")
+    monkeypatch.undo()
+    assert store.fs.listdir(f"projects/p/runs/{run.run_id}/states") == []
+    index = ProjectIndex(store, "p")
+    index.refresh()
+    assert index.runs[run.run_id].states[f"{run.run_id}-000"].state == "queued"
+
+
+def test_write_killed_before_rename_is_invisible(tmp_path: Path) -> None:
+    """A writer killed with SIGKILL between writing and publishing leaves only a temp file."""
+    root = tmp_path / "store"
+    code = (
+        "import os, signal, sys\n"
+        "from workbench_plugin.fs import LocalFileSystem\n"
+        "os.link = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"LocalFileSystem({str(root)!r}).write_atomic('runs/r/x.json', b'{{}}' * 1000)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    fs = LocalFileSystem(str(root))
+    assert fs.listdir("runs/r") == []
+    leftovers = os.listdir(root / "runs" / "r")
+    assert len(leftovers) == 1 and leftovers[0].startswith(TMP_PREFIX)
+
+
+def test_run_is_invisible_until_complete(store: Store) -> None:
+    store.create_project("p", "/x")
+    store.fs.write_atomic("projects/p/runs/r1/experiments.json", b"[]")  # run.json not yet written
+    assert store.runs("p") == []
+
+
+def test_index_reads_only_new_files(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = make_run(store)
+    index = ProjectIndex(store, "p")
+    assert index.refresh()
+    store.append_state("p", run.run_id, f"{run.run_id}-000", "running", pid=1)
+    reads: list[str] = []
+    original = store.fs.read_bytes
+    monkeypatch.setattr(store.fs, "read_bytes", lambda path: reads.append(path) or original(path))
+    assert index.refresh()
+    assert len(reads) == 1 and "/states/" in reads[0]
+    reads.clear()
+    assert not index.refresh()
+    assert reads == []
+    assert index.runs[run.run_id].states[f"{run.run_id}-000"].state == "running"
+
+
+def test_metrics_parts_fold_into_frames(store: Store) -> None:
+    run = make_run(store, n=2)
+    e0, e1 = f"{run.run_id}-000", f"{run.run_id}-001"
+    rows = {"experiment_id": [e0, e0, e0, e1], "kind": ["epoch", "epoch", "summary", "epoch"],
+            "epoch": [1, 2, None, 1], "step": [None] * 4, "time": [1.0, 2.0, 3.0, 1.0],
+            "name": ["loss", "loss", "loss", "loss"], "value": [0.5, 0.4, 0.35, 0.9],
+            "source": ["sdk"] * 4}
+    store.write_metrics_part("p", run.run_id, e0, 0, rows)
+    index = ProjectIndex(store, "p")
+    index.refresh()
+    frames = index.frames(run.run_id)
+    assert frames.metrics == ("loss",)
+    assert frames.experiments.set_index("experiment_id")["loss"].to_dict() == {e0: 0.35, e1: 0.9}
+    assert len(frames.curves) == 3  # the summary is not a curve point
+
+
+def test_state_fold_first_terminal_wins_and_lifecycle_order() -> None:
+    events = [
+        {"state": "running", "time": 1.0, "pid": 5},
+        {"state": "submitted", "time": 1.5, "engine_id": "local:5:9"},
+        {"state": "succeeded", "time": 2.0, "exit_code": 0},
+        {"state": "lost", "time": 3.0, "reason": "late reconciler"},
+    ]
+    folded = fold_states(events, claim={"time": 0.5})
+    assert folded.state == "succeeded"
+    assert folded.get("exit_code") == 0 and folded.engine_id == "local:5:9"
+    assert fold_states(events[:2]).state == "running"
+
+
+def test_project_events_fold(store: Store) -> None:
+    store.create_project("p", "/x")
+    store.append_event("p", "lock", name="batch_size", value=32)
+    store.append_event("p", "note", text="hello")
+    assert [e["kind"] for e in store.events("p")] == ["lock", "note"]
+    assert store.events("p", "note")[0]["text"] == "hello"
+
+
+def test_records_are_json(store: Store) -> None:
+    run = make_run(store)
+    raw = store.fs.read_bytes(f"projects/p/runs/{run.run_id}/run.json")
+    assert json.loads(raw)["run_id"] == run.run_id

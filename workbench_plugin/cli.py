@@ -1,0 +1,396 @@
+"""The ``hypertuner`` command line.
+
+Expected errors print one line (``hypertuner: error: ...``) and exit with code 2; a traceback
+means a bug. ``run`` exits 0 when every experiment succeeded and 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from workbench_plugin._exceptions import ConfigError, HyperTunerError, SpecError
+from workbench_plugin._table import fmt, format_table, progress_line
+from workbench_plugin.config import Config, is_loopback, load_config
+from workbench_plugin.index import ProjectIndex
+from workbench_plugin.project import ProjectSettings, find_project, write_project_file
+from workbench_plugin.store import Store
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="hypertuner", description="Visual, human-in-the-loop hyperparameter tuning.")
+    ap.add_argument("--store", help="store folder or URL (default: config store.url)")
+    ap.add_argument("--config", help="a TOML config file (default: $HYPERTUNER_CONFIG)")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("init", help="make a folder a HyperTuner project")
+    p.add_argument("folder", nargs="?", default=".")
+    p.add_argument("--script", required=True, help="the training script, relative to the folder")
+    p.add_argument("--name", help="project name (default: the folder's name)")
+    p.add_argument("--flag-style", default="space",
+                   help="'space' (--lr 0.1), 'equals' (--lr=0.1) or a template like '{bs} {epochs}'")
+
+    for name, text in (("plan", "preview a batch"), ("run", "launch a batch")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("values", nargs="*", metavar="NAME=VALUES",
+                       help="e.g. 'batch_size=32..256 *2' 'lr=1e-4..1e-1 log 4' optimizer=adam,sgd")
+        p.add_argument("--spec", help="a .toml or .json file with the values")
+        p.add_argument("--project", help="project folder (default: the current folder)")
+        if name == "plan":
+            p.add_argument("--json", action="store_true", help="print the plan as JSON")
+        else:
+            p.add_argument("--skip-redundant", action="store_true",
+                           help="leave out experiments that already ran with the same snapshot")
+            p.add_argument("--detach", action="store_true", help="return at once; a background gateway runs it")
+            p.add_argument("--note", default="", help="a note kept with the run")
+
+    p = sub.add_parser("status", help="runs of the project, or the experiments of one run")
+    p.add_argument("run", nargs="?")
+    p.add_argument("--project")
+
+    p = sub.add_parser("show", help="one experiment in detail")
+    p.add_argument("experiment")
+    p.add_argument("--project")
+    p.add_argument("--log", action="store_true", help="print the whole stdout log")
+
+    p = sub.add_parser("kill", help="kill an experiment or every experiment of a run")
+    p.add_argument("target", help="experiment id or run id (a unique prefix is enough)")
+    p.add_argument("--project")
+
+    p = sub.add_parser("serve", help="serve the dashboard and run queued experiments")
+    p.add_argument("--project")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--no-gateway", action="store_true", help="dashboard only")
+
+    p = sub.add_parser("gateway", help="submit queued experiments and keep states true")
+    p.add_argument("--until-idle", action="store_true", help="stop when nothing is queued or running")
+
+    p = sub.add_parser("demo", help="create the digits demo, run its first batch, serve the dashboard")
+    p.add_argument("--folder", default=str(Path.home() / "hypertuner-demo"))
+    p.add_argument("--no-serve", action="store_true", help="stop after the first batch")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    return ap
+
+
+# ---- shared helpers ------------------------------------------------------------------------
+class _Context:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        config = load_config(path=args.config)
+        if args.store:
+            config = config.with_(store_url=args.store)
+        self.config: Config = config
+        self.store = Store(config.store_path)
+
+    def settings(self) -> ProjectSettings:
+        return find_project(getattr(self.args, "project", None))
+
+    def index(self, settings: ProjectSettings | None = None) -> ProjectIndex:
+        settings = settings or self.settings()
+        self.store.project(settings.name)  # ProjectNotFound with a hint
+        index = ProjectIndex(self.store, settings.name)
+        index.refresh()
+        return index
+
+    def engine(self) -> Any:
+        from workbench_plugin.plugins import load_engine
+
+        return load_engine(self.config, self.store)
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    from workbench_plugin.space import SearchSpec
+
+    if args.spec and args.values:
+        raise SpecError("values: give NAME=VALUES arguments or --spec FILE, not both")
+    if args.spec:
+        return SearchSpec.from_any(args.spec)
+    return SearchSpec.from_assignments(args.values)
+
+
+def _plan(ctx: _Context, args: argparse.Namespace) -> Any:
+    from workbench_plugin.planning import make_plan
+    from workbench_plugin.snapshot import create_snapshot
+
+    settings = ctx.settings()
+    spec = _spec(args)
+    index = ctx.index(settings)
+    spec.expand(max_batch=ctx.config.max_batch)  # refuse oversize batches before any work
+    snapshot = create_snapshot(
+        ctx.store, settings.root, max_file_bytes=int(ctx.config.max_file_mb * 1024 * 1024),
+        exclude=(ctx.config.store_path,),
+    )
+    return make_plan(settings, spec, snapshot, index, max_batch=ctx.config.max_batch), index
+
+
+def _print_plan(plan: Any) -> None:
+    hp = list(plan.spec.params)
+    rows = []
+    for e in plan.experiments:
+        row: dict[str, Any] = {"#": e.index + 1, "status": e.status, **e.params}
+        row["command"] = plan.command(e)
+        rows.append(row)
+    snap = plan.snapshot
+    print(f"project {plan.settings.name}: {len(plan.experiments)} experiments "
+          f"({plan.count('new')} new, {plan.count('redundant')} redundant, {plan.count('similar')} similar); "
+          f"snapshot {snap.snapshot_id} ({len(snap.files)} files, {'reused' if snap.reused else 'new'})")
+    print(format_table(rows, ["#", "status", *hp, "command"], max_width=100))
+    for e in plan.experiments:
+        for m in e.redundant_with:
+            print(f"  #{e.index + 1} redundant: same as {m.experiment_id} ({m.state})")
+        for m in e.similar_to:
+            print(f"  #{e.index + 1} similar: {m.experiment_id} ({m.state}, {m.why})")
+
+
+def _wait_for_run(ctx: _Context, index: ProjectIndex, run_id: str) -> int:
+    """Run an in-process gateway until the run is done, with a progress line."""
+    from gateway.gateway import Gateway
+
+    entry = index.entry(run_id)
+    gateway = Gateway(ctx.store, ctx.engine())
+    stop = threading.Event()
+    tty = sys.stdout.isatty()
+    last = [""]
+
+    def show(_report: Any) -> None:
+        index.refresh()
+        line = progress_line(entry.counts(), len(entry.experiments))
+        if line != last[0]:
+            print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
+            last[0] = line
+        if entry.done:
+            stop.set()
+
+    try:
+        gateway.serve(stop, on_step=show)
+    except KeyboardInterrupt:
+        print(f"\nstopped waiting; experiments already started keep running. "
+              f"'hypertuner gateway' or 'hypertuner serve' runs the rest of run {run_id}.")
+        return 130
+    if tty:
+        print()
+    counts = entry.counts()
+    print(f"run {run_id}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    return 0 if counts["succeeded"] == len(entry.experiments) else 1
+
+
+# ---- commands --------------------------------------------------------------------------------
+def cmd_init(ctx: _Context, args: argparse.Namespace) -> int:
+    folder = Path(args.folder).resolve()
+    from workbench_plugin.commands import FlagStyle
+
+    FlagStyle.parse(args.flag_style)
+    settings = write_project_file(folder, name=args.name or folder.name, script=args.script,
+                                  flag_style=args.flag_style)
+    ctx.store.create_project(settings.name, settings.root)
+    print(f"project {settings.name} in {folder} (store {ctx.store.url})")
+    return 0
+
+
+def cmd_plan(ctx: _Context, args: argparse.Namespace) -> int:
+    plan, _ = _plan(ctx, args)
+    if args.json:
+        print(json.dumps([{"index": e.index, "status": e.status, "params": e.params, "argv": e.argv,
+                           "redundant_with": [m.experiment_id for m in e.redundant_with],
+                           "similar_to": [m.experiment_id for m in e.similar_to]}
+                          for e in plan.experiments], indent=1))
+    else:
+        _print_plan(plan)
+    return 0
+
+
+def cmd_run(ctx: _Context, args: argparse.Namespace) -> int:
+    from workbench_plugin.planning import launch
+
+    plan, index = _plan(ctx, args)
+    run, experiments = launch(ctx.store, plan, engine=ctx.config.engine,
+                              skip_redundant=args.skip_redundant, note=args.note)
+    skipped = len(plan.experiments) - len(experiments)
+    if not experiments:
+        print(f"nothing to run: all {skipped} experiments are redundant")
+        return 0
+    print(f"run {run.run_id}: {len(experiments)} experiments queued"
+          + (f", {skipped} redundant skipped" if skipped else ""))
+    if args.detach:
+        _spawn_gateway(ctx, Path(plan.settings.root))
+        print(f"detached; follow with 'hypertuner status {run.run_id}'")
+        return 0
+    index.refresh()
+    return _wait_for_run(ctx, index, run.run_id)
+
+
+def _spawn_gateway(ctx: _Context, folder: Path) -> None:
+    logdir = folder / ".hypertuner"
+    logdir.mkdir(exist_ok=True)
+    cmd = [sys.executable, "-m", "workbench_plugin.cli", "--store", ctx.store.url]
+    if ctx.args.config:
+        cmd += ["--config", ctx.args.config]
+    with open(logdir / "gateway.log", "ab") as log:
+        subprocess.Popen([*cmd, "gateway", "--until-idle"], stdin=subprocess.DEVNULL, stdout=log,
+                         stderr=log, start_new_session=True)
+
+
+def cmd_status(ctx: _Context, args: argparse.Namespace) -> int:
+    index = ctx.index()
+    if args.run:
+        entries = {e.run.run_id: e for e, _, _ in index.resolve(args.run)}
+        for entry in entries.values():
+            frames = index.frames(entry.run.run_id)
+            cols = ["experiment_id", "state", *frames.hparams, *frames.metrics[:4]]
+            print(f"run {entry.run.run_id}  {progress_line(entry.counts(), len(entry.experiments))}")
+            print(format_table(frames.experiments.to_dict("records"), cols))
+        return 0
+    rows = []
+    for run_id, entry in index.runs.items():
+        counts = entry.counts()
+        rows.append({"run": run_id, "experiments": len(entry.experiments),
+                     **{s: counts[s] for s in ("queued", "running", "succeeded", "failed", "killed", "lost")},
+                     "note": entry.run.note})
+    if not rows:
+        print(f"project {index.project}: no runs yet; try 'hypertuner plan NAME=VALUES'")
+        return 0
+    print(format_table(rows, list(rows[0])))
+    return 0
+
+
+def cmd_show(ctx: _Context, args: argparse.Namespace) -> int:
+    from workbench_plugin.commands import render_command
+
+    index = ctx.index()
+    matches = index.resolve(args.experiment)
+    if len(matches) != 1:
+        raise SpecError(f"experiment: {args.experiment!r} names a run; give one experiment id")
+    entry, exp, state = matches[0]
+    frames = index.frames(entry.run.run_id)
+    row = frames.experiments.set_index("experiment_id").loc[exp.experiment_id]
+    print(f"experiment {exp.experiment_id} ({exp.label} of run {entry.run.run_id})")
+    print(f"  state      {state.state}" + (f" - {state.get('reason')}" if state.get("reason") else ""))
+    print(f"  command    {render_command(exp.argv, interpreter='python')}")
+    print(f"  snapshot   {entry.run.snapshot_id}")
+    for key in ("engine_id", "host", "exit_code", "duration", "cpu_seconds", "max_rss_mb"):
+        if state.get(key) is not None:
+            print(f"  {key:<10} {fmt(state.get(key))}")
+    for name, value in exp.params.items():
+        print(f"  param      {name} = {fmt(value)}")
+    for name in frames.metrics:
+        print(f"  metric     {name} = {fmt(row[name])}")
+    arts = ctx.store.artifacts(entry.run.project, entry.run.run_id, exp.experiment_id)
+    if arts:
+        print(f"  artifacts  {', '.join(arts)}")
+    log = ctx.store.read_log(entry.run.project, entry.run.run_id, exp.experiment_id, "stdout")
+    lines = log.splitlines()
+    shown = lines if args.log else lines[-10:]
+    if shown:
+        print(f"  stdout ({'all' if args.log else 'last 10'} of {len(lines)} lines):")
+        for line in shown:
+            print(f"    {line}")
+    err = ctx.store.read_log(entry.run.project, entry.run.run_id, exp.experiment_id, "stderr")
+    if err.strip() and state.state == "failed":
+        print("  stderr (last 10 lines):")
+        for line in err.splitlines()[-10:]:
+            print(f"    {line}")
+    return 0
+
+
+def cmd_kill(ctx: _Context, args: argparse.Namespace) -> int:
+    from gateway.control import kill
+
+    results = kill(ctx.index(), ctx.engine(), args.target)
+    for r in results:
+        change = f"{r.before} -> {r.after}" if r.before != r.after else f"already {r.after}"
+        print(f"{r.experiment_id}: {change}")
+    return 0
+
+
+def cmd_gateway(ctx: _Context, args: argparse.Namespace) -> int:
+    from gateway.gateway import Gateway
+
+    gateway = Gateway(ctx.store, ctx.engine(), log=lambda m: print(m, flush=True))
+    print(f"gateway on {ctx.store.url} ({ctx.config.engine}, {ctx.config.effective_slots} slots)", flush=True)
+    try:
+        gateway.serve(until_idle=args.until_idle)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _server_address(ctx: _Context, args: argparse.Namespace) -> tuple[str, int]:
+    host = args.host or ctx.config.host
+    port = ctx.config.port if args.port is None else args.port
+    if not is_loopback(host) and not ctx.config.password:
+        raise ConfigError(
+            f"server.host: {host!r} is not a loopback address; set a password "
+            "(HYPERTUNER_PASSWORD or server.password) to serve it beyond this machine"
+        )
+    return host, port
+
+
+def cmd_serve(ctx: _Context, args: argparse.Namespace, settings: ProjectSettings | None = None) -> int:
+    from panel_app.server import serve_dashboard
+
+    settings = settings or ctx.settings()
+    host, port = _server_address(ctx, args)
+    ctx.store.project(settings.name)
+    gateway = None
+    if not getattr(args, "no_gateway", False):
+        from gateway.gateway import Gateway
+
+        gateway = Gateway(ctx.store, ctx.engine())
+    serve_dashboard(ctx.store, settings.name, host=host, port=port, password=ctx.config.password,
+                    gateway=gateway)
+    return 0
+
+
+def cmd_demo(ctx: _Context, args: argparse.Namespace) -> int:
+    from workbench_plugin.demo import DEMO_VALUES, prepare_demo
+
+    host, port = _server_address(ctx, args)
+    settings = prepare_demo(ctx.store, Path(args.folder))
+    print(f"demo project {settings.name} in {settings.root} (store {ctx.store.url})")
+    os.chdir(settings.root)
+    run_args = argparse.Namespace(values=list(DEMO_VALUES), spec=None, project=settings.root,
+                                  skip_redundant=True, detach=False, note="demo: first batch")
+    rc = cmd_run(ctx, run_args)
+    if args.no_serve:
+        return rc
+    return cmd_serve(ctx, argparse.Namespace(host=host, port=port, no_gateway=False), settings)
+
+
+COMMANDS = {
+    "init": cmd_init, "plan": cmd_plan, "run": cmd_run, "status": cmd_status, "show": cmd_show,
+    "kill": cmd_kill, "serve": cmd_serve, "gateway": cmd_gateway, "demo": cmd_demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        ctx = _Context(args)
+        return COMMANDS[args.command](ctx, args)
+    except HyperTunerError as exc:
+        print(f"hypertuner: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

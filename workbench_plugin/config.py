@@ -1,0 +1,166 @@
+"""Configuration: read once (defaults, then a file, then the environment), validated, frozen.
+
+Nothing else in HyperTuner reads ``os.environ`` for settings; the loaded :class:`Config` is
+passed down. ``conf/hypertuner.toml`` documents the same defaults as :data:`DEFAULTS` (a unit
+test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from workbench_plugin._exceptions import ConfigError
+
+__all__ = ["Config", "DEFAULTS", "ENGINES", "load_config", "is_loopback"]
+
+#: The engines HyperTuner knows, looked up by name (see ``workbench_plugin.plugins``).
+ENGINES = ("local",)
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "store": {"url": "~/.hypertuner/store"},
+    "engine": {"name": "local", "slots": 0},
+    "batch": {"max_experiments": 10000},
+    "snapshot": {"max_file_mb": 50},
+    "wrapper": {"flush_seconds": 2.0, "work_dir": ""},
+    "server": {"host": "127.0.0.1", "port": 5006, "password": ""},
+}
+
+# environment variable -> (section, key)
+_ENV = {
+    "HYPERTUNER_STORE": ("store", "url"),
+    "HYPERTUNER_ENGINE": ("engine", "name"),
+    "HYPERTUNER_SLOTS": ("engine", "slots"),
+    "HYPERTUNER_MAX_BATCH": ("batch", "max_experiments"),
+    "HYPERTUNER_MAX_FILE_MB": ("snapshot", "max_file_mb"),
+    "HYPERTUNER_FLUSH_SECONDS": ("wrapper", "flush_seconds"),
+    "HYPERTUNER_WORK_DIR": ("wrapper", "work_dir"),
+    "HYPERTUNER_HOST": ("server", "host"),
+    "HYPERTUNER_PORT": ("server", "port"),
+    "HYPERTUNER_PASSWORD": ("server", "password"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings. Build with :func:`load_config`; change with :meth:`with_`."""
+
+    store_url: str
+    engine: str = "local"
+    slots: int = 0
+    max_batch: int = 10000
+    max_file_mb: float = 50
+    flush_seconds: float = 2.0
+    work_dir: str = ""
+    host: str = "127.0.0.1"
+    port: int = 5006
+    password: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.store_url:
+            raise ConfigError("store.url: empty; give a folder or an HDFS URL")
+        if self.engine not in ENGINES:
+            raise ConfigError(
+                f"engine.name: {self.engine!r} is not an engine; use one of {', '.join(ENGINES)}"
+            )
+        _check_range("engine.slots", self.slots, 0, 4096)
+        _check_range("batch.max_experiments", self.max_batch, 1, 10_000_000)
+        _check_range("snapshot.max_file_mb", self.max_file_mb, 0, 1_000_000)
+        _check_range("wrapper.flush_seconds", self.flush_seconds, 0.05, 3600)
+        _check_range("server.port", self.port, 0, 65535)
+
+    @property
+    def effective_slots(self) -> int:
+        """Parallel experiments on the local engine (0 in the config means one per core)."""
+        return self.slots or (os.cpu_count() or 1)
+
+    @property
+    def store_path(self) -> str:
+        """The store URL with ``~`` expanded for local folders."""
+        if "://" in self.store_url:
+            return self.store_url
+        return str(Path(self.store_url).expanduser())
+
+    def with_(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_range(field: str, value: float, low: float, high: float) -> None:
+    if isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(f"{field}: {value!r} is out of range; allowed {low}..{high}")
+
+
+def _coerce(field: str, raw: Any, default: Any) -> Any:
+    kind = type(default)
+    if isinstance(raw, kind) and not isinstance(raw, bool):
+        return raw
+    try:
+        if kind is int:
+            return int(str(raw).strip())
+        if kind is float:
+            return float(str(raw).strip())
+    except ValueError:
+        raise ConfigError(
+            f"{field}: {raw!r} is not a number; give a {kind.__name__} such as {default!r}"
+        ) from None
+    if kind is str and isinstance(raw, str):
+        return raw
+    raise ConfigError(f"{field}: {raw!r} has the wrong type; expected a {kind.__name__}")
+
+
+def _merge(into: dict[str, dict[str, Any]], data: Mapping[str, Any], origin: str) -> None:
+    for section, values in data.items():
+        if section not in into or not isinstance(values, Mapping):
+            allowed = ", ".join(sorted(into))
+            raise ConfigError(f"{origin}: unknown section [{section}]; allowed: {allowed}")
+        for key, raw in values.items():
+            if key not in into[section]:
+                allowed = ", ".join(sorted(into[section]))
+                raise ConfigError(f"{origin}: unknown key {section}.{key}; allowed: {allowed}")
+            into[section][key] = _coerce(f"{section}.{key}", raw, DEFAULTS[section][key])
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None, *, path: str | os.PathLike[str] | None = None
+) -> Config:
+    """Defaults, then the file (``path`` or ``$HYPERTUNER_CONFIG``), then the environment."""
+    env = os.environ if environ is None else environ
+    merged = {section: dict(values) for section, values in DEFAULTS.items()}
+    file = path or env.get("HYPERTUNER_CONFIG")
+    if file:
+        try:
+            data = tomllib.loads(Path(file).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"HYPERTUNER_CONFIG: no such file {str(file)!r}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+        _merge(merged, data, str(file))
+    for name, (section, key) in _ENV.items():
+        if name in env:
+            merged[section][key] = _coerce(name, env[name], DEFAULTS[section][key])
+    return Config(
+        store_url=merged["store"]["url"],
+        engine=merged["engine"]["name"],
+        slots=merged["engine"]["slots"],
+        max_batch=merged["batch"]["max_experiments"],
+        max_file_mb=merged["snapshot"]["max_file_mb"],
+        flush_seconds=merged["wrapper"]["flush_seconds"],
+        work_dir=merged["wrapper"]["work_dir"],
+        host=merged["server"]["host"],
+        port=merged["server"]["port"],
+        password=merged["server"]["password"],
+    )

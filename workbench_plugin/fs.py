@@ -1,0 +1,146 @@
+"""The filesystem under the store: one small interface, a local backend, HDFS next.
+
+The store is append-only. Every file is written to a temporary name in its final folder and
+then published under its final name without ever replacing an existing file; readers skip the
+temporary names. So a writer killed at any moment leaves either nothing visible or the whole
+file, and two writers can race for a name (:meth:`FileSystem.create_exclusive`) with exactly one
+winner — the store uses that for experiment claims.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import uuid
+from typing import Protocol
+
+from workbench_plugin._exceptions import StoreError
+
+__all__ = ["FileSystem", "LocalFileSystem", "TMP_PREFIX", "filesystem_for"]
+
+#: Files being written carry this prefix until they are published.
+TMP_PREFIX = ".tmp."
+
+
+class FileSystem(Protocol):
+    """What the store needs from a filesystem. Paths are ``/``-separated strings."""
+
+    def join(self, *parts: str) -> str: ...
+
+    def read_bytes(self, path: str) -> bytes: ...
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        """Publish ``data`` at ``path``; raise :class:`StoreError` if ``path`` exists."""
+        ...
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """Publish ``data`` at ``path`` unless it exists; True when this call created it."""
+        ...
+
+    def listdir(self, path: str) -> list[str]:
+        """Names of published files and folders in ``path``; ``[]`` when it does not exist."""
+        ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def makedirs(self, path: str) -> None: ...
+
+    def local_path(self, path: str) -> str | None:
+        """A path the OS can open directly, or None when the backend is remote."""
+        ...
+
+
+class LocalFileSystem:
+    """The store on a local (or NFS-mounted) folder."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(os.path.expanduser(root))
+
+    def __repr__(self) -> str:
+        return f"LocalFileSystem({self.root!r})"
+
+    def join(self, *parts: str) -> str:
+        return "/".join(p.strip("/") for p in parts if p)
+
+    def _abs(self, path: str) -> str:
+        return os.path.join(self.root, path) if path else self.root
+
+    def local_path(self, path: str) -> str | None:
+        return self._abs(path)
+
+    def read_bytes(self, path: str) -> bytes:
+        try:
+            with open(self._abs(path), "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"store: cannot read {self._abs(path)!r} ({exc.strerror})") from exc
+
+    def _publish(self, path: str, data: bytes) -> bool:
+        final = self._abs(path)
+        folder, name = os.path.split(final)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            tmp = os.path.join(folder, f"{TMP_PREFIX}{name}.{uuid.uuid4().hex[:12]}")
+            with open(tmp, "xb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise StoreError(f"store: cannot write {final!r} ({exc.strerror})") from exc
+        try:
+            # A hard link publishes atomically and, unlike rename, never replaces a file.
+            os.link(tmp, final)
+            return True
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+                raise StoreError(f"store: cannot publish {final!r} ({exc.strerror})") from exc
+            # Filesystems without hard links: rename, after checking (a small race remains).
+            if os.path.exists(final):
+                return False
+            os.rename(tmp, final)
+            return True
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        if not self._publish(path, data):
+            raise StoreError(f"store: {self._abs(path)!r} already exists; store files are never rewritten")
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        return self._publish(path, data)
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            names = os.listdir(self._abs(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise StoreError(f"store: cannot list {self._abs(path)!r} ({exc.strerror})") from exc
+        return sorted(n for n in names if not n.startswith(TMP_PREFIX))
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(self._abs(path))
+
+    def makedirs(self, path: str) -> None:
+        try:
+            os.makedirs(self._abs(path), exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"store: cannot create {self._abs(path)!r} ({exc.strerror})") from exc
+
+
+def filesystem_for(url: str) -> FileSystem:
+    """The backend for a store URL: a local folder, or (next) ``hdfs://``/``webhdfs://``."""
+    if "://" in url:
+        scheme = url.split("://", 1)[0]
+        if scheme == "file":
+            return LocalFileSystem(url.split("://", 1)[1])
+        raise StoreError(
+            f"store.url: scheme {scheme!r} in {url!r} is not supported yet; use a local folder"
+        )
+    return LocalFileSystem(url)

@@ -1,0 +1,164 @@
+"""Snapshots ("build images"): content-addressed archives of a project's files.
+
+The snapshot id is the hash of the manifest (path, size, content hash, executable bit of every
+file copied), so unchanged files give the same id and the archive is stored once. Files that
+are skipped — ``.git``, the store, caches, virtualenvs, ``.gitignore``d files — are not part of
+the id. Files over the size limit are not copied either; they are recorded as *data references*
+(path, size, modification time) whose hash is the ``data_id``: same code with changed data is a
+*similar* experiment, not a redundant one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import stat
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from workbench_plugin._exceptions import SnapshotError
+from workbench_plugin.store import Store
+
+__all__ = ["Snapshot", "SKIPPED_DIRS", "build_manifest", "create_snapshot", "extract_snapshot"]
+
+#: Folders never copied into a snapshot, wherever they appear.
+SKIPPED_DIRS = frozenset(
+    {".git", ".hg", ".svn", ".hypertuner", "__pycache__", ".ipynb_checkpoints", ".pytest_cache",
+     ".mypy_cache", ".ruff_cache", ".hypothesis", ".venv", "venv", "node_modules", ".tox"}
+)
+_MAX_TOTAL = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    snapshot_id: str
+    data_id: str
+    files: list[dict[str, object]]
+    data_refs: list[dict[str, object]]
+    reused: bool = False
+
+    @property
+    def size(self) -> int:
+        return sum(int(f["size"]) for f in self.files)  # type: ignore[call-overload]
+
+
+def _ignore_spec(root: Path) -> pathspec.GitIgnoreSpec:
+    lines: list[str] = []
+    for name in (".gitignore", ".hypertunerignore"):
+        file = root / name
+        if file.is_file():
+            lines += file.read_text(encoding="utf-8", errors="replace").splitlines()
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def build_manifest(
+    root: str | os.PathLike[str], *, max_file_bytes: int, exclude: tuple[str, ...] = ()
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(files to copy, data references) of a project folder, sorted by path."""
+    top = Path(root).resolve()
+    if not top.is_dir():
+        raise SnapshotError(f"project folder {str(top)!r}: not a folder")
+    spec = _ignore_spec(top)
+    excluded = {Path(e).resolve() for e in exclude}
+    files: list[dict[str, object]] = []
+    data: list[dict[str, object]] = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        here = Path(dirpath)
+        keep = []
+        for d in sorted(dirnames):
+            full = here / d
+            rel = full.relative_to(top).as_posix()
+            if d in SKIPPED_DIRS or full in excluded or spec.match_file(rel + "/"):
+                continue
+            if full.is_symlink():
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            full = here / name
+            rel = full.relative_to(top).as_posix()
+            if spec.match_file(rel) or full in excluded:
+                continue
+            try:
+                st = full.stat()
+            except OSError:
+                continue  # broken symlink or vanished file
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if st.st_size > max_file_bytes:
+                data.append({"path": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+                continue
+            files.append(
+                {"path": rel, "size": st.st_size, "sha256": _sha256(full),
+                 "exec": bool(st.st_mode & stat.S_IXUSR)}
+            )
+    files.sort(key=lambda f: str(f["path"]))
+    data.sort(key=lambda f: str(f["path"]))
+    if sum(int(f["size"]) for f in files) > _MAX_TOTAL:  # type: ignore[call-overload]
+        raise SnapshotError(
+            f"project folder {str(top)!r}: more than 2 GiB of files to snapshot;"
+            " add large data to .hypertunerignore or lower snapshot.max_file_mb"
+        )
+    return files, data
+
+
+def _digest(obj: object) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _archive(root: Path, files: list[dict[str, object]]) -> bytes:
+    """A byte-for-byte reproducible tar.gz of the files (fixed times, owners, order)."""
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        for f in files:
+            path = str(f["path"])
+            info = tarfile.TarInfo(path)
+            info.size = int(f["size"])  # type: ignore[call-overload]
+            info.mode = 0o755 if f["exec"] else 0o644
+            info.mtime = 0
+            info.uname = info.gname = ""
+            with open(root / path, "rb") as fh:
+                tar.addfile(info, fh)
+    return raw.getvalue()
+
+
+def create_snapshot(
+    store: Store, root: str | os.PathLike[str], *, max_file_bytes: int, exclude: tuple[str, ...] = ()
+) -> Snapshot:
+    """Snapshot a project folder into the store, reusing a stored identical snapshot."""
+    top = Path(root).resolve()
+    files, data = build_manifest(top, max_file_bytes=max_file_bytes, exclude=exclude)
+    snapshot_id = _digest(files)
+    data_id = _digest(data)
+    manifest = {"snapshot_id": snapshot_id, "files": files, "data_refs": data}
+    archive_path = f"snapshots/{snapshot_id}.tar.gz"
+    reused = store.fs.exists(archive_path)
+    if not reused:
+        store.fs.create_exclusive(f"snapshots/{snapshot_id}.json", json.dumps(manifest).encode())
+        store.fs.create_exclusive(archive_path, _archive(top, files))
+    return Snapshot(snapshot_id, data_id, files, data, reused)
+
+
+def extract_snapshot(store: Store, snapshot_id: str, dest: str | os.PathLike[str]) -> None:
+    """Unpack a stored snapshot into ``dest`` (safe extraction: no paths outside ``dest``)."""
+    try:
+        blob = store.fs.read_bytes(f"snapshots/{snapshot_id}.tar.gz")
+    except FileNotFoundError:
+        raise SnapshotError(f"snapshot {snapshot_id!r}: not in store {store.url!r}") from None
+    os.makedirs(dest, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+        tar.extractall(dest, filter="data")

@@ -1,0 +1,284 @@
+"""The store: an append-only tree of JSON records and Parquet parts, the single source of truth.
+
+Layout under the store root::
+
+    projects/<project>/project.json
+    projects/<project>/events/<time_ns>~<rand>.json          notes, stars, locks (folded on read)
+    projects/<project>/runs/<run>/experiments.json           the batch, written before run.json
+    projects/<project>/runs/<run>/run.json                   the run exists once this exists
+    projects/<project>/runs/<run>/claims/<experiment>.json   one submitter wins (exclusive create)
+    projects/<project>/runs/<run>/states/<experiment>~<time_ns>~<rand>.json
+    projects/<project>/runs/<run>/metrics/<experiment>~<seq>~<rand>.parquet
+    projects/<project>/runs/<run>/logs/<experiment>/<stream>~<seq>.txt
+    projects/<project>/runs/<run>/artifacts/<experiment>/<name>
+    snapshots/<snapshot id>.tar.gz and <snapshot id>.json (manifest)
+
+No file is ever rewritten: mutable things (states, annotations, locks) are events folded on
+read. An experiment with no state event is ``queued``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import json
+import re
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from workbench_plugin._exceptions import (
+    ExperimentNotFound,
+    ProjectNotFound,
+    RunNotFound,
+    SpecError,
+    StoreError,
+)
+from workbench_plugin.fs import FileSystem, filesystem_for
+
+__all__ = [
+    "Experiment",
+    "Project",
+    "Run",
+    "Store",
+    "METRIC_COLUMNS",
+    "run_id_of",
+    "validate_project_name",
+]
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: Columns of every metrics part, in order.
+METRIC_COLUMNS = ("experiment_id", "kind", "epoch", "step", "time", "name", "value", "source")
+
+
+def validate_project_name(name: str) -> str:
+    if not _NAME_RE.match(name or ""):
+        raise SpecError(
+            f"project name: {name!r} is not allowed; use 1-64 letters, digits, '_', '.' or '-',"
+            " starting with a letter or digit"
+        )
+    return name
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def run_id_of(experiment_id: str) -> str:
+    """The run an experiment id belongs to (ids are ``<run id>-<index>``)."""
+    run_id, sep, _ = experiment_id.rpartition("-")
+    if not sep or not run_id:
+        raise ExperimentNotFound(f"experiment {experiment_id!r}: not an experiment id")
+    return run_id
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    path: str
+    created: float
+    author: str
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One combination of hyperparameter values, executed once."""
+
+    experiment_id: str
+    run_id: str
+    index: int
+    params: dict[str, Any]
+    argv: list[str]
+
+    @property
+    def label(self) -> str:
+        return f"#{self.index + 1}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One launch of a script over a set of hyperparameter combinations."""
+
+    run_id: str
+    project: str
+    created: float
+    author: str
+    script: str
+    interpreter: str
+    flag_style: str
+    spec: dict[str, str]
+    scales: dict[str, str]
+    snapshot_id: str
+    data_id: str
+    engine: str
+    n_experiments: int
+    stdout_patterns: list[str] | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hparams(self) -> list[str]:
+        return list(self.spec)
+
+
+class Store:
+    """Typed access to the store tree over a :class:`~workbench_plugin.fs.FileSystem`."""
+
+    def __init__(self, url: str, fs: FileSystem | None = None) -> None:
+        self.url = url
+        self.fs = fs or filesystem_for(url)
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    # ---- paths -------------------------------------------------------------------------
+    def project_dir(self, project: str) -> str:
+        return f"projects/{project}"
+
+    def run_dir(self, project: str, run_id: str) -> str:
+        return f"projects/{project}/runs/{run_id}"
+
+    # ---- projects ----------------------------------------------------------------------
+    def create_project(self, name: str, path: str) -> Project:
+        validate_project_name(name)
+        record = Project(name=name, path=path, created=_now(), author=getpass.getuser())
+        self.fs.create_exclusive(f"projects/{name}/project.json", _dumps(asdict(record)))
+        return self.project(name)
+
+    def projects(self) -> list[str]:
+        return [p for p in self.fs.listdir("projects") if self.fs.exists(f"projects/{p}/project.json")]
+
+    def project(self, name: str) -> Project:
+        try:
+            data = json.loads(self.fs.read_bytes(f"projects/{name}/project.json"))
+        except FileNotFoundError:
+            known = ", ".join(self.projects()) or "none yet"
+            raise ProjectNotFound(
+                f"project {name!r}: not in store {self.url!r} (projects: {known});"
+                " run 'hypertuner init' in the project folder"
+            ) from None
+        return Project(**data)
+
+    # ---- runs --------------------------------------------------------------------------
+    @staticmethod
+    def new_run_id() -> str:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        return f"{stamp}-{secrets.token_hex(2)}"
+
+    def write_run(self, run: Run, experiments: Iterable[Experiment]) -> None:
+        """Write the batch, then the run record: a run is visible only when complete."""
+        rows = [asdict(e) for e in experiments]
+        if len(rows) != run.n_experiments:
+            raise StoreError(f"run {run.run_id}: {len(rows)} experiments, expected {run.n_experiments}")
+        base = self.run_dir(run.project, run.run_id)
+        self.fs.write_atomic(f"{base}/experiments.json", _dumps(rows))
+        self.fs.write_atomic(f"{base}/run.json", _dumps(asdict(run)))
+
+    def runs(self, project: str) -> list[str]:
+        """Run ids of a project, oldest first (ids sort by time)."""
+        base = f"projects/{project}/runs"
+        return [r for r in self.fs.listdir(base) if self.fs.exists(f"{base}/{r}/run.json")]
+
+    def read_run(self, project: str, run_id: str) -> Run:
+        try:
+            data = json.loads(self.fs.read_bytes(f"{self.run_dir(project, run_id)}/run.json"))
+        except FileNotFoundError:
+            raise RunNotFound(
+                f"run {run_id!r}: not in project {project!r}; 'hypertuner status' lists the runs"
+            ) from None
+        return Run(**data)
+
+    def read_experiments(self, project: str, run_id: str) -> list[Experiment]:
+        try:
+            rows = json.loads(self.fs.read_bytes(f"{self.run_dir(project, run_id)}/experiments.json"))
+        except FileNotFoundError:
+            raise RunNotFound(f"run {run_id!r}: not in project {project!r}") from None
+        return [Experiment(**row) for row in rows]
+
+    # ---- states and claims ---------------------------------------------------------------
+    def append_state(
+        self, project: str, run_id: str, experiment_id: str, state: str, **fields: Any
+    ) -> dict[str, Any]:
+        t = _now()
+        record = {"experiment_id": experiment_id, "state": state, "time": t, **fields}
+        name = f"{experiment_id}~{time.time_ns():020d}~{secrets.token_hex(3)}.json"
+        self.fs.write_atomic(f"{self.run_dir(project, run_id)}/states/{name}", _dumps(record))
+        return record
+
+    def claim(self, project: str, run_id: str, experiment_id: str, **fields: Any) -> bool:
+        """Take the right to submit an experiment; exactly one caller ever gets True."""
+        record = {"experiment_id": experiment_id, "time": _now(), **fields}
+        path = f"{self.run_dir(project, run_id)}/claims/{experiment_id}.json"
+        return self.fs.create_exclusive(path, _dumps(record))
+
+    # ---- metrics, logs, artifacts ----------------------------------------------------------
+    def write_metrics_part(
+        self, project: str, run_id: str, experiment_id: str, seq: int, rows: Mapping[str, list[Any]]
+    ) -> str:
+        """Write one Parquet part of metric points (columns :data:`METRIC_COLUMNS`)."""
+        import io
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table(
+            {
+                "experiment_id": pa.array(rows["experiment_id"], pa.string()),
+                "kind": pa.array(rows["kind"], pa.string()),
+                "epoch": pa.array(rows["epoch"], pa.int64()),
+                "step": pa.array(rows["step"], pa.int64()),
+                "time": pa.array(rows["time"], pa.float64()),
+                "name": pa.array(rows["name"], pa.string()),
+                "value": pa.array(rows["value"], pa.float64()),
+                "source": pa.array(rows["source"], pa.string()),
+            }
+        )
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="zstd")
+        name = f"{experiment_id}~{seq:06d}~{secrets.token_hex(3)}.parquet"
+        path = f"{self.run_dir(project, run_id)}/metrics/{name}"
+        self.fs.write_atomic(path, buf.getvalue())
+        return path
+
+    def write_log_chunk(
+        self, project: str, run_id: str, experiment_id: str, stream: str, seq: int, text: bytes
+    ) -> None:
+        path = f"{self.run_dir(project, run_id)}/logs/{experiment_id}/{stream}~{seq:06d}.txt"
+        self.fs.write_atomic(path, text)
+
+    def read_log(self, project: str, run_id: str, experiment_id: str, stream: str) -> str:
+        base = f"{self.run_dir(project, run_id)}/logs/{experiment_id}"
+        chunks = [n for n in self.fs.listdir(base) if n.startswith(f"{stream}~")]
+        return b"".join(self.fs.read_bytes(f"{base}/{n}") for n in chunks).decode(errors="replace")
+
+    def write_artifact(
+        self, project: str, run_id: str, experiment_id: str, name: str, data: bytes
+    ) -> None:
+        if "/" in name or name.startswith("."):
+            raise StoreError(f"artifact name {name!r}: must be a plain file name")
+        path = f"{self.run_dir(project, run_id)}/artifacts/{experiment_id}/{name}"
+        self.fs.write_atomic(path, data)
+
+    def artifacts(self, project: str, run_id: str, experiment_id: str) -> list[str]:
+        return self.fs.listdir(f"{self.run_dir(project, run_id)}/artifacts/{experiment_id}")
+
+    def read_artifact(self, project: str, run_id: str, experiment_id: str, name: str) -> bytes:
+        return self.fs.read_bytes(f"{self.run_dir(project, run_id)}/artifacts/{experiment_id}/{name}")
+
+    # ---- project events (annotations, locks) ------------------------------------------------
+    def append_event(self, project: str, kind: str, **payload: Any) -> dict[str, Any]:
+        record = {"kind": kind, "time": _now(), "author": getpass.getuser(), **payload}
+        name = f"{time.time_ns():020d}~{secrets.token_hex(3)}.json"
+        self.fs.write_atomic(f"projects/{project}/events/{name}", _dumps(record))
+        return record
+
+    def events(self, project: str, kind: str | None = None) -> list[dict[str, Any]]:
+        base = f"projects/{project}/events"
+        out = [json.loads(self.fs.read_bytes(f"{base}/{n}")) for n in self.fs.listdir(base)]
+        return [e for e in out if kind is None or e.get("kind") == kind]
