@@ -8,6 +8,7 @@ process start time, so a recycled PID is never mistaken for the experiment.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -76,14 +77,16 @@ class LocalEngine:
         try:
             # The wrapper's own stdout/stderr matter only when it crashes; keep them nowhere by
             # default (the script's output goes to the store as logs).
-            out = subprocess.DEVNULL
-            if self.log_dir:
-                os.makedirs(self.log_dir, exist_ok=True)
-                out = open(os.path.join(self.log_dir, f"{experiment.experiment_id}.wrapper.log"), "ab")  # type: ignore[assignment]
-            proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
-                start_new_session=True, close_fds=True,
-            )
+            with contextlib.ExitStack() as stack:
+                out: Any = subprocess.DEVNULL
+                if self.log_dir:
+                    os.makedirs(self.log_dir, exist_ok=True)
+                    log = os.path.join(self.log_dir, f"{experiment.experiment_id}.wrapper.log")
+                    out = stack.enter_context(open(log, "ab"))
+                proc = subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
+                    start_new_session=True, close_fds=True,
+                )
         except OSError as exc:
             raise EngineError(f"local engine: cannot start {cmd[0]!r} ({exc.strerror})") from exc
         self._children[proc.pid] = proc
@@ -120,10 +123,8 @@ class LocalEngine:
             if self.poll(engine_id) != "alive":
                 return
             time.sleep(0.05)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def wait(self, timeout: float, stop: Any = None) -> None:
         """Sleep up to ``timeout`` seconds, returning early when a child process ends."""

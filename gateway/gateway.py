@@ -99,7 +99,7 @@ class Gateway:
             return
         for index in {id(t[0]): t[0] for t in gone}.values():
             index.refresh()  # the wrapper may have written its final state just now
-        for index, entry, exp, reason in gone:
+        for _index, entry, exp, reason in gone:
             if not entry.states[exp.experiment_id].terminal:
                 self.store.append_state(entry.run.project, entry.run.run_id, exp.experiment_id,
                                         "lost", reason=reason)

@@ -16,6 +16,7 @@ Keep this module light: it ships to every container.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -32,8 +33,9 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from workbench_plugin._exceptions import SnapshotError
 from workbench_plugin.patterns import StdoutParser
+
+from workbench_plugin._exceptions import SnapshotError
 from workbench_plugin.snapshot import extract_snapshot
 from workbench_plugin.store import METRIC_COLUMNS, Experiment, Run, Store
 
@@ -90,10 +92,8 @@ class ExperimentWrapper:
         self.killed = True
         proc = self.proc
         if proc is not None and proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         self._wake.set()
 
     # ---- reading the script ------------------------------------------------------------------

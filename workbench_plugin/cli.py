@@ -7,12 +7,12 @@ means a bug. ``run`` exits 0 when every experiment succeeded and 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -323,10 +323,8 @@ def cmd_gateway(ctx: _Context, args: argparse.Namespace) -> int:
 
     gateway = Gateway(ctx.store, ctx.engine(), log=lambda m: print(m, flush=True))
     print(f"gateway on {ctx.store.url} ({ctx.config.engine}, {ctx.config.effective_slots} slots)", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         gateway.serve(until_idle=args.until_idle)
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -75,8 +75,8 @@ def make_plan(
     combos = spec.expand(max_batch=max_batch)
     index.refresh()
     history: dict[Any, list[tuple[Run, Experiment, str]]] = defaultdict(list)
-    for entry, exp, state in index.iter_experiments():
-        history[params_key(entry.run.script, exp.params)].append((entry.run, exp, state.state))
+    for entry, exp, folded in index.iter_experiments():
+        history[params_key(entry.run.script, exp.params)].append((entry.run, exp, folded.state))
     proposed = []
     for i, params in enumerate(combos):
         argv = build_argv(settings.script, params, style)

@@ -1,0 +1,67 @@
+"""Makespan of many short experiments on the local engine, against the ideal (sum / slots).
+
+    python bench/local_engine.py [--experiments 200] [--seconds 0.5] [--slots N]
+
+Each experiment is a real run through the whole path: planned, snapshotted, queued in the
+store, submitted by the gateway, executed by the wrapper (snapshot unpacked, script run, states
+and logs written). The figure is the makespan from launch to the last final state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from workbench_plugin.space import SearchSpec  # noqa: E402
+
+from engines.local import LocalEngine  # noqa: E402
+from gateway.gateway import Gateway  # noqa: E402
+from workbench_plugin.index import ProjectIndex  # noqa: E402
+from workbench_plugin.planning import launch, make_plan  # noqa: E402
+from workbench_plugin.project import write_project_file  # noqa: E402
+from workbench_plugin.snapshot import create_snapshot  # noqa: E402
+from workbench_plugin.store import Store  # noqa: E402
+
+SCRIPT = "import sys, time\ntime.sleep(float(sys.argv[sys.argv.index('--seconds') + 1]))\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--experiments", type=int, default=200)
+    ap.add_argument("--seconds", type=float, default=0.5)
+    ap.add_argument("--slots", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp, "sleepy")
+        folder.mkdir()
+        (folder / "sleep.py").write_text(SCRIPT)
+        settings = write_project_file(folder, name="sleepy", script="sleep.py")
+        store = Store(str(Path(tmp, "store")))
+        store.create_project(settings.name, settings.root)
+        index = ProjectIndex(store, settings.name)
+        spec = SearchSpec.parse({"i": f"1..{args.experiments} +1", "seconds": args.seconds})
+        snap = create_snapshot(store, folder, max_file_bytes=1 << 20)
+        plan = make_plan(settings, spec, snap, index, max_batch=100_000)
+        engine = LocalEngine(store, slots=args.slots, flush_seconds=2.0)
+        start = time.perf_counter()
+        run, _ = launch(store, plan, engine="local")
+        Gateway(store, engine, poll_seconds=0.2).serve(until_idle=True)
+        makespan = time.perf_counter() - start
+        index.refresh()
+        counts = index.runs[run.run_id].counts()
+    ideal = args.experiments * args.seconds / args.slots
+    overhead = (makespan - ideal) * args.slots / args.experiments
+    print(f"local engine: {args.experiments} experiments x {args.seconds} s on {args.slots} slots")
+    print(f"  makespan {makespan:.1f} s   ideal (sum/slots) {ideal:.1f} s   ratio {makespan / ideal:.2f}x")
+    print(f"  overhead per experiment {overhead * 1000:.0f} ms of slot time   states: "
+          + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+
+
+if __name__ == "__main__":
+    main()

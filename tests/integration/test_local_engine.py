@@ -1,0 +1,169 @@
+"""The local engine, the wrapper and the gateway, with real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from workbench_plugin.space import SearchSpec
+
+from engines.local import LocalEngine
+from gateway.control import kill
+from gateway.gateway import Gateway
+from workbench_plugin.index import ProjectIndex
+from workbench_plugin.planning import launch, make_plan
+from workbench_plugin.project import find_project
+from workbench_plugin.snapshot import create_snapshot
+from workbench_plugin.store import Experiment, Store
+
+pytestmark = pytest.mark.slow
+
+
+def launch_batch(store: Store, folder: Path, values: dict[str, object]) -> tuple[ProjectIndex, list[Experiment]]:
+    settings = find_project(folder)
+    store.create_project(settings.name, settings.root)
+    snap = create_snapshot(store, folder, max_file_bytes=1 << 20)
+    index = ProjectIndex(store, settings.name)
+    plan = make_plan(settings, SearchSpec.parse(values), snap, index, max_batch=100)
+    _, exps = launch(store, plan, engine="local")
+    index.refresh()
+    return index, exps
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def group_is_empty(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def states(index: ProjectIndex) -> dict[str, str]:
+    index.refresh()
+    return {e.experiment_id: s.state for _, e, s in index.iter_experiments()}
+
+
+def test_batch_runs_to_completion_with_metrics_logs_and_usage(store: Store, project_dir: Path) -> None:
+    index, exps = launch_batch(store, project_dir, {"x": "1,2,3", "epochs": 3})
+    engine = LocalEngine(store, slots=2, flush_seconds=0.2)
+    Gateway(store, engine).serve(until_idle=True)
+    assert set(states(index).values()) == {"succeeded"}
+    frames = index.frames(exps[0].run_id)
+    table = frames.experiments.set_index("experiment_id")
+    assert table["score"].to_dict() == {e.experiment_id: e.params["x"] * 10 for e in exps}
+    assert table["loss"].tolist() == pytest.approx([1 / 3, 2 / 3, 1.0])
+    curves = frames.curves[frames.curves["name"] == "loss"]
+    assert curves.groupby("experiment_id")["epoch"].apply(list).tolist() == [[1.0, 2.0, 3.0]] * 3
+    entry, exp, state = index.experiment(exps[1].experiment_id)
+    assert state.get("exit_code") == 0 and state.get("duration") > 0 and "cpu_seconds" in state.fields
+    log = store.read_log(entry.run.project, entry.run.run_id, exp.experiment_id, "stdout")
+    assert "epoch 3 done" in log
+
+
+def test_failure_records_exit_code_and_stderr(store: Store, project_dir: Path) -> None:
+    index, exps = launch_batch(store, project_dir, {"fail": 3, "epochs": 1})
+    Gateway(store, LocalEngine(store, slots=1, flush_seconds=0.2)).serve(until_idle=True)
+    entry, exp, state = index.experiment(exps[0].experiment_id)
+    assert state.state == "failed" and state.get("exit_code") == 3 and state.get("reason") == "exit code 3"
+    assert "something broke" in store.read_log("tiny", entry.run.run_id, exp.experiment_id, "stderr")
+
+
+def test_kill_running_and_queued(store: Store, project_dir: Path) -> None:
+    index, exps = launch_batch(store, project_dir, {"x": "1,2", "epochs": 100, "sleep": 0.2})
+    engine = LocalEngine(store, slots=1, flush_seconds=0.2)
+    gateway = Gateway(store, engine)
+    gateway.step()
+    first, second = (e.experiment_id for e in exps)
+    wait_for(lambda: states(index)[first] == "running", what="the first experiment to run")
+    pid = int(index.experiment(first)[2].get("pid"))
+    [result] = kill(index, engine, first)
+    assert (result.before, result.after) == ("running", "killed")
+    wait_for(lambda: engine.poll(index.experiment(first)[2].engine_id or "") == "gone", what="the wrapper to exit")
+    wait_for(lambda: group_is_empty(pid), what="the script to be killed with its wrapper")
+    [queued] = kill(index, engine, second)
+    assert (queued.before, queued.after) == ("queued", "killed")
+    report = gateway.step()
+    assert report.submitted == [] and report.idle
+    assert index.experiment(second)[2].get("reason") == "cancelled before it started"
+
+
+def test_vanished_process_becomes_lost(store: Store, project_dir: Path) -> None:
+    index, exps = launch_batch(store, project_dir, {"epochs": 100, "sleep": 0.2})
+    engine = LocalEngine(store, slots=1, flush_seconds=0.2)
+    gateway = Gateway(store, engine)
+    gateway.step()
+    exp_id = exps[0].experiment_id
+    wait_for(lambda: states(index)[exp_id] == "running", what="the experiment to run")
+    os.killpg(int(index.experiment(exp_id)[2].get("pid")), signal.SIGKILL)
+    wait_for(lambda: bool(gateway.step().lost) or states(index)[exp_id] == "lost", what="lost")
+    state = index.experiment(exp_id)[2]
+    assert state.state == "lost" and "without writing a final state" in state.get("reason")
+
+
+def test_reconciler_after_gateway_killed_mid_batch(store: Store, project_dir: Path) -> None:
+    index, exps = launch_batch(store, project_dir, {"x": "1,2,3,4", "epochs": 4, "sleep": 0.4})
+    env = {**os.environ, "HYPERTUNER_SLOTS": "2", "HYPERTUNER_FLUSH_SECONDS": "0.2"}
+    gw = subprocess.Popen([sys.executable, "-m", "workbench_plugin.cli", "--store", store.url, "gateway"],
+                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: list(states(index).values()).count("running") == 2, what="two running experiments")
+    finally:
+        gw.kill()
+        gw.wait()
+    assert list(states(index).values()).count("queued") == 2
+    Gateway(store, LocalEngine(store, slots=2, flush_seconds=0.2)).serve(until_idle=True)
+    assert set(states(index).values()) == {"succeeded"}
+    entry = index.runs[exps[0].run_id]
+    for exp in exps:  # each experiment ran exactly once
+        running = [e for e in entry.events[exp.experiment_id] if e["state"] == "running"]
+        assert len(running) == 1
+    frames = index.frames(exps[0].run_id)
+    assert frames.curves.groupby("experiment_id").size().tolist() == [8, 8, 8, 8]  # 4 epochs x 2 metrics
+
+
+KERAS_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    print(json.dumps(sys.argv[1:]))
+    for e in (1, 2):
+        print(f"Epoch {e}/2")
+        print(f"10/10 [==============================] - 0s 1ms/step - loss: {1/e:.4f} - acc: {0.5*e:.4f}")
+    print("final: val_loss=0.25 val_acc=0.9")
+    """
+)
+
+
+def test_stdout_patterns_and_literal_argv(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "keras"
+    folder.mkdir()
+    (folder / "fit.py").write_text(KERAS_SCRIPT)
+    (folder / "hypertuner.toml").write_text('[project]\nname = "keras"\nscript = "fit.py"\n')
+    index, exps = launch_batch(store, folder, {"opt": ["1; rm -rf /", "$(touch pwned)"]})
+    Gateway(store, LocalEngine(store, slots=2, flush_seconds=0.2)).serve(until_idle=True)
+    assert set(states(index).values()) == {"succeeded"}
+    for exp in exps:
+        log = store.read_log("keras", exp.run_id, exp.experiment_id, "stdout")
+        assert log.splitlines()[0] == f'["--opt", "{exp.params["opt"]}"]'
+    assert not (folder / "pwned").exists()
+    frames = index.frames(exps[0].run_id)
+    table = frames.experiments.set_index("experiment_id")
+    assert table.loc[exps[0].experiment_id, "loss"] == pytest.approx(0.5)
+    assert table.loc[exps[0].experiment_id, "val_acc"] == pytest.approx(0.9)
+    epochs = frames.curves[frames.curves["name"] == "acc"]["epoch"].tolist()
+    assert epochs[:2] == [1.0, 2.0]
