@@ -18,14 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workbench_plugin.space import SearchSpec  # noqa: E402
-
 from engines.local import LocalEngine  # noqa: E402
 from gateway.gateway import Gateway  # noqa: E402
 from workbench_plugin.index import ProjectIndex  # noqa: E402
 from workbench_plugin.planning import launch, make_plan  # noqa: E402
 from workbench_plugin.project import write_project_file  # noqa: E402
 from workbench_plugin.snapshot import create_snapshot  # noqa: E402
+from workbench_plugin.space import SearchSpec  # noqa: E402
 from workbench_plugin.store import Store  # noqa: E402
 
 SCRIPT = "import sys, time\ntime.sleep(float(sys.argv[sys.argv.index('--seconds') + 1]))\n"

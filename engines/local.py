@@ -48,6 +48,18 @@ def _parse(engine_id: str) -> tuple[int, str]:
         raise EngineError(f"engine id {engine_id!r}: not a local engine id ('local:<pid>:<ticks>')") from None
 
 
+#: Every wrapper this process started, across engines. Wrappers outlive the gateway that started
+#: them by design; keeping their Popen objects here means one that is dropped while its wrapper
+#: runs is still reaped later (no zombie, no "subprocess still running" warning).
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _reap_started() -> None:
+    for pid, proc in list(_STARTED.items()):
+        if proc.poll() is not None:
+            del _STARTED[pid]
+
+
 class LocalEngine:
     name = "local"
 
@@ -90,12 +102,14 @@ class LocalEngine:
         except OSError as exc:
             raise EngineError(f"local engine: cannot start {cmd[0]!r} ({exc.strerror})") from exc
         self._children[proc.pid] = proc
+        _STARTED[proc.pid] = proc
         return f"local:{proc.pid}:{_start_ticks(proc.pid)}"
 
     def _reap(self) -> None:
         for pid, proc in list(self._children.items()):
             if proc.poll() is not None:
                 del self._children[pid]
+        _reap_started()
 
     def poll(self, engine_id: str) -> Liveness:
         pid, ticks = _parse(engine_id)

@@ -33,9 +33,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from workbench_plugin.patterns import StdoutParser
-
 from workbench_plugin._exceptions import SnapshotError
+from workbench_plugin.patterns import StdoutParser
 from workbench_plugin.snapshot import extract_snapshot
 from workbench_plugin.store import METRIC_COLUMNS, Experiment, Run, Store
 

@@ -130,8 +130,8 @@ def _plan(ctx: _Context, args: argparse.Namespace) -> Any:
 
     settings = ctx.settings()
     spec = _spec(args)
-    index = ctx.index(settings)
     spec.expand(max_batch=ctx.config.max_batch)  # refuse oversize batches before any work
+    index = ctx.index(settings)
     snapshot = create_snapshot(
         ctx.store, settings.root, max_file_bytes=int(ctx.config.max_file_mb * 1024 * 1024),
         exclude=(ctx.config.store_path,),

@@ -12,15 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from workbench_plugin.space import SearchSpec
 
 from engines.local import LocalEngine
 from gateway.control import kill
 from gateway.gateway import Gateway
-from workbench_plugin.index import ProjectIndex
+from workbench_plugin.index import ExperimentState, ProjectIndex
 from workbench_plugin.planning import launch, make_plan
 from workbench_plugin.project import find_project
 from workbench_plugin.snapshot import create_snapshot
+from workbench_plugin.space import SearchSpec
 from workbench_plugin.store import Experiment, Store
 
 pytestmark = pytest.mark.slow
@@ -54,6 +54,11 @@ def group_is_empty(pgid: int) -> bool:
     return False
 
 
+def state_of(index: ProjectIndex, experiment_id: str) -> ExperimentState:
+    index.refresh()
+    return index.experiment(experiment_id)[2]
+
+
 def states(index: ProjectIndex) -> dict[str, str]:
     index.refresh()
     return {e.experiment_id: s.state for _, e, s in index.iter_experiments()}
@@ -79,6 +84,7 @@ def test_batch_runs_to_completion_with_metrics_logs_and_usage(store: Store, proj
 def test_failure_records_exit_code_and_stderr(store: Store, project_dir: Path) -> None:
     index, exps = launch_batch(store, project_dir, {"fail": 3, "epochs": 1})
     Gateway(store, LocalEngine(store, slots=1, flush_seconds=0.2)).serve(until_idle=True)
+    index.refresh()
     entry, exp, state = index.experiment(exps[0].experiment_id)
     assert state.state == "failed" and state.get("exit_code") == 3 and state.get("reason") == "exit code 3"
     assert "something broke" in store.read_log("tiny", entry.run.run_id, exp.experiment_id, "stderr")
@@ -91,16 +97,16 @@ def test_kill_running_and_queued(store: Store, project_dir: Path) -> None:
     gateway.step()
     first, second = (e.experiment_id for e in exps)
     wait_for(lambda: states(index)[first] == "running", what="the first experiment to run")
-    pid = int(index.experiment(first)[2].get("pid"))
+    pid = int(state_of(index, first).get("pid"))
     [result] = kill(index, engine, first)
     assert (result.before, result.after) == ("running", "killed")
-    wait_for(lambda: engine.poll(index.experiment(first)[2].engine_id or "") == "gone", what="the wrapper to exit")
+    wait_for(lambda: engine.poll(state_of(index, first).engine_id or "") == "gone", what="the wrapper to exit")
     wait_for(lambda: group_is_empty(pid), what="the script to be killed with its wrapper")
     [queued] = kill(index, engine, second)
     assert (queued.before, queued.after) == ("queued", "killed")
     report = gateway.step()
     assert report.submitted == [] and report.idle
-    assert index.experiment(second)[2].get("reason") == "cancelled before it started"
+    assert state_of(index, second).get("reason") == "cancelled before it started"
 
 
 def test_vanished_process_becomes_lost(store: Store, project_dir: Path) -> None:
@@ -110,9 +116,9 @@ def test_vanished_process_becomes_lost(store: Store, project_dir: Path) -> None:
     gateway.step()
     exp_id = exps[0].experiment_id
     wait_for(lambda: states(index)[exp_id] == "running", what="the experiment to run")
-    os.killpg(int(index.experiment(exp_id)[2].get("pid")), signal.SIGKILL)
+    os.killpg(int(state_of(index, exp_id).get("pid")), signal.SIGKILL)
     wait_for(lambda: bool(gateway.step().lost) or states(index)[exp_id] == "lost", what="lost")
-    state = index.experiment(exp_id)[2]
+    state = state_of(index, exp_id)
     assert state.state == "lost" and "without writing a final state" in state.get("reason")
 
 
@@ -125,7 +131,7 @@ def test_reconciler_after_gateway_killed_mid_batch(store: Store, project_dir: Pa
         wait_for(lambda: list(states(index).values()).count("running") == 2, what="two running experiments")
     finally:
         gw.kill()
-        gw.wait()
+        gw.communicate()
     assert list(states(index).values()).count("queued") == 2
     Gateway(store, LocalEngine(store, slots=2, flush_seconds=0.2)).serve(until_idle=True)
     assert set(states(index).values()) == {"succeeded"}

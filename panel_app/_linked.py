@@ -1,0 +1,311 @@
+"""Linked Bokeh views over one shared ColumnDataSource, with a highlight layer on top.
+
+Every plot draws its base glyphs from :attr:`LinkedPlots.source` (all experiments) and its
+highlight glyphs from :attr:`LinkedPlots.highlight` (only the selected rows) on the
+``overlay`` level, so a selection repaints only the overlay layer. The box and lasso tools
+select nothing themselves (``renderers=[]``); they only emit a ``selectiongeometry`` event.
+Two handlers receive it:
+
+* in the browser, :data:`SELECT_JS` scans the shared source's arrays and fills the highlight
+  source locally (``sync: false``: nothing about the rows goes to the server);
+* on the server, the Python handler gets the geometry alone and computes the same ids with
+  numpy (:meth:`RunPageModel.ids_in_geometry`), for the table and the rest of the page.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bokeh.events import Event, SelectionGeometry
+from bokeh.layouts import gridplot
+from bokeh.models import (
+    BoxSelectTool,
+    ColumnDataSource,
+    CustomJS,
+    DataRange1d,
+    FactorRange,
+    FixedTicker,
+    HoverTool,
+    LassoSelectTool,
+    LayoutDOM,
+    PanTool,
+    Range1d,
+    ResetTool,
+    WheelZoomTool,
+)
+from bokeh.models.renderers import GlyphRenderer
+from bokeh.plotting import figure
+
+from panel_app._model import AxisInfo, RunPageModel
+
+__all__ = ["SELECT_JS", "HIGHLIGHT_LINE", "LinkedPlots"]
+
+#: The ring drawn around highlighted points and bars.
+HIGHLIGHT_LINE = "#111111"
+
+#: Browser-side hit test; must select exactly what ``_model.mask_in_geometry`` selects.
+SELECT_JS = """
+if (!cb_obj.final) { return; }
+const g = cb_obj.geometry;
+const d = src.data;
+const isMap = d instanceof Map;
+const get = (k) => isMap ? d.get(k) : d[k];
+const keys = isMap ? [...d.keys()] : Object.keys(d);
+const xs = get(xcol), ys = get(ycol);
+if (xs == null || ys == null) { return; }
+const n = xs.length;
+const lg = (v) => (v > 0 ? Math.log10(v) : NaN);
+const hits = [];
+if (g.type === "rect") {
+  const x0 = Math.min(g.x0, g.x1), x1 = Math.max(g.x0, g.x1);
+  const y0 = Math.min(g.y0, g.y1), y1 = Math.max(g.y0, g.y1);
+  for (let i = 0; i < n; i++) {
+    const x = xs[i], y = ys[i];
+    if (x >= x0 && x <= x1 && y >= y0 && y <= y1) { hits.push(i); }
+  }
+} else if (g.type === "poly") {
+  const px = [], py = [];
+  for (let k = 0; k < g.x.length; k++) {
+    const a = xlog ? lg(g.x[k]) : g.x[k], b = ylog ? lg(g.y[k]) : g.y[k];
+    if (Number.isFinite(a) && Number.isFinite(b)) { px.push(a); py.push(b); }
+  }
+  const m = px.length;
+  if (m >= 3) {
+    for (let i = 0; i < n; i++) {
+      const x = xlog ? lg(xs[i]) : xs[i], y = ylog ? lg(ys[i]) : ys[i];
+      let inside = false;
+      for (let a = 0, b = m - 1; a < m; b = a++) {
+        if (((py[a] > y) !== (py[b] > y)) &&
+            x < (px[b] - px[a]) * (y - py[a]) / (py[b] - py[a]) + px[a]) { inside = !inside; }
+      }
+      if (inside) { hits.push(i); }
+    }
+  }
+} else {
+  return;
+}
+const out = {};
+for (const key of keys) {
+  const col = get(key);
+  const picked = ArrayBuffer.isView(col) ? new col.constructor(hits.length) : new Array(hits.length);
+  for (let k = 0; k < hits.length; k++) { picked[k] = col[hits[k]]; }
+  out[key] = picked;
+}
+hl.setv({data: out}, {sync: false});
+"""
+
+GeometryHandler = Callable[[str, str, Mapping[str, Any]], None]
+
+
+def _tooltips(h: str | None, m: str) -> list[tuple[str, str]]:
+    tips = [("experiment", "@label  @experiment_id"), ("state", "@state")]
+    if h is not None:
+        tips.append((h, f"@{{h:{h}}}"))
+    tips.append((m, f"@{{m:{m}}}{{0.[0000]}}"))
+    return tips
+
+
+class LinkedPlots:
+    """One session's Bokeh models: the scatter matrix and the bar chart."""
+
+    def __init__(self, model: RunPageModel, on_geometry: GeometryHandler, *,
+                 matrix_size: tuple[int, int] = (820, 600),
+                 bars_size: tuple[int, int] = (540, 260)) -> None:
+        self.model = model
+        self.on_geometry = on_geometry
+        self.matrix_size = matrix_size
+        self.bars_size = bars_size
+        self.source = ColumnDataSource(data=dict(model.data), name="runpage-source")
+        self.highlight = ColumnDataSource(data=model.highlight_data(), name="runpage-highlight")
+        self.x_ranges: dict[str, Range1d] = {}
+        self.y_ranges: dict[str, Range1d] = {}
+        self.scatters: dict[tuple[str, str], Any] = {}
+        self.bars: Any = None
+        self._bar_renderers: list[GlyphRenderer] = []
+
+    # ---- scatter matrix --------------------------------------------------------------------
+    def build_matrix(self) -> LayoutDOM | None:
+        """The hyperparameter x metric grid, or None when there is nothing to plot yet."""
+        model = self.model
+        hparams, metrics = model.matrix_hparams, model.matrix_metrics
+        self.scatters = {}
+        self.x_ranges, self.y_ranges = {}, {}
+        if not hparams or not metrics or not model.order:
+            return None
+        width, height = self.matrix_size
+        fw = max(110, min(260, int((width - 90) / len(hparams)) - 12))
+        fh = max(90, min(215, int((height - 70) / len(metrics)) - 12))
+        for h in hparams:
+            self.x_ranges[h] = self._range(model.axes[h])
+        for m in metrics:
+            self.y_ranges[m] = self._range(model.axes[m])
+        rows = []
+        for r, m in enumerate(metrics):
+            row = []
+            for c, h in enumerate(hparams):
+                row.append(self._scatter(h, m, fw, fh, left=c == 0, bottom=r == len(metrics) - 1))
+            rows.append(row)
+        return gridplot(rows, toolbar_location="right", merge_tools=True)
+
+    def _scatter(self, h: str, m: str, fw: int, fh: int, *, left: bool, bottom: bool) -> Any:
+        ax, ay = self.model.axes[h], self.model.axes[m]
+        box = BoxSelectTool(renderers=[], persistent=False)
+        lasso = LassoSelectTool(renderers=[], persistent=False)
+        fig = figure(
+            name=f"scatter:{h}:{m}",
+            frame_width=fw, frame_height=fh,
+            x_range=self.x_ranges[h], y_range=self.y_ranges[m],
+            x_axis_type="log" if ax.kind == "log" else "linear",
+            y_axis_type="log" if ay.kind == "log" else "linear",
+            tools=[box, lasso, PanTool(), WheelZoomTool(), ResetTool()],
+            toolbar_location=None,
+            min_border_left=8, min_border_right=8, min_border_top=8, min_border_bottom=8,
+        )
+        fig.toolbar.active_drag = box
+        fig.toolbar.logo = None
+        base = fig.scatter(ax.column, ay.column, source=self.source, size=8, fill_color="color",
+                           line_color="white", line_width=0.6, fill_alpha=0.9,
+                           name=f"base:{h}:{m}")
+        fig.scatter(ax.column, ay.column, source=self.highlight, size=12, fill_color="color",
+                    line_color=HIGHLIGHT_LINE, line_width=2, level="overlay",
+                    name=f"highlight:{h}:{m}")
+        fig.add_tools(HoverTool(renderers=[base], tooltips=_tooltips(h, m)))
+        self._style_axes(fig, ax, ay, left=left, bottom=bottom)
+        fig.js_on_event("selectiongeometry", CustomJS(
+            args={"src": self.source, "hl": self.highlight, "xcol": ax.column,
+                  "ycol": ay.column, "xlog": ax.kind == "log", "ylog": ay.kind == "log"},
+            code=SELECT_JS))
+
+        def handler(event: Event) -> None:
+            if isinstance(event, SelectionGeometry) and event.final:
+                self.on_geometry(h, m, event.geometry or {})
+
+        fig.on_event(SelectionGeometry, handler)
+        self.scatters[(h, m)] = fig
+        return fig
+
+    def _style_axes(self, fig: Any, ax: AxisInfo, ay: AxisInfo, *, left: bool,
+                    bottom: bool) -> None:
+        fig.grid.grid_line_color = "#e6e6e6"
+        fig.axis.axis_label_text_font_style = "normal"
+        fig.axis.axis_label_text_font_size = "12px"
+        fig.axis.major_label_text_font_size = "10px"
+        self._categorical_ticks(fig, ax)
+        if bottom:
+            fig.xaxis.axis_label = ax.name
+        else:
+            fig.xaxis.visible = False
+        if left:
+            fig.yaxis.axis_label = ay.name
+        else:
+            fig.yaxis.visible = False
+        fig.xgrid.visible = ax.kind != "categorical"
+
+    @staticmethod
+    def _categorical_ticks(fig: Any, ax: AxisInfo) -> None:
+        if ax.kind != "categorical":
+            return
+        labels = dict(zip(ax.ticks, ax.tick_labels, strict=True))
+        for axis in fig.xaxis:
+            if isinstance(axis.ticker, FixedTicker) and list(axis.ticker.ticks) == list(ax.ticks):
+                if axis.major_label_overrides != labels:
+                    axis.major_label_overrides = labels
+                continue
+            axis.ticker = FixedTicker(ticks=list(ax.ticks))
+            axis.major_label_overrides = labels
+
+    # ---- bar chart -------------------------------------------------------------------------
+    def build_bars(self) -> Any:
+        """One bar per experiment (x by label) of :attr:`RunPageModel.bar_metric`."""
+        metric = self.model.bar_metric
+        if metric is None or not self.model.order:
+            self.bars = None
+            return None
+        width, height = self.bars_size
+        labels = list(self.model.data["label"])
+        fig = figure(
+            name="bars", width=width, height=height,
+            x_range=FactorRange(factors=labels, range_padding=0.02),
+            y_range=DataRange1d(range_padding=0.06),
+            tools="xpan,xwheel_zoom,reset", toolbar_location="right",
+            min_border_left=8, min_border_top=8,
+        )
+        fig.toolbar.logo = None
+        col = self.model.axes[metric].column
+        base = fig.vbar(x="label", top=col, width=0.8, source=self.source, fill_color="color",
+                        line_color=None, fill_alpha=0.9, name="base:bars")
+        high = fig.vbar(x="label", top=col, width=0.8, source=self.highlight, fill_alpha=0,
+                        line_color=HIGHLIGHT_LINE, line_width=2.5, level="overlay",
+                        name="highlight:bars")
+        fig.add_tools(HoverTool(renderers=[base], tooltips=_tooltips(None, metric)))
+        self._bar_renderers = [base, high]
+        fig.xgrid.visible = False
+        fig.grid.grid_line_color = "#e6e6e6"
+        fig.yaxis.axis_label = metric
+        fig.axis.axis_label_text_font_style = "normal"
+        fig.axis.major_label_text_font_size = "10px"
+        self._bar_labels(fig, len(labels))
+        self.bars = fig
+        return fig
+
+    def _bar_labels(self, fig: Any, n: int) -> None:
+        """Readable labels for a few bars; none (and thin outlines) for many."""
+        fig.xaxis.major_label_orientation = 0.0 if n <= 16 else math.pi / 2
+        fig.xaxis.major_label_text_font_size = "10px" if n <= 60 else "0px"
+        fig.xaxis.major_tick_line_color = "black" if n <= 60 else None
+        if len(self._bar_renderers) == 2:
+            width = 2.5 if n <= 40 else 1.0
+            if self._bar_renderers[1].glyph.line_width != width:
+                self._bar_renderers[1].glyph.line_width = width
+
+    def set_bar_metric(self, metric: str) -> None:
+        """Show another metric: changes the bars' ``top`` field; nothing is rebuilt."""
+        if self.bars is None:
+            return
+        col = self.model.axes[metric].column
+        for r in self._bar_renderers:
+            r.glyph.top = col
+        self.bars.yaxis.axis_label = metric
+        hover = self.bars.select_one(HoverTool)
+        if hover is not None:
+            hover.tooltips = _tooltips(None, metric)
+
+    # ---- updates ---------------------------------------------------------------------------
+    @staticmethod
+    def _range(info: AxisInfo) -> Range1d:
+        start = 0.0 if info.start is None else info.start
+        end = 1.0 if info.end is None else info.end
+        return Range1d(start=start, end=end, reset_start=start, reset_end=end,
+                       name=f"range:{info.name}")
+
+    @staticmethod
+    def _follow(rng: Range1d, info: AxisInfo) -> None:
+        """New data bounds; a range the user zoomed stays unless data leave it."""
+        start, end = info.start, info.end
+        if start is None or end is None:
+            return
+        zoomed = (rng.start, rng.end) != (rng.reset_start, rng.reset_end)
+        lo, hi = sorted((float(rng.start), float(rng.end)))  # type: ignore[arg-type]
+        if not zoomed or start < lo or end > hi:
+            rng.update(start=start, end=end)
+        rng.update(reset_start=start, reset_end=end)
+
+    def update_data(self) -> None:
+        """After a refresh: new data, ranges, categories and bar factors (the matrix is kept)."""
+        self.source.data = dict(self.model.data)
+        for m, rng in self.y_ranges.items():
+            self._follow(rng, self.model.axes[m])
+        for h, rng in self.x_ranges.items():
+            info = self.model.axes[h]
+            self._follow(rng, info)
+            if info.kind == "categorical":
+                for (hh, _), fig in self.scatters.items():
+                    if hh == h:
+                        self._categorical_ticks(fig, info)
+        if self.bars is not None:
+            labels = list(self.model.data["label"])
+            if list(self.bars.x_range.factors) != labels:
+                self.bars.x_range.factors = labels
+                self._bar_labels(self.bars, len(labels))

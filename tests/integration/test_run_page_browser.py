@@ -1,0 +1,308 @@
+"""The run page in real Chromium against a real Panel server on 127.0.0.1.
+
+Selections are made with the mouse (Playwright drags and clicks); pixel positions come from
+Bokeh's own views (frame bbox and scales), never hard-coded.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import socket
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from panel_app.app import ServedPage, serve_run_page
+
+try:
+    from tests.fakes import FakeRunSource
+except ModuleNotFoundError:  # plain `pytest` does not put the repository root on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests.fakes import FakeRunSource
+
+pytestmark = pytest.mark.browser
+
+VIEWPORT = {"width": 1400, "height": 900}
+
+READY_JS = """() => {
+  if (!window.Bokeh || Bokeh.documents.length === 0) { return false; }
+  const views = [...Bokeh.index.all_views()];
+  const plots = views.filter((v) => v.model.name === "bars" ||
+                                    (v.model.name || "").startsWith("scatter:"));
+  return plots.length > 1 && plots.every((v) => v.is_idle);
+}"""
+
+FRAME_JS = """([name, xs, ys]) => {
+  const fig = Bokeh.documents[0].get_model_by_name(name);
+  const view = Bokeh.index.get_one(fig);
+  const c = view.canvas_view.el.getBoundingClientRect();
+  const f = view.frame;
+  return {
+    left: c.left + f.bbox.left, top: c.top + f.bbox.top,
+    width: f.bbox.width, height: f.bbox.height,
+    sx: xs.map((x) => c.left + f.x_scale.compute(x)),
+    sy: ys.map((y) => c.top + f.y_scale.compute(y)),
+  };
+}"""
+
+COLUMN_JS = """([name, column]) => {
+  const model = Bokeh.documents[0].get_model_by_name(name);
+  const source = model.data_source ?? model;
+  const d = source.data;
+  const col = d instanceof Map ? d.get(column) : d[column];
+  return col == null ? null : Array.from(col);
+}"""
+
+SELECTED_IDS = ".tabulator-row.tabulator-selected .tabulator-cell[tabulator-field='experiment']"
+
+
+def ids_where(source: FakeRunSource, **params: Any) -> list[str]:
+    return [i for i in source.ids
+            if all(source.params_of(i)[k] == v for k, v in params.items())]
+
+
+def open_page(browser: Any, served: ServedPage, rows: int) -> Page:
+    page = browser.new_page(viewport=VIEWPORT)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(served.url)
+    page.wait_for_function(READY_JS, timeout=30_000)
+    expect(page.locator(".tabulator-row")).to_have_count(rows, timeout=15_000)
+    assert not errors, errors
+    return page
+
+
+def row_label(page: Page, label: str) -> Any:
+    """The table cell of an experiment's label ("#3"), to click."""
+    return page.locator(".tabulator-cell[tabulator-field='#']").get_by_text(label, exact=True)
+
+
+def column(page: Page, model_name: str, name: str) -> list[Any]:
+    return page.evaluate(COLUMN_JS, [model_name, name])
+
+
+def frame(page: Page, plot: str, xs: Sequence[float] = (),
+          ys: Sequence[float] = ()) -> dict[str, Any]:
+    return page.evaluate(FRAME_JS, [plot, list(xs), list(ys)])
+
+
+def dark_pixels(page: Page, plot: str) -> int:
+    """Pixels inside the plot frame as dark as the highlight rings (#111)."""
+    f = frame(page, plot)
+    png = page.screenshot(clip={"x": f["left"], "y": f["top"], "width": f["width"],
+                                "height": f["height"]})
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    return int(np.count_nonzero(rgb.max(axis=2) < 70))
+
+
+def drag(page: Page, points: list[tuple[float, float]]) -> None:
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+
+
+def wait_for(predicate: Any, timeout: float = 5.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+# ---- fixtures ------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Exceptions in server callbacks only get logged (by tornado, bokeh, panel): fail on them."""
+    caplog.set_level(logging.ERROR)
+    yield
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    assert not errors, "server logged errors:\n" + "\n".join(
+        f"{r.name}: {r.getMessage()}" for r in errors)
+
+
+@pytest.fixture(scope="module")
+def source() -> FakeRunSource:
+    return FakeRunSource()  # 8 experiments, all finished: batch_size x num_epochs x alpha
+
+
+@pytest.fixture(scope="module")
+def served(source: FakeRunSource) -> Iterator[ServedPage]:
+    with serve_run_page(source, refresh_ms=1000) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, served: ServedPage) -> Iterator[Page]:
+    page = open_page(browser, served, rows=8)
+    yield page
+    page.close()
+
+
+@pytest.fixture()
+def cleared(page: Page, served: ServedPage) -> Page:
+    page.get_by_role("button", name="Clear selection").click()
+    expect(page.locator(".tabulator-selected")).to_have_count(0)
+    wait_for(lambda: column(page, "runpage-highlight", "experiment_id") == [], what="clear")
+    return page
+
+
+# ---- tests ---------------------------------------------------------------------------------
+def test_server_starts_on_a_free_port_and_stops_cleanly() -> None:
+    served = serve_run_page(FakeRunSource(), port=0)
+    try:
+        assert served.address == "127.0.0.1" and served.port > 0
+        url = f"{served.url}static/js/bokeh.min.js"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        served.stop()
+    assert not served.thread.is_alive()
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", served.port), timeout=2):
+        pass
+
+
+def test_box_select_highlights_other_plots_and_table(
+        cleared: Page, served: ServedPage, source: FakeRunSource) -> None:
+    page = cleared
+    expected = ids_where(source, num_epochs=6)
+    assert len(expected) == 4
+    other = "scatter:alpha:val_loss"
+    dark_before = dark_pixels(page, other)
+
+    # drag a box over the whole num_epochs = 6 column (categorical position 0, jitter < 0.25)
+    f = frame(page, "scatter:num_epochs:val_acc", xs=[-0.45, 0.45])
+    top, bottom = f["top"] + 2, f["top"] + f["height"] - 2
+    (x0, x1) = f["sx"]
+    drag(page, [(x0, top), ((x0 + x1) / 2, (top + bottom) / 2), (x1, bottom)])
+
+    # (1) another plot's highlight renderer draws exactly those experiments ...
+    wait_for(lambda: sorted(column(page, f"highlight:{other.split(':', 1)[1]}",
+                                   "experiment_id")) == expected, what="highlight in " + other)
+    assert sorted(column(page, "highlight:bars", "experiment_id")) == expected
+    # ... and the rings are on screen
+    wait_for(lambda: dark_pixels(page, other) > dark_before + 150, what="rings painted")
+
+    # (2) exactly those rows are selected in the table
+    selected = page.locator(SELECTED_IDS)
+    expect(selected).to_have_count(4)
+    assert sorted(selected.all_inner_texts()) == expected
+    expect(page.locator(".ht-selected")).to_have_text("4 selected")
+
+    # the tools select nothing themselves: the shared source's selection stays empty
+    assert page.evaluate("() => Bokeh.documents[0].get_model_by_name('runpage-source')"
+                         ".selected.indices.length") == 0
+    # the server computed the same ids from the geometry alone; no rows were sent to it
+    run_page = served.live_pages()[-1]
+    assert run_page.model.selection == expected
+    assert len(run_page.plots.highlight.data["experiment_id"]) == 0
+
+
+def test_lasso_on_a_log_axis(cleared: Page, served: ServedPage, source: FakeRunSource) -> None:
+    page = cleared
+    expected = ids_where(source, alpha=1e-2)
+    page.locator("[title='Lasso Select']").first.click()
+    try:
+        f = frame(page, "scatter:alpha:val_loss", xs=[10**-2.7, 10**-1.3])
+        left, right = f["sx"]
+        top, bottom = f["top"] + 3, f["top"] + f["height"] - 3
+        drag(page, [(left, top), (right, top), (right, bottom), (left, bottom), (left, top + 4)])
+        wait_for(lambda: sorted(column(page, "highlight:batch_size:train_acc",
+                                       "experiment_id")) == expected, what="lasso highlight")
+        selected = page.locator(SELECTED_IDS)
+        expect(selected).to_have_count(4)
+        assert sorted(selected.all_inner_texts()) == expected
+        assert served.live_pages()[-1].model.selection == expected
+    finally:
+        page.locator("[title='Box Select']").first.click()
+
+
+def test_table_rows_select_points_and_clear_empties(
+        cleared: Page, served: ServedPage, source: FakeRunSource) -> None:
+    page = cleared
+    row_label(page, "#2").click()
+    row_label(page, "#5").click(modifiers=["Control"])
+    expected = [source.ids[2], source.ids[5]]
+    wait_for(lambda: column(page, "runpage-highlight", "experiment_id") == expected,
+             what="highlight from table rows")
+    assert column(page, "highlight:num_epochs:val_acc", "experiment_id") == expected
+    assert served.live_pages()[-1].model.selection == expected
+    expect(page.locator(".tabulator-selected")).to_have_count(2)
+
+    page.get_by_role("button", name="Clear selection").click()
+    wait_for(lambda: column(page, "runpage-highlight", "experiment_id") == [], what="clear")
+    expect(page.locator(".tabulator-selected")).to_have_count(0)
+    assert served.live_pages()[-1].model.selection == []
+
+
+def test_each_session_has_its_own_selection(
+        browser: Any, cleared: Page, served: ServedPage, source: FakeRunSource) -> None:
+    other = open_page(browser, served, rows=8)
+    try:
+        row_label(cleared, "#3").click()
+        wait_for(lambda: column(cleared, "runpage-highlight", "experiment_id") == [source.ids[3]],
+                 what="selection in the first tab")
+        time.sleep(0.5)
+        assert column(other, "runpage-highlight", "experiment_id") == []
+        expect(other.locator(".tabulator-selected")).to_have_count(0)
+        pages = served.live_pages()
+        assert len({id(p) for p in pages}) == len(pages) >= 2
+        assert [p.model.selection for p in pages[-2:]] == [[source.ids[3]], []]
+    finally:
+        other.close()
+
+
+def test_metric_switch_keeps_the_page(cleared: Page) -> None:
+    page = cleared
+    page.evaluate("() => { window.__same_page = true; }")
+    select = page.locator("select").first
+    select.select_option("val_loss")
+    wait_for(lambda: page.evaluate(
+        "() => Bokeh.documents[0].get_model_by_name('base:bars').glyph.top.field")
+        == "m:val_loss", what="bar metric")
+    assert page.evaluate("() => window.__same_page === true")
+    select.select_option("val_acc")
+
+
+def test_running_experiments_appear_without_reload(browser: Any) -> None:
+    source = FakeRunSource(finished=4, running=2)
+    with serve_run_page(source, refresh_ms=300, check_unused_sessions_milliseconds=200,
+                        unused_session_lifetime_milliseconds=200) as served:
+        page = open_page(browser, served, rows=8)
+        try:
+            page.evaluate("() => { window.__same_page = true; }")
+            row_label(page, "#1").click()
+            running = source.ids[4]
+            acc_before = column(page, "runpage-source", "m:val_acc")[4]
+
+            source.advance()
+            new_id = source.add_experiment({"batch_size": 64, "num_epochs": 6, "alpha": 1e-3},
+                                           state="running", epoch=1)
+            wait_for(lambda: column(page, "runpage-source", "experiment_id")[-1:] == [new_id],
+                     timeout=5, what="new experiment in the browser")
+            expect(page.locator(".tabulator-row")).to_have_count(9, timeout=5_000)
+            expect(row_label(page, "#8")).to_have_count(1)
+            expect(page.locator(".ht-run-header")).to_contain_text("9 experiments")
+            assert column(page, "runpage-source", "m:val_acc")[4] > acc_before, running
+            assert page.evaluate("() => window.__same_page === true")  # no reload
+            # the selection survived the refresh
+            expect(page.locator(SELECTED_IDS)).to_have_text([source.ids[1]])
+            assert column(page, "runpage-highlight", "experiment_id") == [source.ids[1]]
+        finally:
+            page.close()
+        # the session's periodic callback stops with the session
+        wait_for(lambda: not served.live_pages() or served.live_pages()[-1]._callback is None,
+                 timeout=10, what="session destroyed")
+        calls = source.refresh_calls
+        time.sleep(1.0)
+        assert source.refresh_calls == calls

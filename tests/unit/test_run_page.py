@@ -1,0 +1,339 @@
+"""The run page without a browser: geometry -> ids, table -> highlight, live refresh."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from bokeh.document import Document
+
+from panel_app._model import RunPageModel, axis_info, mask_in_geometry, points_in_polygon
+from panel_app.run_page import RunPage, _table_patch
+from workbench_plugin.frames import RunFrames
+
+try:
+    from tests.fakes import FakeRunSource
+except ModuleNotFoundError:  # plain `pytest` does not put the repository root on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests.fakes import FakeRunSource
+
+WHOLE_Y = {"y0": -1e9, "y1": 1e9}
+
+
+def ids_where(source: FakeRunSource, **params: Any) -> list[str]:
+    return [i for i in source.ids
+            if all(source.params_of(i)[k] == v for k, v in params.items())]
+
+
+def rect(x0: float, x1: float, y0: float = -1e9, y1: float = 1e9) -> dict[str, Any]:
+    return {"type": "rect", "x0": x0, "x1": x1, "y0": y0, "y1": y1}
+
+
+# ---- axes and geometry ---------------------------------------------------------------------
+def test_axis_kinds_ticks_and_deterministic_jitter() -> None:
+    model = RunPageModel(FakeRunSource().frames())
+    epochs = model.axes["num_epochs"]
+    assert epochs.kind == "categorical"
+    assert epochs.ticks == (0.0, 1.0) and epochs.tick_labels == ("6", "12")
+    assert (epochs.start, epochs.end) == (-0.5, 1.5)
+    assert np.all(np.abs(epochs.values - np.round(epochs.values)) <= 0.25)
+    assert len(np.unique(epochs.values)) == 8  # jittered apart
+    assert model.axes["alpha"].kind == "log"
+    assert model.axes["val_acc"].kind == "linear"
+    again = RunPageModel(FakeRunSource().frames())
+    np.testing.assert_array_equal(again.axes["num_epochs"].values, epochs.values)
+
+
+def test_string_and_many_valued_columns() -> None:
+    ids = [f"e{i}" for i in range(20)]
+    opt = axis_info("opt", "x:opt", pd.Series(["sgd", "adam"] * 10), ids)
+    assert opt.kind == "categorical" and opt.tick_labels == ("adam", "sgd")
+    lr = axis_info("lr", "x:lr", pd.Series(np.linspace(0.1, 2.0, 20)), ids)
+    assert lr.kind == "linear"
+    np.testing.assert_array_equal(lr.values, np.linspace(0.1, 2.0, 20))  # no jitter
+    many_ints = axis_info("n", "x:n", pd.Series(range(20)), ids)
+    assert many_ints.kind == "linear"
+
+
+def test_rect_selects_a_categorical_column() -> None:
+    source = FakeRunSource()
+    model = RunPageModel(source.frames())
+    hits = model.ids_in_geometry(rect(-0.45, 0.45), "num_epochs", "val_acc")
+    assert hits == ids_where(source, num_epochs=6)
+    assert len(hits) == 4
+
+
+def test_rect_in_data_units_on_a_log_axis() -> None:
+    source = FakeRunSource()
+    model = RunPageModel(source.frames())
+    hits = model.ids_in_geometry(rect(10**-2.6, 10**-1.4), "alpha", "val_loss")
+    assert hits == ids_where(source, alpha=1e-2)
+
+
+def test_rect_bounds_in_either_order_and_y_limits() -> None:
+    source = FakeRunSource()
+    model = RunPageModel(source.frames())
+    acc = model.axes["val_acc"].values
+    cut = float(np.median(acc))
+    hits = model.ids_in_geometry({"type": "rect", "x0": 5, "x1": -5, "y0": 2.0, "y1": cut},
+                                 "batch_size", "val_acc")
+    assert hits == [i for i, a in zip(model.order, acc, strict=True) if a >= cut]
+
+
+def test_poly_is_tested_in_log_space_on_log_axes() -> None:
+    # Triangle (1e-4, 0) (1, 0) (1e-4, 1): in log10 space its slanted edge passes (1e-2, 0.5).
+    poly = {"type": "poly", "x": [1e-4, 1.0, 1e-4], "y": [0.0, 0.0, 1.0]}
+    x = np.array([1e-2, 1e-2, 1e-3])
+    y = np.array([0.4, 0.7, np.nan])
+    assert mask_in_geometry(poly, x, y, x_log=True).tolist() == [True, False, False]
+    assert mask_in_geometry(poly, x, y, x_log=False).tolist() == [True, True, False]
+
+
+def test_poly_selection_through_the_model() -> None:
+    source = FakeRunSource()
+    model = RunPageModel(source.frames())
+    # a lasso around the alpha = 1e-2 group, drawn as a pentagon
+    poly = {"type": "poly", "x": [10**-2.7, 10**-1.3, 10**-1.3, 10**-2.0, 10**-2.7],
+            "y": [0.0, 0.0, 2.0, 2.5, 2.0]}
+    assert model.ids_in_geometry(poly, "alpha", "val_loss") == ids_where(source, alpha=1e-2)
+
+
+def test_points_in_polygon_square_and_degenerate() -> None:
+    px, py = np.array([0.0, 1.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0, 1.0])
+    inside = points_in_polygon(np.array([0.5, 1.5, 0.2, np.nan]),
+                               np.array([0.5, 0.5, 0.9, 0.5]), px, py)
+    assert inside.tolist() == [True, False, True, False]
+    assert not points_in_polygon(np.array([0.5]), np.array([0.5]), px[:2], py[:2]).any()
+
+
+def test_nan_metrics_are_never_selected() -> None:
+    source = FakeRunSource(finished=3)  # five experiments without metrics
+    model = RunPageModel(source.frames())
+    hits = model.ids_in_geometry(rect(-10, 10), "num_epochs", "val_acc")
+    assert hits == source.ids[:3]
+
+
+def test_unknown_axis_names_the_known_ones() -> None:
+    model = RunPageModel(FakeRunSource().frames())
+    with pytest.raises(KeyError, match="'nope': not a hyperparameter or metric.*val_acc"):
+        model.ids_in_geometry(rect(0, 1), "nope", "val_acc")
+
+
+def test_selection_modes() -> None:
+    source = FakeRunSource()
+    model = RunPageModel(source.frames())
+    six = ids_where(source, num_epochs=6)
+    small = ids_where(source, batch_size=32)
+    model.select_ids(six)
+    model.select_ids(small, "append")
+    assert model.selection == [i for i in source.ids if i in set(six) | set(small)]
+    model.select_ids(small, "subtract")
+    assert model.selection == [i for i in six if i not in small]
+    with pytest.raises(ValueError, match="selection mode 'xor'"):
+        model.select_ids(small, "xor")  # type: ignore[arg-type]
+
+
+# ---- the page ------------------------------------------------------------------------------
+def test_table_selection_fills_the_highlight_source() -> None:
+    source = FakeRunSource()
+    page = RunPage(source)
+    page.table.selection = [3, 1]
+    assert page.model.selection == [source.ids[1], source.ids[3]]
+    hl = page.plots.highlight.data
+    assert list(hl["experiment_id"]) == [source.ids[1], source.ids[3]]
+    shared = page.plots.source.data
+    for column in ("x:alpha", "m:val_acc", "color", "label"):
+        assert list(hl[column]) == [shared[column][1], shared[column][3]]
+    assert "2 selected" in page.header.object
+    page.clear_button.clicks += 1
+    assert page.model.selection == [] and list(page.table.selection) == []
+    assert len(page.plots.highlight.data["experiment_id"]) == 0
+
+
+def test_geometry_selects_table_rows_and_sends_no_rows() -> None:
+    source = FakeRunSource()
+    page = RunPage(source)
+    doc = Document()
+    doc.add_root(page.__panel__().get_root(doc))
+    hl = page.plots.highlight
+    sent: list[Any] = []
+    doc.on_change(lambda event: sent.append(event))
+    page._on_geometry("num_epochs", "val_acc", rect(-0.45, 0.45))
+    six = ids_where(source, num_epochs=6)
+    assert page.model.selection == six
+    assert list(page.table.selection) == [source.ids.index(i) for i in six]
+    # the browser drew these rows itself: the server sent no highlight data
+    assert len(hl.data["experiment_id"]) == 0
+    assert not [e for e in sent if getattr(e, "model", None) is hl]
+    # Clearing must reach the browser although the server-side data is already empty.
+    page.model.clear_selection()
+    changes = [e for e in sent if getattr(e, "model", None) is hl]
+    assert [e.attr for e in changes] == ["data"]
+    assert len(hl.data["experiment_id"]) == 0
+
+
+def test_refresh_appends_rows_and_keeps_the_selection() -> None:
+    source = FakeRunSource(finished=4, running=2)
+    page = RunPage(source)
+    before = list(page.plots.source.data["experiment_id"])
+    page.table.selection = [1, 5]
+    selected = [before[1], before[5]]
+    acc_before = page.plots.source.data["m:val_acc"][5]
+    source.advance()
+    new_id = source.add_experiment({"batch_size": 128, "num_epochs": 6, "alpha": 1e-3},
+                                   state="running", epoch=1)
+    assert page.refresh() is True
+    data = page.plots.source.data
+    assert list(data["experiment_id"]) == [*before, new_id]
+    assert data["m:val_acc"][5] > acc_before  # a running experiment logged an epoch
+    assert page.model.selection == selected
+    assert list(page.table.selection) == [1, 5]
+    assert list(page.plots.highlight.data["experiment_id"]) == selected
+    assert page.plots.highlight.data["m:val_acc"][1] == data["m:val_acc"][5]
+    table = page.table.value
+    assert len(table) == 9 and list(table.index) == list(range(9))
+    assert table["val_acc"].iloc[5] == page.model.table["val_acc"].iloc[5]
+    assert list(table["experiment"]) == [*before, new_id]
+    assert list(page.plots.bars.x_range.factors)[-1] == "#8"
+    # batch_size gained a category: its axis has three ticks now
+    assert page.model.axes["batch_size"].tick_labels == ("32", "64", "128")
+    fig = page.plots.scatters[("batch_size", "val_acc")]
+    assert list(fig.xaxis[0].ticker.ticks) == [0.0, 1.0, 2.0]
+    assert "9 experiments" in page.header.object
+    assert page.refresh() is False  # nothing new
+
+
+def test_table_patch_lists_only_changed_cells() -> None:
+    old = pd.DataFrame({"state": ["running", "queued"], "acc": [0.5, np.nan], "n": [1, 2]})
+    new = pd.DataFrame({"state": ["succeeded", "queued"], "acc": [0.5, 0.25], "n": [1, 2]})
+    assert _table_patch(old, new) == {"state": [(0, "succeeded")], "acc": [(1, 0.25)]}
+    assert _table_patch(new, new.copy()) == {}
+
+
+def test_known_rows_keep_their_place_when_the_source_reorders() -> None:
+    source = FakeRunSource()
+    frames = source.frames()
+    model = RunPageModel(frames)
+    model.select_ids([source.ids[2]])
+    shuffled = frames.experiments.iloc[::-1].reset_index(drop=True)
+    model.update(RunFrames(frames.run_id, shuffled, frames.curves, frames.hparams,
+                           frames.metrics, frames.scales, frames.version + 1))
+    assert model.order == source.ids
+    assert list(model.table["experiment"]) == source.ids
+    assert model.selected_rows() == [2]
+
+
+def test_metric_switch_changes_the_field_not_the_page() -> None:
+    page = RunPage(FakeRunSource())
+    bars = page.plots.bars
+    matrix = page._matrix_holder.objects[0]
+    page.metric_select.value = "val_loss"
+    assert page.model.bar_metric == "val_loss"
+    assert page.plots.bars is bars and page._matrix_holder.objects[0] is matrix
+    tops = [r.glyph.top for r in page.plots._bar_renderers]
+    assert tops == ["m:val_loss", "m:val_loss"]
+    assert bars.yaxis[0].axis_label == "val_loss"
+
+
+def test_new_metric_rebuilds_the_matrix_once() -> None:
+    source = FakeRunSource(metrics=("val_acc",))
+    page = RunPage(source)
+    assert page.model.matrix_metrics == ["val_acc"]
+    source.set_metrics(["val_acc", "val_loss"])
+    page.refresh()
+    assert page.model.matrix_metrics == ["val_acc", "val_loss"]
+    assert ("alpha", "val_loss") in page.plots.scatters
+    assert page.metric_select.options == ["val_acc", "val_loss"]
+
+
+@pytest.mark.parametrize(
+    ("grid", "metrics", "finished"),
+    [
+        ({"x": []}, ("val_acc",), 0),  # empty run
+        (None, (), 0),  # no metrics yet
+        (None, ("val_acc", "val_loss"), 0),  # metrics all NaN
+    ],
+    ids=["empty-run", "no-metrics", "nan-metrics"],
+)
+def test_degenerate_runs_render(grid: dict[str, list[Any]] | None, metrics: tuple[str, ...],
+                                finished: int) -> None:
+    source = FakeRunSource(grid, metrics=metrics, finished=finished)
+    page = RunPage(source)
+    root = page.__panel__().get_root()
+    assert root is not None
+    page.table.selection = []
+    page._on_geometry  # noqa: B018 - the handler exists even when no plot uses it
+    if page.model.matrix_metrics and page.model.matrix_hparams:
+        assert page.model.ids_in_geometry(rect(-10, 10), page.model.matrix_hparams[0],
+                                          page.model.matrix_metrics[0]) == []
+    source.advance()
+    page.refresh()
+    page.__panel__().get_root()
+
+
+def test_first_metric_appears_in_a_run_without_metrics() -> None:
+    source = FakeRunSource(metrics=(), finished=0, running=2)
+    page = RunPage(source)
+    assert page.plots.bars is None and page.metric_select.disabled
+    source.set_metrics(["val_acc"])
+    source.advance()
+    assert page.refresh()
+    assert page.plots.bars is not None and not page.metric_select.disabled
+    assert page.metric_select.value == "val_acc"
+    assert ("num_epochs", "val_acc") in page.plots.scatters
+
+
+def test_first_experiments_of_an_empty_run_build_the_plots() -> None:
+    source = FakeRunSource({"x": []})
+    page = RunPage(source)
+    assert page.plots.scatters == {} and page.plots.bars is None
+    new = source.add_experiment({"x": 3}, state="running", epoch=2)
+    assert page.refresh()
+    assert ("x", "val_acc") in page.plots.scatters
+    assert page.plots.bars is not None
+    assert list(page.plots.source.data["experiment_id"]) == [new]
+
+
+class BrokenSource(FakeRunSource):
+    broken = False
+
+    def refresh(self) -> bool:
+        if self.broken:
+            raise OSError("store unreachable: hdfs://nn:9870")
+        return super().refresh()
+
+
+def run_tick(page: RunPage) -> None:
+    """Run the periodic callback once, on a thread of its own (a browser test in the same
+    process may leave Playwright's event loop running on this one)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, page._tick()).result()
+
+
+def test_a_failing_refresh_is_shown_and_the_page_recovers(
+        caplog: pytest.LogCaptureFixture) -> None:
+    source = BrokenSource(finished=2, running=2)
+    page = RunPage(source)
+    source.broken = True
+    run_tick(page)
+    assert "refresh failed: store unreachable" in page.header.object
+    assert "run page refresh failed" in caplog.text
+    source.broken = False
+    source.advance()
+    run_tick(page)
+    assert "refresh failed" not in page.header.object
+    assert page.model.run_frames.version == 1
+
+
+def test_progress_counts() -> None:
+    source = FakeRunSource(finished=3, running=2)
+    source.fail(source.ids[7])
+    source.refresh()
+    counts = RunPageModel(source.frames()).counts()
+    assert counts == {"total": 8, "done": 3, "running": 2, "queued": 2, "failed": 1}
