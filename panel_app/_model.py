@@ -41,6 +41,8 @@ PALETTE = (
 DISCRETE_MAX = 12
 #: Half-width of the jitter, as a fraction of the distance between neighbouring values.
 JITTER = 0.25
+#: The largest neighbour distance (in decades) that log-axis jitter scales with.
+LOG_JITTER_MAX_STEP = 0.5
 #: Fraction of the data span added on each side of a numeric axis.
 RANGE_PADDING = 0.08
 #: The selection modes a geometry can be combined with.
@@ -135,7 +137,8 @@ def axis_info(name: str, column: str, values: pd.Series, ids: Sequence[str],
         positive = nums > 0
         logs[positive] = np.log10(nums[positive])
         if few and jitter:
-            logs = logs + jit * _min_step(np.unique(logs[positive]))
+            # at most +-1/8 decade: values decades apart must not look like their neighbours
+            logs = logs + jit * min(_min_step(np.unique(logs[positive])), LOG_JITTER_MAX_STEP)
         lo, hi = _padded(logs, default=(-3.0, 0.0))
         return AxisInfo(name, "log", column, np.power(10.0, logs), start=10.0**lo, end=10.0**hi)
     x = nums.copy()

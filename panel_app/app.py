@@ -18,18 +18,22 @@ from workbench_plugin.frames import RunSource
 __all__ = ["ServedPage", "build_run_page", "new_run_page", "serve_run_page"]
 
 
-def build_run_page(source: RunSource, *, refresh_ms: int = 1500) -> pn.viewable.Viewable:
+def build_run_page(source: RunSource, *, refresh_ms: int = 1500,
+                   nav: pn.viewable.Viewable | None = None) -> pn.viewable.Viewable:
     """A new run page over ``source``; live (polling every ``refresh_ms``) in a server session.
 
     Call it once per session (``pn.serve(lambda: build_run_page(source))``): every browser
     tab gets its own page, selection and periodic callback, stopped with its session.
     """
-    return new_run_page(source, refresh_ms=refresh_ms).__panel__()
+    return new_run_page(source, refresh_ms=refresh_ms, nav=nav).__panel__()
 
 
-def new_run_page(source: RunSource, *, refresh_ms: int = 1500) -> RunPage:
-    """Like :func:`build_run_page`, but returns the :class:`RunPage` viewer itself."""
-    page = RunPage(source, refresh_ms=refresh_ms)
+def new_run_page(source: RunSource, *, refresh_ms: int = 1500,
+                 nav: pn.viewable.Viewable | None = None) -> RunPage:
+    """Like :func:`build_run_page`, but returns the :class:`RunPage` viewer itself. ``nav`` is
+    shown above the run header (inside the page's own layout: wrapping the page in another
+    layout collapses its fixed-size scatter matrix)."""
+    page = RunPage(source, refresh_ms=refresh_ms, nav=nav)
     doc = pn.state.curdoc
     if doc is not None and doc.session_context is not None:
         page.start_live()

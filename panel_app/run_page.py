@@ -100,7 +100,7 @@ class RunPage(pn.viewable.Viewer):
     refresh_ms = param.Integer(default=1500, bounds=(100, None),
                                doc="How often the source is asked for new files.")
 
-    def __init__(self, source: RunSource, **params: Any) -> None:
+    def __init__(self, source: RunSource, *, nav: pn.viewable.Viewable | None = None, **params: Any) -> None:
         super().__init__(**params)
         self.source = source
         self.model = RunPageModel(source.frames())
@@ -142,6 +142,7 @@ class RunPage(pn.viewable.Viewer):
         self.model.param.watch(self._on_bar_metric, "bar_metric")
 
         self._layout = pn.Column(
+            *([nav] if nav is not None else []),
             pn.Row(self.header, self.clear_button, sizing_mode="stretch_width"),
             pn.Row(
                 self._matrix_holder,

@@ -33,7 +33,7 @@ def make_page(index: ProjectIndex) -> Any:
             f"**{r}**" if r == run_id else f"[{r}](?run={quote(r)})" for r in sorted(index.runs, reverse=True)
         )
         header = pn.pane.Markdown(f"**{index.project}** — runs: {links}", margin=(0, 10))
-        return pn.Column(header, build_run_page(RunView(index, run_id)), sizing_mode="stretch_width")
+        return build_run_page(RunView(index, run_id), nav=header)
 
     return page
 

@@ -280,24 +280,24 @@ def cmd_show(ctx: _Context, args: argparse.Namespace) -> int:
     frames = index.frames(entry.run.run_id)
     row = frames.experiments.set_index("experiment_id").loc[exp.experiment_id]
     print(f"experiment {exp.experiment_id} ({exp.label} of run {entry.run.run_id})")
-    print(f"  state      {state.state}" + (f" - {state.get('reason')}" if state.get("reason") else ""))
-    print(f"  command    {render_command(exp.argv, interpreter='python')}")
-    print(f"  snapshot   {entry.run.snapshot_id}")
+    print(f"  state       {state.state}" + (f" - {state.get('reason')}" if state.get("reason") else ""))
+    print(f"  command     {render_command(exp.argv, interpreter='python')}")
+    print(f"  snapshot    {entry.run.snapshot_id}")
     for key in ("engine_id", "host", "exit_code", "duration", "cpu_seconds", "max_rss_mb"):
         if state.get(key) is not None:
-            print(f"  {key:<10} {fmt(state.get(key))}")
+            print(f"  {key:<11} {fmt(state.get(key))}")
     for name, value in exp.params.items():
-        print(f"  param      {name} = {fmt(value)}")
+        print(f"  param       {name} = {fmt(value)}")
     for name in frames.metrics:
-        print(f"  metric     {name} = {fmt(row[name])}")
+        print(f"  metric      {name} = {fmt(row[name])}")
     arts = ctx.store.artifacts(entry.run.project, entry.run.run_id, exp.experiment_id)
     if arts:
-        print(f"  artifacts  {', '.join(arts)}")
+        print(f"  artifacts   {', '.join(arts)}")
     log = ctx.store.read_log(entry.run.project, entry.run.run_id, exp.experiment_id, "stdout")
     lines = log.splitlines()
     shown = lines if args.log else lines[-10:]
     if shown:
-        print(f"  stdout ({'all' if args.log else 'last 10'} of {len(lines)} lines):")
+        print(f"  stdout ({'all' if len(shown) == len(lines) else f'last {len(shown)}'} of {len(lines)} lines):")
         for line in shown:
             print(f"    {line}")
     err = ctx.store.read_log(entry.run.project, entry.run.run_id, exp.experiment_id, "stderr")

@@ -231,8 +231,17 @@ def _looks_like_range(head: str, op: str) -> bool:
     return bool(op) or (_is_number_or_empty(start) and _is_number_or_empty(end))
 
 
+#: A list of positive numbers spanning this ratio or more is shown on a log axis (1e-4,1e-2,1).
+LOG_LIST_RATIO = 100.0
+
+
 def _scale_of(values: Sequence[Value], numeric_scale: Scale) -> Scale:
-    return "categorical" if any(isinstance(v, str) for v in values) else numeric_scale
+    if any(isinstance(v, str) for v in values):
+        return "categorical"
+    nums = [float(v) for v in values if not isinstance(v, bool)]
+    if numeric_scale == "linear" and len(nums) > 1 and min(nums) > 0 and max(nums) / min(nums) >= LOG_LIST_RATIO:
+        return "log"
+    return numeric_scale
 
 
 def _parse_text(name: str, spec: str) -> tuple[tuple[Value, ...], Scale]:

@@ -7,8 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,34 +14,11 @@ import pytest
 from engines.local import LocalEngine
 from gateway.control import kill
 from gateway.gateway import Gateway
+from tests.integration.processes import launch_batch, wait_for
 from workbench_plugin.index import ExperimentState, ProjectIndex
-from workbench_plugin.planning import launch, make_plan
-from workbench_plugin.project import find_project
-from workbench_plugin.snapshot import create_snapshot
-from workbench_plugin.space import SearchSpec
-from workbench_plugin.store import Experiment, Store
+from workbench_plugin.store import Store
 
 pytestmark = pytest.mark.slow
-
-
-def launch_batch(store: Store, folder: Path, values: dict[str, object]) -> tuple[ProjectIndex, list[Experiment]]:
-    settings = find_project(folder)
-    store.create_project(settings.name, settings.root)
-    snap = create_snapshot(store, folder, max_file_bytes=1 << 20)
-    index = ProjectIndex(store, settings.name)
-    plan = make_plan(settings, SearchSpec.parse(values), snap, index, max_batch=100)
-    _, exps = launch(store, plan, engine="local")
-    index.refresh()
-    return index, exps
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def group_is_empty(pgid: int) -> bool:

@@ -6,118 +6,35 @@ Bokeh's own views (frame bbox and scales), never hard-coded.
 
 from __future__ import annotations
 
-import io
 import logging
 import socket
-import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
-from PIL import Image
 from playwright.sync_api import Page, expect
 
 from panel_app.app import ServedPage, serve_run_page
-
-try:
-    from tests.fakes import FakeRunSource
-except ModuleNotFoundError:  # plain `pytest` does not put the repository root on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.fakes import FakeRunSource
+from tests.fakes import FakeRunSource
+from tests.integration.browser import (
+    SELECTED_IDS,
+    column,
+    dark_pixels,
+    drag,
+    frame,
+    open_page,
+    row_label,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
-
-VIEWPORT = {"width": 1400, "height": 900}
-
-READY_JS = """() => {
-  if (!window.Bokeh || Bokeh.documents.length === 0) { return false; }
-  const views = [...Bokeh.index.all_views()];
-  const plots = views.filter((v) => v.model.name === "bars" ||
-                                    (v.model.name || "").startsWith("scatter:"));
-  return plots.length > 1 && plots.every((v) => v.is_idle);
-}"""
-
-FRAME_JS = """([name, xs, ys]) => {
-  const fig = Bokeh.documents[0].get_model_by_name(name);
-  const view = Bokeh.index.get_one(fig);
-  const c = view.canvas_view.el.getBoundingClientRect();
-  const f = view.frame;
-  return {
-    left: c.left + f.bbox.left, top: c.top + f.bbox.top,
-    width: f.bbox.width, height: f.bbox.height,
-    sx: xs.map((x) => c.left + f.x_scale.compute(x)),
-    sy: ys.map((y) => c.top + f.y_scale.compute(y)),
-  };
-}"""
-
-COLUMN_JS = """([name, column]) => {
-  const model = Bokeh.documents[0].get_model_by_name(name);
-  const source = model.data_source ?? model;
-  const d = source.data;
-  const col = d instanceof Map ? d.get(column) : d[column];
-  return col == null ? null : Array.from(col);
-}"""
-
-SELECTED_IDS = ".tabulator-row.tabulator-selected .tabulator-cell[tabulator-field='experiment']"
 
 
 def ids_where(source: FakeRunSource, **params: Any) -> list[str]:
     return [i for i in source.ids
             if all(source.params_of(i)[k] == v for k, v in params.items())]
-
-
-def open_page(browser: Any, served: ServedPage, rows: int) -> Page:
-    page = browser.new_page(viewport=VIEWPORT)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(served.url)
-    page.wait_for_function(READY_JS, timeout=30_000)
-    expect(page.locator(".tabulator-row")).to_have_count(rows, timeout=15_000)
-    assert not errors, errors
-    return page
-
-
-def row_label(page: Page, label: str) -> Any:
-    """The table cell of an experiment's label ("#3"), to click."""
-    return page.locator(".tabulator-cell[tabulator-field='#']").get_by_text(label, exact=True)
-
-
-def column(page: Page, model_name: str, name: str) -> list[Any]:
-    return page.evaluate(COLUMN_JS, [model_name, name])
-
-
-def frame(page: Page, plot: str, xs: Sequence[float] = (),
-          ys: Sequence[float] = ()) -> dict[str, Any]:
-    return page.evaluate(FRAME_JS, [plot, list(xs), list(ys)])
-
-
-def dark_pixels(page: Page, plot: str) -> int:
-    """Pixels inside the plot frame as dark as the highlight rings (#111)."""
-    f = frame(page, plot)
-    png = page.screenshot(clip={"x": f["left"], "y": f["top"], "width": f["width"],
-                                "height": f["height"]})
-    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
-    return int(np.count_nonzero(rgb.max(axis=2) < 70))
-
-
-def drag(page: Page, points: list[tuple[float, float]]) -> None:
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(x, y, steps=4)
-    page.mouse.up()
-
-
-def wait_for(predicate: Any, timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 # ---- fixtures ------------------------------------------------------------------------------
@@ -144,7 +61,7 @@ def served(source: FakeRunSource) -> Iterator[ServedPage]:
 
 @pytest.fixture(scope="module")
 def page(browser: Any, served: ServedPage) -> Iterator[Page]:
-    page = open_page(browser, served, rows=8)
+    page = open_page(browser, served.url, rows=8)
     yield page
     page.close()
 
@@ -247,7 +164,7 @@ def test_table_rows_select_points_and_clear_empties(
 
 def test_each_session_has_its_own_selection(
         browser: Any, cleared: Page, served: ServedPage, source: FakeRunSource) -> None:
-    other = open_page(browser, served, rows=8)
+    other = open_page(browser, served.url, rows=8)
     try:
         row_label(cleared, "#3").click()
         wait_for(lambda: column(cleared, "runpage-highlight", "experiment_id") == [source.ids[3]],
@@ -278,7 +195,7 @@ def test_running_experiments_appear_without_reload(browser: Any) -> None:
     source = FakeRunSource(finished=4, running=2)
     with serve_run_page(source, refresh_ms=300, check_unused_sessions_milliseconds=200,
                         unused_session_lifetime_milliseconds=200) as served:
-        page = open_page(browser, served, rows=8)
+        page = open_page(browser, served.url, rows=8)
         try:
             page.evaluate("() => { window.__same_page = true; }")
             row_label(page, "#1").click()

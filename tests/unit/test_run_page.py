@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,13 +13,8 @@ from bokeh.document import Document
 
 from panel_app._model import RunPageModel, axis_info, mask_in_geometry, points_in_polygon
 from panel_app.run_page import RunPage, _table_patch
+from tests.fakes import FakeRunSource
 from workbench_plugin.frames import RunFrames
-
-try:
-    from tests.fakes import FakeRunSource
-except ModuleNotFoundError:  # plain `pytest` does not put the repository root on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.fakes import FakeRunSource
 
 WHOLE_Y = {"y0": -1e9, "y1": 1e9}
 

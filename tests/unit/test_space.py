@@ -75,6 +75,9 @@ def test_scales_and_sources() -> None:
     assert spec.sources["bs"] == "28..256 *2" and spec.sources["e"] == "10" and spec.sources["l"] == "1,2"
     assert list(spec.params) == ["lr", "bs", "opt", "m", "e", "l"]
     assert SearchSpec.parse({"x": "1,a"}).scales["x"] == "categorical"
+    # a list that spans two decades or more is plotted on a log axis
+    assert SearchSpec.parse({"a": "0.0001,1.0", "b": "1,10", "c": "0,1,1000"}).scales == {
+        "a": "log", "b": "linear", "c": "linear"}
 
 
 # ---- properties of the ranges -------------------------------------------------------------------

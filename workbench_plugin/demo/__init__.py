@@ -12,7 +12,7 @@ __all__ = ["DEMO_NAME", "DEMO_VALUES", "prepare_demo"]
 
 DEMO_NAME = "digits-demo"
 #: The first batch: three flags, two values each, as in the client's own example.
-DEMO_VALUES = ("batch_size=32..64 *2", "num_epochs=6,12", "alpha=0.0001,0.01")
+DEMO_VALUES = ("batch_size=32..64 *2", "num_epochs=6,12", "alpha=0.0001,1.0")
 _SOURCE = Path(__file__).resolve().parent / "digits"
 
 

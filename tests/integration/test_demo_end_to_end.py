@@ -1,0 +1,122 @@
+"""The newcomer's path, with real processes: ``hypertuner demo`` runs the digits demo's first batch on
+the local engine, ``hypertuner serve`` serves it, and Chromium selects experiments on the run page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.integration.browser import SELECTED_IDS, column, drag, frame, open_page
+from tests.integration.processes import cli, launch_batch, served_dashboard, wait_for
+from workbench_plugin.demo import DEMO_NAME
+from workbench_plugin.index import ProjectIndex
+from workbench_plugin.store import Store
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path, ProjectIndex]:
+    """The demo's first batch, run by the real CLI into a fresh store."""
+    base = tmp_path_factory.mktemp("demo")
+    store = Store(str(base / "store"))
+    folder = base / "digits"
+    done = cli(store, "demo", "--no-serve", "--folder", str(folder))
+    assert done.returncode == 0, done.stdout + done.stderr
+    index = ProjectIndex(store, DEMO_NAME)
+    index.refresh()
+    return store, folder, index
+
+
+@pytest.fixture(scope="module")
+def demo_page(browser: Any, demo: tuple[Store, Path, ProjectIndex],
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    store, folder, _ = demo
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with served_dashboard(store, folder, log) as url:
+        page = open_page(browser, url, rows=8)
+        try:
+            yield page
+        finally:
+            page.close()
+
+
+def test_demo_runs_eight_experiments_with_curves_and_a_confusion_matrix(
+        demo: tuple[Store, Path, ProjectIndex]) -> None:
+    store, folder, index = demo
+    [run_id] = index.runs
+    frames = index.frames(run_id)
+    table = frames.experiments
+    assert len(table) == 8 and set(table["state"]) == {"succeeded"}
+    assert sorted(frames.hparams) == ["alpha", "batch_size", "num_epochs"]
+    assert sorted(set(zip(table["batch_size"], table["num_epochs"], table["alpha"], strict=True))) == [
+        (b, e, a) for b in (32, 64) for e in (6, 12) for a in (0.0001, 1.0)]
+    assert {"train_loss", "val_loss", "train_acc", "val_acc"} <= set(frames.metrics)
+    # one validation-accuracy point per epoch, per experiment
+    per_exp = frames.curves[frames.curves["name"] == "val_acc"].groupby("experiment_id")["epoch"].count()
+    assert per_exp.to_dict() == dict(zip(table["experiment_id"], table["num_epochs"], strict=True))
+    # twelve epochs learn more than six; a strong regulariser costs accuracy
+    by = table.groupby("num_epochs")["val_acc"].mean()
+    assert by[12] > by[6]
+    by = table.groupby("alpha")["val_acc"].mean()
+    assert by[0.0001] > by[1.0]
+    first = table["experiment_id"].iloc[0]
+    assert "confusion_matrix.json" in store.artifacts(DEMO_NAME, run_id, first)
+    # the demo again reuses the project and runs nothing twice
+    again = cli(store, "demo", "--no-serve", "--folder", str(folder))
+    assert again.returncode == 0 and "all 8 experiments are redundant" in again.stdout, again.stdout
+
+
+def test_box_select_on_the_real_demo_run(demo_page: Page, demo: tuple[Store, Path, ProjectIndex]) -> None:
+    """Drag a box over num_epochs = 6 in one scatter: the same experiments light up in a scatter
+    of another hyperparameter, in the bar chart and as selected table rows."""
+    _, _, index = demo
+    page = demo_page
+    table = index.frames(next(iter(index.runs))).experiments
+    expected = sorted(table.loc[table["num_epochs"] == 6, "experiment_id"])
+    assert len(expected) == 4
+
+    f = frame(page, "scatter:num_epochs:val_acc", xs=[-0.45, 0.45])  # categorical position 0
+    top, bottom = f["top"] + 2, f["top"] + f["height"] - 2
+    x0, x1 = f["sx"]
+    drag(page, [(x0, top), ((x0 + x1) / 2, (top + bottom) / 2), (x1, bottom)])
+
+    wait_for(lambda: sorted(column(page, "highlight:alpha:val_loss", "experiment_id")) == expected,
+             timeout=10, what="the same experiments highlighted in the alpha x val_loss scatter")
+    assert sorted(column(page, "highlight:bars", "experiment_id")) == expected
+    selected = page.locator(SELECTED_IDS)
+    expect(selected).to_have_count(4)
+    assert sorted(selected.all_inner_texts()) == expected
+    expect(page.locator(".ht-selected")).to_have_text("4 selected")
+
+
+def finite(values: list[Any] | None) -> list[float]:
+    return [v for v in values or [] if v is not None and v == v]
+
+
+def test_served_page_follows_a_running_batch_without_reload(
+        browser: Any, store: Store, project_dir: Path, tmp_path: Path) -> None:
+    """``hypertuner serve`` runs a queued batch with its gateway; the open page shows the
+    experiments start and finish, and their metrics grow, with no reload."""
+    index, exps = launch_batch(store, project_dir, {"x": "1,2,3", "epochs": 8, "sleep": 0.4})
+    env = {"HYPERTUNER_SLOTS": "2", "HYPERTUNER_FLUSH_SECONDS": "0.3"}
+    with served_dashboard(store, project_dir, tmp_path / "serve.log", gateway=True, extra_env=env) as url:
+        page = open_page(browser, url, rows=3)
+        page.evaluate("() => { window.__same_page = true; }")
+        header = page.locator(".ht-run-header")
+        expect(header).to_contain_text("2 running", timeout=30_000)
+        wait_for(lambda: finite(column(page, "runpage-source", "m:loss")), timeout=30,
+                 what="per-epoch metrics of running experiments in the browser")
+        assert "3 done" not in header.inner_text()
+        expect(header).to_contain_text("3 done", timeout=60_000)
+        wait_for(lambda: sorted(column(page, "runpage-source", "m:score")) == [10.0, 20.0, 30.0],
+                 timeout=10, what="final scores in the browser")
+        assert page.evaluate("() => window.__same_page === true")
+    index.refresh()
+    assert {s.state for _, _, s in index.iter_experiments()} == {"succeeded"}
+    assert len(exps) == 3
