@@ -25,7 +25,7 @@ test: setup system-deps
 	$(BIN)/python -m pytest -ra
 
 lint: setup
-	$(BIN)/ruff check workbench_plugin engines spark_jobs gateway panel_app tests bench
+	$(BIN)/ruff check workbench_plugin engines spark_jobs gateway panel_app tests bench scripts
 	$(BIN)/mypy
 
 bench: setup

@@ -4,13 +4,16 @@
 
 Each experiment is a real run through the whole path: planned, snapshotted, queued in the
 store, submitted by the gateway, executed by the wrapper (snapshot unpacked, script run, states
-and logs written). The figure is the makespan from launch to the last final state.
+and logs written). The figure is the makespan from launch to the last final state, against the
+ideal (sum / slots) and against a baseline measured in the same run: the same script started
+as bare ``python`` processes, ``slots`` at a time (no wrapper, no store, no gateway).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +31,20 @@ from workbench_plugin.space import SearchSpec  # noqa: E402
 from workbench_plugin.store import Store  # noqa: E402
 
 SCRIPT = "import sys, time\ntime.sleep(float(sys.argv[sys.argv.index('--seconds') + 1]))\n"
+
+
+def bare_processes(script: Path, experiments: int, seconds: float, slots: int) -> float:
+    """Makespan of the same script as plain child processes, ``slots`` at a time."""
+    start = time.perf_counter()
+    running: list[subprocess.Popen[bytes]] = []
+    for i in range(experiments):
+        while len(running) >= slots:
+            running[0].wait()
+            running = [p for p in running if p.poll() is None]
+        running.append(subprocess.Popen([sys.executable, str(script), "--i", str(i), "--seconds", str(seconds)]))
+    for p in running:
+        p.wait()
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -54,10 +71,12 @@ def main() -> None:
         makespan = time.perf_counter() - start
         index.refresh()
         counts = index.runs[run.run_id].counts()
+        bare = bare_processes(folder / "sleep.py", args.experiments, args.seconds, args.slots)
     ideal = args.experiments * args.seconds / args.slots
     overhead = (makespan - ideal) * args.slots / args.experiments
     print(f"local engine: {args.experiments} experiments x {args.seconds} s on {args.slots} slots")
     print(f"  makespan {makespan:.1f} s   ideal (sum/slots) {ideal:.1f} s   ratio {makespan / ideal:.2f}x")
+    print(f"  bare python processes, same slots: {bare:.1f} s   hypertuner / bare {makespan / bare:.2f}x")
     print(f"  overhead per experiment {overhead * 1000:.0f} ms of slot time   states: "
           + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+import socket
 import threading
 from typing import Any
 from urllib.parse import quote
 
+from workbench_plugin._exceptions import ConfigError
 from workbench_plugin.index import ProjectIndex, RunView
 from workbench_plugin.store import Store
 
@@ -38,6 +40,25 @@ def make_page(index: ProjectIndex) -> Any:
     return page
 
 
+def _check_listenable(host: str, port: int) -> None:
+    """A one-line error for a port that is taken, before anything starts."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"server.host: {host!r} cannot be resolved ({exc}); "
+                          "use an address such as 127.0.0.1") from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise ConfigError(f"server.port: cannot listen on {host}:{port} ({exc.strerror}); "
+                              "choose another with --port") from exc
+
+
 def serve_dashboard(
     store: Store, project: str, *, host: str = "127.0.0.1", port: int = 5006, password: str = "",
     gateway: Any = None, show: bool = False,
@@ -46,6 +67,7 @@ def serve_dashboard(
     by the caller) and then enforced with Panel's basic auth."""
     import panel as pn
 
+    _check_listenable(host, port)
     index = ProjectIndex(store, project)
     stop = threading.Event()
     thread = None
@@ -61,6 +83,9 @@ def serve_dashboard(
     print(f"dashboard for project {project}: http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
     try:
         pn.serve({"/": make_page(index)}, **kwargs)
+    except OSError as exc:  # the address is taken or not ours
+        raise ConfigError(f"server.port: cannot listen on {host}:{port} ({exc.strerror}); "
+                          "choose another with --port") from exc
     finally:
         stop.set()
         if thread is not None:

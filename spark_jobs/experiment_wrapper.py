@@ -37,10 +37,13 @@ from workbench_plugin._exceptions import SnapshotError
 from workbench_plugin.patterns import StdoutParser
 from workbench_plugin.snapshot import extract_snapshot
 from workbench_plugin.store import METRIC_COLUMNS, Experiment, Run, Store
+from workbench_plugin.tracking import SDK_MARKER
 
 __all__ = ["ExperimentWrapper", "main"]
 
 KILL_GRACE_SECONDS = 10.0
+#: How often the wrapper checks for the script's exit once its outputs are closed.
+EXIT_POLL_SECONDS = 0.02
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 
 
@@ -79,6 +82,9 @@ class ExperimentWrapper:
         self._sdk_offset = 0
         self._sdk_used = False
         self._wake = threading.Event()
+        #: Set when the script has closed both output streams, which it does when it exits.
+        self._outputs_closed = threading.Event()
+        self._open_streams = 2
         self.killed = False
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -103,6 +109,11 @@ class ExperimentWrapper:
                 self._logs[name] += raw
                 self._stdout_points.extend(points)
         stream.close()
+        with self._lock:
+            self._open_streams -= 1
+            if self._open_streams == 0:
+                self._outputs_closed.set()
+                self._wake.set()  # the script is exiting: do not sit out the flush interval
 
     def _read_sdk(self, track: Path) -> list[dict[str, Any]]:
         path = track / "metrics.jsonl"
@@ -138,7 +149,7 @@ class ExperimentWrapper:
                 rows["source"].append(source)
 
         records = self._read_sdk(track)
-        if records:
+        if records or (track / SDK_MARKER).exists():
             self._sdk_used = True
         for r in records:
             add(r.get("kind", "step"), r.get("epoch"), r.get("step"), float(r.get("time", time.time())),
@@ -218,14 +229,20 @@ class ExperimentWrapper:
             for t in pumps:
                 t.start()
             term_sent: float | None = None
+            last_flush = time.monotonic()
             while self.proc.poll() is None:
-                self._wake.wait(self.flush_seconds)
+                # Sleep until the next flush, a signal, or the script closing its outputs (then
+                # poll briefly: it is exiting, and its end should be recorded at once).
+                until_flush = max(0.0, last_flush + self.flush_seconds - time.monotonic())
+                self._wake.wait(min(EXIT_POLL_SECONDS, until_flush) if self._outputs_closed.is_set() else until_flush)
                 self._wake.clear()
                 if self.killed and term_sent is None:
                     term_sent = time.time()
                 if term_sent is not None and time.time() - term_sent > KILL_GRACE_SECONDS:
                     self.proc.kill()
-                self.flush(track)
+                if time.monotonic() - last_flush >= self.flush_seconds:
+                    self.flush(track)
+                    last_flush = time.monotonic()
             for t in pumps:
                 t.join(timeout=5)
             self.flush(track)

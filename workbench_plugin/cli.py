@@ -331,6 +331,8 @@ def cmd_gateway(ctx: _Context, args: argparse.Namespace) -> int:
 def _server_address(ctx: _Context, args: argparse.Namespace) -> tuple[str, int]:
     host = args.host or ctx.config.host
     port = ctx.config.port if args.port is None else args.port
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"server.port: {port} is not a TCP port; use 1-65535 (0 picks a free one)")
     if not is_loopback(host) and not ctx.config.password:
         raise ConfigError(
             f"server.host: {host!r} is not a loopback address; set a password "

@@ -44,6 +44,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _INT = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _OPERATOR = re.compile(r"(?P<sym>[-+*/])\s*(?P<arg>\S+)|log\s+(?P<count>\S+)", re.DOTALL)
+_GLUED_STEP = re.compile(rf"(?P<head>{_NUMBER.pattern}\.\.{_NUMBER.pattern})(?P<op>[-+*/]\S+|log\S+)")
 _SPACED_RANGE = re.compile(r"(\S+)\s*\.\.\s*(\S+)")
 _DECIMAL = Context(prec=60, Emax=999_999, Emin=-999_999)
 _EXAMPLES = "as in '0.3..0.7 +0.2', '28..256 *2' or '1e-4..1e-1 log 4'"
@@ -219,6 +220,11 @@ def _range(name: str, spec: str, head: str, op: str) -> tuple[tuple[Value, ...],
 def _split_head(text: str) -> tuple[str, str]:
     """``'0.3..0.7 +0.2'`` -> ``('0.3..0.7', '+0.2')``: the first word and the rest, stripped."""
     parts = text.split(None, 1)
+    if len(parts) == 1:  # '0.3..0.7+0.2', '28..256*2', '1e-4..1e-1log4': the step glued on
+        glued = _GLUED_STEP.fullmatch(parts[0])
+        if glued:
+            op = glued["op"]
+            return glued["head"], f"log {op[3:]}" if op.startswith("log") else op
     return parts[0], parts[1].strip() if len(parts) > 1 else ""
 
 

@@ -53,6 +53,7 @@ from workbench_plugin._exceptions import StoreError
 
 __all__ = [
     "METRICS_FILE",
+    "SDK_MARKER",
     "ARTIFACTS_DIR",
     "CONFUSION_MATRIX_FILE",
     "Tracker",
@@ -66,6 +67,9 @@ __all__ = [
 ]
 
 METRICS_FILE = "metrics.jsonl"
+#: Created in the tracking directory when the SDK is imported: the wrapper then knows the script
+#: reports through the SDK and does not also parse its stdout, even lines printed before log().
+SDK_MARKER = "sdk-imported"
 ARTIFACTS_DIR = "artifacts"
 CONFUSION_MATRIX_FILE = "confusion_matrix.json"
 ENV_DIR = "HYPERTUNER_TRACKING_DIR"
@@ -540,3 +544,13 @@ def flush() -> None:
 def active() -> bool:
     """Whether metrics are recorded (the script runs under HyperTuner)."""
     return _tracker().active
+
+
+def _announce() -> None:
+    directory = os.environ.get(ENV_DIR)
+    if directory:
+        with contextlib.suppress(OSError):
+            open(os.path.join(directory, SDK_MARKER), "ab").close()
+
+
+_announce()

@@ -148,3 +148,26 @@ def test_stdout_patterns_and_literal_argv(store: Store, tmp_path: Path) -> None:
     assert table.loc[exps[0].experiment_id, "val_acc"] == pytest.approx(0.9)
     epochs = frames.curves[frames.curves["name"] == "acc"]["epoch"].tolist()
     assert epochs[:2] == [1.0, 2.0]
+
+
+PRINTS_BEFORE_LOGGING = textwrap.dedent(
+    """
+    import time
+    from workbench_plugin import tracking as ht
+    print("warming up: lr=0.5 loss=99", flush=True)
+    time.sleep(0.8)  # several wrapper flushes before the first log()
+    ht.log(epoch=1, loss=0.25)
+    """
+)
+
+
+def test_stdout_is_not_parsed_for_scripts_that_use_the_sdk(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "sdk"
+    folder.mkdir()
+    (folder / "fit.py").write_text(PRINTS_BEFORE_LOGGING)
+    (folder / "hypertuner.toml").write_text('[project]\nname = "sdk"\nscript = "fit.py"\n')
+    index, exps = launch_batch(store, folder, {"unused": 1})
+    Gateway(store, LocalEngine(store, slots=1, flush_seconds=0.2)).serve(until_idle=True)
+    assert set(states(index).values()) == {"succeeded"}
+    curves = index.frames(exps[0].run_id).curves
+    assert curves[["epoch", "name", "value"]].values.tolist() == [[1.0, "loss", 0.25]]

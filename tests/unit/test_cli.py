@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,21 @@ def test_serving_beyond_loopback_needs_a_password(capsys: pytest.CaptureFixture[
     Store(store).create_project("tiny", str(project_dir))
     code, _, err = run_cli(capsys, "--store", store, "serve", "--project", str(project_dir), "--host", "10.0.0.1")
     assert code == 2 and "password" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("port", ["99999", "taken"])
+def test_unusable_port_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], project_dir: Path, tmp_path: Path,
+                                          port: str) -> None:
+    store = str(tmp_path / "s")
+    Store(store).create_project("tiny", str(project_dir))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        if port == "taken":
+            port = str(taken.getsockname()[1])
+        code, _, err = run_cli(capsys, "--store", store, "serve", "--project", str(project_dir), "--port", port,
+                               "--no-gateway")
+    assert code == 2 and "server.port" in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_init_plan_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -305,3 +305,16 @@ def test_any_text_parses_or_fails_with_one_line(name: str, spec: str) -> None:
         assert valid_name
         assert 1 <= result.count <= MAX_RANGE_VALUES
         assert all(isinstance(v, int | float | str) for v in result.params[name])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0.1..0.3+0.1", (0.1, 0.2, 0.3)),
+        ("28..256*2", (28, 56, 112, 224)),
+        ("256..28/2", (256, 128, 64, 32)),
+        ("1e-4..1e-1log4", (0.0001, 0.001, 0.01, 0.1)),
+    ],
+)
+def test_a_step_glued_to_the_range_is_read_as_a_step(text: str, expected: tuple[float, ...]) -> None:
+    assert SearchSpec.parse({"x": text}).params["x"] == expected
