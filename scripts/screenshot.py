@@ -14,8 +14,11 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-READY_JS = """() => window.Bokeh && Bokeh.documents.length > 0 &&
-  [...Bokeh.index.all_views()].every((v) => v.is_idle === undefined || v.is_idle)"""
+READY_JS = """() => {
+  if (!window.Bokeh || Bokeh.documents.length === 0) { return false; }
+  const plots = [...Bokeh.index.all_views()].filter((v) => v.model.type === "Plot" || v.model.type === "Figure");
+  return plots.length > 0 && plots.every((v) => v.is_idle);
+}"""
 
 
 def main() -> int:
