@@ -84,6 +84,7 @@ class Gateway:
     def _reconcile(self, report: StepReport) -> None:
         now = time.time()
         gone = []
+        polled: dict[str, str] = {}  # experiments packed into one application share its id
         for index, entry, exp, state in self._experiments():
             if state.terminal or not state.claimed:
                 continue
@@ -92,7 +93,9 @@ class Gateway:
                 if state.claim_time is not None and now - state.claim_time > CLAIM_GRACE_SECONDS:
                     gone.append((index, entry, exp, "its gateway stopped between claiming and submitting it"))
                 continue
-            if self.engine.poll(engine_id) == "gone":
+            if engine_id not in polled:
+                polled[engine_id] = self.engine.poll(engine_id)
+            if polled[engine_id] == "gone":
                 gone.append((index, entry, exp, f"{engine_id} ended without writing a final state"
                              " (killed with -9, out of memory, or the machine restarted)"))
         if not gone:
@@ -114,13 +117,25 @@ class Gateway:
         if report.lost:
             self._refresh()
         rows = self._experiments()
-        active = sum(1 for _, _, _, s in rows if s.claimed and not s.terminal)
+        # one slot per submission: experiments packed into one application take one between them
+        submissions = {engine_id_of(self.engine, s) or x.experiment_id
+                       for _, _, x, s in rows if s.claimed and not s.terminal}
+        active = len(submissions)
         queued = [(i, e, x) for i, e, x, s in rows if not s.claimed and not s.terminal]
         free = self.engine.capacity().slots - active
+        packed_runs: set[str] = set()
         for _index, entry, exp in queued:
             if free <= 0:
                 break
             run = entry.run
+            if run.extra.get("packing") == "tasks" and hasattr(self.engine, "submit_packed"):
+                if run.run_id not in packed_runs:
+                    packed_runs.add(run.run_id)
+                    group = [x for _, e, x in queued if e is entry]
+                    report.submitted.extend(self._submit_packed(entry, group))
+                    free -= 1
+                    active += 1
+                continue
             if not self.store.claim(run.project, run.run_id, exp.experiment_id, engine=self.engine.name):
                 continue  # another gateway took it
             try:
@@ -137,6 +152,24 @@ class Gateway:
         report.active = active
         report.queued = len(queued) - len(report.submitted)
         return report
+
+    def _submit_packed(self, entry: RunEntry, group: list[Experiment]) -> list[str]:
+        """Claim what is still free of ``group`` and submit it as one application."""
+        run = entry.run
+        mine = [x for x in group if self.store.claim(run.project, run.run_id, x.experiment_id, engine=self.engine.name)]
+        if not mine:
+            return []
+        try:
+            engine_id = self.engine.submit_packed(run, mine)  # type: ignore[attr-defined]
+        except EngineError as exc:
+            for x in mine:
+                self.store.append_state(run.project, run.run_id, x.experiment_id, "failed", reason=str(exc))
+            return []
+        for x in mine:
+            self.store.append_state(run.project, run.run_id, x.experiment_id, "submitted", engine_id=engine_id,
+                                    packed=len(mine))
+        self.log(f"{run.run_id}: {len(mine)} experiments packed into {engine_id}")
+        return [x.experiment_id for x in mine]
 
     def serve(self, stop: threading.Event | None = None, *, until_idle: bool = False,
               on_step: Callable[[StepReport], None] | None = None) -> None:

@@ -65,9 +65,11 @@ def _to_float(value: Any) -> float:
 class ExperimentWrapper:
     def __init__(
         self, store: Store, run: Run, experiment: Experiment, *, work_root: str | None = None,
-        flush_seconds: float = 2.0, python: str | None = None,
+        flush_seconds: float = 2.0, python: str | None = None, snapshot_dir: str | None = None,
     ) -> None:
         self.store = store
+        #: The snapshot already unpacked (YARN localizes it as an archive); else read from the store.
+        self.snapshot_dir = snapshot_dir or None
         self.run = run
         self.exp = experiment
         self.work_root = work_root or None
@@ -191,8 +193,9 @@ class ExperimentWrapper:
 
     # ---- the whole life of an experiment -------------------------------------------------------
     def execute(self) -> int:
-        signal.signal(signal.SIGTERM, self._on_term)
-        signal.signal(signal.SIGINT, self._on_term)
+        if threading.current_thread() is threading.main_thread():  # not so in some Spark task runners
+            signal.signal(signal.SIGTERM, self._on_term)
+            signal.signal(signal.SIGINT, self._on_term)
         work = Path(tempfile.mkdtemp(prefix=f"ht-{self.exp.experiment_id}-", dir=self.work_root))
         self._state("running", pid=os.getpid(), start_ticks=_start_ticks(), host=socket.gethostname(),
                     work_dir=str(work))
@@ -201,7 +204,10 @@ class ExperimentWrapper:
             src, track = work / "src", work / "track"
             track.mkdir()
             try:
-                extract_snapshot(self.store, self.run.snapshot_id, src)
+                if self.snapshot_dir:
+                    shutil.copytree(self.snapshot_dir, src, symlinks=True)
+                else:
+                    extract_snapshot(self.store, self.run.snapshot_id, src)
             except (SnapshotError, OSError, tarfile.TarError) as exc:
                 self._state("failed", reason=f"snapshot could not be unpacked: {exc}", exit_code=None)
                 return 1
@@ -279,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work-dir", default="")
     ap.add_argument("--flush-seconds", type=float, default=2.0)
     ap.add_argument("--python", default="")
+    ap.add_argument("--snapshot-dir", default="", help="the snapshot, already unpacked (a YARN archive)")
     args = ap.parse_args(argv)
     store = Store(args.store)
     run = store.read_run(args.project, args.run)
@@ -288,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wrapper = ExperimentWrapper(
         store, run, experiments[args.experiment], work_root=args.work_dir or None,
-        flush_seconds=args.flush_seconds, python=args.python or None,
+        flush_seconds=args.flush_seconds, python=args.python or None, snapshot_dir=args.snapshot_dir or None,
     )
     return wrapper.execute()
 

@@ -57,6 +57,9 @@ def _build_parser() -> argparse.ArgumentParser:
                            help="leave out experiments that already ran with the same snapshot")
             p.add_argument("--detach", action="store_true", help="return at once; a background gateway runs it")
             p.add_argument("--note", default="", help="a note kept with the run")
+            p.add_argument("--packing", choices=["none", "tasks"],
+                           help="spark engine: one application per experiment (none) or one per run with "
+                                "a task per experiment (tasks); default: config spark.packing")
 
     p = sub.add_parser("status", help="runs of the project, or the experiments of one run")
     p.add_argument("run", nargs="?")
@@ -220,7 +223,8 @@ def cmd_run(ctx: _Context, args: argparse.Namespace) -> int:
 
     plan, index = _plan(ctx, args)
     run, experiments = launch(ctx.store, plan, engine=ctx.config.engine,
-                              skip_redundant=args.skip_redundant, note=args.note)
+                              skip_redundant=args.skip_redundant, note=args.note,
+                              packing=getattr(args, "packing", None) or ctx.config.packing)
     skipped = len(plan.experiments) - len(experiments)
     if not experiments:
         print(f"nothing to run: all {skipped} experiments are redundant")

@@ -20,7 +20,9 @@ from workbench_plugin._exceptions import ConfigError
 __all__ = ["Config", "DEFAULTS", "ENGINES", "load_config", "is_loopback"]
 
 #: The engines HyperTuner knows, looked up by name (see ``workbench_plugin.plugins``).
-ENGINES = ("local",)
+ENGINES = ("local", "spark")
+#: How a run's experiments become Spark applications: one each, or one task each in one application.
+PACKINGS = ("none", "tasks")
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "store": {"url": "~/.hypertuner/store"},
@@ -29,6 +31,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "snapshot": {"max_file_mb": 50},
     "wrapper": {"flush_seconds": 2.0, "work_dir": ""},
     "server": {"host": "127.0.0.1", "port": 5006, "password": ""},
+    "spark": {"master": "yarn", "deploy_mode": "", "submit": "", "python": "", "driver_memory": "512m",
+              "executor_memory": "512m", "packing": "none"},
+    "yarn": {"rm_url": "", "hadoop_conf_dir": ""},
 }
 
 # environment variable -> (section, key)
@@ -43,6 +48,12 @@ _ENV = {
     "HYPERTUNER_HOST": ("server", "host"),
     "HYPERTUNER_PORT": ("server", "port"),
     "HYPERTUNER_PASSWORD": ("server", "password"),
+    "HYPERTUNER_SPARK_MASTER": ("spark", "master"),
+    "HYPERTUNER_SPARK_SUBMIT": ("spark", "submit"),
+    "HYPERTUNER_SPARK_PYTHON": ("spark", "python"),
+    "HYPERTUNER_PACKING": ("spark", "packing"),
+    "HYPERTUNER_YARN_RM": ("yarn", "rm_url"),
+    "HADOOP_CONF_DIR": ("yarn", "hadoop_conf_dir"),
 }
 
 
@@ -60,6 +71,15 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 5006
     password: str = ""
+    spark_master: str = "yarn"
+    spark_deploy_mode: str = ""
+    spark_submit: str = ""
+    spark_python: str = ""
+    spark_driver_memory: str = "512m"
+    spark_executor_memory: str = "512m"
+    packing: str = "none"
+    yarn_rm_url: str = ""
+    hadoop_conf_dir: str = ""
 
     def __post_init__(self) -> None:
         if not self.store_url:
@@ -73,6 +93,10 @@ class Config:
         _check_range("snapshot.max_file_mb", self.max_file_mb, 0, 1_000_000)
         _check_range("wrapper.flush_seconds", self.flush_seconds, 0.05, 3600)
         _check_range("server.port", self.port, 0, 65535)
+        if self.packing not in PACKINGS:
+            raise ConfigError(f"spark.packing: {self.packing!r}; use one of {', '.join(PACKINGS)}")
+        if self.spark_deploy_mode not in ("", "cluster", "client"):
+            raise ConfigError(f"spark.deploy_mode: {self.spark_deploy_mode!r}; use cluster, client or leave it empty")
 
     @property
     def effective_slots(self) -> int:
@@ -163,4 +187,13 @@ def load_config(
         host=merged["server"]["host"],
         port=merged["server"]["port"],
         password=merged["server"]["password"],
+        spark_master=merged["spark"]["master"],
+        spark_deploy_mode=merged["spark"]["deploy_mode"],
+        spark_submit=merged["spark"]["submit"],
+        spark_python=merged["spark"]["python"],
+        spark_driver_memory=merged["spark"]["driver_memory"],
+        spark_executor_memory=merged["spark"]["executor_memory"],
+        packing=merged["spark"]["packing"],
+        yarn_rm_url=merged["yarn"]["rm_url"],
+        hadoop_conf_dir=merged["yarn"]["hadoop_conf_dir"],
     )

@@ -1,4 +1,4 @@
-"""The filesystem under the store: one small interface, a local backend, HDFS next.
+"""The filesystem under the store: one small interface, a local backend (HDFS: ``webhdfs.py``).
 
 The store is append-only. Every file is written to a temporary name in its final folder and
 then published under its final name without ever replacing an existing file; readers skip the
@@ -135,12 +135,17 @@ class LocalFileSystem:
 
 
 def filesystem_for(url: str) -> FileSystem:
-    """The backend for a store URL: a local folder, or (next) ``hdfs://``/``webhdfs://``."""
+    """The backend for a store URL: a local folder, ``webhdfs://`` or ``hdfs://``."""
     if "://" in url:
         scheme = url.split("://", 1)[0]
         if scheme == "file":
             return LocalFileSystem(url.split("://", 1)[1])
+        if scheme in ("hdfs", "webhdfs"):
+            from workbench_plugin.webhdfs import webhdfs_for
+
+            return webhdfs_for(url)
         raise StoreError(
-            f"store.url: scheme {scheme!r} in {url!r} is not supported yet; use a local folder"
+            f"store.url: scheme {scheme!r} in {url!r} is not supported; use a local folder, "
+            "webhdfs://HOST:PORT/PATH or hdfs://HOST:PORT/PATH"
         )
     return LocalFileSystem(url)

@@ -98,7 +98,8 @@ def make_plan(
 
 
 def launch(
-    store: Store, plan: Plan, *, engine: str, skip_redundant: bool = False, note: str = ""
+    store: Store, plan: Plan, *, engine: str, skip_redundant: bool = False, note: str = "",
+    packing: str = "none",
 ) -> tuple[Run, list[Experiment]]:
     """Write the chosen experiments to the store as queued; the gateway takes it from there."""
     chosen = [e for e in plan.experiments if not (skip_redundant and e.redundant_with)]
@@ -126,6 +127,7 @@ def launch(
         n_experiments=len(experiments),
         stdout_patterns=list(plan.settings.stdout_patterns) or None,
         note=note,
+        extra={"packing": packing} if packing != "none" else {},
     )
     if experiments:
         store.write_run(run, experiments)

@@ -11,7 +11,7 @@ from workbench_plugin.store import Store
 
 __all__ = ["ENGINE_CLASSES", "load_engine"]
 
-ENGINE_CLASSES = {"local": "engines.local:LocalEngine"}
+ENGINE_CLASSES = {"local": "engines.local:LocalEngine", "spark": "engines.spark:SparkEngine"}
 
 
 def load_engine(config: Config, store: Store, **overrides: Any) -> Any:
@@ -29,5 +29,12 @@ def load_engine(config: Config, store: Store, **overrides: Any) -> Any:
         "work_dir": config.work_dir,
         "flush_seconds": config.flush_seconds,
     }
+    if config.engine == "spark":
+        options.update(
+            slots=config.slots, master=config.spark_master, deploy_mode=config.spark_deploy_mode,
+            spark_submit=config.spark_submit, python=config.spark_python,
+            driver_memory=config.spark_driver_memory, executor_memory=config.spark_executor_memory,
+            rm_url=config.yarn_rm_url, hadoop_conf_dir=config.hadoop_conf_dir,
+        )
     options.update(overrides)
     return engine_cls(store, **options)

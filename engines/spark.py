@@ -1,0 +1,313 @@
+"""SparkEngine: each experiment its own Spark application (on YARN: its own YARN application).
+
+``spark-submit --master yarn --deploy-mode cluster spark_jobs/experiment_job.py ...`` runs the
+experiment wrapper as the driver, in the ApplicationMaster's container. The snapshot travels
+from the store (HDFS) as a YARN archive, unpacked by the NodeManager; Spark's own jars are never
+uploaded per application (``spark.yarn.jars=local:...`` points at the jars installed on every
+node, here pyspark's); Python resolves through ``PYSPARK_PYTHON`` and the AM's environment.
+The engine id is ``yarn:<application id>``; state, kill and usage come from the
+ResourceManager.
+
+With ``local[*]`` or ``spark://`` masters the driver runs here (client mode) in its own process
+session; the engine id is then ``spark:<pid>:<start ticks>`` like the local engine's.
+
+Task packing (chosen per run, ``run.extra["packing"] == "tasks"``): one application for a group
+of experiments of a run, one Spark task per experiment (``spark_jobs/packed_run.py``); every
+experiment of the group carries the same engine id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engines.base import Capacity, Liveness
+from engines.local import _STARTED, _proc_stat, _reap_started, _start_ticks
+from engines.resource_manager import ResourceManagerClient
+from workbench_plugin._exceptions import ConfigError, EngineError
+from workbench_plugin.store import Experiment, Run, Store
+
+__all__ = ["SparkEngine"]
+
+ROOT = Path(__file__).resolve().parents[1]
+JOBS = ROOT / "spark_jobs"
+_APP_ID = re.compile(r"application_\d+_\d+")
+#: Memory YARN adds to every container on top of what Spark asks for (spark's default minimum).
+_OVERHEAD_MB = 384
+#: Seconds spark-submit may take to hand an application to YARN.
+SUBMIT_TIMEOUT = 180.0
+
+
+def _memory_mb(text: str) -> int:
+    m = re.fullmatch(r"(\d+)([kmgt]?)b?", text.strip().lower())
+    if not m:
+        raise ConfigError(f"spark memory: {text!r} is not a size; write it like 512m or 2g")
+    factor = {"k": 1 / 1024, "": 1 / (1024 * 1024), "m": 1, "g": 1024, "t": 1024 * 1024}[m[2]]
+    return max(1, int(int(m[1]) * factor))
+
+
+def default_spark_submit() -> str:
+    """pyspark's own ``spark-submit`` (the wheel ships Spark with its YARN support)."""
+    try:
+        import pyspark
+    except ImportError as exc:
+        raise ConfigError("spark.submit: pyspark is not installed; pip install 'hypertuner[cluster]' "
+                          "or set spark.submit to a spark-submit executable") from exc
+    return str(Path(pyspark.__file__).resolve().parent / "bin" / "spark-submit")
+
+
+class SparkEngine:
+    name = "spark"
+
+    def __init__(
+        self, store: Store, *, slots: int = 0, work_dir: str = "", flush_seconds: float = 2.0,
+        master: str = "yarn", deploy_mode: str = "", rm_url: str = "", spark_submit: str = "",
+        python: str = "", driver_memory: str = "512m", executor_memory: str = "512m",
+        executor_cores: int = 1, conf: dict[str, str] | None = None, hadoop_conf_dir: str = "",
+        log_dir: str = "",
+    ) -> None:
+        self.store = store
+        self.master = master
+        self.yarn = master == "yarn"
+        self.deploy_mode = deploy_mode or ("cluster" if self.yarn else "client")
+        if self.deploy_mode not in ("cluster", "client"):
+            raise ConfigError(f"spark.deploy_mode: {deploy_mode!r}; use cluster or client")
+        if self.yarn and not rm_url:
+            raise ConfigError("yarn.rm_url: empty; give the ResourceManager's web address, as in http://rm:8088")
+        self.rm = ResourceManagerClient(rm_url) if self.yarn else None
+        self.fixed_slots = slots
+        self.work_dir = work_dir
+        self.flush_seconds = flush_seconds
+        self.spark_submit = spark_submit or default_spark_submit()
+        self.python = python or sys.executable
+        self.driver_memory = driver_memory
+        self.executor_memory = executor_memory
+        self.executor_cores = executor_cores
+        self.conf = dict(conf or {})
+        self.hadoop_conf_dir = hadoop_conf_dir or os.environ.get("HADOOP_CONF_DIR", "")
+        self.log_dir = log_dir
+        if self.yarn and not self.hadoop_conf_dir:
+            raise ConfigError("yarn.hadoop_conf_dir: empty; spark-submit --master yarn needs the cluster's "
+                              "configuration folder (core-site.xml, yarn-site.xml): set HADOOP_CONF_DIR")
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    # ---- building the command ----------------------------------------------------------------
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYSPARK_PYTHON"] = self.python
+        env["PYSPARK_DRIVER_PYTHON"] = self.python
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+        if self.hadoop_conf_dir:
+            env["HADOOP_CONF_DIR"] = self.hadoop_conf_dir
+            env["YARN_CONF_DIR"] = self.hadoop_conf_dir
+        return env
+
+    def _common(self, name: str, tags: Sequence[str]) -> list[str]:
+        jars = Path(self.spark_submit).resolve().parents[1] / "jars"
+        conf: dict[str, str] = {
+            "spark.ui.enabled": "false",
+            "spark.driver.memory": self.driver_memory,
+            "spark.executor.memory": self.executor_memory,
+            "spark.executor.cores": str(self.executor_cores),
+            "spark.pyspark.python": self.python,
+            "spark.pyspark.driver.python": self.python,
+            "spark.executorEnv.PYSPARK_PYTHON": self.python,
+            "spark.executorEnv.PYTHONPATH": str(ROOT),
+        }
+        if self.yarn:
+            java_home = os.environ.get("JAVA_HOME") or str(Path(os.path.realpath(_which("java"))).parents[1])
+            conf.update({
+                "spark.yarn.jars": f"local:{jars}/*",
+                "spark.yarn.tags": ",".join(["hypertuner", *tags]),
+                "spark.yarn.submit.waitAppCompletion": "false",
+                "spark.yarn.maxAppAttempts": "1",
+                "spark.yarn.appMasterEnv.PYSPARK_PYTHON": self.python,
+                "spark.yarn.appMasterEnv.PYTHONPATH": str(ROOT),
+                "spark.yarn.appMasterEnv.JAVA_HOME": java_home,
+                "spark.executorEnv.JAVA_HOME": java_home,
+            })
+        conf.update(self.conf)
+        argv = [self.spark_submit, "--master", self.master, "--deploy-mode", self.deploy_mode, "--name", name]
+        for key, value in conf.items():
+            argv += ["--conf", f"{key}={value}"]
+        return argv
+
+    def _wrapper_args(self, run: Run) -> list[str]:
+        return ["--store", self.store.url, "--project", run.project, "--run", run.run_id,
+                "--flush-seconds", str(self.flush_seconds), "--python", self.python]
+
+    def _snapshot_archive(self, run: Run) -> list[str]:
+        """``--archives <store snapshot>#snapshot`` where YARN can fetch it (HDFS stores)."""
+        fs = self.store.fs
+        hdfs_path = getattr(fs, "hdfs_path", None)
+        if not self.yarn or hdfs_path is None:
+            return []
+        snapshot = hdfs_path(f"snapshots/{run.snapshot_id}.tar.gz")
+        default_fs = _default_fs(self.hadoop_conf_dir)
+        return ["--archives", f"{default_fs}{snapshot}#snapshot"]
+
+    # ---- the Engine interface ----------------------------------------------------------------
+    def submit(self, run: Run, experiment: Experiment) -> str:
+        exp = experiment.experiment_id
+        argv = self._common(f"hypertuner {exp}", [exp])
+        archive = self._snapshot_archive(run)
+        argv += archive
+        argv += [str(JOBS / "experiment_job.py"), *self._wrapper_args(run), "--experiment", exp]
+        if archive:
+            argv += ["--snapshot-dir", "snapshot"]
+        if self.work_dir:
+            argv += ["--work-dir", self.work_dir]
+        return self._launch(argv, exp)
+
+    def submit_packed(self, run: Run, experiments: Sequence[Experiment]) -> str:
+        """One application, one task per experiment; the same engine id for all of them."""
+        ids = [e.experiment_id for e in experiments]
+        argv = self._common(f"hypertuner {run.run_id} x{len(ids)}", [run.run_id])
+        argv += ["--conf", "spark.task.maxFailures=1", "--conf", "spark.python.worker.reuse=false"]
+        argv += [str(JOBS / "packed_run.py"), *self._wrapper_args(run), "--experiments", ",".join(ids)]
+        return self._launch(argv, run.run_id)
+
+    def _launch(self, argv: list[str], label: str) -> str:
+        log = None
+        if self.log_dir:
+            os.makedirs(self.log_dir, exist_ok=True)
+            log = open(os.path.join(self.log_dir, f"{label}.spark-submit.log"), "ab")  # noqa: SIM115
+        try:
+            if self.yarn:
+                return self._submit_to_yarn(argv, label, log)
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL,
+                                        stderr=log or subprocess.DEVNULL, env=self._env(), start_new_session=True)
+            except OSError as exc:
+                raise EngineError(f"spark engine: cannot start {argv[0]!r} ({exc.strerror})") from exc
+            self._children[proc.pid] = proc
+            _STARTED[proc.pid] = proc
+            return f"spark:{proc.pid}:{_start_ticks(proc.pid)}"
+        finally:
+            if log is not None:
+                log.close()
+
+    def _submit_to_yarn(self, argv: list[str], label: str, log: Any) -> str:
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=self._env(),
+                                  timeout=SUBMIT_TIMEOUT, check=False)
+        except OSError as exc:
+            raise EngineError(f"spark engine: cannot start {argv[0]!r} ({exc.strerror})") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise EngineError(f"spark engine: spark-submit for {label} did not hand the application to YARN "
+                              f"within {SUBMIT_TIMEOUT:.0f} s") from exc
+        output = (done.stdout or b"").decode(errors="replace") + (done.stderr or b"").decode(errors="replace")
+        if log is not None:
+            log.write(output.encode())
+        found = _APP_ID.findall(output)
+        if done.returncode != 0 or not found:
+            lines = [ln for ln in output.splitlines() if ln.strip()]
+            why = next((ln for ln in reversed(lines) if "Exception" in ln or "Error" in ln),
+                       lines[-1] if lines else "no output")
+            if "Connection refused" in output or "RetryingFailoverProxy" in output:
+                why = f"the ResourceManager ({self.rm.url if self.rm else '?'}) is unreachable"
+            raise EngineError(f"spark engine: spark-submit for {label} failed (exit {done.returncode}): "
+                              f"{why.strip()[:300]}")
+        return f"yarn:{found[0]}"
+
+    def poll(self, engine_id: str) -> Liveness:
+        kind, rest = engine_id.split(":", 1)
+        if kind == "yarn":
+            assert self.rm is not None
+            return "gone" if self.rm.application(rest).terminal else "alive"
+        pid, ticks = _parse_local(engine_id)
+        child = self._children.get(pid)
+        if child is not None:
+            if child.poll() is None:
+                return "alive"
+            del self._children[pid]
+            return "gone"
+        fields = _proc_stat(pid)
+        if fields is None or fields[0] in ("Z", "X") or fields[19] != ticks:
+            return "gone"
+        return "alive"
+
+    def kill(self, engine_id: str, *, grace_seconds: float = 10.0) -> None:
+        kind, rest = engine_id.split(":", 1)
+        if kind == "yarn":
+            assert self.rm is not None
+            self.rm.kill(rest)
+            deadline = time.time() + grace_seconds
+            while time.time() < deadline and not self.rm.application(rest).terminal:
+                time.sleep(0.2)
+            return
+        pid, _ = _parse_local(engine_id)
+        if self.poll(engine_id) != "alive":
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.time() + grace_seconds
+        while time.time() < deadline:
+            if self.poll(engine_id) != "alive":
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+    def capacity(self) -> Capacity:
+        for pid, proc in list(self._children.items()):
+            if proc.poll() is not None:
+                del self._children[pid]
+        _reap_started()
+        if self.fixed_slots:
+            return Capacity(slots=self.fixed_slots, running=len(self._children))
+        if self.rm is not None:
+            res = self.rm.resources()
+            per_app = _memory_mb(self.driver_memory) + _OVERHEAD_MB
+            return Capacity(slots=max(1, res.total_mb // per_app), running=res.apps_running)
+        return Capacity(slots=os.cpu_count() or 1, running=len(self._children))
+
+    def usage(self, engine_id: str) -> dict[str, Any]:
+        kind, rest = engine_id.split(":", 1)
+        if kind == "yarn":
+            assert self.rm is not None
+            return self.rm.application(rest).usage()
+        return {}
+
+
+def _parse_local(engine_id: str) -> tuple[int, str]:
+    try:
+        kind, pid, ticks = engine_id.split(":")
+        if kind != "spark":
+            raise ValueError
+        return int(pid), ticks
+    except ValueError:
+        raise EngineError(f"engine id {engine_id!r}: not a Spark engine id ('yarn:<app>' or 'spark:<pid>:<ticks>')") \
+            from None
+
+
+def _which(name: str) -> str:
+    import shutil
+
+    found = shutil.which(name)
+    if not found:
+        raise ConfigError(f"JAVA_HOME: not set and no {name!r} on PATH; Spark needs a Java runtime")
+    return found
+
+
+def _default_fs(conf_dir: str) -> str:
+    """``fs.defaultFS`` from core-site.xml (``hdfs://nn:8020``), without a trailing slash."""
+    import xml.etree.ElementTree as ET
+
+    path = Path(conf_dir) / "core-site.xml"
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise ConfigError(f"yarn.hadoop_conf_dir: cannot read {path} ({exc})") from exc
+    for prop in root.iter("property"):
+        if prop.findtext("name") == "fs.defaultFS":
+            return (prop.findtext("value") or "").rstrip("/")
+    raise ConfigError(f"yarn.hadoop_conf_dir: {path} sets no fs.defaultFS")
