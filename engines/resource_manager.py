@@ -10,6 +10,7 @@ An unreachable ResourceManager is an :class:`EngineError` with one line naming i
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,9 @@ from yarn_api_client.resource_manager import ResourceManager
 from workbench_plugin._exceptions import EngineError
 
 __all__ = ["AppReport", "ClusterResources", "QueueResources", "ResourceManagerClient", "TERMINAL_YARN_STATES"]
+
+# yarn-api-client logs every failed attempt; our one-line EngineError says it once.
+logging.getLogger("yarn_api_client").addHandler(logging.NullHandler())
 
 #: YARN application states after which nothing changes.
 TERMINAL_YARN_STATES = frozenset({"FINISHED", "FAILED", "KILLED"})
@@ -195,7 +199,7 @@ def _reason(exc: BaseException) -> str:
     text = str(exc)
     for marker in ("Connection refused", "Name or service not known", "timed out", "No active RMs found"):
         if marker in text:
-            return "connection refused" if marker == "No active RMs found" else marker.lower()
+            return "no active ResourceManager answered" if marker == "No active RMs found" else marker.lower()
     return type(exc).__name__
 
 

@@ -55,7 +55,10 @@ def _memory_mb(text: str) -> int:
 
 
 def default_spark_submit() -> str:
-    """pyspark's own ``spark-submit`` (the wheel ships Spark with its YARN support)."""
+    """``$SPARK_HOME/bin/spark-submit``, else pyspark's own (the wheel ships Spark with YARN support)."""
+    home = os.environ.get("SPARK_HOME")
+    if home and (Path(home) / "bin" / "spark-submit").is_file():
+        return str(Path(home) / "bin" / "spark-submit")
     try:
         import pyspark
     except ImportError as exc:
@@ -274,7 +277,8 @@ class SparkEngine:
         kind, rest = engine_id.split(":", 1)
         if kind == "yarn":
             assert self.rm is not None
-            return self.rm.application(rest).usage()
+            report = self.rm.application(rest)
+            return report.usage() if report.terminal else {}  # YARN's totals are final only then
         return {}
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from engines.base import Engine
 from workbench_plugin._exceptions import EngineError, StoreError
-from workbench_plugin.index import ExperimentState, ProjectIndex, RunEntry
+from workbench_plugin.index import USAGE_EVENT, ExperimentState, ProjectIndex, RunEntry
 from workbench_plugin.store import Experiment, Store
 
 __all__ = ["Gateway", "StepReport"]
@@ -37,10 +37,11 @@ class StepReport:
     lost: list[str] = field(default_factory=list)
     queued: int = 0
     active: int = 0
+    awaiting_usage: int = 0  # finished on YARN, accounting not read yet
 
     @property
     def idle(self) -> bool:
-        return self.queued == 0 and self.active == 0
+        return self.queued == 0 and self.active == 0 and self.awaiting_usage == 0
 
 
 def engine_id_of(engine: Engine, state: ExperimentState) -> str | None:
@@ -109,11 +110,32 @@ class Gateway:
                 report.lost.append(exp.experiment_id)
                 self.log(f"{exp.experiment_id}: lost ({reason})")
 
+    def _record_usage(self, report: StepReport) -> None:
+        """What the cluster accounted for finished experiments (vcore-seconds, MB-seconds), once."""
+        usage_of = getattr(self.engine, "usage", None)
+        if usage_of is None:
+            return
+        cache: dict[str, dict[str, object]] = {}
+        for index in self.indexes.values():
+            for entry in index.runs.values():
+                if entry.settled:
+                    continue
+                for exp_id in entry.awaiting_usage():
+                    engine_id = str(entry.states[exp_id].get("engine_id"))
+                    if engine_id not in cache:
+                        cache[engine_id] = dict(usage_of(engine_id))
+                    if cache[engine_id]:
+                        self.store.append_state(entry.run.project, entry.run.run_id, exp_id, USAGE_EVENT,
+                                                **cache[engine_id])
+                    else:
+                        report.awaiting_usage += 1
+
     def step(self) -> StepReport:
         """One reconcile-and-submit pass."""
         report = StepReport()
         self._refresh()
         self._reconcile(report)
+        self._record_usage(report)
         if report.lost:
             self._refresh()
         rows = self._experiments()

@@ -83,6 +83,18 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gateway", help="submit queued experiments and keep states true")
     p.add_argument("--until-idle", action="store_true", help="stop when nothing is queued or running")
 
+    p = sub.add_parser("submit", help="launch a batch from a spec file and wait (for cron, Oozie, Airflow)")
+    p.add_argument("--spec", required=True, help="a .toml or .json file with the values")
+    p.add_argument("--project", help="project folder (default: the current folder)")
+    p.add_argument("--note", default="", help="a note kept with the run")
+    p.add_argument("--packing", choices=["none", "tasks"], help="as for 'run'")
+    p.add_argument("--rerun-redundant", action="store_true",
+                   help="also run experiments that already ran with the same snapshot")
+    p.add_argument("--timeout", type=float, default=0.0,
+                   help="give up waiting after this many seconds (exit 124); experiments keep running")
+
+    p = sub.add_parser("resources", help="capacity and free resources of the configured engine")
+
     p = sub.add_parser("demo", help="create the digits demo, run its first batch, serve the dashboard")
     p.add_argument("--folder", default=str(Path.home() / "hypertuner-demo"))
     p.add_argument("--no-serve", action="store_true", help="stop after the first batch")
@@ -161,12 +173,23 @@ def _print_plan(plan: Any) -> None:
             print(f"  #{e.index + 1} similar: {m.experiment_id} ({m.state}, {m.why})")
 
 
-def _wait_for_run(ctx: _Context, index: ProjectIndex, run_id: str) -> int:
+def _wait_for_run(ctx: _Context, index: ProjectIndex, run_id: str, timeout: float = 0.0) -> int:
     """Run an in-process gateway until the run is done, with a progress line."""
+    import time
+
     from gateway.gateway import Gateway
 
     entry = index.entry(run_id)
-    gateway = Gateway(ctx.store, ctx.engine())
+    outage = [""]
+
+    def log(message: str) -> None:  # cluster or store unreachable: say so once per outage
+        if message != outage[0]:
+            print(f"\nhypertuner: {message}", file=sys.stderr, flush=True)
+            outage[0] = message
+
+    gateway = Gateway(ctx.store, ctx.engine(), log=log)
+    deadline = time.monotonic() + timeout if timeout else None
+    timed_out = [False]
     stop = threading.Event()
     tty = sys.stdout.isatty()
     last = [""]
@@ -177,7 +200,10 @@ def _wait_for_run(ctx: _Context, index: ProjectIndex, run_id: str) -> int:
         if line != last[0]:
             print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
             last[0] = line
-        if entry.done:
+        if entry.done and not entry.awaiting_usage():
+            stop.set()
+        if deadline is not None and time.monotonic() > deadline:
+            timed_out[0] = True
             stop.set()
 
     try:
@@ -189,6 +215,10 @@ def _wait_for_run(ctx: _Context, index: ProjectIndex, run_id: str) -> int:
     if tty:
         print()
     counts = entry.counts()
+    if timed_out[0]:
+        print(f"run {run_id}: not done after {timeout:g} s: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+              + "; experiments already started keep running", file=sys.stderr)
+        return 124
     print(f"run {run_id}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     return 0 if counts["succeeded"] == len(entry.experiments) else 1
 
@@ -237,6 +267,58 @@ def cmd_run(ctx: _Context, args: argparse.Namespace) -> int:
         return 0
     index.refresh()
     return _wait_for_run(ctx, index, run.run_id)
+
+
+def cmd_submit(ctx: _Context, args: argparse.Namespace) -> int:
+    """``run --spec FILE --skip-redundant``, waiting, with an exit code for schedulers:
+    0 all succeeded (or nothing to run), 1 some did not, 2 bad input, 124 timed out."""
+    from workbench_plugin.planning import launch
+
+    args.values = []
+    plan, index = _plan(ctx, args)
+    run, experiments = launch(ctx.store, plan, engine=ctx.config.engine, skip_redundant=not args.rerun_redundant,
+                              note=args.note or f"submitted from {args.spec}",
+                              packing=args.packing or ctx.config.packing)
+    skipped = len(plan.experiments) - len(experiments)
+    if not experiments:
+        print(f"nothing to run: all {skipped} experiments already ran")
+        return 0
+    print(f"run {run.run_id}: {len(experiments)} experiments queued" + (f", {skipped} redundant skipped" if skipped
+                                                                         else ""), flush=True)
+    index.refresh()
+    return _wait_for_run(ctx, index, run.run_id, timeout=args.timeout)
+
+
+def cmd_resources(ctx: _Context, args: argparse.Namespace) -> int:
+    config = ctx.config
+    if config.engine == "spark" and config.spark_master == "yarn":
+        from engines.resource_manager import ResourceManagerClient
+
+        if not config.yarn_rm_url:
+            raise ConfigError("yarn.rm_url: empty; set HYPERTUNER_YARN_RM to the ResourceManager, as in http://rm:8088")
+        res = ResourceManagerClient(config.yarn_rm_url).resources()
+        print(f"YARN at {config.yarn_rm_url}: {res.active_nodes} active nodes")
+        print(f"  memory  {res.available_mb / 1024:8.1f} GiB free of {res.total_mb / 1024:.1f} GiB")
+        print(f"  vcores  {res.available_vcores:8d} free of {res.total_vcores}")
+        print(f"  apps    {res.apps_running:8d} running, {res.apps_pending} pending")
+        rows = [{"queue": q.name, "capacity %": q.capacity_percent, "used %": q.used_percent,
+                 "max %": q.max_capacity_percent, "running": q.running_apps, "pending": q.pending_apps}
+                for q in res.queues]
+        if rows:
+            print(format_table(rows, list(rows[0])))
+        return 0
+    cores = os.cpu_count() or 1
+    try:
+        meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+        total = int(meminfo["MemTotal"].split()[0]) / 1024 / 1024
+        free = int(meminfo["MemAvailable"].split()[0]) / 1024 / 1024
+        memory = f"{free:.1f} GiB available of {total:.1f} GiB"
+    except (OSError, KeyError, ValueError):
+        memory = "unknown"
+    where = "this machine" if config.engine == "local" else f"Spark master {config.spark_master} on this machine"
+    print(f"{config.engine} engine on {where}: {cores} cores, memory {memory}; "
+          f"{config.effective_slots if config.engine == 'local' else (config.slots or cores)} slots")
+    return 0
 
 
 def _spawn_gateway(ctx: _Context, folder: Path) -> None:
@@ -379,6 +461,7 @@ def cmd_demo(ctx: _Context, args: argparse.Namespace) -> int:
 COMMANDS = {
     "init": cmd_init, "plan": cmd_plan, "run": cmd_run, "status": cmd_status, "show": cmd_show,
     "kill": cmd_kill, "serve": cmd_serve, "gateway": cmd_gateway, "demo": cmd_demo,
+    "submit": cmd_submit, "resources": cmd_resources,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,8 +58,12 @@ def fold_states(events: Iterable[dict[str, Any]], claim: dict[str, Any] | None =
     if claim is not None:
         folded.claimed = True
         folded.claim_time = claim.get("time")
+    usage: list[dict[str, Any]] = []
     for event in sorted(events, key=lambda e: e.get("time", 0.0)):
         state = event.get("state", "")
+        if state == USAGE_EVENT:
+            usage.append(event)
+            continue
         if state not in STATES:
             continue
         extra = {k: v for k, v in event.items() if k not in ("experiment_id", "state")}
@@ -72,7 +77,24 @@ def fold_states(events: Iterable[dict[str, Any]], claim: dict[str, Any] | None =
             folded.state = state
         extra[f"{state}_time"] = event.get("time")
         folded.fields.update({k: v for k, v in extra.items() if k != "time"})
+    for event in usage:  # recorded after the end, from the cluster's accounting
+        folded.fields.update({k: v for k, v in event.items() if k not in ("experiment_id", "state", "time")})
+        folded.fields["usage_recorded"] = True
     return folded
+
+
+#: Events that carry what the cluster accounted for a finished experiment (vcore-seconds, ...).
+USAGE_EVENT = "usage"
+#: How long after its end an experiment may wait for its usage before its run settles anyway.
+USAGE_WAIT_SECONDS = 600.0
+
+
+def needs_usage(state: ExperimentState, now: float) -> bool:
+    """A finished YARN experiment whose usage the gateway has not recorded yet."""
+    engine_id = str(state.get("engine_id") or "")
+    ended = state.get("ended") or 0.0
+    return (state.terminal and engine_id.startswith("yarn:") and not state.get("usage_recorded")
+            and now - ended < USAGE_WAIT_SECONDS)
 
 
 class RunEntry:
@@ -100,6 +122,10 @@ class RunEntry:
     @property
     def done(self) -> bool:
         return all(s.terminal for s in self.states.values())
+
+    def awaiting_usage(self) -> list[str]:
+        now = time.time()
+        return [exp_id for exp_id, s in self.states.items() if needs_usage(s, now)]
 
 
 class ProjectIndex:
@@ -158,7 +184,7 @@ class ProjectIndex:
                 table = pq.read_table(local if local else io.BytesIO(fs.read_bytes(path)))
                 entry.metric_frames.append(table.to_pandas())
         # Settle one refresh after everything ended, so parts written before the end are read.
-        if was_done and entry.done and not touched and not parts:
+        if was_done and entry.done and not touched and not parts and not entry.awaiting_usage():
             entry.settled = True
         return bool(touched or parts)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -137,3 +138,18 @@ def test_cli_entry_point_prints_no_traceback(tmp_path: Path, project_dir: Path) 
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_resources_local_and_unreachable_resource_manager(capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run_cli(capsys, "resources")
+    assert code == 0 and "local engine" in out and "cores" in out
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env = {**os.environ, "HYPERTUNER_ENGINE": "spark", "HYPERTUNER_YARN_RM": f"http://127.0.0.1:{port}"}
+    done = subprocess.run([sys.executable, "-m", "workbench_plugin.cli", "resources"], capture_output=True,
+                          text=True, env=env, timeout=60, check=False)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert f"http://127.0.0.1:{port}" in lines[0] and "unreachable" in lines[0], done.stderr
