@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test system-deps lint bench
+.PHONY: setup demo test system-deps cluster-deps lint bench minicluster
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,11 @@ demo: setup
 system-deps:
 	bash scripts/install-system-deps.sh
 
-test: setup system-deps
+# The mini cluster's Java side, built from Maven Central (the test session starts the cluster itself).
+cluster-deps: setup
+	$(BIN)/python -m scripts.minicluster.minicluster build
+
+test: setup system-deps cluster-deps
 	$(BIN)/python -m pytest -ra
 
 lint: setup
@@ -31,3 +35,8 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/local_engine.py
+	$(BIN)/python bench/engines.py
+
+# A real HDFS + YARN mini cluster on 127.0.0.1 in the foreground (Ctrl-C stops it); needs java 17 + mvn.
+minicluster: setup
+	$(BIN)/python -m scripts.minicluster.minicluster start --dir .minicluster

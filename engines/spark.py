@@ -42,6 +42,8 @@ JOBS = ROOT / "spark_jobs"
 _APP_ID = re.compile(r"application_\d+_\d+")
 #: Memory YARN adds to every container on top of what Spark asks for (spark's default minimum).
 _OVERHEAD_MB = 384
+#: Seconds after an application finished before its usage totals are read as final.
+USAGE_SETTLE_SECONDS = 8.0
 #: Seconds spark-submit may take to hand an application to YARN.
 SUBMIT_TIMEOUT = 180.0
 
@@ -111,6 +113,11 @@ class SparkEngine:
         if self.hadoop_conf_dir:
             env["HADOOP_CONF_DIR"] = self.hadoop_conf_dir
             env["YARN_CONF_DIR"] = self.hadoop_conf_dir
+        if self.yarn and "PYSPARK_ARCHIVES_PATH" not in env:
+            # pyspark's own Python archives are on every node with Spark: use them in place
+            archives = sorted((Path(self.spark_submit).resolve().parents[1] / "python" / "lib").glob("*.zip"))
+            if archives:
+                env["PYSPARK_ARCHIVES_PATH"] = ",".join(f"local:{a}" for a in archives)
         return env
 
     def _common(self, name: str, tags: Sequence[str]) -> list[str]:
@@ -137,6 +144,10 @@ class SparkEngine:
                 "spark.yarn.appMasterEnv.JAVA_HOME": java_home,
                 "spark.executorEnv.JAVA_HOME": java_home,
             })
+            local_ip = os.environ.get("SPARK_LOCAL_IP")
+            if local_ip:  # set here (a one-machine cluster): the containers need it too
+                conf["spark.yarn.appMasterEnv.SPARK_LOCAL_IP"] = local_ip
+                conf["spark.executorEnv.SPARK_LOCAL_IP"] = local_ip
         conf.update(self.conf)
         argv = [self.spark_submit, "--master", self.master, "--deploy-mode", self.deploy_mode, "--name", name]
         for key, value in conf.items():
@@ -265,12 +276,14 @@ class SparkEngine:
             if proc.poll() is not None:
                 del self._children[pid]
         _reap_started()
-        if self.fixed_slots:
-            return Capacity(slots=self.fixed_slots, running=len(self._children))
         if self.rm is not None:
+            # Asked every gateway step: an unreachable RM stops submissions before anything is
+            # claimed (spark-submit itself would wait for it, silently, for minutes).
             res = self.rm.resources()
             per_app = _memory_mb(self.driver_memory) + _OVERHEAD_MB
-            return Capacity(slots=max(1, res.total_mb // per_app), running=res.apps_running)
+            return Capacity(slots=self.fixed_slots or max(1, res.total_mb // per_app), running=res.apps_running)
+        if self.fixed_slots:
+            return Capacity(slots=self.fixed_slots, running=len(self._children))
         return Capacity(slots=os.cpu_count() or 1, running=len(self._children))
 
     def usage(self, engine_id: str) -> dict[str, Any]:
@@ -278,7 +291,10 @@ class SparkEngine:
         if kind == "yarn":
             assert self.rm is not None
             report = self.rm.application(rest)
-            return report.usage() if report.terminal else {}  # YARN's totals are final only then
+            # YARN adds a container's usage when the NodeManager reports it finished, a heartbeat
+            # or two after the application itself finished: read the totals once they have settled.
+            settled = report.terminal and time.time() * 1000 - report.finished_ms >= USAGE_SETTLE_SECONDS * 1000
+            return report.usage() if settled else {}
         return {}
 
 

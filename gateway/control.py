@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from engines.base import Engine
 from gateway.gateway import engine_id_of
-from workbench_plugin.index import ProjectIndex
+from workbench_plugin.index import KILL_REQUESTED, ProjectIndex
 
 __all__ = ["KillResult", "kill"]
 
@@ -46,6 +46,8 @@ def kill(index: ProjectIndex, engine: Engine, ident: str, *, grace_seconds: floa
             index.refresh()
             engine_id = engine_id_of(engine, entry.states[exp.experiment_id])
         if engine_id is not None:
+            # said first, so a gateway that sees the submission vanish records killed, not lost
+            store.append_state(run.project, run.run_id, exp.experiment_id, KILL_REQUESTED)
             engine.kill(engine_id, grace_seconds=grace_seconds)
         deadline = time.time() + 5.0
         while time.time() < deadline:

@@ -104,11 +104,17 @@ class Gateway:
         for index in {id(t[0]): t[0] for t in gone}.values():
             index.refresh()  # the wrapper may have written its final state just now
         for _index, entry, exp, reason in gone:
-            if not entry.states[exp.experiment_id].terminal:
-                self.store.append_state(entry.run.project, entry.run.run_id, exp.experiment_id,
-                                        "lost", reason=reason)
-                report.lost.append(exp.experiment_id)
-                self.log(f"{exp.experiment_id}: lost ({reason})")
+            state = entry.states[exp.experiment_id]
+            if state.terminal:
+                continue
+            if state.get("kill_requested"):
+                self.store.append_state(entry.run.project, entry.run.run_id, exp.experiment_id, "killed",
+                                        reason="killed on request")
+                continue
+            self.store.append_state(entry.run.project, entry.run.run_id, exp.experiment_id,
+                                    "lost", reason=reason)
+            report.lost.append(exp.experiment_id)
+            self.log(f"{exp.experiment_id}: lost ({reason})")
 
     def _record_usage(self, report: StepReport) -> None:
         """What the cluster accounted for finished experiments (vcore-seconds, MB-seconds), once."""

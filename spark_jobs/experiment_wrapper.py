@@ -262,7 +262,8 @@ class ExperimentWrapper:
                 "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
             }
             if self.killed:
-                self._state("killed", exit_code=rc, reason="killed on request", **timing)
+                self._state("killed", exit_code=rc, reason="received SIGTERM: killed on request, or by its "
+                            "cluster (a YARN kill, preemption)", **timing)
                 return 143
             if rc == 0:
                 self._state("succeeded", exit_code=0, **timing)

@@ -14,6 +14,9 @@ from workbench_plugin.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Real components, started once per session when a test asks for them: Chromium, the mini cluster.
+pytest_plugins = ["tests.browser_fixtures", "tests.cluster_fixtures"]
+
 #: Store backends the shared store suite runs on. The HDFS backend joins with the cluster issue.
 STORE_BACKENDS = ["local"]
 

@@ -58,12 +58,10 @@ def fold_states(events: Iterable[dict[str, Any]], claim: dict[str, Any] | None =
     if claim is not None:
         folded.claimed = True
         folded.claim_time = claim.get("time")
-    usage: list[dict[str, Any]] = []
-    for event in sorted(events, key=lambda e: e.get("time", 0.0)):
+    ordered = sorted(events, key=lambda e: e.get("time", 0.0))
+    usage = [e for e in ordered if e.get("state") == USAGE_EVENT]  # written after the end
+    for event in ordered:
         state = event.get("state", "")
-        if state == USAGE_EVENT:
-            usage.append(event)
-            continue
         if state not in STATES:
             continue
         extra = {k: v for k, v in event.items() if k not in ("experiment_id", "state")}
@@ -77,12 +75,17 @@ def fold_states(events: Iterable[dict[str, Any]], claim: dict[str, Any] | None =
             folded.state = state
         extra[f"{state}_time"] = event.get("time")
         folded.fields.update({k: v for k, v in extra.items() if k != "time"})
+    for event in ordered:
+        if event.get("state") == KILL_REQUESTED:
+            folded.fields.setdefault("kill_requested", event.get("time"))
     for event in usage:  # recorded after the end, from the cluster's accounting
         folded.fields.update({k: v for k, v in event.items() if k not in ("experiment_id", "state", "time")})
         folded.fields["usage_recorded"] = True
     return folded
 
 
+#: A user asked to kill the experiment: if it then vanishes without a final state, it was killed, not lost.
+KILL_REQUESTED = "kill_requested"
 #: Events that carry what the cluster accounted for a finished experiment (vcore-seconds, ...).
 USAGE_EVENT = "usage"
 #: How long after its end an experiment may wait for its usage before its run settles anyway.

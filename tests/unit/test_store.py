@@ -1,4 +1,4 @@
-"""The shared store suite: it runs on every backend in ``STORE_BACKENDS``."""
+"""The shared store suite: every test runs on local disk and on the mini cluster's HDFS."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,34 @@ from workbench_plugin import StoreError
 from workbench_plugin.fs import TMP_PREFIX, LocalFileSystem
 from workbench_plugin.index import ProjectIndex, fold_states
 from workbench_plugin.store import Experiment, Run, Store
+
+
+@pytest.fixture(params=["local", "hdfs"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "local":
+        yield Store(str(tmp_path / "store"))
+        return
+    cluster = request.getfixturevalue("minicluster")
+    host = cluster.webhdfs_url.split("://", 1)[1]
+    yield Store(f"webhdfs://{host}/store-suite/{uuid.uuid4().hex}")
+
+
+def break_publishing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next publish (local: the hard link; HDFS: the RENAME) die as if interrupted."""
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    if isinstance(store.fs, LocalFileSystem):
+        monkeypatch.setattr(os, "link", crash)
+        return
+    original = store.fs._call  # type: ignore[attr-defined]
+
+    def call(method: str, path: str, op: str, **kwargs: object) -> object:
+        if op == "RENAME":
+            crash()
+        return original(method, path, op, **kwargs)
+
+    monkeypatch.setattr(store.fs, "_call", call)
 
 
 def make_run(store: Store, n: int = 3, project: str = "p") -> Run:
@@ -66,11 +96,7 @@ def test_claims_have_exactly_one_winner(store: Store) -> None:
 
 def test_interrupted_write_leaves_no_visible_file(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     run = make_run(store)
-
-    def crash(*args: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "link", crash)
+    break_publishing(store, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         store.append_state("p", run.run_id, f"{run.run_id}-000", "running")
     monkeypatch.undo()
@@ -160,3 +186,14 @@ def test_records_are_json(store: Store) -> None:
     run = make_run(store)
     raw = store.fs.read_bytes(f"projects/p/runs/{run.run_id}/run.json")
     assert json.loads(raw)["run_id"] == run.run_id
+
+
+def test_usage_recorded_after_the_end_is_folded_in() -> None:
+    events = [
+        {"state": "submitted", "time": 1.0, "engine_id": "yarn:application_1_0001"},
+        {"state": "succeeded", "time": 2.0, "exit_code": 0},
+        {"state": "usage", "time": 9.0, "vcore_seconds": 7, "memory_mb_seconds": 7373},
+    ]
+    folded = fold_states(events)
+    assert folded.state == "succeeded" and folded.get("vcore_seconds") == 7
+    assert folded.get("memory_mb_seconds") == 7373 and folded.get("usage_recorded")

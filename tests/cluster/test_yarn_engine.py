@@ -1,0 +1,178 @@
+"""Experiments as YARN applications on the real mini cluster, the store on its HDFS.
+
+Everything here goes through what a user runs: the ``hypertuner`` CLI (``run``, ``kill``,
+``resources``, ``gateway``, ``serve``) with the cluster's settings in the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.integration.processes import HYPERTUNER, launch_batch, served_dashboard, stop_process, wait_for
+from workbench_plugin.demo import DEMO_NAME, prepare_demo
+from workbench_plugin.index import ProjectIndex
+from workbench_plugin.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def yarn(minicluster: Any) -> Iterator[dict[str, str]]:
+    """The environment that points HyperTuner at the cluster: YARN engine, store on HDFS."""
+    host = minicluster.webhdfs_url.split("://", 1)[1]
+    env = {
+        **minicluster.client_env(),  # HADOOP_CONF_DIR, JAVA_HOME, SPARK_LOCAL_IP=127.0.0.1
+        "HADOOP_CONF_DIR": str(minicluster.conf_dir),
+        "HYPERTUNER_ENGINE": "spark",
+        "HYPERTUNER_SPARK_MASTER": "yarn",
+        "HYPERTUNER_YARN_RM": minicluster.rm_url,
+        "HYPERTUNER_STORE": f"webhdfs://{host}/hypertuner-{uuid.uuid4().hex[:8]}",
+        "HYPERTUNER_FLUSH_SECONDS": "1",
+        "HYPERTUNER_SLOTS": "2",
+    }
+    yield env
+
+
+def hypertuner(env: dict[str, str], *argv: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    import os
+
+    root = str(Path(__file__).resolve().parents[2])
+    full = {**os.environ, **env, "PYTHONPATH": root}
+    return subprocess.run([*HYPERTUNER, *argv], capture_output=True, text=True, env=full, timeout=timeout,
+                          check=False)
+
+
+def rm_app(rm_url: str, app_id: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{rm_url}/ws/v1/cluster/apps/{app_id}", timeout=10) as response:
+        return dict(json.load(response)["app"])
+
+
+def index_of(env: dict[str, str], project: str) -> ProjectIndex:
+    index = ProjectIndex(Store(env["HYPERTUNER_STORE"]), project)
+    index.refresh()
+    return index
+
+
+def test_demo_batch_runs_as_yarn_applications_with_results_on_hdfs(
+        yarn: dict[str, str], minicluster: Any, tmp_path: Path, browser: Any) -> None:
+    store = Store(yarn["HYPERTUNER_STORE"])
+    folder = tmp_path / "digits"
+    prepare_demo(store, folder)
+    done = hypertuner(yarn, "run", "batch_size=32,64", "num_epochs=3", "alpha=0.0001,1.0", "--project", str(folder))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "4 succeeded" in done.stdout
+
+    index = index_of(yarn, DEMO_NAME)
+    [run_id] = index.runs
+    entry = index.runs[run_id]
+    app_ids = []
+    for exp in entry.experiments:
+        state = entry.states[exp.experiment_id]
+        assert state.state == "succeeded"
+        engine_id = str(state.get("engine_id"))
+        assert engine_id.startswith("yarn:application_"), engine_id
+        app_id = engine_id.split(":", 1)[1]
+        app_ids.append(app_id)
+        app = rm_app(minicluster.rm_url, app_id)  # the RM's own record of it
+        assert (app["state"], app["finalStatus"]) == ("FINISHED", "SUCCEEDED")
+        assert exp.experiment_id.lower() in app["applicationTags"].split(",")
+        # usage read back from the RM and stored with the experiment
+        assert state.get("vcore_seconds") == app["vcoreSeconds"] > 0
+        assert state.get("memory_mb_seconds") == app["memorySeconds"] > 0
+    assert len(set(app_ids)) == 4  # one YARN application per experiment
+
+    # the results are Parquet files on HDFS, readable as such
+    metrics_dir = f"{store.run_dir(DEMO_NAME, run_id)}/metrics"
+    parts = store.fs.listdir(metrics_dir)
+    assert parts and all(p.endswith(".parquet") for p in parts)
+    table = pq.read_table(pa_buffer(store.fs.read_bytes(f"{metrics_dir}/{parts[0]}")))
+    assert {"experiment_id", "epoch", "name", "value"} <= set(table.column_names)
+    frames = index.frames(run_id)
+    assert frames.curves.groupby("experiment_id")["epoch"].max().tolist() == [3.0] * 4
+
+    # and the run page shows them, served from the HDFS store
+    from tests.integration.browser import open_page
+
+    with served_dashboard(store, folder, tmp_path / "serve.log", extra_env=yarn) as url:
+        page = open_page(browser, url, rows=4)
+        try:
+            assert "4 done" in page.locator(".ht-run-header").inner_text()
+        finally:
+            page.close()
+
+
+def pa_buffer(data: bytes) -> Any:
+    import pyarrow as pa
+
+    return pa.BufferReader(data)
+
+
+def test_kill_ends_the_yarn_application_as_killed(yarn: dict[str, str], minicluster: Any,
+                                                  project_dir: Path, tmp_path: Path) -> None:
+    store = Store(yarn["HYPERTUNER_STORE"])
+    index, exps = launch_batch(store, project_dir, {"x": 1, "epochs": 600, "sleep": 0.5})
+    gateway = subprocess.Popen([*HYPERTUNER, "gateway"], env=_env(yarn), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        exp_id = exps[0].experiment_id
+        wait_for(lambda: _state(index, exp_id) == "running", timeout=180, what="the experiment to run on YARN")
+        app_id = str(index.experiment(exp_id)[2].get("engine_id")).split(":", 1)[1]
+        killed = hypertuner(yarn, "kill", exp_id, "--project", str(project_dir))
+        assert killed.returncode == 0 and f"{exp_id}: running -> killed" in killed.stdout, killed.stdout + killed.stderr
+        wait_for(lambda: rm_app(minicluster.rm_url, app_id)["state"] == "KILLED", timeout=60,
+                 what="the YARN application to be KILLED")
+        assert _state(index, exp_id) == "killed"
+    finally:
+        stop_process(gateway)
+
+
+def test_resource_manager_outage_keeps_the_queue(yarn: dict[str, str], minicluster: Any,
+                                                 project_dir: Path) -> None:
+    store = Store(yarn["HYPERTUNER_STORE"])
+    env = {**yarn, "HYPERTUNER_SLOTS": "1"}
+    index, exps = launch_batch(store, project_dir, {"x": "1,2,3", "epochs": 2})
+    minicluster.stop_rm()
+    rm_down = True
+    try:
+        down = hypertuner(env, "resources")
+        lines = down.stderr.strip().splitlines()
+        assert down.returncode == 2 and len(lines) == 1 and minicluster.rm_url in lines[0], down.stderr
+        gateway = subprocess.Popen([*HYPERTUNER, "gateway"], env=_env(env), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        try:
+            time.sleep(5)  # the gateway tries, fails, keeps everything queued
+            assert {_state(index, e.experiment_id) for e in exps} == {"queued"}
+        finally:
+            minicluster.start_rm()
+            rm_down = False
+        wait_for(lambda: {_state(index, e.experiment_id) for e in exps} == {"succeeded"}, timeout=400,
+                 what="the queue to run once the ResourceManager is back")
+        stop_process(gateway)
+        out = gateway.stdout.read() if gateway.stdout else ""
+        if gateway.stdout:
+            gateway.stdout.close()
+        assert minicluster.rm_url in out and "unreachable" in out, out[-2000:]
+    finally:
+        if rm_down:
+            minicluster.start_rm()
+
+
+def _env(extra: dict[str, str]) -> dict[str, str]:
+    import os
+
+    return {**os.environ, **extra, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+
+def _state(index: ProjectIndex, exp_id: str) -> str:
+    index.refresh()
+    return index.experiment(exp_id)[2].state
