@@ -136,35 +136,46 @@ def test_kill_ends_the_yarn_application_as_killed(yarn: dict[str, str], miniclus
         stop_process(gateway)
 
 
-def test_resource_manager_outage_keeps_the_queue(yarn: dict[str, str], minicluster: Any,
-                                                 project_dir: Path) -> None:
+def test_resources_of_the_cluster(yarn: dict[str, str], minicluster: Any) -> None:
+    done = hypertuner(yarn, "resources")
+    assert done.returncode == 0, done.stderr
+    metrics = json.load(urllib.request.urlopen(f"{minicluster.rm_url}/ws/v1/cluster/metrics", timeout=10))
+    total_gib = metrics["clusterMetrics"]["totalMB"] / 1024
+    assert f"YARN at {minicluster.rm_url}: 1 active nodes" in done.stdout
+    assert f"of {total_gib:.1f} GiB" in done.stdout and "root.default" in done.stdout
+
+
+def test_resource_manager_outage_mid_batch_keeps_the_queue(yarn: dict[str, str], minicluster: Any,
+                                                           project_dir: Path) -> None:
     store = Store(yarn["HYPERTUNER_STORE"])
     env = {**yarn, "HYPERTUNER_SLOTS": "1"}
     index, exps = launch_batch(store, project_dir, {"x": "1,2,3", "epochs": 2})
-    minicluster.stop_rm()
-    rm_down = True
+    gateway = subprocess.Popen([*HYPERTUNER, "gateway"], env=_env(env), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    rm_down = False
     try:
+        first = exps[0].experiment_id
+        wait_for(lambda: _state(index, first) == "succeeded", timeout=180, what="the first experiment to finish")
+        minicluster.stop_rm()  # mid-batch: one done, two to go
+        rm_down = True
         down = hypertuner(env, "resources")
         lines = down.stderr.strip().splitlines()
         assert down.returncode == 2 and len(lines) == 1 and minicluster.rm_url in lines[0], down.stderr
-        gateway = subprocess.Popen([*HYPERTUNER, "gateway"], env=_env(env), stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True)
-        try:
-            time.sleep(5)  # the gateway tries, fails, keeps everything queued
-            assert {_state(index, e.experiment_id) for e in exps} == {"queued"}
-        finally:
-            minicluster.start_rm()
-            rm_down = False
+        time.sleep(6)  # the gateway tries, fails, keeps the rest queued
+        rest = [e.experiment_id for e in exps[1:]]
+        assert {_state(index, e) for e in rest} <= {"queued", "submitted", "running"}
+        minicluster.start_rm()
+        rm_down = False
         wait_for(lambda: {_state(index, e.experiment_id) for e in exps} == {"succeeded"}, timeout=400,
                  what="the queue to run once the ResourceManager is back")
+    finally:
+        if rm_down:
+            minicluster.start_rm()
         stop_process(gateway)
         out = gateway.stdout.read() if gateway.stdout else ""
         if gateway.stdout:
             gateway.stdout.close()
-        assert minicluster.rm_url in out and "unreachable" in out, out[-2000:]
-    finally:
-        if rm_down:
-            minicluster.start_rm()
+    assert minicluster.rm_url in out and "unreachable" in out, out[-2000:]
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:

@@ -85,3 +85,17 @@ def test_spark_submit_launch_batch_job(store: Store, project_dir: Path, tmp_path
     rows = _experiments(store)
     assert [state for _, state, _ in rows] == ["succeeded"] * 3
     assert len({fields["engine_id"] for _, _, fields in rows}) == 1  # packed into one application
+
+
+@pytest.mark.parametrize("packing", ["tasks", "none"])
+def test_batch_runs_on_a_spark_standalone_cluster(store: Store, project_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  spark_standalone: str, packing: str) -> None:
+    settings = {**SPARK_LOCAL, "HYPERTUNER_SPARK_MASTER": spark_standalone, "SPARK_LOCAL_IP": "127.0.0.1"}
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    store.create_project("tiny", str(project_dir))
+    done = cli(store, "run", "x=1,2,3", "epochs=1", "--project", str(project_dir), "--packing", packing)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = _experiments(store)
+    assert [state for _, state, _ in rows] == ["succeeded"] * 3
+    assert len({fields["engine_id"] for _, _, fields in rows}) == (1 if packing == "tasks" else 3)
