@@ -153,3 +153,17 @@ def test_resources_local_and_unreachable_resource_manager(capsys: pytest.Capture
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert f"http://127.0.0.1:{port}" in lines[0] and "unreachable" in lines[0], done.stderr
+
+
+def test_unreachable_namenode_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"webhdfs://127.0.0.1:{port}/hypertuner"
+    (tmp_path / "hypertuner.toml").write_text('[project]\nname = "p"\nscript = "t.py"\n')
+    (tmp_path / "t.py").write_text("print(1)\n")
+    done = subprocess.run([sys.executable, "-m", "workbench_plugin.cli", "--store", url, "status"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert f"NameNode at http://127.0.0.1:{port} is unreachable" in lines[0]
