@@ -95,21 +95,25 @@ def main() -> None:
         (folder / "job.py").write_text(SCRIPT)
         baseline = bare(folder / "job.py", n, slots)
         store = Store(str(Path(tmp, "store")))
-        modes: list[tuple[str, Any, str]] = [
-            ("local", LocalEngine(store, slots=slots, flush_seconds=2.0), "none"),
-            ("spark-packed", SparkEngine(store, master=f"local[{slots}]", slots=1, flush_seconds=2.0), "tasks"),
-            ("spark-app", SparkEngine(store, master="local[1]", slots=slots, flush_seconds=2.0), "none"),
-        ]
-        if args.yarn:
+        def yarn_engine() -> Any:  # started only now, so the other modes do not share the CPU with it
             from scripts.minicluster.minicluster import MiniCluster
 
             cluster = stack.enter_context(MiniCluster.start(Path(tmp, "cluster")))
             os.environ.update(cluster.client_env())
             ystore = Store(f"webhdfs://{cluster.webhdfs_url.split('://', 1)[1]}/bench")
-            modes.append(("yarn-app", SparkEngine(ystore, master="yarn", slots=slots, flush_seconds=2.0,
-                                                  rm_url=cluster.rm_url, hadoop_conf_dir=str(cluster.conf_dir)),
-                          "none"))
-        for name, engine, packing in modes:
+            return SparkEngine(ystore, master="yarn", slots=slots, flush_seconds=2.0, rm_url=cluster.rm_url,
+                               hadoop_conf_dir=str(cluster.conf_dir))
+
+        modes: list[tuple[str, Any, str]] = [
+            ("local", lambda: LocalEngine(store, slots=slots, flush_seconds=2.0), "none"),
+            ("spark-packed", lambda: SparkEngine(store, master=f"local[{slots}]", slots=1, flush_seconds=2.0),
+             "tasks"),
+            ("spark-app", lambda: SparkEngine(store, master="local[1]", slots=slots, flush_seconds=2.0), "none"),
+        ]
+        if args.yarn:
+            modes.append(("yarn-app", yarn_engine, "none"))
+        for name, make_engine, packing in modes:
+            engine = make_engine()
             mode_folder = Path(tmp, name)
             mode_folder.mkdir()
             (mode_folder / "job.py").write_text(SCRIPT)

@@ -144,7 +144,6 @@ def test_write_failure_is_a_store_error(tmp_path: Path) -> None:
         t.log(loss=1.0)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
 def test_forked_child_does_not_write_the_parents_buffer(track: Path) -> None:
     t = Tracker(track, max_seconds=3600)
     t.log(loss=1.0)
