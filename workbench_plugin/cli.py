@@ -428,7 +428,12 @@ def _server_address(ctx: _Context, args: argparse.Namespace) -> tuple[str, int]:
 
 
 def cmd_serve(ctx: _Context, args: argparse.Namespace, settings: ProjectSettings | None = None) -> int:
+    import faulthandler
+    import signal
+
     from panel_app.server import serve_dashboard
+
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints every thread's stack to stderr
 
     settings = settings or ctx.settings()
     host, port = _server_address(ctx, args)

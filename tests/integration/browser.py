@@ -41,7 +41,9 @@ FRAME_JS = """([name, xs, ys]) => {
 }"""
 
 COLUMN_JS = """([name, column]) => {
+  if (!window.Bokeh || Bokeh.documents.length === 0) { return null; }
   const model = Bokeh.documents[0].get_model_by_name(name);
+  if (model == null) { return null; }  // not drawn (yet)
   const source = model.data_source ?? model;
   const d = source.data;
   const col = d instanceof Map ? d.get(column) : d[column];
@@ -51,13 +53,16 @@ COLUMN_JS = """([name, column]) => {
 SELECTED_IDS = ".tabulator-row.tabulator-selected .tabulator-cell[tabulator-field='experiment']"
 
 
-def open_page(browser: Any, url: str, rows: int) -> Page:
+def open_page(browser: Any, url: str, rows: int, *, plots: bool = True) -> Page:
+    """Open the run page and wait for its table (and, with ``plots``, for every plot drawn; a
+    batch that has reported no metrics yet has no plots to wait for)."""
     page = browser.new_page(viewport=VIEWPORT)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(url)
-    page.wait_for_function(READY_JS, timeout=30_000)
-    expect(page.locator(".tabulator-row")).to_have_count(rows, timeout=15_000)
+    if plots:
+        page.wait_for_function(READY_JS, timeout=60_000)
+    expect(page.locator(".tabulator-row")).to_have_count(rows, timeout=60_000)
     assert not errors, errors
     return page
 

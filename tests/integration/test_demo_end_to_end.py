@@ -106,15 +106,24 @@ def test_served_page_follows_a_running_batch_without_reload(
     index, exps = launch_batch(store, project_dir, {"x": "1,2,3", "epochs": 8, "sleep": 0.4})
     env = {"HYPERTUNER_SLOTS": "2", "HYPERTUNER_FLUSH_SECONDS": "0.3"}
     with served_dashboard(store, project_dir, tmp_path / "serve.log", gateway=True, extra_env=env) as url:
-        page = open_page(browser, url, rows=3)
+        page = open_page(browser, url, rows=3, plots=False)  # nothing has reported metrics yet
+        console: list[str] = []  # shown if the page stops following
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text[:400]}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: console.append(f"pageerror: {str(e)[:600]}"))
         page.evaluate("() => { window.__same_page = true; }")
         header = page.locator(".ht-run-header")
         expect(header).to_contain_text("2 running", timeout=30_000)
-        wait_for(lambda: finite(column(page, "runpage-source", "m:loss")), timeout=30,
-                 what="per-epoch metrics of running experiments in the browser")
+        try:
+            wait_for(lambda: finite(column(page, "runpage-source", "m:loss")), timeout=30,
+                     what="per-epoch metrics of running experiments in the browser")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; header {header.inner_text()!r}; browser console {console}") from exc
         assert "3 done" not in header.inner_text()
-        expect(header).to_contain_text("3 done", timeout=60_000)
-        wait_for(lambda: sorted(column(page, "runpage-source", "m:score")) == [10.0, 20.0, 30.0],
+        try:
+            expect(header).to_contain_text("3 done", timeout=60_000)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; browser console {console}") from exc
+        wait_for(lambda: sorted(column(page, "runpage-source", "m:score") or []) == [10.0, 20.0, 30.0],
                  timeout=10, what="final scores in the browser")
         assert page.evaluate("() => window.__same_page === true")
     index.refresh()
