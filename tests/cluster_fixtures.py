@@ -1,4 +1,4 @@
-"""A real mini cluster (HDFS + YARN on 127.0.0.1), started once per test session and always stopped.
+"""A real mini cluster (HDFS + YARN on 127.0.0.1), started for each test module that uses it and always stopped.
 
 It needs java 17 and Maven (the first start builds it from Maven Central). If it cannot start, the
 tests that use it fail with the reason and the tail of its logs; they are never skipped.
@@ -15,7 +15,9 @@ import pytest
 from scripts.minicluster.minicluster import MiniCluster, MiniClusterError
 
 
-@pytest.fixture(scope="session")
+# Per module: started for the modules that use it (~7 s each) and stopped after them, so its
+# JVMs do not share the two cores with the browser tests that follow.
+@pytest.fixture(scope="module")
 def minicluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MiniCluster]:
     workdir = tmp_path_factory.mktemp("minicluster")
     try:

@@ -433,7 +433,10 @@ def cmd_serve(ctx: _Context, args: argparse.Namespace, settings: ProjectSettings
 
     from panel_app.server import serve_dashboard
 
-    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints every thread's stack to stderr
+    # `kill -USR1 PID` prints every thread's stack to the process's real stderr
+    if sys.__stderr__ is not None:
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            faulthandler.register(signal.SIGUSR1, file=sys.__stderr__)
 
     settings = settings or ctx.settings()
     host, port = _server_address(ctx, args)
