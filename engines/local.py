@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,37 @@ def _reap_started() -> None:
     for pid, proc in list(_STARTED.items()):
         if proc.poll() is not None:
             del _STARTED[pid]
+
+
+def process_liveness(children: dict[int, subprocess.Popen[bytes]], pid: int, ticks: str) -> Liveness:
+    """Whether the process ``pid`` started at ``ticks`` still runs (reaping it if it is our child)."""
+    child = children.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return "alive"
+        del children[pid]
+        return "gone"
+    fields = _proc_stat(pid)
+    if fields is None or fields[0] in ("Z", "X") or fields[19] != ticks:
+        return "gone"
+    return "alive"
+
+
+def kill_session(pid: int, alive: Callable[[], bool], grace_seconds: float) -> None:
+    """SIGTERM the session led by ``pid`` (pgid == pid), SIGKILL it if still ``alive`` after the grace."""
+    if not alive():
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.time() + grace_seconds
+    while time.time() < deadline:
+        if not alive():
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 class LocalEngine:
@@ -113,32 +145,11 @@ class LocalEngine:
 
     def poll(self, engine_id: str) -> Liveness:
         pid, ticks = _parse(engine_id)
-        child = self._children.get(pid)
-        if child is not None:
-            if child.poll() is None:
-                return "alive"
-            del self._children[pid]
-            return "gone"
-        fields = _proc_stat(pid)
-        if fields is None or fields[0] in ("Z", "X") or fields[19] != ticks:
-            return "gone"
-        return "alive"
+        return process_liveness(self._children, pid, ticks)
 
     def kill(self, engine_id: str, *, grace_seconds: float = 10.0) -> None:
-        pid, _ = _parse(engine_id)
-        if self.poll(engine_id) != "alive":
-            return
-        try:
-            os.killpg(pid, signal.SIGTERM)  # the wrapper leads its session: pgid == pid
-        except ProcessLookupError:
-            return
-        deadline = time.time() + grace_seconds
-        while time.time() < deadline:
-            if self.poll(engine_id) != "alive":
-                return
-            time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        pid, _ = _parse(engine_id)  # the wrapper leads its session
+        kill_session(pid, lambda: self.poll(engine_id) == "alive", grace_seconds)
 
     def wait(self, timeout: float, stop: Any = None) -> None:
         """Sleep up to ``timeout`` seconds, returning early when a child process ends."""

@@ -18,10 +18,8 @@ experiment of the group carries the same engine id.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -30,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from engines.base import Capacity, Liveness
-from engines.local import _STARTED, _proc_stat, _reap_started, _start_ticks
+from engines.local import _STARTED, _reap_started, _start_ticks, kill_session, process_liveness
 from engines.resource_manager import ResourceManagerClient
 from workbench_plugin._exceptions import ConfigError, EngineError
 from workbench_plugin.store import Experiment, Run, Store
@@ -238,16 +236,7 @@ class SparkEngine:
             assert self.rm is not None
             return "gone" if self.rm.application(rest).terminal else "alive"
         pid, ticks = _parse_local(engine_id)
-        child = self._children.get(pid)
-        if child is not None:
-            if child.poll() is None:
-                return "alive"
-            del self._children[pid]
-            return "gone"
-        fields = _proc_stat(pid)
-        if fields is None or fields[0] in ("Z", "X") or fields[19] != ticks:
-            return "gone"
-        return "alive"
+        return process_liveness(self._children, pid, ticks)
 
     def kill(self, engine_id: str, *, grace_seconds: float = 10.0) -> None:
         kind, rest = engine_id.split(":", 1)
@@ -258,18 +247,8 @@ class SparkEngine:
             while time.time() < deadline and not self.rm.application(rest).terminal:
                 time.sleep(0.2)
             return
-        pid, _ = _parse_local(engine_id)
-        if self.poll(engine_id) != "alive":
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-        deadline = time.time() + grace_seconds
-        while time.time() < deadline:
-            if self.poll(engine_id) != "alive":
-                return
-            time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        pid, _ = _parse_local(engine_id)  # spark-submit leads its session
+        kill_session(pid, lambda: self.poll(engine_id) == "alive", grace_seconds)
 
     def capacity(self) -> Capacity:
         for pid, proc in list(self._children.items()):
