@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bokeh.events import Event, SelectionGeometry
+from bokeh.events import Event, SelectionGeometry, Tap
 from bokeh.layouts import gridplot
 from bokeh.models import (
     BoxSelectTool,
@@ -38,32 +38,57 @@ from bokeh.models import (
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.plotting import figure
 
-from panel_app._model import AxisInfo, RunPageModel
+from panel_app._model import TAP_RADIUS, AxisInfo, RunPageModel
 
-__all__ = ["SELECT_JS", "HIGHLIGHT_LINE", "LinkedPlots"]
+__all__ = ["HIGHLIGHT_LINE", "RENDER_JS", "SELECT_JS", "TAP_JS", "LinkedPlots"]
 
 #: The ring drawn around highlighted points and bars.
 HIGHLIGHT_LINE = "#111111"
 
-#: Browser-side hit test; must select exactly what ``_model.mask_in_geometry`` selects.
+#: Browser side of every selection: fills each highlight source with the rows of its full
+#: source whose byte in ``mask`` is 1. Runs whenever the mask changes, whether the browser set
+#: it (box, lasso, click) or the server sent it (table rows, sliders, a note, a link).
+RENDER_JS = """
+const md = mask.data;
+const m = (md instanceof Map) ? md.get("mask") : md["mask"];
+const n = m == null ? 0 : m.length;
+const rows = [];
+for (let i = 0; i < n; i++) { if (m[i]) { rows.push(i); } }
+for (const [full, part] of pairs) {
+  const d = full.data;
+  const isMap = d instanceof Map;
+  const keys = isMap ? [...d.keys()] : Object.keys(d);
+  const out = {};
+  for (const key of keys) {
+    const col = isMap ? d.get(key) : d[key];
+    const ok = rows.filter((r) => r < col.length);
+    const picked = ArrayBuffer.isView(col) ? new col.constructor(ok.length) : new Array(ok.length);
+    for (let k = 0; k < ok.length; k++) { picked[k] = col[ok[k]]; }
+    out[key] = picked;
+  }
+  part.setv({data: out}, {sync: false});
+}
+"""
+
+#: Browser-side hit test of a box or lasso; must select exactly what
+#: ``_model.mask_in_geometry`` selects. Sets the mask (``RENDER_JS`` draws it).
 SELECT_JS = """
 if (!cb_obj.final) { return; }
 const g = cb_obj.geometry;
 const d = src.data;
 const isMap = d instanceof Map;
 const get = (k) => isMap ? d.get(k) : d[k];
-const keys = isMap ? [...d.keys()] : Object.keys(d);
 const xs = get(xcol), ys = get(ycol);
 if (xs == null || ys == null) { return; }
 const n = xs.length;
 const lg = (v) => (v > 0 ? Math.log10(v) : NaN);
-const hits = [];
+const out = new Uint8Array(n);
 if (g.type === "rect") {
   const x0 = Math.min(g.x0, g.x1), x1 = Math.max(g.x0, g.x1);
   const y0 = Math.min(g.y0, g.y1), y1 = Math.max(g.y0, g.y1);
   for (let i = 0; i < n; i++) {
     const x = xs[i], y = ys[i];
-    if (x >= x0 && x <= x1 && y >= y0 && y <= y1) { hits.push(i); }
+    if (x >= x0 && x <= x1 && y >= y0 && y <= y1) { out[i] = 1; }
   }
 } else if (g.type === "poly") {
   const px = [], py = [];
@@ -80,23 +105,38 @@ if (g.type === "rect") {
         if (((py[a] > y) !== (py[b] > y)) &&
             x < (px[b] - px[a]) * (y - py[a]) / (py[b] - py[a]) + px[a]) { inside = !inside; }
       }
-      if (inside) { hits.push(i); }
+      if (inside) { out[i] = 1; }
     }
   }
 } else {
   return;
 }
-const out = {};
-for (const key of keys) {
-  const col = get(key);
-  const picked = ArrayBuffer.isView(col) ? new col.constructor(hits.length) : new Array(hits.length);
-  for (let k = 0; k < hits.length; k++) { picked[k] = col[hits[k]]; }
-  out[key] = picked;
+mask.setv({data: {mask: out}}, {sync: false});
+"""
+
+#: Browser-side click: the nearest point within ``radius`` pixels (``RunPageModel.ids_at_point``).
+TAP_JS = """
+const d = src.data;
+const isMap = d instanceof Map;
+const xs = isMap ? d.get(xcol) : d[xcol], ys = isMap ? d.get(ycol) : d[ycol];
+if (xs == null || ys == null) { return; }
+const sp = (v, lg) => lg ? (v > 0 ? Math.log10(v) : NaN) : v;
+const cx = sp(cb_obj.x, xlog), cy = sp(cb_obj.y, ylog);
+const wx = Math.abs(sp(xr.end, xlog) - sp(xr.start, xlog)) || 1;
+const wy = Math.abs(sp(yr.end, ylog) - sp(yr.start, ylog)) || 1;
+let best = -1, bestD = Infinity;
+for (let i = 0; i < xs.length; i++) {
+  const dx = (sp(xs[i], xlog) - cx) / wx * fw, dy = (sp(ys[i], ylog) - cy) / wy * fh;
+  const d2 = dx * dx + dy * dy;
+  if (d2 < bestD) { bestD = d2; best = i; }
 }
-hl.setv({data: out}, {sync: false});
+const out = new Uint8Array(xs.length);
+if (best >= 0 && bestD <= radius * radius) { out[best] = 1; }
+mask.setv({data: {mask: out}}, {sync: false});
 """
 
 GeometryHandler = Callable[[str, str, Mapping[str, Any]], None]
+TapHandler = Callable[[str, str, float, float], None]
 
 
 def _tooltips(h: str | None, m: str) -> list[tuple[str, str]]:
@@ -108,22 +148,38 @@ def _tooltips(h: str | None, m: str) -> list[tuple[str, str]]:
 
 
 class LinkedPlots:
-    """One session's Bokeh models: the scatter matrix and the bar chart."""
+    """One session's Bokeh models: the scatter matrix, the bar chart and the epoch lines.
 
-    def __init__(self, model: RunPageModel, on_geometry: GeometryHandler, *,
+    All highlight layers are drawn in the browser from one ``mask`` source (a byte per
+    experiment) by :data:`RENDER_JS`; the server changes the mask only when the selection
+    came from somewhere the browser did not compute it.
+    """
+
+    def __init__(self, model: RunPageModel, on_geometry: GeometryHandler, on_tap: TapHandler, *,
                  matrix_size: tuple[int, int] = (820, 600),
                  bars_size: tuple[int, int] = (540, 260)) -> None:
         self.model = model
         self.on_geometry = on_geometry
+        self.on_tap = on_tap
         self.matrix_size = matrix_size
         self.bars_size = bars_size
         self.source = ColumnDataSource(data=dict(model.data), name="runpage-source")
         self.highlight = ColumnDataSource(data=model.highlight_data(), name="runpage-highlight")
+        self.lines = ColumnDataSource(data=model.lines_data(model.bar_metric), name="runpage-lines")
+        self.lines_highlight = ColumnDataSource(data={k: [] for k in self.lines.data},
+                                                name="runpage-lines-highlight")
+        self.mask = ColumnDataSource(data={"mask": model.selection_mask()}, name="runpage-mask")
+        self.mask.js_on_change("data", CustomJS(
+            args={"mask": self.mask,
+                  "pairs": [[self.source, self.highlight], [self.lines, self.lines_highlight]]},
+            code=RENDER_JS))
         self.x_ranges: dict[str, Range1d] = {}
         self.y_ranges: dict[str, Range1d] = {}
         self.scatters: dict[tuple[str, str], Any] = {}
         self.bars: Any = None
+        self.epochs: Any = None
         self._bar_renderers: list[GlyphRenderer] = []
+        self._line_metric: str | None = model.bar_metric
 
     # ---- scatter matrix --------------------------------------------------------------------
     def build_matrix(self) -> LayoutDOM | None:
@@ -173,18 +229,37 @@ class LinkedPlots:
                     name=f"highlight:{h}:{m}")
         fig.add_tools(HoverTool(renderers=[base], tooltips=_tooltips(h, m)))
         self._style_axes(fig, ax, ay, left=left, bottom=bottom)
+        xlog, ylog = ax.kind == "log", ay.kind == "log"
         fig.js_on_event("selectiongeometry", CustomJS(
-            args={"src": self.source, "hl": self.highlight, "xcol": ax.column,
-                  "ycol": ay.column, "xlog": ax.kind == "log", "ylog": ay.kind == "log"},
+            args={"src": self.source, "mask": self.mask, "xcol": ax.column,
+                  "ycol": ay.column, "xlog": xlog, "ylog": ylog},
             code=SELECT_JS))
+        fig.js_on_event("tap", CustomJS(
+            args={"src": self.source, "mask": self.mask, "xcol": ax.column, "ycol": ay.column,
+                  "xlog": xlog, "ylog": ylog, "xr": self.x_ranges[h], "yr": self.y_ranges[m],
+                  "fw": fw, "fh": fh, "radius": TAP_RADIUS},
+            code=TAP_JS))
 
-        def handler(event: Event) -> None:
+        def on_geometry(event: Event) -> None:
             if isinstance(event, SelectionGeometry) and event.final:
                 self.on_geometry(h, m, event.geometry or {})
 
-        fig.on_event(SelectionGeometry, handler)
+        def on_tap(event: Event) -> None:
+            if isinstance(event, Tap) and event.x is not None and event.y is not None:
+                self.on_tap(h, m, float(event.x), float(event.y))
+
+        fig.on_event(SelectionGeometry, on_geometry)
+        fig.on_event(Tap, on_tap)
         self.scatters[(h, m)] = fig
         return fig
+
+    def tap_context(self, h: str, m: str) -> dict[str, Any]:
+        """What the server needs to repeat a click's hit test: the spans and frame shown."""
+        fig = self.scatters[(h, m)]
+        xr, yr = self.x_ranges[h], self.y_ranges[m]
+        return {"x_span": (float(xr.start), float(xr.end)),  # type: ignore[arg-type]
+                "y_span": (float(yr.start), float(yr.end)),  # type: ignore[arg-type]
+                "frame": (int(fig.frame_width), int(fig.frame_height))}
 
     def _style_axes(self, fig: Any, ax: AxisInfo, ay: AxisInfo, *, left: bool,
                     bottom: bool) -> None:
@@ -216,7 +291,7 @@ class LinkedPlots:
             axis.ticker = FixedTicker(ticks=list(ax.ticks))
             axis.major_label_overrides = labels
 
-    # ---- bar chart -------------------------------------------------------------------------
+    # ---- metric charts ---------------------------------------------------------------------
     def build_bars(self) -> Any:
         """One bar per experiment (x by label) of :attr:`RunPageModel.bar_metric`."""
         metric = self.model.bar_metric
@@ -250,6 +325,34 @@ class LinkedPlots:
         self.bars = fig
         return fig
 
+    def build_epochs(self) -> Any:
+        """Per-epoch lines of every experiment for the chart's metric (one metric, one axis)."""
+        metric = self.model.bar_metric
+        if metric is None or not self.model.order:
+            self.epochs = None
+            return None
+        width, height = self.bars_size
+        fig = figure(
+            name="epochs", width=width, height=height,
+            tools="pan,wheel_zoom,reset", toolbar_location="right",
+            min_border_left=8, min_border_top=8,
+            x_axis_label="epoch", y_axis_label=metric,
+        )
+        fig.toolbar.logo = None
+        base = fig.multi_line("xs", "ys", source=self.lines, line_color="color", line_alpha=0.55,
+                              line_width=1.2, name="base:epochs")
+        fig.multi_line("xs", "ys", source=self.lines_highlight, line_color="color", line_width=3,
+                       line_alpha=1.0, level="overlay", name="highlight:epochs")
+        fig.add_tools(HoverTool(renderers=[base], tooltips=[
+            ("experiment", "@label  @experiment_id"), ("state", "@state"),
+            ("epoch", "$data_x{0}"), (metric, "$data_y{0.[0000]}")]))
+        fig.grid.grid_line_color = "#e6e6e6"
+        fig.axis.axis_label_text_font_style = "normal"
+        fig.axis.major_label_text_font_size = "10px"
+        self.epochs = fig
+        self._line_metric = metric
+        return fig
+
     def _bar_labels(self, fig: Any, n: int) -> None:
         """Readable labels for a few bars; none (and thin outlines) for many."""
         fig.xaxis.major_label_orientation = 0.0 if n <= 16 else math.pi / 2
@@ -261,18 +364,32 @@ class LinkedPlots:
                 self._bar_renderers[1].glyph.line_width = width
 
     def set_bar_metric(self, metric: str) -> None:
-        """Show another metric: changes the bars' ``top`` field; nothing is rebuilt."""
-        if self.bars is None:
-            return
-        col = self.model.axes[metric].column
-        for r in self._bar_renderers:
-            r.glyph.top = col
-        self.bars.yaxis.axis_label = metric
-        hover = self.bars.select_one(HoverTool)
-        if hover is not None:
-            hover.tooltips = _tooltips(None, metric)
+        """Show another metric: the bars' ``top`` field and the lines' data; nothing is rebuilt."""
+        if self.bars is not None:
+            col = self.model.axes[metric].column
+            for r in self._bar_renderers:
+                r.glyph.top = col
+            self.bars.yaxis.axis_label = metric
+            hover = self.bars.select_one(HoverTool)
+            if hover is not None:
+                hover.tooltips = _tooltips(None, metric)
+        if self.epochs is not None:
+            self.epochs.yaxis.axis_label = metric
+            hover = self.epochs.select_one(HoverTool)
+            if hover is not None:
+                tips = list(hover.tooltips)
+                hover.tooltips = [*tips[:-1], (metric, "$data_y{0.[0000]}")]
+        self._line_metric = metric
+        self.update_lines()
+
+    def update_lines(self) -> None:
+        self.lines.data = self.model.lines_data(self._line_metric)
 
     # ---- updates ---------------------------------------------------------------------------
+    def set_mask(self, mask: Any) -> None:
+        """Send a selection mask to the browser (its highlight layers follow)."""
+        self.mask.data = {"mask": mask}
+
     @staticmethod
     def _range(info: AxisInfo) -> Range1d:
         start = 0.0 if info.start is None else info.start
@@ -295,6 +412,7 @@ class LinkedPlots:
     def update_data(self) -> None:
         """After a refresh: new data, ranges, categories and bar factors (the matrix is kept)."""
         self.source.data = dict(self.model.data)
+        self.update_lines()
         for m, rng in self.y_ranges.items():
             self._follow(rng, self.model.axes[m])
         for h, rng in self.x_ranges.items():

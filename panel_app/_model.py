@@ -22,7 +22,9 @@ from workbench_plugin.frames import STATE_COLORS, TERMINAL_STATES, RunFrames
 
 __all__ = [
     "PALETTE",
+    "TAP_RADIUS",
     "AxisInfo",
+    "SliderInfo",
     "RunPageModel",
     "axis_info",
     "mask_in_geometry",
@@ -45,6 +47,8 @@ JITTER = 0.25
 LOG_JITTER_MAX_STEP = 0.5
 #: Fraction of the data span added on each side of a numeric axis.
 RANGE_PADDING = 0.08
+#: How far (pixels) from a point a click still picks it.
+TAP_RADIUS = 8.0
 #: The selection modes a geometry can be combined with.
 Mode = Literal["replace", "append", "intersect", "subtract"]
 
@@ -69,6 +73,69 @@ class AxisInfo(NamedTuple):
     tick_labels: tuple[str, ...] = ()
     start: float | None = None
     end: float | None = None
+
+
+class SliderInfo(NamedTuple):
+    """A range slider over one hyperparameter or metric.
+
+    ``values`` are the rows' positions on the slider (NaN where none): the value itself, its
+    log10 on a log-scaled hyperparameter, or the category index. ``labels`` name the
+    categories (empty otherwise).
+    """
+
+    name: str
+    role: Literal["hparam", "metric"]
+    space: AxisKind
+    values: np.ndarray
+    start: float
+    end: float
+    step: float
+    labels: tuple[str, ...] = ()
+
+    def to_value(self, position: float) -> Any:
+        """A slider position as the hyperparameter's or metric's own value."""
+        if self.space == "log":
+            return float(10.0 ** position)
+        if self.space == "categorical":
+            i = int(round(position))
+            return self.labels[i] if 0 <= i < len(self.labels) else None
+        return float(position)
+
+    def describe(self, lo: float, hi: float) -> str:
+        a, b = _label(self.to_value(lo)), _label(self.to_value(hi))
+        return a if a == b else f"{a}..{b}"
+
+
+def slider_info(axis: AxisInfo, raw: pd.Series, role: Literal["hparam", "metric"]) -> SliderInfo:
+    """The slider of a plotted column: categories by index, log axes in decades."""
+    if axis.kind == "categorical":
+        pos = np.round(axis.values)  # undo the jitter
+        k = len(axis.tick_labels)
+        return SliderInfo(axis.name, role, "categorical", pos, 0.0, float(max(k - 1, 1)), 1.0,
+                          axis.tick_labels)
+    nums = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if axis.kind == "log":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nums = np.where(nums > 0, np.log10(np.where(nums > 0, nums, 1.0)), np.nan)
+    finite = nums[np.isfinite(nums)]
+    if not len(finite):
+        return SliderInfo(axis.name, role, axis.kind, nums, 0.0, 1.0, 0.01)
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi <= lo:
+        pad = max(abs(lo) * 0.05, 1e-6)
+        return SliderInfo(axis.name, role, axis.kind, nums, lo - pad, hi + pad, pad / 50)
+    uniques = np.unique(finite)
+    step = (hi - lo) / 200
+    if len(uniques) <= DISCRETE_MAX:
+        step = min(step, _min_step(uniques) / 4)
+    return SliderInfo(axis.name, role, axis.kind, nums, lo, hi, step)
+
+
+def in_range(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Rows inside ``lo..hi`` (ends included, with a hair of slack for float rounding)."""
+    slack = 1e-9 * max(1.0, abs(lo), abs(hi))
+    with np.errstate(invalid="ignore"):
+        return (values >= lo - slack) & (values <= hi + slack)
 
 
 def _jitter(ids: Sequence[str]) -> np.ndarray:
@@ -213,6 +280,18 @@ def mask_in_geometry(geometry: Mapping[str, Any], x: np.ndarray, y: np.ndarray,
     return np.zeros(len(x), dtype=bool)
 
 
+def _metric_rank(name: str) -> int:
+    """Validation and test metrics first, then others, training ones, timings last."""
+    low = name.lower()
+    if low.startswith(("val", "test", "eval")):
+        return 0
+    if any(word in low for word in ("second", "time", "duration")):
+        return 3
+    if low.startswith("train"):
+        return 2
+    return 1
+
+
 def _round(values: pd.Series) -> pd.Series:
     """Four significant digits, for the table."""
     def one(v: float) -> float:
@@ -227,6 +306,11 @@ class RunPageModel(param.Parameterized):
     selection = param.List(default=[], item_type=str, doc="Selected experiment ids, row order.")
     bar_metric: Any = param.Selector(default=None, objects=[], allow_None=True,
                                 doc="The metric the bar chart shows.")
+    chart: Any = param.Selector(default="bars", objects=["bars", "lines"],
+                           doc="The metric chart: a bar per experiment, or per-epoch lines.")
+    origin = param.Dict(default={}, doc="How the selection was made, compactly: "
+                        "{'ids': [...]}, {'geometry': {...}, 'x': h, 'y': m} or "
+                        "{'ranges': {name: [lo, hi]}} (slider positions); {} for none.")
     matrix_hparams = param.List(default=[], item_type=str, doc="Scatter-matrix columns.")
     matrix_metrics = param.List(default=[], item_type=str, doc="Scatter-matrix rows.")
 
@@ -239,7 +323,9 @@ class RunPageModel(param.Parameterized):
         self.data: dict[str, Any] = {}
         self.axes: dict[str, AxisInfo] = {}
         self.table = pd.DataFrame()
+        self.sliders: dict[str, SliderInfo] = {}
         self._row: dict[str, int] = {}
+        self._label_row: dict[str, int] = {}
         super().__init__(frames=frames, **params)
         self.update(frames)
 
@@ -263,7 +349,7 @@ class RunPageModel(param.Parameterized):
             exps = exps.set_index(exps["experiment_id"].astype(str)).loc[order].reset_index(drop=True)
         self.experiments = exps
         self._compute(frames)
-        metrics = list(frames.metrics)
+        metrics = sorted(frames.metrics, key=_metric_rank)
         with param.parameterized.batch_call_watchers(self):
             self.frames = frames
             self.param.bar_metric.objects = list(metrics)
@@ -318,6 +404,15 @@ class RunPageModel(param.Parameterized):
             data[info.column] = info.values
         self.axes = axes
         self.data = data
+        sliders: dict[str, SliderInfo] = {}
+        for h in frames.hparams:
+            raw = exps[h] if h in exps else pd.Series([None] * n, dtype=object)
+            sliders[h] = slider_info(axes[h], raw, "hparam")
+        for m in frames.metrics:
+            raw = exps[m] if m in exps else pd.Series(np.full(n, np.nan))
+            sliders[m] = slider_info(axes[m], raw, "metric")
+        self.sliders = sliders
+        self._label_row = {lab: i for i, lab in enumerate(labels)}
         table = pd.DataFrame({"#": labels, "state": states})
         for h in frames.hparams:  # raw values, so that numbers sort as numbers
             table[h] = exps[h].to_numpy() if h in exps else [None] * n
@@ -363,6 +458,159 @@ class RunPageModel(param.Parameterized):
                              "or 'subtract'")
         self.selection = sorted(new, key=self._row.__getitem__)
 
+    def select_ids_from(self, ids: Sequence[str], origin: Mapping[str, Any]) -> None:
+        """Select ``ids`` and remember how (see :attr:`origin`)."""
+        with param.parameterized.batch_call_watchers(self):
+            self.origin = dict(origin)
+            self.select_ids(ids)
+
+    def ids_at_point(self, x: str, y: str, px: float, py: float, *, x_span: tuple[float, float],
+                     y_span: tuple[float, float], frame: tuple[int, int],
+                     radius: float = TAP_RADIUS) -> list[str]:
+        """The experiment nearest to a click at data point (px, py), within ``radius`` pixels
+        of a frame of ``frame`` pixels showing ``x_span`` x ``y_span``; none when nothing is
+        that close. Must pick what ``TAP_JS`` picks in the browser."""
+        ax, ay = self.axes[x], self.axes[y]
+        dx = _to_space(np.asarray(ax.values, dtype=np.float64), ax.kind == "log")
+        dy = _to_space(np.asarray(ay.values, dtype=np.float64), ay.kind == "log")
+        cx = _to_space(np.asarray([px], dtype=np.float64), ax.kind == "log")[0]
+        cy = _to_space(np.asarray([py], dtype=np.float64), ay.kind == "log")[0]
+        sx = _to_space(np.asarray(x_span, dtype=np.float64), ax.kind == "log")
+        sy = _to_space(np.asarray(y_span, dtype=np.float64), ay.kind == "log")
+        wx = abs(float(sx[1] - sx[0])) or 1.0
+        wy = abs(float(sy[1] - sy[0])) or 1.0
+        with np.errstate(invalid="ignore"):
+            d2 = ((dx - cx) / wx * frame[0]) ** 2 + ((dy - cy) / wy * frame[1]) ** 2
+        d2 = np.where(np.isfinite(d2), d2, np.inf)
+        if not len(d2):
+            return []
+        best = int(np.argmin(d2))
+        return [self.order[best]] if d2[best] <= radius * radius else []
+
+    def ids_in_ranges(self, ranges: Mapping[str, Sequence[float]]) -> list[str]:
+        """The experiments inside every slider range given (positions on the sliders)."""
+        mask = np.ones(len(self.order), dtype=bool)
+        for name, (lo, hi) in ranges.items():
+            info = self.sliders.get(name)
+            if info is None:
+                continue
+            mask &= in_range(info.values, float(lo), float(hi))
+        return [self.order[i] for i in np.flatnonzero(mask)]
+
+    def selection_ranges(self) -> dict[str, tuple[float, float]]:
+        """Per slider, the span of the selected experiments (full span with no selection)."""
+        out: dict[str, tuple[float, float]] = {}
+        rows = np.asarray(self.selected_rows(), dtype=np.int64)
+        for name, info in self.sliders.items():
+            vals = info.values[rows] if len(rows) else np.empty(0)
+            vals = vals[np.isfinite(vals)]
+            if len(vals):
+                out[name] = (float(vals.min()), float(vals.max()))
+            else:
+                out[name] = (info.start, info.end)
+        return out
+
+    def selection_mask(self) -> np.ndarray:
+        """One byte per row: 1 where selected (what the browser's highlight layers draw)."""
+        mask = np.zeros(len(self.order), dtype=np.uint8)
+        mask[np.asarray(self.selected_rows(), dtype=np.int64)] = 1
+        return mask
+
+    # ---- curves ----------------------------------------------------------------------------
+    def curve_name(self, metric: str) -> str:
+        """The name a metric column was logged under (``"x (metric)"`` clashes with an hparam)."""
+        suffix = " (metric)"
+        if metric.endswith(suffix) and metric[: -len(suffix)] in self.run_frames.hparams:
+            return metric[: -len(suffix)]
+        return metric
+
+    def lines_data(self, metric: str | None) -> dict[str, Any]:
+        """Per experiment (row order) the per-epoch values of ``metric``: ``xs``/``ys`` lists
+        (empty for experiments without any), with the colour and label of the row."""
+        n = len(self.order)
+        xs: list[np.ndarray] = [np.empty(0)] * n
+        ys: list[np.ndarray] = [np.empty(0)] * n
+        curves = self.run_frames.curves
+        if metric is not None and n and not curves.empty:
+            c = curves[curves["name"] == self.curve_name(metric)]
+            if len(c):
+                x = c["epoch"].to_numpy(dtype=np.float64)
+                x = np.where(np.isfinite(x), x, c["step"].to_numpy(dtype=np.float64))
+                rows = c["experiment_id"].astype(str).map(self._row).to_numpy()
+                ok = ~pd.isna(rows)
+                rows = rows[ok].astype(np.int64)
+                x, y = x[ok], c["value"].to_numpy(dtype=np.float64)[ok]
+                order = np.lexsort((x, rows))
+                rows, x, y = rows[order], x[order], y[order]
+                starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+                ends = np.r_[starts[1:], len(rows)]
+                for a, b in zip(starts, ends, strict=True):
+                    xs[rows[a]] = x[a:b]
+                    ys[rows[a]] = y[a:b]
+        return {
+            "xs": xs, "ys": ys,
+            "experiment_id": list(self.order),
+            "label": list(self.data.get("label", [])),
+            "color": list(self.data.get("color", [])),
+            "state": list(self.data.get("state", [])),
+        }
+
+    # ---- view state ------------------------------------------------------------------------
+    def view_state(self) -> dict[str, Any]:
+        """Selection (as made), metric and chart: what a note or a link restores."""
+        view: dict[str, Any] = {"chart": self.chart}
+        if self.bar_metric is not None:
+            view["metric"] = self.bar_metric
+        if self.selection:
+            origin = dict(self.origin)
+            if not origin or "ids" in origin:
+                labels = self.data.get("label", [])
+                origin = {"ids": [labels[r] for r in self.selected_rows()]}
+            view["selection"] = origin
+        return view
+
+    def apply_view_state(self, view: Mapping[str, Any]) -> list[str]:
+        """Restore a view from :meth:`view_state`; returns what could not be restored."""
+        problems: list[str] = []
+        with param.parameterized.batch_call_watchers(self):
+            chart = view.get("chart", "bars")
+            if chart in ("bars", "lines"):
+                self.chart = chart
+            else:
+                problems.append(f"chart={chart!r} (use bars or lines)")
+            metric = view.get("metric")
+            if metric is not None:
+                if metric in self.param.bar_metric.objects:
+                    self.bar_metric = metric
+                else:
+                    problems.append(f"metric={metric!r} is not a metric of this run")
+            sel = view.get("selection") or {}
+            try:
+                ids = self._resolve_origin(sel)
+            except (KeyError, TypeError, ValueError) as exc:
+                problems.append(f"selection: {exc}")
+                ids, sel = [], {}
+            self.origin = dict(sel)
+            self.select_ids(ids)
+        return problems
+
+    def _resolve_origin(self, sel: Mapping[str, Any]) -> list[str]:
+        if not sel:
+            return []
+        if "ids" in sel:
+            rows = [self._label_row[str(lab)] for lab in sel["ids"] if str(lab) in self._label_row]
+            return [self.order[r] for r in rows]
+        if "geometry" in sel:
+            return self.ids_in_geometry(sel["geometry"], str(sel["x"]), str(sel["y"]))
+        if "point" in sel:
+            p = sel["point"]
+            return self.ids_at_point(str(sel["x"]), str(sel["y"]), float(p["x"]), float(p["y"]),
+                                     x_span=tuple(p["x_span"]), y_span=tuple(p["y_span"]),
+                                     frame=tuple(p["frame"]))
+        if "ranges" in sel:
+            return self.ids_in_ranges(sel["ranges"])
+        raise ValueError(f"unknown selection kind {sorted(sel)}")
+
     def select_rows(self, rows: Sequence[int]) -> None:
         """Select by row positions (as the table reports them)."""
         self.select_ids([self.order[r] for r in rows if 0 <= r < len(self.order)])
@@ -371,7 +619,9 @@ class RunPageModel(param.Parameterized):
         return [self._row[i] for i in self.selection]
 
     def clear_selection(self) -> None:
-        self.selection = []
+        with param.parameterized.batch_call_watchers(self):
+            self.origin = {}
+            self.selection = []
 
     def highlight_data(self) -> dict[str, Any]:
         """The selected rows of :attr:`data`: what the highlight layer draws."""

@@ -13,7 +13,9 @@ import panel as pn
 from panel.io.state import state
 
 from panel_app.run_page import RunPage
+from workbench_plugin._exceptions import ConfigError
 from workbench_plugin.frames import RunSource
+from workbench_plugin.memory import decode_view
 
 __all__ = ["ServedPage", "build_run_page", "new_run_page", "serve_run_page"]
 
@@ -33,9 +35,23 @@ def new_run_page(source: RunSource, *, refresh_ms: int = 1500,
     """Like :func:`build_run_page`, but returns the :class:`RunPage` viewer itself. ``nav`` is
     shown above the run header (inside the page's own layout: wrapping the page in another
     layout collapses its fixed-size scatter matrix)."""
-    page = RunPage(source, refresh_ms=refresh_ms, nav=nav)
     doc = pn.state.curdoc
-    if doc is not None and doc.session_context is not None:
+    in_session = doc is not None and doc.session_context is not None
+    view: dict[str, Any] = {}
+    problem = ""
+    if in_session:
+        raw = pn.state.session_args.get("view", [b""])[0]
+        token = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if token:
+            try:
+                view = decode_view(token)
+            except ConfigError as exc:
+                problem = str(exc)
+    author = (pn.state.user or None) if in_session else None
+    page = RunPage(source, refresh_ms=refresh_ms, nav=nav, view=view, author=author)
+    if problem:
+        page.show_error(problem)
+    if in_session:
         page.start_live()
     return page
 

@@ -21,18 +21,22 @@ import asyncio
 import functools
 import html
 import logging
+import urllib.parse
 from collections.abc import Callable, Mapping
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import panel as pn
 import param
+from bokeh.models import CustomJSTickFormatter
 from bokeh.models.widgets.tables import HTMLTemplateFormatter
 
 from panel_app._linked import LinkedPlots
 from panel_app._model import RunPageModel
 from workbench_plugin.frames import STATE_COLORS, RunSource
+from workbench_plugin.memory import ListLog, Lock, Note, ProjectMemory, encode_view
 
 __all__ = ["RunPage"]
 
@@ -75,23 +79,37 @@ def _table_patch(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, list[tuple[i
     return patch
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
+def _progress_html(counts: Mapping[str, int]) -> str:
+    """A stacked bar of the batch: done, running, queued, failed (widths by count)."""
+    total = max(counts.get("total", 0), 1)
+    parts = "".join(
+        f'<div class="ht-progress-{key}" title="{counts[key]} {key}" style="width:'
+        f'{100.0 * counts[key] / total:.3f}%;background:{color}"></div>'
+        for key, color in _BADGES if counts.get(key)
+    )
+    return ('<div class="ht-progress" style="display:inline-flex;vertical-align:middle;'
+            'width:220px;height:12px;border-radius:6px;overflow:hidden;background:#eee;'
+            f'margin:0 8px">{parts}</div>')
 
 
-def _unlocked(method: Callable[Concatenate[RunPage, P], R]) -> Callable[Concatenate[RunPage, P], R]:
-    """Run a method that changes Bokeh models inside ``pn.io.unlocked()``.
+def _with_lock(fn: Callable[[], None]) -> None:
+    """Run ``fn`` (which changes plain Bokeh models) holding the document lock.
 
-    Panel processes widget changes (a table selection, say) outside Bokeh's document lock;
-    changing a plain Bokeh model there fails unless Panel dispatches the events itself.
+    Bokeh callbacks (plot events, the periodic refresh) already hold it: run now. Panel runs
+    widget callbacks outside it: schedule ``fn`` as the document's next tick, so its changes
+    go out in Bokeh's own ordered patches (``pn.io.unlocked`` writes them directly instead,
+    and under load those writes could overtake the patch that defines a new model).
     """
+    doc = pn.state.curdoc
+    session = getattr(getattr(doc, "session_context", None), "session", None)
+    if doc is None or session is None or getattr(session, "_pending_writes", None) is not None:
+        fn()
+    else:
+        doc.add_next_tick_callback(fn)
 
-    @functools.wraps(method)
-    def wrapper(self: RunPage, *args: P.args, **kwargs: P.kwargs) -> R:
-        with pn.io.unlocked():
-            return method(self, *args, **kwargs)
 
-    return wrapper
+_LOG_FORMAT = "return Number(Math.pow(10, tick).toPrecision(3)).toString();"
+_CATEGORY_FORMAT = "const i = Math.round(tick); return (i >= 0 && i < labels.length) ? labels[i] : '';"
 
 
 class RunPage(pn.viewable.Viewer):
@@ -100,54 +118,86 @@ class RunPage(pn.viewable.Viewer):
     refresh_ms = param.Integer(default=1500, bounds=(100, None),
                                doc="How often the source is asked for new files.")
 
-    def __init__(self, source: RunSource, *, nav: pn.viewable.Viewable | None = None, **params: Any) -> None:
+    def __init__(self, source: RunSource, *, nav: pn.viewable.Viewable | None = None,
+                 view: Mapping[str, Any] | None = None, author: str | None = None,
+                 **params: Any) -> None:
         super().__init__(**params)
         self.source = source
+        memory = getattr(source, "memory", None)
+        self.memory: ProjectMemory = memory if memory is not None else ProjectMemory(ListLog())
+        self.author = author
         self.model = RunPageModel(source.frames())
-        self.plots = LinkedPlots(self.model, self._on_geometry, matrix_size=(800, 800),
-                                 bars_size=(570, 250))
-        #: The ids the browser's highlight layer shows (it may differ from what the server-side
-        #: highlight model holds: a box select fills it in the browser only).
-        self._shown: list[str] = []
-        self._from_geometry = False
-        self._syncing_table = False
+        self.plots = LinkedPlots(self.model, self._on_geometry, self._on_tap,
+                                 matrix_size=(760, 760), bars_size=(560, 250))
+        #: The mask the browser's highlight layers show (a box select or a click sets it in
+        #: the browser only, so the server's copy of the mask source may be stale).
+        self._shown = self.model.selection_mask().tobytes()
+        self._syncing = False
         self._refreshing = False
         self._applying = False
         self._callback: Any = None
         self._error = ""
+        self._structure = self.model.structure()
 
-        self.header = pn.pane.HTML(self._header_html(),
-                                   sizing_mode="stretch_width", margin=(4, 10))
-        self.clear_button = pn.widgets.Button(label="Clear selection",
-                                              width=140, margin=(8, 10))
+        self.header = pn.pane.HTML(self._header_html(), sizing_mode="stretch_width", margin=(4, 10))
+        self.clear_button = pn.widgets.Button(label="Clear selection", width=140, margin=(8, 10))
         self.metric_select = pn.widgets.Select(
-            label="Bar chart metric", options=list(self.model.run_frames.metrics),
-            value=self.model.bar_metric, width=240, margin=(0, 10),
+            label="Metric", options=list(self.model.param.bar_metric.objects),
+            value=self.model.bar_metric, width=220, margin=(0, 10),
             disabled=self.model.bar_metric is None)
+        self.chart_switch = pn.widgets.RadioButtonGroup(
+            label="Chart", options={"Bars": "bars", "Epoch lines": "lines"},
+            value=self.model.chart, margin=(18, 10, 0, 10), color="light")
         self.table = pn.widgets.Tabulator(
             self.model.table.copy(), selectable=True, disabled=True, show_index=False,
             formatters={"state": HTMLTemplateFormatter(template=_STATE_TEMPLATE)},
-            layout="fit_data_table", height=480, width=570, margin=(6, 10),
-            frozen_columns=["#"], stylesheets=[_TABLE_CSS],
+            layout="fit_data_table", height=430, width=560, margin=(6, 10),
+            frozen_columns=["#"], stylesheets=[_TABLE_CSS], pagination=None,
+            header_filters=True,
         )
+        self.sliders: dict[str, pn.widgets.RangeSlider] = {}
+        self.locks: dict[str, pn.widgets.Toggle] = {}
+        self.lock_labels: dict[str, pn.pane.HTML] = {}
+        self._slider_panel = pn.Column(width=270, margin=(0, 5))
+        self._build_sliders()
+        self.note_input = pn.widgets.TextInput(placeholder="A note on this view...",
+                                               width=400, margin=(4, 10))
+        self.note_button = pn.widgets.Button(label="Save note", width=110, margin=(4, 5),
+                                             color="primary")
+        self._notes_list = pn.Column(margin=(0, 10))
         self._matrix_holder = pn.Column(margin=0)
-        self._bars_holder = pn.Column(margin=0)
+        self._bars_pane = pn.pane.Bokeh(None, margin=(0, 5))
+        self._epochs_pane = pn.pane.Bokeh(None, margin=(0, 5))
+        self._chart_note = pn.pane.Markdown("", margin=(10, 10))
         self._build_matrix()
-        self._build_bars()
+        self._build_charts()
+        self._show_notes()
 
-        self.clear_button.on_click(lambda _event: self.model.clear_selection())
+        self.clear_button.on_click(lambda _event: self._clear())
         self.metric_select.param.watch(self._on_metric_select, "value")
+        self.chart_switch.param.watch(self._on_chart_switch, "value")
         self.table.param.watch(self._on_table_selection, "selection")
+        self.note_button.on_click(self._on_save_note)
         self.model.param.watch(self._on_selection, "selection")
         self.model.param.watch(self._on_bar_metric, "bar_metric")
+        self.model.param.watch(self._on_chart, "chart")
+        if view:
+            self.restore(view)
 
         self._layout = pn.Column(
             *([nav] if nav is not None else []),
             pn.Row(self.header, self.clear_button, sizing_mode="stretch_width"),
             pn.Row(
+                self._slider_panel,
                 self._matrix_holder,
-                pn.Column(self.metric_select, self._bars_holder, self.table, margin=0),
+                pn.Column(
+                    pn.Row(self.metric_select, self.chart_switch, margin=0),
+                    self._chart_note, self._bars_pane, self._epochs_pane, self.table,
+                    margin=0),
             ),
+            pn.Row(pn.pane.HTML("<b>Notes</b>", margin=(10, 10)), self.note_input,
+                   self.note_button),
+            self._notes_list,
             sizing_mode="stretch_width",
         )
 
@@ -165,13 +215,58 @@ class RunPage(pn.viewable.Viewer):
         else:
             self._matrix_holder.objects = [pn.pane.Bokeh(grid, margin=(0, 5))]
 
-    def _build_bars(self) -> None:
-        fig = self.plots.build_bars()
-        if fig is None:
-            self._bars_holder.objects = [pn.pane.Markdown(
-                "No metric to chart yet.", width=self.plots.bars_size[0], margin=(10, 10))]
-        else:
-            self._bars_holder.objects = [pn.pane.Bokeh(fig, margin=(0, 5))]
+    def _build_charts(self) -> None:
+        bars, epochs = self.plots.build_bars(), self.plots.build_epochs()
+        self._bars_pane.object = bars
+        self._epochs_pane.object = epochs
+        self._chart_note.object = "" if bars is not None else "No metric to chart yet."
+        self._show_chart()
+
+    def _show_chart(self) -> None:
+        lines = self.model.chart == "lines"
+        self._bars_pane.visible = self._bars_pane.object is not None and not lines
+        self._epochs_pane.visible = self._epochs_pane.object is not None and lines
+
+    def _build_sliders(self) -> None:
+        """A range slider per hyperparameter (with its lock) and per metric."""
+        locks = self.memory.locks()
+        hparams: list[Any] = [pn.pane.HTML("<b>Hyperparameters</b>", margin=(6, 5, 0, 5))]
+        metrics: list[Any] = [pn.pane.HTML("<b>Metrics</b>", margin=(10, 5, 0, 5))]
+        self.sliders, self.locks, self.lock_labels = {}, {}, {}
+        ranges = self.model.selection_ranges()
+        for name, info in self.model.sliders.items():
+            fmt: Any = None
+            if info.space == "log":
+                fmt = CustomJSTickFormatter(code=_LOG_FORMAT)
+            elif info.space == "categorical":
+                fmt = CustomJSTickFormatter(args={"labels": list(info.labels)},
+                                            code=_CATEGORY_FORMAT)
+            lo, hi = ranges[name]
+            slider = pn.widgets.RangeSlider(
+                label=name, start=info.start, end=info.end, step=info.step,
+                value=(max(lo, info.start), min(hi, info.end)), width=250, margin=(0, 8),
+                **({"format": fmt} if fmt is not None else {}))
+            slider.param.watch(functools.partial(self._on_slider, name), "value_throttled")
+            self.sliders[name] = slider
+            if info.role == "metric":
+                metrics.append(slider)
+                continue
+            lock = locks.get(name)
+            toggle = pn.widgets.Toggle(label="locked" if lock else "lock", value=lock is not None,
+                                       width=70, margin=(0, 8), color="light")
+            label = pn.pane.HTML(self._lock_html(lock), margin=(4, 4))
+            toggle.param.watch(functools.partial(self._on_lock, name), "value")
+            self.locks[name], self.lock_labels[name] = toggle, label
+            hparams.extend([slider, pn.Row(toggle, label, margin=(0, 0, 6, 0))])
+        self._slider_panel.objects = hparams + metrics
+
+    @staticmethod
+    def _lock_html(lock: Lock | None) -> str:
+        if lock is None:
+            return '<span class="ht-lock" style="color:#777;font-size:12px">not locked</span>'
+        who = f" by {html.escape(lock.author)}" if lock.author else ""
+        return (f'<span class="ht-lock" style="font-size:12px">&#128274; '
+                f"<b>{html.escape(lock.describe())}</b>{who}</span>")
 
     def _header_html(self) -> str:
         counts = self.model.counts()
@@ -188,93 +283,228 @@ class RunPage(pn.viewable.Viewer):
             "margin-left:6px;font-size:13px}</style>"
             f'<div class="ht-run-header" style="font-size:15px;line-height:30px">'
             f"<b>Run</b> <code>{html.escape(frames.run_id)}</code>"
-            f" &middot; {counts['total']} experiments {badges}"
+            f" &middot; {counts['total']} experiments {_progress_html(counts)}{badges}"
             f' &middot; <span class="ht-selected">{selected} selected</span> {error}</div>'
         )
 
     # ---- selection ---------------------------------------------------------------------------
-    @_unlocked
     def _on_geometry(self, x: str, y: str, geometry: Mapping[str, Any]) -> None:
         """A box or lasso ended in the scatter plot of hparam ``x`` and metric ``y``."""
         ids = self.model.ids_in_geometry(geometry, x, y)
-        self._shown = list(ids)  # the browser already highlights them (SELECT_JS)
-        self._from_geometry = True
-        try:
-            self.model.select_ids(ids)
-        finally:
-            self._from_geometry = False
+        plain = {k: val if isinstance(val, str | bool) else float(val)
+                 if isinstance(val, int | float | np.number) else [float(v) for v in val]
+                 for k, val in geometry.items() if k not in ("sx", "sy", "greedy")}
+        self._browser_made(ids, {"geometry": plain, "x": x, "y": y})
+
+    def _on_tap(self, x: str, y: str, px: float, py: float) -> None:
+        """A click in the scatter plot of ``x`` and ``y`` at data point (px, py)."""
+        context = self.plots.tap_context(x, y)
+        ids = self.model.ids_at_point(x, y, px, py, **context)
+        point = {"x": px, "y": py, **{k: list(v) for k, v in context.items()}}
+        self._browser_made(ids, {"point": point, "x": x, "y": y})
+
+    def _browser_made(self, ids: list[str], origin: dict[str, Any]) -> None:
+        """A selection the browser already highlights (``SELECT_JS``/``TAP_JS``)."""
+        rows = np.zeros(len(self.model.order), dtype=np.uint8)
+        row = {eid: i for i, eid in enumerate(self.model.order)}
+        rows[[row[i] for i in ids]] = 1
+        self._shown = rows.tobytes()
+        self.model.select_ids_from(ids, origin)
 
     def _on_table_selection(self, event: param.parameterized.Event) -> None:
-        if self._syncing_table:
+        if self._syncing:
             return
-        self.model.select_rows(list(event.new))
+        ids = [self.model.order[r] for r in event.new if 0 <= r < len(self.model.order)]
+        self.model.select_ids_from(ids, {})
 
-    @_unlocked
+    def _on_slider(self, name: str, event: param.parameterized.Event) -> None:
+        """A slider released by the user: select what lies inside every narrowed slider."""
+        if self._syncing:
+            return
+        ranges: dict[str, list[float]] = {}
+        for n, slider in self.sliders.items():
+            info = self.model.sliders.get(n)
+            lo, hi = slider.value
+            if info is None:
+                continue
+            if n == name or lo > info.start + info.step / 2 or hi < info.end - info.step / 2:
+                ranges[n] = [float(lo), float(hi)]
+        ids = self.model.ids_in_ranges(ranges)
+        self.model.select_ids_from(ids, {"ranges": ranges})
+
+    def _clear(self) -> None:
+        self.model.clear_selection()
+
     def _on_selection(self, _event: param.parameterized.Event | None = None) -> None:
         if self._applying:
             return
-        if not self._from_geometry:
-            self.push_highlight()
-        rows = self.model.selected_rows()
-        if list(self.table.selection) != rows:
-            self._syncing_table = True
-            try:
-                self.table.selection = rows
-            finally:
-                self._syncing_table = False
+        self.push_highlight()
+        self._sync_widgets()
         self.header.object = self._header_html()
+        self._update_url()
+
+    def _sync_widgets(self) -> None:
+        """Table rows and slider handles follow the selection."""
+        rows = self.model.selected_rows()
+        ranges = self.model.selection_ranges()
+        self._syncing = True
+        try:
+            if list(self.table.selection) != rows:
+                self.table.selection = rows
+            for name, slider in self.sliders.items():
+                info = self.model.sliders.get(name)
+                if info is None or name not in ranges:
+                    continue
+                lo, hi = ranges[name]
+                value = (max(lo, info.start), min(hi, info.end))
+                if tuple(slider.value) != value:
+                    slider.value = value
+        finally:
+            self._syncing = False
 
     def push_highlight(self) -> None:
-        """Make the browser's highlight layer show ``model.selection``, sending only changes.
+        """Make the browser's highlight layers show ``model.selection``, sending only changes."""
+        _with_lock(self._push_highlight)
 
-        Assigning ``data`` of a source in a document always sends it (Bokeh skips its
-        equality check for column data), which is what a stale server-side copy needs after
-        a box select that only the browser drew.
-        """
-        hl = self.plots.highlight
-        data = self.model.highlight_data()
-        if self._shown == self.model.selection and \
-                hl.lookup("data").property.matches(data, dict(hl.data)):
+    def _push_highlight(self) -> None:
+        mask = self.model.selection_mask()
+        if mask.tobytes() == self._shown:
             return
-        hl.data = data
-        self._shown = list(self.model.selection)
+        self.plots.set_mask(mask)
+        self._shown = mask.tobytes()
 
-    # ---- metric ------------------------------------------------------------------------------
+    # ---- metric and chart --------------------------------------------------------------------
     def _on_metric_select(self, event: param.parameterized.Event) -> None:
         if event.new is not None:
             self.model.bar_metric = event.new
 
-    @_unlocked
+    def _on_chart_switch(self, event: param.parameterized.Event) -> None:
+        self.model.chart = event.new
+
+    def _on_chart(self, event: param.parameterized.Event) -> None:
+        if self.chart_switch.value != event.new:
+            self.chart_switch.value = event.new
+        self._show_chart()
+        self._update_url()
+
     def _on_bar_metric(self, event: param.parameterized.Event) -> None:
         if event.new is None or self._applying:
             return
         if self.plots.bars is None:
-            self._build_bars()
+            self._build_charts()
         else:
-            self.plots.set_bar_metric(event.new)
+            _with_lock(functools.partial(self.plots.set_bar_metric, event.new))
         if self.metric_select.value != event.new:
             self.metric_select.value = event.new
+        self._update_url()
+
+    # ---- locks and notes ---------------------------------------------------------------------
+    def _on_lock(self, name: str, event: param.parameterized.Event) -> None:
+        if self._syncing:
+            return
+        run_id = self.model.run_frames.run_id
+        toggle = self.locks[name]
+        lock: Lock | None = None
+        try:
+            if event.new:
+                info = self.model.sliders[name]
+                lo, hi = self.sliders[name].value
+                if info.space == "categorical":
+                    picked = [lab for i, lab in enumerate(info.labels) if lo - 1e-9 <= i <= hi + 1e-9]
+                    lock = self.memory.lock(name, run_id=run_id, values=picked, author=self.author)
+                else:
+                    low, high = info.to_value(lo), info.to_value(hi)
+                    lock = self.memory.lock(name, run_id=run_id, low=low, high=high,
+                                            author=self.author)
+            else:
+                self.memory.unlock(name, run_id=run_id, author=self.author)
+        except Exception as exc:  # a store error: say so, show the lock as it is stored
+            self._error = f"lock {name}: {exc}"
+            self.header.object = self._header_html()
+            lock = self.memory.locks().get(name)
+        toggle.label = "locked" if lock else "lock"
+        self.lock_labels[name].object = self._lock_html(lock)
+
+    def _on_save_note(self, _event: Any) -> None:
+        self.save_note()
+
+    def save_note(self, text: str | None = None) -> Note | None:
+        """Store a note with the current view (the text box's text unless ``text`` is given)."""
+        text = str(self.note_input.value or "") if text is None else text
+        try:
+            note = self.memory.add_note(self.model.run_frames.run_id, text,
+                                        self.model.view_state(), author=self.author)
+        except Exception as exc:
+            self._error = str(exc)
+            self.header.object = self._header_html()
+            return None
+        self.note_input.value = ""
+        self._show_notes()
+        return note
+
+    def _show_notes(self) -> None:
+        items: list[Any] = []
+        for note in self.memory.notes(self.model.run_frames.run_id):
+            when = datetime.fromtimestamp(note.time).strftime("%Y-%m-%d %H:%M")
+            button = pn.widgets.Button(label=f"{note.text}  ({note.author}, {when})",
+                                       color="light", margin=(2, 5),
+                                       css_classes=["ht-note"])
+            button.on_click(functools.partial(self._on_note, note))
+            items.append(button)
+        self._notes_list.objects = items or [pn.pane.HTML(
+            '<span style="color:#777">No notes yet: a note keeps this view (selection, '
+            "metric, chart) for whoever opens it.</span>", margin=(0, 5))]
+
+    def show_error(self, message: str) -> None:
+        """Say what went wrong in the header (until the next successful refresh)."""
+        self._error = message
+        self.header.object = self._header_html()
+
+    def _on_note(self, note: Note, _event: Any = None) -> None:
+        self.restore(note.view)
+
+    def restore(self, view: Mapping[str, Any]) -> None:
+        """Show a saved view (from a note or a link)."""
+        problems = self.model.apply_view_state(view)
+        self._error = "; ".join(problems)
+        self._on_selection()
+
+    def _update_url(self) -> None:
+        location = pn.state.location if pn.state.curdoc is not None else None
+        if location is None:
+            return
+        token = encode_view(self.model.view_state())
+        query = dict(urllib.parse.parse_qsl(location.search.lstrip("?")))
+        if query.get("view") != token:
+            query["view"] = token
+            location.search = "?" + urllib.parse.urlencode(query)
 
     # ---- live --------------------------------------------------------------------------------
     def refresh(self) -> bool:
         """Ask the source for new files and apply them; True when the page changed."""
         return self.apply_frames(self.source.refresh())
 
-    @_unlocked
     def apply_frames(self, changed: bool) -> bool:
-        """Show the source's current frames if they differ from what the page shows."""
+        """Show the source's current frames if they differ from what the page shows.
+
+        Runs in the session's periodic callback, which holds the document lock: every model
+        change here goes out in one ordered patch (no ``pn.io.unlocked``, whose direct writes
+        could overtake the patch that defines a new plot and leave the browser unable to
+        resolve it).
+        """
         frames = self.source.frames()
         shown = self.model.run_frames
         if not changed and frames.version == shown.version and frames.run_id == shown.run_id:
             return False
         metric = self.model.bar_metric
+        sliders_before = {n: (i.role, i.space, i.labels) for n, i in self.model.sliders.items()}
         self._applying = True
         try:
             rebuild = self.model.update(frames)
         finally:
             self._applying = False
         self.plots.update_data()
-        metrics = list(self.model.run_frames.metrics)
+        metrics = list(self.model.param.bar_metric.objects)
         if list(self.metric_select.options) != metrics:
             self.metric_select.options = metrics
         self.metric_select.disabled = self.model.bar_metric is None
@@ -282,20 +512,34 @@ class RunPage(pn.viewable.Viewer):
             self.metric_select.value = self.model.bar_metric
         if rebuild:
             self._build_matrix()
-        wants_bars = self.model.bar_metric is not None and bool(self.model.order)
-        if rebuild or (self.plots.bars is None) == wants_bars:
-            self._build_bars()
+        wants_charts = self.model.bar_metric is not None and bool(self.model.order)
+        if rebuild or (self.plots.bars is None) == wants_charts:
+            self._build_charts()
         elif self.model.bar_metric is not None and self.model.bar_metric != metric:
             self.plots.set_bar_metric(self.model.bar_metric)
-        self._syncing_table = True
+        sliders_now = {n: (i.role, i.space, i.labels) for n, i in self.model.sliders.items()}
+        if sliders_now != sliders_before:
+            self._build_sliders()
+        else:
+            self._update_slider_bounds()
+        self._syncing = True
         try:
             self._update_table()
-            self.table.selection = self.model.selected_rows()
         finally:
-            self._syncing_table = False
+            self._syncing = False
         self.push_highlight()
+        self._sync_widgets()
         self.header.object = self._header_html()
         return True
+
+    def _update_slider_bounds(self) -> None:
+        for name, slider in self.sliders.items():
+            info = self.model.sliders[name]
+            if (slider.start, slider.end, slider.step) != (info.start, info.end, info.step):
+                lo, hi = slider.value
+                slider.param.update(start=info.start, end=info.end, step=info.step,
+                                    value=(max(lo, info.start), min(hi, info.end))
+                                    if self.model.selection else (info.start, info.end))
 
     def _update_table(self) -> None:
         """Patch changed cells and stream new rows; replace the data only when columns change.

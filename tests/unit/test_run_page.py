@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import param
 import pytest
 from bokeh.document import Document
 
@@ -133,20 +134,40 @@ def test_selection_modes() -> None:
 
 
 # ---- the page ------------------------------------------------------------------------------
-def test_table_selection_fills_the_highlight_source() -> None:
+def mask_of(page: RunPage) -> list[int]:
+    return [int(v) for v in page.plots.mask.data["mask"]]
+
+
+def test_table_selection_sends_the_mask_and_moves_the_sliders() -> None:
     source = FakeRunSource()
     page = RunPage(source)
     page.table.selection = [3, 1]
     assert page.model.selection == [source.ids[1], source.ids[3]]
-    hl = page.plots.highlight.data
-    assert list(hl["experiment_id"]) == [source.ids[1], source.ids[3]]
-    shared = page.plots.source.data
-    for column in ("x:alpha", "m:val_acc", "color", "label"):
-        assert list(hl[column]) == [shared[column][1], shared[column][3]]
+    assert mask_of(page) == [0, 1, 0, 1, 0, 0, 0, 0]
+    picked = [source.params_of(source.ids[r]) for r in (1, 3)]
+    lo, hi = page.sliders["num_epochs"].value
+    labels = page.model.sliders["num_epochs"].labels
+    assert {labels[round(lo)], labels[round(hi)]} == {str(p["num_epochs"]) for p in picked}
     assert "2 selected" in page.header.object
     page.clear_button.clicks += 1
     assert page.model.selection == [] and list(page.table.selection) == []
-    assert len(page.plots.highlight.data["experiment_id"]) == 0
+    assert mask_of(page) == [0] * 8
+    info = page.model.sliders["val_acc"]
+    assert page.sliders["val_acc"].value == (info.start, info.end)
+
+
+def test_slider_selects_what_lies_inside_and_the_table_follows() -> None:
+    source = FakeRunSource()
+    page = RunPage(source)
+    info = page.model.sliders["num_epochs"]
+    six = info.labels.index("6")
+    slider = page.sliders["num_epochs"]
+    with param.edit_constant(slider):  # what a release of the handles does
+        slider.param.update(value=(six, six), value_throttled=(six, six))
+    want = ids_where(source, num_epochs=6)
+    assert page.model.selection == want
+    assert list(page.table.selection) == [source.ids.index(i) for i in want]
+    assert page.model.view_state()["selection"] == {"ranges": {"num_epochs": [six, six]}}
 
 
 def test_geometry_selects_table_rows_and_sends_no_rows() -> None:
@@ -154,21 +175,21 @@ def test_geometry_selects_table_rows_and_sends_no_rows() -> None:
     page = RunPage(source)
     doc = Document()
     doc.add_root(page.__panel__().get_root(doc))
-    hl = page.plots.highlight
+    mask = page.plots.mask
     sent: list[Any] = []
     doc.on_change(lambda event: sent.append(event))
     page._on_geometry("num_epochs", "val_acc", rect(-0.45, 0.45))
     six = ids_where(source, num_epochs=6)
     assert page.model.selection == six
     assert list(page.table.selection) == [source.ids.index(i) for i in six]
-    # the browser drew these rows itself: the server sent no highlight data
-    assert len(hl.data["experiment_id"]) == 0
-    assert not [e for e in sent if getattr(e, "model", None) is hl]
-    # Clearing must reach the browser although the server-side data is already empty.
+    # the browser drew these rows itself: the server sent no mask
+    assert mask_of(page) == [0] * 8
+    assert not [e for e in sent if getattr(e, "model", None) is mask]
+    # Clearing must reach the browser although the server-side mask is already empty.
     page.model.clear_selection()
-    changes = [e for e in sent if getattr(e, "model", None) is hl]
+    changes = [e for e in sent if getattr(e, "model", None) is mask]
     assert [e.attr for e in changes] == ["data"]
-    assert len(hl.data["experiment_id"]) == 0
+    assert mask_of(page) == [0] * 8
 
 
 def test_refresh_appends_rows_and_keeps_the_selection() -> None:
@@ -187,8 +208,7 @@ def test_refresh_appends_rows_and_keeps_the_selection() -> None:
     assert data["m:val_acc"][5] > acc_before  # a running experiment logged an epoch
     assert page.model.selection == selected
     assert list(page.table.selection) == [1, 5]
-    assert list(page.plots.highlight.data["experiment_id"]) == selected
-    assert page.plots.highlight.data["m:val_acc"][1] == data["m:val_acc"][5]
+    assert mask_of(page) == [0, 1, 0, 0, 0, 1, 0, 0, 0]
     table = page.table.value
     assert len(table) == 9 and list(table.index) == list(range(9))
     assert table["val_acc"].iloc[5] == page.model.table["val_acc"].iloc[5]
