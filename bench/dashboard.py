@@ -81,10 +81,18 @@ window.__ht.sig = (view) => {
   return parts.join(",");
 };
 window.__ht.hl = () => {
-  const m = Bokeh.documents[0].get_model_by_name("runpage-highlight");
+  // every highlight layer is drawn synchronously from this mask when it changes
+  const m = Bokeh.documents[0].get_model_by_name("runpage-mask");
   const d = m.data;
-  const col = d instanceof Map ? d.get("experiment_id") : d.experiment_id;
-  return col ? col.length + ":" + (col[0] ?? "") + ":" + (col[col.length - 1] ?? "") : "";
+  const col = d instanceof Map ? d.get("mask") : d.mask;
+  if (!col) { return ""; }
+  let n = 0, first = -1, last = -1;
+  for (let i = 0; i < col.length; i++) { if (col[i]) { n++; if (first < 0) first = i; last = i; } }
+  return n + ":" + first + ":" + last;
+};
+window.__ht.selectedText = () => {
+  const el = document.querySelector(".ht-selected");
+  return el ? el.textContent : "";
 };
 window.addEventListener("mouseup", () => { window.__ht.up = performance.now(); }, true);
 """.replace("RUN_PAGE_PLOTS", _PLOTS_JS["run page"]).replace(
@@ -104,6 +112,16 @@ BEFORE_JS = """([design, dragged]) => {
       : plots.map((v) => v.model.id === dragged ? null : window.__ht.sig(v));
   window.__ht.ids = plots.map((v) => v.model.id);
   window.__ht.seen = null; window.__ht.done = null; window.__ht.up = null;
+  window.__ht.selBefore = window.__ht.selectedText();
+}"""
+
+# the server followed: the header's "N selected" (sent in the same patch as the table's
+# selection and the sliders' handles) changed
+FOLLOW_JS = """() => {
+  const h = window.__ht;
+  if (h.selectedText() === h.selBefore) { return false; }
+  h.follow = performance.now();
+  return true;
 }"""
 
 # true on the first animation frame after the one where the highlight was first complete
@@ -288,6 +306,14 @@ def measure(design: str, store_dir: str, *, brushes: int, timeout: float,
                     break
                 done = page.evaluate("() => window.__ht.done - window.__ht.up")
                 out["brushes"].append(done)
+                if design == "run page":
+                    try:
+                        page.wait_for_function(FOLLOW_JS, timeout=ms, polling="raf")
+                        out.setdefault("follow", []).append(
+                            page.evaluate("() => window.__ht.follow - window.__ht.up"))
+                    except PlaywrightError:
+                        out["error"] = f"brush {b + 1}: table/sliders did not follow within {timeout:.0f} s"
+                        break
                 page.wait_for_timeout(2000)  # let the server finish (table, header) before the next
             out["page_errors"] = errors[:3]
             browser.close()
@@ -365,7 +391,7 @@ def main() -> None:
     print()
     print(f"dashboard at N = {n:,} experiments x {args.epochs} epochs "
           f"({os.cpu_count()} cores, headless Chromium, software WebGL); goals: first render "
-          "<= 3 s, brush -> highlight <= 100 ms")
+          "<= 3 s, brush -> highlight <= 100 ms, table and sliders follow <= 300 ms")
     print(f"{'design':<17}{'N':>9}  {'server prep':>12}  {'first render':>13}  "
           f"{'brush->all highlighted (median)':>32}  brushes / note")
     for r in results:
@@ -374,6 +400,8 @@ def main() -> None:
         med = statistics.median(brushes) if brushes else None
         r["median"] = med
         note = ", ".join(_fmt_ms(b) for b in brushes)
+        if r.get("follow"):
+            note += f"; table+sliders follow (median) {_fmt_ms(statistics.median(r['follow']))}"
         if r.get("error"):
             note = (note + "; " if note else "") + r["error"]
         print(f"{r['design']:<17}{n:>9,}  {sum(prep.values()):>10.1f} s  "

@@ -31,7 +31,7 @@ from workbench_plugin.store import Experiment, Run, Store  # noqa: E402
 
 __all__ = ["SyntheticProject", "generate"]
 
-BATCH_SIZES = ("32", "64", "128", "256")
+BATCH_SIZES = (32, 64, 128, 256)
 METRICS = ("train_loss", "val_loss", "train_acc", "val_acc")
 
 
@@ -48,7 +48,7 @@ class SyntheticProject:
 
 def _params(n: int, epochs: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {
-        "batch_size": rng.choice(np.array(BATCH_SIZES, dtype=object), n),
+        "batch_size": rng.choice(np.array(BATCH_SIZES), n),
         "lr": np.round(10.0 ** rng.uniform(-4.5, -1.0, n), 7),
         "num_epochs": rng.choice(np.array([epochs // 4, epochs // 2, epochs]).clip(1), n),
         "dropout": np.round(rng.uniform(0.0, 0.6, n), 3),
@@ -58,7 +58,7 @@ def _params(n: int, epochs: int, rng: np.random.Generator) -> dict[str, np.ndarr
 def _curves(p: dict[str, np.ndarray], epochs: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Per-epoch metric values, shape (n, epochs) each."""
     n = len(p["lr"])
-    bs = np.array([BATCH_SIZES.index(b) for b in p["batch_size"]])
+    bs = np.searchsorted(np.array(BATCH_SIZES), p["batch_size"])
     floor = (0.15 + 0.25 * (np.log10(p["lr"]) + 2.5) ** 2 + 0.8 * (p["dropout"] - 0.2) ** 2
              + 0.03 * np.abs(bs - 1.5) + rng.normal(0, 0.03, n)).clip(0.05)
     rate = 3.0 / p["num_epochs"] * (0.5 + 0.5 * bs / 3)
@@ -89,7 +89,7 @@ def generate(root: str, *, experiments: int = 100_000, epochs: int = 100, projec
     ids = [f"{run_id}-{i}" for i in range(experiments)]
     rows = []
     for i in range(experiments):
-        values = {"batch_size": params["batch_size"][i], "lr": float(params["lr"][i]),
+        values = {"batch_size": int(params["batch_size"][i]), "lr": float(params["lr"][i]),
                   "num_epochs": int(params["num_epochs"][i]), "dropout": float(params["dropout"][i])}
         argv = [f"--{k}={v}" for k, v in values.items()]
         rows.append(Experiment(experiment_id=ids[i], run_id=run_id, index=i, params=values, argv=argv))
@@ -121,9 +121,9 @@ def generate(root: str, *, experiments: int = 100_000, epochs: int = 100, projec
         epoch = np.tile(epoch_block, n * k)
         kind = np.tile(np.array(["epoch"] * epochs + ["summary"], dtype=object), n * k)
         name = np.tile(np.repeat(np.array(METRICS, dtype=object), epochs + 1), n)
-        values = np.stack([np.concatenate([curves[m], curves[m][:, -1:]], axis=1) for m in METRICS],
-                          axis=1)  # (n, k, epochs + 1)
-        value = values.reshape(-1)
+        stacked = np.stack([np.concatenate([curves[m], curves[m][:, -1:]], axis=1) for m in METRICS],
+                           axis=1)  # (n, k, epochs + 1)
+        value = stacked.reshape(-1)
         times = start + lo + np.tile(np.concatenate([np.arange(epochs), [epochs]]) * 0.5, n * k)
         part = {
             "experiment_id": eid, "kind": kind, "epoch": epoch, "step": epoch,
@@ -139,8 +139,8 @@ def generate(root: str, *, experiments: int = 100_000, epochs: int = 100, projec
     if states:
         t0 = time.perf_counter()
         final = np.where(rng.random(experiments) < 0.03, "failed", "succeeded")
-        for i, eid in enumerate(ids):
-            store.append_state(project, run_id, eid, str(final[i]), engine_id=f"local:{i}")
+        for i, exp_id in enumerate(ids):
+            store.append_state(project, run_id, exp_id, str(final[i]), engine_id=f"local:{i}")
         seconds["state events"] = time.perf_counter() - t0
     return SyntheticProject(store, project, run_id, experiments, epochs, metric_rows, seconds)
 

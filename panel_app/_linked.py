@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 from bokeh.events import Event, SelectionGeometry, Tap
 from bokeh.layouts import gridplot
 from bokeh.models import (
@@ -38,9 +39,21 @@ from bokeh.models import (
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.plotting import figure
 
+from panel_app._density import (
+    HIGHLIGHT_JS,
+    IMAGE_H,
+    IMAGE_W,
+    add_density_layers,
+    bin_points,
+    counts_to_rgba,
+)
 from panel_app._model import TAP_RADIUS, AxisInfo, RunPageModel
 
 __all__ = ["HIGHLIGHT_LINE", "RENDER_JS", "SELECT_JS", "TAP_JS", "LinkedPlots"]
+
+#: Colour of the density images of all experiments, and of the selected ones above them.
+DENSITY_BASE = (70, 120, 180)
+DENSITY_HIGHLIGHT = (230, 85, 13)
 
 #: The ring drawn around highlighted points and bars.
 HIGHLIGHT_LINE = "#111111"
@@ -147,6 +160,16 @@ def _tooltips(h: str | None, m: str) -> list[tuple[str, str]]:
     return tips
 
 
+def _rows_of(data: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, col in data.items():
+        if isinstance(col, np.ndarray):
+            out[key] = col[rows]
+        else:
+            out[key] = [col[r] for r in rows if r < len(col)]
+    return out
+
+
 class LinkedPlots:
     """One session's Bokeh models: the scatter matrix, the bar chart and the epoch lines.
 
@@ -173,6 +196,15 @@ class LinkedPlots:
             args={"mask": self.mask,
                   "pairs": [[self.source, self.highlight], [self.lines, self.lines_highlight]]},
             code=RENDER_JS))
+        #: Dense mode: per plot, the highlight layer the browser bins (see ``_density.py``).
+        self.layers: dict[Any, list[Any]] = {}
+        self._base_images: dict[Any, Any] = {}
+        self.epochs_highlight = ColumnDataSource(data={"image": [], "x": [], "y": [], "dw": [],
+                                                       "dh": []}, name="runpage-epochs-highlight")
+        self._epochs_place: tuple[tuple[float, float], tuple[float, float]] | None = None
+        self._dense_js = CustomJS(args={"mask_src": self.mask, "points": self.source,
+                                        "layers": []}, code=HIGHLIGHT_JS)
+        self.mask.js_on_change("data", self._dense_js)
         self.x_ranges: dict[str, Range1d] = {}
         self.y_ranges: dict[str, Range1d] = {}
         self.scatters: dict[tuple[str, str], Any] = {}
@@ -188,6 +220,8 @@ class LinkedPlots:
         hparams, metrics = model.matrix_hparams, model.matrix_metrics
         self.scatters = {}
         self.x_ranges, self.y_ranges = {}, {}
+        for key in [k for k in self.layers if isinstance(k, tuple)]:
+            del self.layers[key], self._base_images[key]
         if not hparams or not metrics or not model.order:
             return None
         width, height = self.matrix_size
@@ -203,6 +237,7 @@ class LinkedPlots:
             for c, h in enumerate(hparams):
                 row.append(self._scatter(h, m, fw, fh, left=c == 0, bottom=r == len(metrics) - 1))
             rows.append(row)
+        self._sync_layers()
         return gridplot(rows, toolbar_location="right", merge_tools=True)
 
     def _scatter(self, h: str, m: str, fw: int, fh: int, *, left: bool, bottom: bool) -> Any:
@@ -221,13 +256,17 @@ class LinkedPlots:
         )
         fig.toolbar.active_drag = box
         fig.toolbar.logo = None
-        base = fig.scatter(ax.column, ay.column, source=self.source, size=8, fill_color="color",
-                           line_color="white", line_width=0.6, fill_alpha=0.9,
-                           name=f"base:{h}:{m}")
-        fig.scatter(ax.column, ay.column, source=self.highlight, size=12, fill_color="color",
-                    line_color=HIGHLIGHT_LINE, line_width=2, level="overlay",
-                    name=f"highlight:{h}:{m}")
-        fig.add_tools(HoverTool(renderers=[base], tooltips=_tooltips(h, m)))
+        if self.model.dense:
+            self._density(fig, (h, m), ax.column, ay.column, self.x_ranges[h], self.y_ranges[m],
+                          ax.kind == "log", ay.kind == "log")
+        else:
+            base = fig.scatter(ax.column, ay.column, source=self.source, size=8,
+                               fill_color="color", line_color="white", line_width=0.6,
+                               fill_alpha=0.9, name=f"base:{h}:{m}")
+            fig.scatter(ax.column, ay.column, source=self.highlight, size=12, fill_color="color",
+                        line_color=HIGHLIGHT_LINE, line_width=2, level="overlay",
+                        name=f"highlight:{h}:{m}")
+            fig.add_tools(HoverTool(renderers=[base], tooltips=_tooltips(h, m)))
         self._style_axes(fig, ax, ay, left=left, bottom=bottom)
         xlog, ylog = ax.kind == "log", ay.kind == "log"
         fig.js_on_event("selectiongeometry", CustomJS(
@@ -252,6 +291,65 @@ class LinkedPlots:
         fig.on_event(Tap, on_tap)
         self.scatters[(h, m)] = fig
         return fig
+
+    # ---- density images (dense mode) ------------------------------------------------------
+    def _density(self, fig: Any, key: Any, xcol: str, ycol: str, xr: Any, yr: Any,
+                 xlog: bool, ylog: bool) -> None:
+        """Base image of every experiment and a highlight layer binned in the browser."""
+        place = ((float(xr.start), float(xr.end)),
+                 (float(yr.start), float(yr.end)))
+        counts = bin_points(np.asarray(self.model.data[xcol]), np.asarray(self.model.data[ycol]), None,
+                            x_range=place[0], y_range=place[1], width=IMAGE_W, height=IMAGE_H,
+                            x_log=xlog, y_log=ylog)
+        hl = add_density_layers(fig, x_range=place[0], y_range=place[1],
+                                base_rgba=counts_to_rgba(counts, DENSITY_BASE),
+                                x_log=xlog, y_log=ylog)
+        hl.name = f"density-highlight:{key if isinstance(key, str) else ':'.join(key)}"
+        self._base_images[key] = cast(GlyphRenderer, fig.renderers[-2]).data_source
+        self.layers[key] = [hl, xcol, ycol, *place[0], *place[1], IMAGE_W, IMAGE_H, xlog, ylog,
+                            *DENSITY_HIGHLIGHT]
+
+    def _rebin_base(self, key: Any) -> None:
+        _, xcol, ycol, x0, x1, y0, y1, w, h, xlog, ylog = self.layers[key][:11]
+        counts = bin_points(np.asarray(self.model.data[xcol]), np.asarray(self.model.data[ycol]), None,
+                            x_range=(x0, x1), y_range=(y0, y1), width=w, height=h,
+                            x_log=xlog, y_log=ylog)
+        self._base_images[key].data["image"] = [counts_to_rgba(counts, DENSITY_BASE)]
+
+    def _sync_layers(self) -> None:
+        self._dense_js.args = {"mask_src": self.mask, "points": self.source,
+                               "layers": list(self.layers.values())}
+
+    def _fill_layers(self, mask: np.ndarray) -> None:
+        """The highlight images computed here (what ``HIGHLIGHT_JS`` computes in the browser)."""
+        sel = np.asarray(mask, dtype=bool)
+        for layer in self.layers.values():
+            hl, xcol, ycol, x0, x1, y0, y1, w, h, xlog, ylog, r, g, b = layer[:14]
+            if sel.any():
+                counts = bin_points(np.asarray(self.model.data[xcol]), np.asarray(self.model.data[ycol]), sel,
+                                    x_range=(x0, x1), y_range=(y0, y1), width=w, height=h,
+                                    x_log=xlog, y_log=ylog)
+                image = counts_to_rgba(counts, (r, g, b))
+            else:
+                image = np.zeros((1, 1), dtype=np.uint32)
+            hl.data = {"image": [image], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
+
+    def set_epochs_highlight(self, mask: np.ndarray) -> None:
+        """Dense mode: the selected experiments' curves, binned here (the browser has no curves)."""
+        if self._epochs_place is None or self._line_metric is None:
+            return
+        (x0, x1), (y0, y1) = self._epochs_place
+        sel = np.asarray(mask, dtype=bool)
+        rows, xs, ys = self.model.curve_arrays(self._line_metric)
+        keep = sel[rows] if len(sel) else np.zeros(len(rows), dtype=bool)
+        if keep.any():
+            counts = bin_points(xs[keep], ys[keep], None, x_range=(x0, x1), y_range=(y0, y1),
+                                width=IMAGE_W, height=IMAGE_H)
+            image = counts_to_rgba(counts, DENSITY_HIGHLIGHT)
+        else:
+            image = np.zeros((1, 1), dtype=np.uint32)
+        self.epochs_highlight.data = {"image": [image], "x": [x0], "y": [y0], "dw": [x1 - x0],
+                                      "dh": [y1 - y0]}
 
     def tap_context(self, h: str, m: str) -> dict[str, Any]:
         """What the server needs to repeat a click's hit test: the spans and frame shown."""
@@ -299,6 +397,8 @@ class LinkedPlots:
             self.bars = None
             return None
         width, height = self.bars_size
+        if self.model.dense:
+            return self._build_dense_bars(metric)
         labels = list(self.model.data["label"])
         fig = figure(
             name="bars", width=width, height=height,
@@ -325,6 +425,60 @@ class LinkedPlots:
         self.bars = fig
         return fig
 
+    def _build_dense_bars(self, metric: str) -> Any:
+        """Dense mode: experiments sorted by the metric, one pixel column per ~n/w of them."""
+        width, height = self.bars_size
+        n = len(self.model.order)
+        info = self.model.axes[metric]
+        y0 = 0.0 if info.start is None else info.start
+        y1 = 1.0 if info.end is None else info.end
+        fig = figure(name="bars", width=width, height=height, x_range=Range1d(start=-0.5, end=n - 0.5),
+                     y_range=Range1d(start=y0, end=y1), tools="xpan,xwheel_zoom,reset",
+                     toolbar_location="right", min_border_left=8, min_border_top=8,
+                     x_axis_label=f"experiments, sorted by {metric}", y_axis_label=metric)
+        fig.toolbar.logo = None
+        self._density(fig, "bars", f"r:{metric}", info.column, fig.x_range, fig.y_range,
+                      False, False)
+        fig.grid.grid_line_color = "#e6e6e6"
+        fig.axis.axis_label_text_font_style = "normal"
+        fig.axis.major_label_text_font_size = "10px"
+        self._bar_renderers = []
+        self._sync_layers()
+        self.bars = fig
+        return fig
+
+    def _build_dense_epochs(self, metric: str) -> Any:
+        width, height = self.bars_size
+        _, xs, ys = self.model.curve_arrays(metric)
+        finite = np.isfinite(xs) & np.isfinite(ys)
+        if finite.any():
+            x0, x1 = float(xs[finite].min()), float(xs[finite].max())
+            lo, hi = float(ys[finite].min()), float(ys[finite].max())
+        else:
+            x0, x1, lo, hi = 0.0, 1.0, 0.0, 1.0
+        x1 = x1 if x1 > x0 else x0 + 1.0
+        pad = (hi - lo) * 0.05 or 0.5
+        self._epochs_place = ((x0, x1), (lo - pad, hi + pad))
+        (a, b), (c, d) = self._epochs_place
+        fig = figure(name="epochs", width=width, height=height, x_range=Range1d(start=a, end=b),
+                     y_range=Range1d(start=c, end=d), tools="pan,wheel_zoom,reset",
+                     toolbar_location="right", min_border_left=8, min_border_top=8,
+                     x_axis_label="epoch", y_axis_label=metric)
+        fig.toolbar.logo = None
+        counts = bin_points(xs, ys, None, x_range=(a, b), y_range=(c, d), width=IMAGE_W,
+                            height=IMAGE_H)
+        fig.image_rgba(image=[counts_to_rgba(counts, DENSITY_BASE)], x=a, y=c, dw=b - a,
+                       dh=d - c, level="image")
+        self._base_images["epochs"] = cast(GlyphRenderer, fig.renderers[-1]).data_source
+        fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh",
+                       source=self.epochs_highlight, level="overlay")
+        fig.grid.grid_line_color = "#e6e6e6"
+        fig.axis.axis_label_text_font_style = "normal"
+        fig.axis.major_label_text_font_size = "10px"
+        self.epochs = fig
+        self._line_metric = metric
+        return fig
+
     def build_epochs(self) -> Any:
         """Per-epoch lines of every experiment for the chart's metric (one metric, one axis)."""
         metric = self.model.bar_metric
@@ -332,6 +486,8 @@ class LinkedPlots:
             self.epochs = None
             return None
         width, height = self.bars_size
+        if self.model.dense:
+            return self._build_dense_epochs(metric)
         fig = figure(
             name="epochs", width=width, height=height,
             tools="pan,wheel_zoom,reset", toolbar_location="right",
@@ -365,7 +521,18 @@ class LinkedPlots:
 
     def set_bar_metric(self, metric: str) -> None:
         """Show another metric: the bars' ``top`` field and the lines' data; nothing is rebuilt."""
-        if self.bars is not None:
+        if self.bars is not None and "bars" in self.layers:
+            info = self.model.axes[metric]
+            layer = self.layers["bars"]
+            layer[1], layer[2] = f"r:{metric}", info.column
+            layer[5] = 0.0 if info.start is None else info.start
+            layer[6] = 1.0 if info.end is None else info.end
+            self.bars.y_range.update(start=layer[5], end=layer[6])
+            self.bars.xaxis.axis_label = f"experiments, sorted by {metric}"
+            self.bars.yaxis.axis_label = metric
+            self._rebin_base("bars")
+            self._sync_layers()
+        elif self.bars is not None:
             col = self.model.axes[metric].column
             for r in self._bar_renderers:
                 r.glyph.top = col
@@ -383,11 +550,30 @@ class LinkedPlots:
         self.update_lines()
 
     def update_lines(self) -> None:
+        if self.model.dense:
+            if self.epochs is not None and self._line_metric is not None:
+                _, xs, ys = self.model.curve_arrays(self._line_metric)
+                assert self._epochs_place is not None
+                (a, b), (c, d) = self._epochs_place
+                counts = bin_points(xs, ys, None, x_range=(a, b), y_range=(c, d),
+                                    width=IMAGE_W, height=IMAGE_H)
+                self._base_images["epochs"].data["image"] = [counts_to_rgba(counts, DENSITY_BASE)]
+            return
         self.lines.data = self.model.lines_data(self._line_metric)
 
     # ---- updates ---------------------------------------------------------------------------
     def set_mask(self, mask: Any) -> None:
-        """Send a selection mask to the browser (its highlight layers follow)."""
+        """Send a selection mask to the browser (its highlight layers follow).
+
+        The highlight sources are filled here too: ``RENDER_JS`` runs on changes only, not
+        when a page opens with a selection already made (a link or a restored view).
+        """
+        if self.model.dense:
+            self._fill_layers(mask)
+        else:
+            rows = np.flatnonzero(np.asarray(mask, dtype=bool))
+            self.highlight.data = _rows_of(self.source.data, rows)
+            self.lines_highlight.data = _rows_of(self.lines.data, rows)
         self.mask.data = {"mask": mask}
 
     @staticmethod
@@ -413,6 +599,8 @@ class LinkedPlots:
         """After a refresh: new data, ranges, categories and bar factors (the matrix is kept)."""
         self.source.data = dict(self.model.data)
         self.update_lines()
+        for key in self.layers:
+            self._rebin_base(key)
         for m, rng in self.y_ranges.items():
             self._follow(rng, self.model.axes[m])
         for h, rng in self.x_ranges.items():
@@ -422,7 +610,7 @@ class LinkedPlots:
                 for (hh, _), fig in self.scatters.items():
                     if hh == h:
                         self._categorical_ticks(fig, info)
-        if self.bars is not None:
+        if self.bars is not None and "bars" not in self.layers:
             labels = list(self.model.data["label"])
             if list(self.bars.x_range.factors) != labels:
                 self.bars.x_range.factors = labels

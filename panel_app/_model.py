@@ -47,6 +47,9 @@ JITTER = 0.25
 LOG_JITTER_MAX_STEP = 0.5
 #: Fraction of the data span added on each side of a numeric axis.
 RANGE_PADDING = 0.08
+#: Up to this many experiments every one is a glyph (hover, per-experiment colour); above,
+#: plots are density images with a highlight layer binned in the browser.
+POINTS_MAX = 5000
 #: How far (pixels) from a point a click still picks it.
 TAP_RADIUS = 8.0
 #: The selection modes a geometry can be combined with.
@@ -316,6 +319,8 @@ class RunPageModel(param.Parameterized):
 
     max_matrix_hparams = param.Integer(default=6, bounds=(1, None))
     max_matrix_metrics = param.Integer(default=4, bounds=(1, None))
+    points_max = param.Integer(default=POINTS_MAX, bounds=(0, None),
+                               doc="Above this many experiments the plots draw density images.")
 
     def __init__(self, frames: RunFrames, **params: Any) -> None:
         self.order: list[str] = []
@@ -326,6 +331,7 @@ class RunPageModel(param.Parameterized):
         self.sliders: dict[str, SliderInfo] = {}
         self._row: dict[str, int] = {}
         self._label_row: dict[str, int] = {}
+        self._curve_cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         super().__init__(frames=frames, **params)
         self.update(frames)
 
@@ -366,10 +372,16 @@ class RunPageModel(param.Parameterized):
         assert self.frames is not None
         return self.frames
 
+    @property
+    def dense(self) -> bool:
+        """Too many experiments for a glyph each: density images with highlight layers."""
+        return len(self.order) > self.points_max
+
     def structure(self) -> tuple[Any, ...]:
         """What the scatter matrix is built from: its columns, rows and axis kinds."""
         return (
             bool(self.order),
+            self.dense,
             tuple((h, self.axes[h].kind) for h in self.matrix_hparams if h in self.axes),
             tuple((m, self.axes[m].kind) for m in self.matrix_metrics if m in self.axes),
         )
@@ -402,8 +414,15 @@ class RunPageModel(param.Parameterized):
                              self.order, scale, jitter=False)
             axes[m] = info
             data[info.column] = info.values
+        for m in frames.metrics:  # position of each experiment when sorted by the metric
+            vals = data[f"m:{m}"]
+            rank = np.full(n, np.nan)
+            ok = np.flatnonzero(np.isfinite(vals))
+            rank[ok[np.argsort(vals[ok], kind="stable")]] = np.arange(len(ok), dtype=np.float64)
+            data[f"r:{m}"] = rank
         self.axes = axes
         self.data = data
+        self._curve_cache = {}
         sliders: dict[str, SliderInfo] = {}
         for h in frames.hparams:
             raw = exps[h] if h in exps else pd.Series([None] * n, dtype=object)
@@ -497,6 +516,17 @@ class RunPageModel(param.Parameterized):
             mask &= in_range(info.values, float(lo), float(hi))
         return [self.order[i] for i in np.flatnonzero(mask)]
 
+    def value_span(self, name: str, lo: float, hi: float) -> tuple[float, float]:
+        """The smallest and largest value of ``name`` among the rows inside slider positions
+        ``lo..hi`` (the positions themselves, as values, when no row is inside)."""
+        info = self.sliders[name]
+        column = self.experiments[name] if name in self.experiments else pd.Series(dtype=float)
+        raw = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        inside = raw[in_range(info.values, lo, hi) & np.isfinite(raw)]
+        if len(inside):
+            return float(inside.min()), float(inside.max())
+        return float(info.to_value(lo)), float(info.to_value(hi))
+
     def selection_ranges(self) -> dict[str, tuple[float, float]]:
         """Per slider, the span of the selected experiments (full span with no selection)."""
         out: dict[str, tuple[float, float]] = {}
@@ -524,22 +554,34 @@ class RunPageModel(param.Parameterized):
             return metric[: -len(suffix)]
         return metric
 
+    def curve_arrays(self, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every per-epoch point of ``metric``: row index, epoch (or step), value (cached)."""
+        if metric in self._curve_cache:
+            return self._curve_cache[metric]
+        curves = self.run_frames.curves
+        empty = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
+        if curves.empty:
+            return empty
+        c = curves[curves["name"] == self.curve_name(metric)]
+        x = c["epoch"].to_numpy(dtype=np.float64)
+        x = np.where(np.isfinite(x), x, c["step"].to_numpy(dtype=np.float64))
+        rows = pd.Series(c["experiment_id"].astype(str)).map(self._row).to_numpy(dtype=np.float64)
+        ok = np.isfinite(rows)
+        out = (rows[ok].astype(np.int64), x[ok], c["value"].to_numpy(dtype=np.float64)[ok])
+        self._curve_cache[metric] = out
+        return out
+
     def lines_data(self, metric: str | None) -> dict[str, Any]:
         """Per experiment (row order) the per-epoch values of ``metric``: ``xs``/``ys`` lists
         (empty for experiments without any), with the colour and label of the row."""
+        if self.dense:  # drawn as an image from curve_arrays; no row per experiment
+            return {k: [] for k in ("xs", "ys", "experiment_id", "label", "color", "state")}
         n = len(self.order)
         xs: list[np.ndarray] = [np.empty(0)] * n
         ys: list[np.ndarray] = [np.empty(0)] * n
-        curves = self.run_frames.curves
-        if metric is not None and n and not curves.empty:
-            c = curves[curves["name"] == self.curve_name(metric)]
-            if len(c):
-                x = c["epoch"].to_numpy(dtype=np.float64)
-                x = np.where(np.isfinite(x), x, c["step"].to_numpy(dtype=np.float64))
-                rows = c["experiment_id"].astype(str).map(self._row).to_numpy()
-                ok = ~pd.isna(rows)
-                rows = rows[ok].astype(np.int64)
-                x, y = x[ok], c["value"].to_numpy(dtype=np.float64)[ok]
+        if metric is not None and n and not self.dense:
+            rows, x, y = self.curve_arrays(metric)
+            if len(rows):
                 order = np.lexsort((x, rows))
                 rows, x, y = rows[order], x[order], y[order]
                 starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])

@@ -31,7 +31,7 @@ def build_run_page(source: RunSource, *, refresh_ms: int = 1500,
 
 
 def new_run_page(source: RunSource, *, refresh_ms: int = 1500,
-                 nav: pn.viewable.Viewable | None = None) -> RunPage:
+                 nav: pn.viewable.Viewable | None = None, **options: Any) -> RunPage:
     """Like :func:`build_run_page`, but returns the :class:`RunPage` viewer itself. ``nav`` is
     shown above the run header (inside the page's own layout: wrapping the page in another
     layout collapses its fixed-size scatter matrix)."""
@@ -48,7 +48,7 @@ def new_run_page(source: RunSource, *, refresh_ms: int = 1500,
             except ConfigError as exc:
                 problem = str(exc)
     author = (pn.state.user or None) if in_session else None
-    page = RunPage(source, refresh_ms=refresh_ms, nav=nav, view=view, author=author)
+    page = RunPage(source, refresh_ms=refresh_ms, nav=nav, view=view, author=author, **options)
     if problem:
         page.show_error(problem)
     if in_session:
@@ -94,7 +94,8 @@ class ServedPage:
 
 def serve_run_page(source: RunSource, *, address: str = "127.0.0.1", port: int = 0,
                    refresh_ms: int = 1500, title: str | None = None,
-                   start_timeout: float = 30.0, **kwargs: Any) -> ServedPage:
+                   start_timeout: float = 30.0, page_options: dict[str, Any] | None = None,
+                   **kwargs: Any) -> ServedPage:
     """Serve the run page of ``source`` at ``http://address:port/`` on a background thread.
 
     ``port=0`` picks a free port; the returned :class:`ServedPage` has the actual one. Extra
@@ -104,7 +105,7 @@ def serve_run_page(source: RunSource, *, address: str = "127.0.0.1", port: int =
     pages: list[weakref.ReferenceType[RunPage]] = []
 
     def session() -> pn.viewable.Viewable:
-        page = new_run_page(source, refresh_ms=refresh_ms)
+        page = new_run_page(source, refresh_ms=refresh_ms, **(page_options or {}))
         pages.append(weakref.ref(page))
         return page.__panel__()
 

@@ -34,7 +34,7 @@ from bokeh.models import CustomJSTickFormatter
 from bokeh.models.widgets.tables import HTMLTemplateFormatter
 
 from panel_app._linked import LinkedPlots
-from panel_app._model import RunPageModel
+from panel_app._model import POINTS_MAX, RunPageModel
 from workbench_plugin.frames import STATE_COLORS, RunSource
 from workbench_plugin.memory import ListLog, Lock, Note, ProjectMemory, encode_view
 
@@ -120,13 +120,13 @@ class RunPage(pn.viewable.Viewer):
 
     def __init__(self, source: RunSource, *, nav: pn.viewable.Viewable | None = None,
                  view: Mapping[str, Any] | None = None, author: str | None = None,
-                 **params: Any) -> None:
+                 points_max: int = POINTS_MAX, **params: Any) -> None:
         super().__init__(**params)
         self.source = source
         memory = getattr(source, "memory", None)
         self.memory: ProjectMemory = memory if memory is not None else ProjectMemory(ListLog())
         self.author = author
-        self.model = RunPageModel(source.frames())
+        self.model = RunPageModel(source.frames(), points_max=points_max)
         self.plots = LinkedPlots(self.model, self._on_geometry, self._on_tap,
                                  matrix_size=(760, 760), bars_size=(560, 250))
         #: The mask the browser's highlight layers show (a box select or a click sets it in
@@ -168,6 +168,8 @@ class RunPage(pn.viewable.Viewer):
         self._matrix_holder = pn.Column(margin=0)
         self._bars_pane = pn.pane.Bokeh(None, margin=(0, 5))
         self._epochs_pane = pn.pane.Bokeh(None, margin=(0, 5))
+        self._bars_box = pn.Column(self._bars_pane, margin=0)
+        self._epochs_box = pn.Column(self._epochs_pane, margin=0)
         self._chart_note = pn.pane.Markdown("", margin=(10, 10))
         self._build_matrix()
         self._build_charts()
@@ -192,7 +194,7 @@ class RunPage(pn.viewable.Viewer):
                 self._matrix_holder,
                 pn.Column(
                     pn.Row(self.metric_select, self.chart_switch, margin=0),
-                    self._chart_note, self._bars_pane, self._epochs_pane, self.table,
+                    self._chart_note, self._bars_box, self._epochs_box, self.table,
                     margin=0),
             ),
             pn.Row(pn.pane.HTML("<b>Notes</b>", margin=(10, 10)), self.note_input,
@@ -224,8 +226,8 @@ class RunPage(pn.viewable.Viewer):
 
     def _show_chart(self) -> None:
         lines = self.model.chart == "lines"
-        self._bars_pane.visible = self._bars_pane.object is not None and not lines
-        self._epochs_pane.visible = self._epochs_pane.object is not None and lines
+        self._bars_box.visible = self._bars_pane.object is not None and not lines
+        self._epochs_box.visible = self._epochs_pane.object is not None and lines
 
     def _build_sliders(self) -> None:
         """A range slider per hyperparameter (with its lock) and per metric."""
@@ -245,6 +247,7 @@ class RunPage(pn.viewable.Viewer):
             slider = pn.widgets.RangeSlider(
                 label=name, start=info.start, end=info.end, step=info.step,
                 value=(max(lo, info.start), min(hi, info.end)), width=250, margin=(0, 8),
+                css_classes=["ht-slider", f"ht-slider-{name}"],
                 **({"format": fmt} if fmt is not None else {}))
             slider.param.watch(functools.partial(self._on_slider, name), "value_throttled")
             self.sliders[name] = slider
@@ -253,8 +256,10 @@ class RunPage(pn.viewable.Viewer):
                 continue
             lock = locks.get(name)
             toggle = pn.widgets.Toggle(label="locked" if lock else "lock", value=lock is not None,
-                                       width=70, margin=(0, 8), color="light")
-            label = pn.pane.HTML(self._lock_html(lock), margin=(4, 4))
+                                       width=70, margin=(0, 8), color="light",
+                                       css_classes=["ht-lock-toggle", f"ht-lock-toggle-{name}"])
+            label = pn.pane.HTML(self._lock_html(lock), margin=(4, 4),
+                                 css_classes=[f"ht-lock-{name}"])
             toggle.param.watch(functools.partial(self._on_lock, name), "value")
             self.locks[name], self.lock_labels[name] = toggle, label
             hparams.extend([slider, pn.Row(toggle, label, margin=(0, 0, 6, 0))])
@@ -368,6 +373,8 @@ class RunPage(pn.viewable.Viewer):
 
     def _push_highlight(self) -> None:
         mask = self.model.selection_mask()
+        if self.model.dense and self.model.chart == "lines":
+            self.plots.set_epochs_highlight(mask)  # the browser has no curves to bin
         if mask.tobytes() == self._shown:
             return
         self.plots.set_mask(mask)
@@ -385,6 +392,9 @@ class RunPage(pn.viewable.Viewer):
         if self.chart_switch.value != event.new:
             self.chart_switch.value = event.new
         self._show_chart()
+        if self.model.dense and event.new == "lines":
+            _with_lock(functools.partial(self.plots.set_epochs_highlight,
+                                         self.model.selection_mask()))
         self._update_url()
 
     def _on_bar_metric(self, event: param.parameterized.Event) -> None:
@@ -413,7 +423,7 @@ class RunPage(pn.viewable.Viewer):
                     picked = [lab for i, lab in enumerate(info.labels) if lo - 1e-9 <= i <= hi + 1e-9]
                     lock = self.memory.lock(name, run_id=run_id, values=picked, author=self.author)
                 else:
-                    low, high = info.to_value(lo), info.to_value(hi)
+                    low, high = self.model.value_span(name, lo, hi)
                     lock = self.memory.lock(name, run_id=run_id, low=low, high=high,
                                             author=self.author)
             else:

@@ -15,7 +15,8 @@ from playwright.sync_api import Page, expect
 
 from tests.integration.processes import wait_for
 
-__all__ = ["SELECTED_IDS", "column", "dark_pixels", "drag", "frame", "open_page", "row_label", "wait_for"]
+__all__ = ["READY_JS", "SELECTED_IDS", "VISIBLE_JS", "column", "dark_pixels", "drag", "frame", "open_page",
+           "row_label", "wait_for"]
 
 VIEWPORT = {"width": 1400, "height": 900}
 
@@ -48,6 +49,15 @@ COLUMN_JS = """([name, column]) => {
   const d = source.data;
   const col = d instanceof Map ? d.get(column) : d[column];
   return col == null ? null : Array.from(col);
+}"""
+
+#: Whether the plot named (a figure's ``name``) is on screen (not hidden by the chart switch).
+VISIBLE_JS = """(name) => {
+  const fig = Bokeh.documents[0].get_model_by_name(name);
+  const view = fig == null ? null : Bokeh.index.get_one(fig);
+  if (view == null) { return false; }
+  const r = view.el.getBoundingClientRect();
+  return r.width > 0 && r.height > 0;
 }"""
 
 SELECTED_IDS = ".tabulator-row.tabulator-selected .tabulator-cell[tabulator-field='experiment']"

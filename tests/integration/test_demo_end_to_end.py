@@ -4,6 +4,9 @@ the local engine, ``hypertuner serve`` serves it, and Chromium selects experimen
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +14,23 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.integration.browser import SELECTED_IDS, column, drag, frame, open_page
-from tests.integration.processes import cli, launch_batch, served_dashboard, wait_for
+from tests.integration.browser import (
+    READY_JS,
+    SELECTED_IDS,
+    VISIBLE_JS,
+    column,
+    drag,
+    frame,
+    open_page,
+)
+from tests.integration.processes import (
+    HYPERTUNER,
+    cli,
+    launch_batch,
+    served_dashboard,
+    stop_process,
+    wait_for,
+)
 from workbench_plugin.demo import DEMO_NAME
 from workbench_plugin.index import ProjectIndex
 from workbench_plugin.store import Store
@@ -101,31 +119,137 @@ def finite(values: list[Any] | None) -> list[float]:
 
 def test_served_page_follows_a_running_batch_without_reload(
         browser: Any, store: Store, project_dir: Path, tmp_path: Path) -> None:
-    """``hypertuner serve`` runs a queued batch with its gateway; the open page shows the
-    experiments start and finish, and their metrics grow, with no reload."""
+    """A page open on a queued batch shows its experiments start and finish, and their metrics
+    grow, with no reload, while ``hypertuner gateway`` runs the batch beside ``serve``."""
     index, exps = launch_batch(store, project_dir, {"x": "1,2,3", "epochs": 8, "sleep": 0.4})
-    env = {"HYPERTUNER_SLOTS": "2", "HYPERTUNER_FLUSH_SECONDS": "0.3"}
-    with served_dashboard(store, project_dir, tmp_path / "serve.log", gateway=True, extra_env=env) as url:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "HYPERTUNER_SLOTS": "2", "HYPERTUNER_FLUSH_SECONDS": "0.3"}
+    with served_dashboard(store, project_dir, tmp_path / "serve.log") as url:
         page = open_page(browser, url, rows=3, plots=False)  # nothing has reported metrics yet
         console: list[str] = []  # shown if the page stops following
         page.on("console", lambda m: console.append(f"{m.type}: {m.text[:400]}") if m.type == "error" else None)
         page.on("pageerror", lambda e: console.append(f"pageerror: {str(e)[:600]}"))
         page.evaluate("() => { window.__same_page = true; }")
         header = page.locator(".ht-run-header")
-        expect(header).to_contain_text("2 running", timeout=30_000)
+        expect(header).to_contain_text("3 queued")
+        with open(tmp_path / "gateway.log", "wb") as log:  # the page is open: start the batch
+            gateway = subprocess.Popen([*HYPERTUNER, "--store", store.url, "gateway", "--until-idle"],
+                                       cwd=project_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_for(lambda: finite(column(page, "runpage-source", "m:loss")), timeout=30,
-                     what="per-epoch metrics of running experiments in the browser")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}; header {header.inner_text()!r}; browser console {console}") from exc
-        assert "3 done" not in header.inner_text()
-        try:
-            expect(header).to_contain_text("3 done", timeout=60_000)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}; browser console {console}") from exc
-        wait_for(lambda: sorted(column(page, "runpage-source", "m:score") or []) == [10.0, 20.0, 30.0],
-                 timeout=10, what="final scores in the browser")
-        assert page.evaluate("() => window.__same_page === true")
+            expect(header).to_contain_text("2 running", timeout=30_000)
+            try:
+                wait_for(lambda: finite(column(page, "runpage-source", "m:loss")), timeout=30,
+                         what="per-epoch metrics of running experiments in the browser")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; header {header.inner_text()!r}; browser console {console}") from exc
+            try:
+                expect(header).to_contain_text("3 done", timeout=60_000)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; browser console {console}") from exc
+            wait_for(lambda: sorted(column(page, "runpage-source", "m:score") or []) == [10.0, 20.0, 30.0],
+                     timeout=10, what="final scores in the browser")
+            assert page.evaluate("() => window.__same_page === true")
+            assert gateway.wait(60) == 0, (tmp_path / "gateway.log").read_text()
+        finally:
+            stop_process(gateway)
     index.refresh()
     assert {s.state for _, _, s in index.iter_experiments()} == {"succeeded"}
     assert len(exps) == 3
+
+
+# ---- the client's walkthrough on the demo's first run -------------------------------------
+SCATTERS = [f"highlight:{h}:{m}" for h in ("alpha", "batch_size", "num_epochs")
+            for m in ("val_acc", "val_loss", "train_acc", "train_loss")]
+
+
+def slider_text(page: Page, name: str) -> str:
+    return page.locator(f".ht-slider-{name} .bk-slider-title").inner_text()
+
+
+def slider_numbers(page: Page, name: str) -> list[float]:
+    return [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", slider_text(page, name).split(":", 1)[1])]
+
+
+def brush_num_epochs_6(page: Page) -> None:
+    f = frame(page, "scatter:num_epochs:val_acc", xs=[-0.45, 0.45])  # categorical position 0
+    top, bottom = f["top"] + 2, f["top"] + f["height"] - 2
+    x0, x1 = f["sx"]
+    drag(page, [(x0, top), ((x0 + x1) / 2, (top + bottom) / 2), (x1, bottom)])
+
+
+def assert_selected(page: Page, expected: list[str], chart: str = "bars") -> None:
+    wait_for(lambda: sorted(column(page, "highlight:bars", "experiment_id") or []) == expected,
+             timeout=10, what=f"{len(expected)} experiments highlighted in the bar chart")
+    for name in SCATTERS:
+        assert sorted(column(page, name, "experiment_id")) == expected, name
+    assert sorted(column(page, "highlight:epochs", "experiment_id")) == expected
+    selected = page.locator(SELECTED_IDS)
+    expect(selected).to_have_count(len(expected))
+    assert sorted(selected.all_inner_texts()) == expected
+    expect(page.locator(".ht-selected")).to_have_text(f"{len(expected)} selected")
+
+
+def test_client_walkthrough(browser: Any, demo: tuple[Store, Path, ProjectIndex],
+                            tmp_path: Path) -> None:
+    """Brush num_epochs = 6, see it everywhere (table, bars, every scatter, sliders); clear;
+    lock batch_size and find the lock after a reload; save a note, change the view, click the
+    note; open the page's URL in a new tab and get the same view."""
+    store, folder, index = demo
+    run_id = next(iter(index.runs))
+    table = index.frames(run_id).experiments
+    six = table[table["num_epochs"] == 6]
+    expected = sorted(six["experiment_id"])
+    with served_dashboard(store, folder, tmp_path / "serve.log") as url:
+        page = open_page(browser, url, rows=8)
+        brush_num_epochs_6(page)
+        assert_selected(page, expected)
+        assert slider_text(page, "num_epochs").endswith("6 .. 6")
+        assert slider_numbers(page, "batch_size") == [32, 64]
+        lo, hi = slider_numbers(page, "val_acc")
+        assert lo == pytest.approx(six["val_acc"].min(), abs=0.006)
+        assert hi == pytest.approx(six["val_acc"].max(), abs=0.006)
+        assert hi - lo < table["val_acc"].max() - table["val_acc"].min() + 0.006
+
+        page.get_by_role("button", name="Clear selection").click()
+        assert_selected(page, [])
+        assert slider_text(page, "num_epochs").endswith("6 .. 12")
+
+        # lock batch_size: a store event, shown after a reload
+        page.locator(".ht-lock-toggle-batch_size button").click()
+        expect(page.locator(".ht-lock-batch_size")).to_contain_text("32..64")
+        page.reload()
+        page.wait_for_function(READY_JS, timeout=60_000)
+        expect(page.locator(".ht-lock-batch_size")).to_contain_text("32..64")
+        expect(page.locator(".ht-lock-toggle-batch_size button")).to_have_text("locked")
+        [lock] = [e for e in store.events(DEMO_NAME, "lock") if e["hparam"] == "batch_size"]
+        assert (lock["low"], lock["high"], lock["run_id"]) == (32, 64, run_id)
+
+        # a note keeps the view: selection, metric, chart
+        brush_num_epochs_6(page)
+        assert_selected(page, expected)
+        page.get_by_role("button", name="Epoch lines").click()
+        wait_for(lambda: page.evaluate(VISIBLE_JS, "epochs"), timeout=10, what="epoch lines shown")
+        page.get_by_placeholder("A note on this view...").fill("six epochs underfit")
+        page.get_by_role("button", name="Save note").click()
+        note = page.locator(".ht-note button")
+        expect(note).to_contain_text("six epochs underfit")
+        [saved] = store.events(DEMO_NAME, "note")
+        assert saved["view"]["chart"] == "lines" and saved["run_id"] == run_id
+
+        page.get_by_role("button", name="Clear selection").click()
+        page.get_by_role("button", name="Bars").click()
+        assert_selected(page, [])
+        wait_for(lambda: not page.evaluate(VISIBLE_JS, "epochs"), timeout=10, what="bars shown")
+        note.click()
+        assert_selected(page, expected)
+        wait_for(lambda: page.evaluate(VISIBLE_JS, "epochs"), timeout=10, what="lines restored")
+
+        # the URL carries the view: a copied link opens it
+        wait_for(lambda: "view=" in page.url, timeout=10, what="the view in the page URL")
+        other = open_page(browser, page.url, rows=8)
+        try:
+            assert_selected(other, expected)
+            assert other.evaluate(VISIBLE_JS, "epochs")
+        finally:
+            other.close()
+            page.close()

@@ -13,9 +13,12 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
+from panel_app._density import bin_points, counts_to_rgba
+from panel_app._linked import DENSITY_HIGHLIGHT
 from panel_app.app import ServedPage, serve_run_page
 from tests.fakes import FakeRunSource
 from tests.integration.browser import (
@@ -223,3 +226,44 @@ def test_running_experiments_appear_without_reload(browser: Any) -> None:
         calls = source.refresh_calls
         time.sleep(1.0)
         assert source.refresh_calls == calls
+
+
+IMAGE_JS = """(name) => {
+  const m = Bokeh.documents[0].get_model_by_name(name);
+  const d = m.data;
+  const img = (d instanceof Map ? d.get("image") : d.image)[0];
+  return {shape: Array.from(img.shape ?? []), pixels: Array.from(img)};
+}"""
+
+
+def test_dense_mode_bins_the_highlight_in_the_browser(browser: Any) -> None:
+    """Above ``points_max`` experiments the plots are density images: a box select makes the
+    browser bin the selected experiments into every plot's highlight image (the same pixels
+    as numpy bins them), and the server only follows with the table."""
+    source = FakeRunSource()
+    with serve_run_page(source, refresh_ms=1000, page_options={"points_max": 4}) as served:
+        page = open_page(browser, served.url, rows=8)
+        try:
+            f = frame(page, "scatter:num_epochs:val_acc", xs=[-0.45, 0.45])
+            top, bottom = f["top"] + 2, f["top"] + f["height"] - 2
+            x0, x1 = f["sx"]
+            drag(page, [(x0, top), ((x0 + x1) / 2, (top + bottom) / 2), (x1, bottom)])
+            expected = ids_where(source, num_epochs=6)
+            selected = page.locator(SELECTED_IDS)
+            expect(selected).to_have_count(4)
+            assert sorted(selected.all_inner_texts()) == expected
+            run_page = served.live_pages()[-1]
+            mask = run_page.model.selection_mask().astype(bool)
+            assert [run_page.model.order[i] for i in np.flatnonzero(mask)] == expected
+            for key, layer in run_page.plots.layers.items():
+                hl, xcol, ycol, a, b, c, d, w, h, xlog, ylog = layer[:11]
+                want = counts_to_rgba(bin_points(
+                    np.asarray(run_page.model.data[xcol]), np.asarray(run_page.model.data[ycol]),
+                    mask, x_range=(a, b), y_range=(c, d), width=w, height=h, x_log=xlog,
+                    y_log=ylog), DENSITY_HIGHLIGHT)
+                shown = page.evaluate(IMAGE_JS, hl.name)
+                assert shown["shape"] == [h, w], key
+                assert shown["pixels"] == want.ravel().tolist(), key
+                assert hl.data["image"][0].shape == (1, 1)  # binned in the browser, not sent
+        finally:
+            page.close()

@@ -12,6 +12,8 @@ import param
 import pytest
 from bokeh.document import Document
 
+from panel_app._density import bin_points, counts_to_rgba
+from panel_app._linked import DENSITY_HIGHLIGHT
 from panel_app._model import RunPageModel, axis_info, mask_in_geometry, points_in_polygon
 from panel_app.run_page import RunPage, _table_patch
 from tests.fakes import FakeRunSource
@@ -350,3 +352,31 @@ def test_progress_counts() -> None:
     source.refresh()
     counts = RunPageModel(source.frames()).counts()
     assert counts == {"total": 8, "done": 3, "running": 2, "queued": 2, "failed": 1}
+
+
+def test_dense_mode_draws_images_and_fills_highlight_layers_from_the_mask() -> None:
+    source = FakeRunSource()
+    page = RunPage(source, points_max=4)  # 8 experiments: "too many" for glyphs
+    plots = page.plots
+    assert page.model.dense
+    assert len(plots.layers) == 3 * 3 + 1  # every scatter cell and the sorted bars
+    assert not [r for fig in plots.scatters.values() for r in fig.renderers
+                if getattr(r, "data_source", None) is plots.source]  # no glyph per experiment
+    for key in plots.layers:
+        assert np.count_nonzero(plots._base_images[key].data["image"][0]) > 0, key
+    page.table.selection = [0, 2]
+    mask = page.model.selection_mask()
+    for key, layer in plots.layers.items():
+        hl, xcol, ycol, x0, x1, y0, y1, w, h, xlog, ylog = layer[:11]
+        want = counts_to_rgba(bin_points(np.asarray(page.model.data[xcol]),
+                                         np.asarray(page.model.data[ycol]), mask.astype(bool),
+                                         x_range=(x0, x1), y_range=(y0, y1), width=w, height=h,
+                                         x_log=xlog, y_log=ylog), DENSITY_HIGHLIGHT)
+        assert np.array_equal(hl.data["image"][0], want), key
+    assert {k: v for k, v in plots._dense_js.args.items() if k != "layers"} == {
+        "mask_src": plots.mask, "points": plots.source}
+    page.model.chart = "lines"  # the browser has no curves: the server bins the selected ones
+    assert np.count_nonzero(plots.epochs_highlight.data["image"][0]) > 0
+    page.model.clear_selection()
+    assert all(layer[0].data["image"][0].shape == (1, 1) for layer in plots.layers.values())
+    assert plots.epochs_highlight.data["image"][0].shape == (1, 1)
