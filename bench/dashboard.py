@@ -90,8 +90,16 @@ window.__ht.hl = () => {
   for (let i = 0; i < col.length; i++) { if (col[i]) { n++; if (first < 0) first = i; last = i; } }
   return n + ":" + first + ":" + last;
 };
+window.__ht.deep = (root, sel) => {  // Panel renders panes in shadow roots
+  const el = root.querySelector(sel);
+  if (el) { return el; }
+  for (const n of root.querySelectorAll("*")) {
+    if (n.shadowRoot) { const f = window.__ht.deep(n.shadowRoot, sel); if (f) { return f; } }
+  }
+  return null;
+};
 window.__ht.selectedText = () => {
-  const el = document.querySelector(".ht-selected");
+  const el = window.__ht.deep(document, ".ht-selected");
   return el ? el.textContent : "";
 };
 window.addEventListener("mouseup", () => { window.__ht.up = performance.now(); }, true);
@@ -205,7 +213,7 @@ def link_selections_layout(experiments: Any, hparams: list[str], metrics: list[s
     hv.extension("bokeh")
     data = experiments[[*hparams, *metrics]].copy()
     for h in hparams:
-        if data[h].map(lambda v: isinstance(v, str)).any():
+        if h == "batch_size" or data[h].map(lambda v: isinstance(v, str)).any():  # categories
             data[h] = data[h].astype(str)
         else:
             data[h] = data[h].astype(float)

@@ -186,7 +186,7 @@ class LinkedPlots:
         self.on_tap = on_tap
         self.matrix_size = matrix_size
         self.bars_size = bars_size
-        self.source = ColumnDataSource(data=dict(model.data), name="runpage-source")
+        self.source = ColumnDataSource(data=self._plot_data(), name="runpage-source")
         self.highlight = ColumnDataSource(data=model.highlight_data(), name="runpage-highlight")
         self.lines = ColumnDataSource(data=model.lines_data(model.bar_metric), name="runpage-lines")
         self.lines_highlight = ColumnDataSource(data={k: [] for k in self.lines.data},
@@ -212,6 +212,14 @@ class LinkedPlots:
         self.epochs: Any = None
         self._bar_renderers: list[GlyphRenderer] = []
         self._line_metric: str | None = model.bar_metric
+
+    def _plot_data(self) -> dict[str, Any]:
+        """What the browser gets of :attr:`RunPageModel.data`: all of it for glyphs; only the
+        numeric columns (typed arrays, no strings) for density images and highlight layers."""
+        data = self.model.data
+        if not self.model.dense:
+            return dict(data)
+        return {k: v for k, v in data.items() if isinstance(v, np.ndarray)}
 
     # ---- scatter matrix --------------------------------------------------------------------
     def build_matrix(self) -> LayoutDOM | None:
@@ -597,7 +605,7 @@ class LinkedPlots:
 
     def update_data(self) -> None:
         """After a refresh: new data, ranges, categories and bar factors (the matrix is kept)."""
-        self.source.data = dict(self.model.data)
+        self.source.data = self._plot_data()
         self.update_lines()
         for key in self.layers:
             self._rebin_base(key)

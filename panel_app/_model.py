@@ -149,6 +149,8 @@ def _jitter(ids: Sequence[str]) -> np.ndarray:
 
 def _numeric(values: pd.Series) -> np.ndarray | None:
     """The values as float64, or None when any present value is not a number."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
     out = np.full(len(values), np.nan)
     for i, v in enumerate(values.tolist()):
         if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -296,10 +298,20 @@ def _metric_rank(name: str) -> int:
 
 
 def _round(values: pd.Series) -> pd.Series:
-    """Four significant digits, for the table."""
-    def one(v: float) -> float:
-        return float(f"{v:.4g}") if np.isfinite(v) else v
-    return values.astype(float).map(one)
+    """Four significant digits, for the table. Vectorized; exact decimal ties round to even
+    (``0.12345`` -> ``0.1234``), otherwise the same double as ``float(f"{v:.4g}")``."""
+    v = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    out = v.copy()
+    ok = np.isfinite(v) & (v != 0)
+    digits = 3 - np.floor(np.log10(np.abs(v[ok])))
+    up = digits >= 0
+    scaled = v[ok]
+    res = np.empty_like(scaled)
+    p = 10.0 ** np.abs(digits)
+    res[up] = np.round(scaled[up] * p[up]) / p[up]
+    res[~up] = np.round(scaled[~up] / p[~up]) * p[~up]
+    out[ok] = res
+    return pd.Series(out, index=values.index)
 
 
 class RunPageModel(param.Parameterized):
@@ -351,7 +363,7 @@ class RunPageModel(param.Parameterized):
         order += [i for i in ids if i not in seen]
         self.order = order
         self._row = {eid: n for n, eid in enumerate(order)}
-        if len(exps):
+        if len(exps) and ids != order:
             exps = exps.set_index(exps["experiment_id"].astype(str)).loc[order].reset_index(drop=True)
         self.experiments = exps
         self._compute(frames)
@@ -406,7 +418,8 @@ class RunPageModel(param.Parameterized):
             info = axis_info(h, f"x:{h}", col, self.order, frames.scales.get(h, "linear"))
             axes[h] = info
             data[info.column] = info.values
-            data[f"h:{h}"] = [_label(v) for v in col.tolist()]
+            if n <= self.points_max:  # for hover; dense plots have none
+                data[f"h:{h}"] = [_label(v) for v in col.tolist()]
         for m in frames.metrics:
             col = exps[m] if m in exps else pd.Series(np.full(n, np.nan))
             scale = "log" if frames.scales.get(m) == "log" else "linear"
@@ -565,11 +578,22 @@ class RunPageModel(param.Parameterized):
         c = curves[curves["name"] == self.curve_name(metric)]
         x = c["epoch"].to_numpy(dtype=np.float64)
         x = np.where(np.isfinite(x), x, c["step"].to_numpy(dtype=np.float64))
-        rows = pd.Series(c["experiment_id"].astype(str)).map(self._row).to_numpy(dtype=np.float64)
-        ok = np.isfinite(rows)
-        out = (rows[ok].astype(np.int64), x[ok], c["value"].to_numpy(dtype=np.float64)[ok])
+        rows = self._rows_of(c["experiment_id"])
+        ok = rows >= 0
+        out = (rows[ok], x[ok], c["value"].to_numpy(dtype=np.float64)[ok])
         self._curve_cache[metric] = out
         return out
+
+    def _rows_of(self, ids: pd.Series) -> np.ndarray:
+        """Row positions of experiment ids (-1 where unknown); per category when categorical."""
+        if isinstance(ids.dtype, pd.CategoricalDtype):
+            cats = ids.cat.categories
+            cat_rows = np.fromiter((self._row.get(str(c), -1) for c in cats), dtype=np.int64,
+                                   count=len(cats))
+            codes = ids.cat.codes.to_numpy()
+            return np.where(codes >= 0, cat_rows[codes], -1)
+        return np.fromiter((self._row.get(str(i), -1) for i in ids), dtype=np.int64,
+                           count=len(ids))
 
     def lines_data(self, metric: str | None) -> dict[str, Any]:
         """Per experiment (row order) the per-epoch values of ``metric``: ``xs``/``ys`` lists

@@ -108,6 +108,16 @@ def _with_lock(fn: Callable[[], None]) -> None:
         doc.add_next_tick_callback(fn)
 
 
+#: A selection made outside the table marks its rows only up to this many.
+TABLE_MARK_MAX = 500
+
+
+def _same_rows(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(len(a) == len(b) and np.array_equal(a, b))
+
+
 _LOG_FORMAT = "return Number(Math.pow(10, tick).toPrecision(3)).toString();"
 _CATEGORY_FORMAT = "const i = Math.round(tick); return (i >= 0 && i < labels.length) ? labels[i] : '';"
 
@@ -117,6 +127,8 @@ class RunPage(pn.viewable.Viewer):
 
     refresh_ms = param.Integer(default=1500, bounds=(100, None),
                                doc="How often the source is asked for new files.")
+    table_rows = param.Parameter(default=None, doc="The rows the table shows (positions), "
+                                 "None for all: a selection made outside the table.")
 
     def __init__(self, source: RunSource, *, nav: pn.viewable.Viewable | None = None,
                  view: Mapping[str, Any] | None = None, author: str | None = None,
@@ -152,9 +164,13 @@ class RunPage(pn.viewable.Viewer):
             self.model.table.copy(), selectable=True, disabled=True, show_index=False,
             formatters={"state": HTMLTemplateFormatter(template=_STATE_TEMPLATE)},
             layout="fit_data_table", height=430, width=560, margin=(6, 10),
-            frozen_columns=["#"], stylesheets=[_TABLE_CSS], pagination=None,
+            frozen_columns=["#"], stylesheets=[_TABLE_CSS],
+            # dense: the server sorts, filters and pages (every row reachable, a page sent)
+            pagination="remote" if self.model.dense else None, page_size=15,
             header_filters=True,
         )
+        self.table.add_filter(pn.bind(self._table_filter, rows=self.param.table_rows))
+        self._table_caption = pn.pane.HTML(self._caption_html(), margin=(0, 10))
         self.sliders: dict[str, pn.widgets.RangeSlider] = {}
         self.locks: dict[str, pn.widgets.Toggle] = {}
         self.lock_labels: dict[str, pn.pane.HTML] = {}
@@ -185,6 +201,16 @@ class RunPage(pn.viewable.Viewer):
         self.model.param.watch(self._on_chart, "chart")
         if view:
             self.restore(view)
+            doc = pn.state.curdoc
+            if doc is not None and doc.session_context is not None and self.table.selection:
+                # Tabulator maps a selection through its filter only once it is shown: mark
+                # the rows after the page has loaded
+                self._syncing = True
+                try:
+                    self.table.selection = []
+                finally:
+                    self._syncing = False
+                pn.state.onload(self._sync_widgets)
 
         self._layout = pn.Column(
             *([nav] if nav is not None else []),
@@ -194,7 +220,8 @@ class RunPage(pn.viewable.Viewer):
                 self._matrix_holder,
                 pn.Column(
                     pn.Row(self.metric_select, self.chart_switch, margin=0),
-                    self._chart_note, self._bars_box, self._epochs_box, self.table,
+                    self._chart_note, self._bars_box, self._epochs_box, self._table_caption,
+                    self.table,
                     margin=0),
             ),
             pn.Row(pn.pane.HTML("<b>Notes</b>", margin=(10, 10)), self.note_input,
@@ -218,7 +245,10 @@ class RunPage(pn.viewable.Viewer):
             self._matrix_holder.objects = [pn.pane.Bokeh(grid, margin=(0, 5))]
 
     def _build_charts(self) -> None:
-        bars, epochs = self.plots.build_bars(), self.plots.build_epochs()
+        bars = self.plots.build_bars()
+        # dense epoch lines bin every curve point: only when they are first shown
+        lazy = self.model.dense and self.model.chart != "lines"
+        epochs = None if lazy else self.plots.build_epochs()
         self._bars_pane.object = bars
         self._epochs_pane.object = epochs
         self._chart_note.object = "" if bars is not None else "No metric to chart yet."
@@ -320,7 +350,21 @@ class RunPage(pn.viewable.Viewer):
         if self._syncing:
             return
         ids = [self.model.order[r] for r in event.new if 0 <= r < len(self.model.order)]
-        self.model.select_ids_from(ids, {})
+        self.model.select_ids_from(ids, {})  # no origin: the table keeps the rows it shows
+
+    @staticmethod
+    def _table_filter(df: pd.DataFrame, rows: Any = None) -> pd.DataFrame:
+        return df if rows is None else df.iloc[rows]
+
+    def _caption_html(self) -> str:
+        total = len(self.model.order)
+        if self.table_rows is None:
+            text = f"All {total:,} experiments"
+        else:
+            text = (f"The {len(self.table_rows):,} selected of {total:,} experiments "
+                    "(Clear selection shows all)")
+        return f'<span class="ht-table-caption" style="font-size:12px;color:#555">{text}</span>'
+
 
     def _on_slider(self, name: str, event: param.parameterized.Event) -> None:
         """A slider released by the user: select what lies inside every narrowed slider."""
@@ -354,8 +398,16 @@ class RunPage(pn.viewable.Viewer):
         ranges = self.model.selection_ranges()
         self._syncing = True
         try:
-            if list(self.table.selection) != rows:
-                self.table.selection = rows
+            picked_in_table = bool(rows) and not self.model.origin
+            if not picked_in_table:  # made in a plot, a slider, a note: show just those
+                shown = np.asarray(rows, dtype=np.int64) if rows else None
+                if not _same_rows(shown, self.table_rows):
+                    self.table_rows = shown
+                    self._table_caption.object = self._caption_html()
+            # marking thousands of rows costs Tabulator seconds; the filter shows them anyway
+            marked = rows if picked_in_table or len(rows) <= TABLE_MARK_MAX else []
+            if list(self.table.selection) != marked:
+                self.table.selection = marked
             for name, slider in self.sliders.items():
                 info = self.model.sliders.get(name)
                 if info is None or name not in ranges:
@@ -391,6 +443,9 @@ class RunPage(pn.viewable.Viewer):
     def _on_chart(self, event: param.parameterized.Event) -> None:
         if self.chart_switch.value != event.new:
             self.chart_switch.value = event.new
+        if event.new == "lines" and self._epochs_pane.object is None and \
+                self.model.bar_metric is not None and self.model.order:
+            self._epochs_pane.object = self.plots.build_epochs()
         self._show_chart()
         if self.model.dense and event.new == "lines":
             _with_lock(functools.partial(self.plots.set_epochs_highlight,

@@ -203,6 +203,8 @@ def test_client_walkthrough(browser: Any, demo: tuple[Store, Path, ProjectIndex]
         page = open_page(browser, url, rows=8)
         brush_num_epochs_6(page)
         assert_selected(page, expected)
+        expect(page.locator(".tabulator-row")).to_have_count(4)  # the table shows the selection
+        expect(page.locator(".ht-table-caption")).to_contain_text("The 4 selected of 8")
         assert slider_text(page, "num_epochs").endswith("6 .. 6")
         assert slider_numbers(page, "batch_size") == [32, 64]
         lo, hi = slider_numbers(page, "val_acc")
@@ -212,6 +214,7 @@ def test_client_walkthrough(browser: Any, demo: tuple[Store, Path, ProjectIndex]
 
         page.get_by_role("button", name="Clear selection").click()
         assert_selected(page, [])
+        expect(page.locator(".tabulator-row")).to_have_count(8)
         assert slider_text(page, "num_epochs").endswith("6 .. 12")
 
         # lock batch_size: a store event, shown after a reload
@@ -246,7 +249,7 @@ def test_client_walkthrough(browser: Any, demo: tuple[Store, Path, ProjectIndex]
 
         # the URL carries the view: a copied link opens it
         wait_for(lambda: "view=" in page.url, timeout=10, what="the view in the page URL")
-        other = open_page(browser, page.url, rows=8)
+        other = open_page(browser, page.url, rows=4)  # the table shows the selection
         try:
             assert_selected(other, expected)
             assert other.evaluate(VISIBLE_JS, "epochs")
