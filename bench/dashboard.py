@@ -290,10 +290,6 @@ def measure(design: str, store_dir: str, *, brushes: int, timeout: float,
                 out["detail"] = str(exc).splitlines()[0]
                 return out
             out["first_render_ms"] = page.evaluate("() => window.__ht.ready")
-            if screenshot:
-                Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=screenshot, full_page=True, timeout=ms)
-                out["screenshot"] = screenshot
             # let the server's trailing work after the first paint (table rows) finish first
             page.wait_for_timeout(2000)
             page.wait_for_function(READY_JS, arg=[design, n_plots], timeout=ms, polling=50)
@@ -323,6 +319,10 @@ def measure(design: str, store_dir: str, *, brushes: int, timeout: float,
                         out["error"] = f"brush {b + 1}: table/sliders did not follow within {timeout:.0f} s"
                         break
                 page.wait_for_timeout(2000)  # let the server finish (table, header) before the next
+            if screenshot:  # after the last brush: the highlight and the table following it
+                Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=screenshot, full_page=True, timeout=ms)
+                out["screenshot"] = screenshot
             out["page_errors"] = errors[:3]
             browser.close()
     finally:
@@ -419,9 +419,9 @@ def main() -> None:
     if a and b:
         def ratio(key: str) -> str:
             x, y = a.get(key), b.get(key)
-            return f"{x / y:.2f}x" if x and y else "n/a"
-        print(f"run page / link_selections: first render {ratio('first_render_ms')}, "
-              f"brush {ratio('median')}")
+            return f"{y / x:.1f}x" if x and y else "n/a"
+        print(f"link_selections / run page (how many times faster the run page is): first "
+              f"render {ratio('first_render_ms')}, brush {ratio('median')}")
     for r in results:
         if r.get("prep"):
             print(f"  {r['design']} server prep: "

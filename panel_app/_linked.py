@@ -1,15 +1,19 @@
-"""Linked Bokeh views over one shared ColumnDataSource, with a highlight layer on top.
+"""Linked Bokeh views over one shared ColumnDataSource, highlighted in the browser.
 
-Every plot draws its base glyphs from :attr:`LinkedPlots.source` (all experiments) and its
-highlight glyphs from :attr:`LinkedPlots.highlight` (only the selected rows) on the
-``overlay`` level, so a selection repaints only the overlay layer. The box and lasso tools
-select nothing themselves (``renderers=[]``); they only emit a ``selectiongeometry`` event.
-Two handlers receive it:
+Every highlight on the page is drawn from one ``mask`` source (a byte per experiment):
 
-* in the browser, :data:`SELECT_JS` scans the shared source's arrays and fills the highlight
-  source locally (``sync: false``: nothing about the rows goes to the server);
-* on the server, the Python handler gets the geometry alone and computes the same ids with
-  numpy (:meth:`RunPageModel.ids_in_geometry`), for the table and the rest of the page.
+* a box, lasso or click in a scatter plot sets the mask in the browser (:data:`SELECT_JS`,
+  :data:`TAP_JS`, with ``sync: false``) and the server receives only the geometry or the click
+  point, from which it computes the same experiments with numpy for the table and sliders;
+* a selection made on the server (table rows, sliders, a note, a link) sends the mask;
+* a change of the mask runs :data:`RENDER_JS` (glyph mode: the highlight sources get the
+  selected rows, drawn on the ``overlay`` level so the base glyphs are not repainted) and
+  ``_density.HIGHLIGHT_JS`` (dense mode: each plot's highlight image is binned from the
+  shared typed arrays).
+
+Glyph mode draws a point or bar per experiment (hover, per-experiment colour); above
+:data:`~panel_app._model.POINTS_MAX` experiments (dense mode) the plots are density images
+computed on the server once, with the highlight image above them.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import numpy as np
-from bokeh.events import Event, SelectionGeometry, Tap
+from bokeh.events import DoubleTap, Event, SelectionGeometry, Tap
 from bokeh.layouts import gridplot
 from bokeh.models import (
     BoxSelectTool,
@@ -281,22 +285,26 @@ class LinkedPlots:
             args={"src": self.source, "mask": self.mask, "xcol": ax.column,
                   "ycol": ay.column, "xlog": xlog, "ylog": ylog},
             code=SELECT_JS))
-        fig.js_on_event("tap", CustomJS(
+        tap_js = CustomJS(
             args={"src": self.source, "mask": self.mask, "xcol": ax.column, "ycol": ay.column,
                   "xlog": xlog, "ylog": ylog, "xr": self.x_ranges[h], "yr": self.y_ranges[m],
                   "fw": fw, "fh": fh, "radius": TAP_RADIUS},
-            code=TAP_JS))
+            code=TAP_JS)
+        # a second click soon after the first (elsewhere) arrives as a double tap
+        fig.js_on_event("tap", tap_js)
+        fig.js_on_event("doubletap", tap_js)
 
         def on_geometry(event: Event) -> None:
             if isinstance(event, SelectionGeometry) and event.final:
                 self.on_geometry(h, m, event.geometry or {})
 
         def on_tap(event: Event) -> None:
-            if isinstance(event, Tap) and event.x is not None and event.y is not None:
+            if isinstance(event, Tap | DoubleTap) and event.x is not None and event.y is not None:
                 self.on_tap(h, m, float(event.x), float(event.y))
 
         fig.on_event(SelectionGeometry, on_geometry)
         fig.on_event(Tap, on_tap)
+        fig.on_event(DoubleTap, on_tap)
         self.scatters[(h, m)] = fig
         return fig
 

@@ -166,7 +166,7 @@ class RunPage(pn.viewable.Viewer):
             layout="fit_data_table", height=430, width=560, margin=(6, 10),
             frozen_columns=["#"], stylesheets=[_TABLE_CSS],
             # dense: the server sorts, filters and pages (every row reachable, a page sent)
-            pagination="remote" if self.model.dense else None, page_size=15,
+            pagination="remote" if self.model.dense else None, page_size=12,
             header_filters=True,
         )
         self.table.add_filter(pn.bind(self._table_filter, rows=self.param.table_rows))
@@ -300,7 +300,7 @@ class RunPage(pn.viewable.Viewer):
         if lock is None:
             return '<span class="ht-lock" style="color:#777;font-size:12px">not locked</span>'
         who = f" by {html.escape(lock.author)}" if lock.author else ""
-        return (f'<span class="ht-lock" style="font-size:12px">&#128274; '
+        return (f'<span class="ht-lock" style="font-size:12px">kept at '
                 f"<b>{html.escape(lock.describe())}</b>{who}</span>")
 
     def _header_html(self) -> str:

@@ -267,3 +267,51 @@ def test_dense_mode_bins_the_highlight_in_the_browser(browser: Any) -> None:
                 assert hl.data["image"][0].shape == (1, 1)  # binned in the browser, not sent
         finally:
             page.close()
+
+
+def test_click_picks_the_point_under_the_mouse(
+        cleared: Page, served: ServedPage, source: FakeRunSource) -> None:
+    page = cleared
+    target = source.ids[5]
+    xs = column(page, "runpage-source", "x:alpha")
+    ys = column(page, "runpage-source", "m:val_loss")
+    row = column(page, "runpage-source", "experiment_id").index(target)
+    f = frame(page, "scatter:alpha:val_loss", xs=[xs[row]], ys=[ys[row]])
+    page.mouse.click(f["sx"][0] + 2, f["sy"][0] - 1)  # a couple of pixels off the centre
+    wait_for(lambda: column(page, "highlight:alpha:val_acc", "experiment_id") == [target],
+             what="the clicked experiment highlighted in another plot")
+    expect(page.locator(SELECTED_IDS)).to_have_text([target])
+    expect(page.locator(".ht-selected")).to_have_text("1 selected")  # the server followed
+    # a click on empty space (the frame spot farthest from every point) selects nothing
+    pts = frame(page, "scatter:alpha:val_loss", xs=xs, ys=ys)
+    spots = [(f["left"] + f["width"] * i / 8, f["top"] + f["height"] * j / 8)
+             for i in range(1, 8) for j in range(1, 8)]
+    empty = max(spots, key=lambda p: min((p[0] - x) ** 2 + (p[1] - y) ** 2
+                                         for x, y in zip(pts["sx"], pts["sy"], strict=True)))
+    page.mouse.click(*empty)
+    try:
+        wait_for(lambda: column(page, "runpage-highlight", "experiment_id") == [], timeout=10,
+                 what="cleared by a miss")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {column(page, 'runpage-highlight', 'experiment_id')} "
+                             f"{empty} {f} {pts}") from exc
+    expect(page.locator(".ht-selected")).to_have_text("0 selected")
+
+
+def test_slider_release_selects_and_other_sliders_follow(
+        cleared: Page, served: ServedPage, source: FakeRunSource) -> None:
+    page = cleared
+    handle = page.locator(".ht-slider-num_epochs .noUi-handle-upper")
+    box = handle.bounding_box()
+    track = page.locator(".ht-slider-num_epochs .noUi-base").bounding_box()
+    assert box is not None and track is not None
+    drag(page, [(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2),
+                (track["x"] + 2, box["y"] + box["height"] / 2)])  # upper handle down to 6
+    expected = ids_where(source, num_epochs=6)
+    wait_for(lambda: sorted(column(page, "runpage-highlight", "experiment_id")) == expected,
+             what="experiments with num_epochs = 6 highlighted")
+    expect(page.locator(".ht-selected")).to_have_text("4 selected")
+    # the batch_size slider shows the selection's span (both values occur among the four)
+    assert page.locator(".ht-slider-batch_size .bk-slider-title").inner_text().endswith("32 .. 64")
+    [run_page] = [p for p in served.live_pages() if p.model.selection == expected]
+    assert run_page.model.view_state()["selection"]["ranges"]["num_epochs"][1] < 0.5
