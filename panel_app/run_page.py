@@ -109,7 +109,7 @@ def _with_lock(fn: Callable[[], None]) -> None:
 
 
 #: A selection made outside the table marks its rows only up to this many.
-TABLE_MARK_MAX = 500
+TABLE_MARK_MAX = 50
 
 
 def _same_rows(a: np.ndarray | None, b: np.ndarray | None) -> bool:
