@@ -312,24 +312,44 @@ class LinkedPlots:
     def _density(self, fig: Any, key: Any, xcol: str, ycol: str, xr: Any, yr: Any,
                  xlog: bool, ylog: bool) -> None:
         """Base image of every experiment and a highlight layer binned in the browser."""
-        place = ((float(xr.start), float(xr.end)),
-                 (float(yr.start), float(yr.end)))
-        counts = bin_points(np.asarray(self.model.data[xcol]), np.asarray(self.model.data[ycol]), None,
-                            x_range=place[0], y_range=place[1], width=IMAGE_W, height=IMAGE_H,
-                            x_log=xlog, y_log=ylog)
+        place = ((float(xr.start), float(xr.end)), (float(yr.start), float(yr.end)))
+        layer: list[Any] = [None, xcol, ycol, *place[0], *place[1], IMAGE_W, IMAGE_H, xlog, ylog,
+                            *DENSITY_HIGHLIGHT]
         hl = add_density_layers(fig, x_range=place[0], y_range=place[1],
-                                base_rgba=counts_to_rgba(counts, DENSITY_BASE),
+                                base_rgba=counts_to_rgba(self._layer_counts(layer, None),
+                                                         DENSITY_BASE),
                                 x_log=xlog, y_log=ylog)
         hl.name = f"density-highlight:{key if isinstance(key, str) else ':'.join(key)}"
+        layer[0] = hl
         self._base_images[key] = cast(GlyphRenderer, fig.renderers[-2]).data_source
-        self.layers[key] = [hl, xcol, ycol, *place[0], *place[1], IMAGE_W, IMAGE_H, xlog, ylog,
-                            *DENSITY_HIGHLIGHT]
+        self.layers[key] = layer
+
+    def _layer_counts(self, layer: list[Any], mask: np.ndarray | None) -> np.ndarray:
+        """A layer's points (all, or where ``mask``) binned as its images are."""
+        _, xcol, ycol, x0, x1, y0, y1, w, h, xlog, ylog = layer[:11]
+        return bin_points(np.asarray(self.model.data[xcol]), np.asarray(self.model.data[ycol]),
+                          mask, x_range=(x0, x1), y_range=(y0, y1), width=w, height=h,
+                          x_log=xlog, y_log=ylog)
+
+    def _epochs_counts(self, rows_mask: np.ndarray | None) -> np.ndarray:
+        """Every curve point of the shown metric (or of the masked experiments), binned."""
+        assert self._epochs_place is not None and self._line_metric is not None
+        (x0, x1), (y0, y1) = self._epochs_place
+        rows, xs, ys = self.model.curve_arrays(self._line_metric)
+        keep = None if rows_mask is None else rows_mask[rows]
+        return bin_points(xs, ys, keep, x_range=(x0, x1), y_range=(y0, y1), width=IMAGE_W,
+                          height=IMAGE_H)
+
+    @staticmethod
+    def _image_data(image: np.ndarray | None, x0: float, x1: float, y0: float,
+                    y1: float) -> dict[str, list[Any]]:
+        """An image source's data; ``None`` is one transparent pixel (nothing highlighted)."""
+        if image is None:
+            image = np.zeros((1, 1), dtype=np.uint32)
+        return {"image": [image], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
 
     def _rebin_base(self, key: Any) -> None:
-        _, xcol, ycol, x0, x1, y0, y1, w, h, xlog, ylog = self.layers[key][:11]
-        counts = bin_points(np.asarray(self.model.data[xcol]), np.asarray(self.model.data[ycol]), None,
-                            x_range=(x0, x1), y_range=(y0, y1), width=w, height=h,
-                            x_log=xlog, y_log=ylog)
+        counts = self._layer_counts(self.layers[key], None)
         self._base_images[key].data["image"] = [counts_to_rgba(counts, DENSITY_BASE)]
 
     def _sync_layers(self) -> None:
@@ -340,32 +360,18 @@ class LinkedPlots:
         """The highlight images computed here (what ``HIGHLIGHT_JS`` computes in the browser)."""
         sel = np.asarray(mask, dtype=bool)
         for layer in self.layers.values():
-            hl, xcol, ycol, x0, x1, y0, y1, w, h, xlog, ylog, r, g, b = layer[:14]
-            if sel.any():
-                counts = bin_points(np.asarray(self.model.data[xcol]), np.asarray(self.model.data[ycol]), sel,
-                                    x_range=(x0, x1), y_range=(y0, y1), width=w, height=h,
-                                    x_log=xlog, y_log=ylog)
-                image = counts_to_rgba(counts, (r, g, b))
-            else:
-                image = np.zeros((1, 1), dtype=np.uint32)
-            hl.data = {"image": [image], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
+            image = counts_to_rgba(self._layer_counts(layer, sel), tuple(layer[11:14])) \
+                if sel.any() else None
+            layer[0].data = self._image_data(image, *layer[3:7])
 
     def set_epochs_highlight(self, mask: np.ndarray) -> None:
         """Dense mode: the selected experiments' curves, binned here (the browser has no curves)."""
         if self._epochs_place is None or self._line_metric is None:
             return
-        (x0, x1), (y0, y1) = self._epochs_place
         sel = np.asarray(mask, dtype=bool)
-        rows, xs, ys = self.model.curve_arrays(self._line_metric)
-        keep = sel[rows] if len(sel) else np.zeros(len(rows), dtype=bool)
-        if keep.any():
-            counts = bin_points(xs[keep], ys[keep], None, x_range=(x0, x1), y_range=(y0, y1),
-                                width=IMAGE_W, height=IMAGE_H)
-            image = counts_to_rgba(counts, DENSITY_HIGHLIGHT)
-        else:
-            image = np.zeros((1, 1), dtype=np.uint32)
-        self.epochs_highlight.data = {"image": [image], "x": [x0], "y": [y0], "dw": [x1 - x0],
-                                      "dh": [y1 - y0]}
+        image = counts_to_rgba(self._epochs_counts(sel), DENSITY_HIGHLIGHT) if sel.any() else None
+        (x0, x1), (y0, y1) = self._epochs_place
+        self.epochs_highlight.data = self._image_data(image, x0, x1, y0, y1)
 
     def tap_context(self, h: str, m: str) -> dict[str, Any]:
         """What the server needs to repeat a click's hit test: the spans and frame shown."""
@@ -481,10 +487,9 @@ class LinkedPlots:
                      toolbar_location="right", min_border_left=8, min_border_top=8,
                      x_axis_label="epoch", y_axis_label=metric)
         fig.toolbar.logo = None
-        counts = bin_points(xs, ys, None, x_range=(a, b), y_range=(c, d), width=IMAGE_W,
-                            height=IMAGE_H)
-        fig.image_rgba(image=[counts_to_rgba(counts, DENSITY_BASE)], x=a, y=c, dw=b - a,
-                       dh=d - c, level="image")
+        self._line_metric = metric
+        fig.image_rgba(image=[counts_to_rgba(self._epochs_counts(None), DENSITY_BASE)], x=a, y=c,
+                       dw=b - a, dh=d - c, level="image")
         self._base_images["epochs"] = cast(GlyphRenderer, fig.renderers[-1]).data_source
         fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh",
                        source=self.epochs_highlight, level="overlay")
@@ -568,11 +573,7 @@ class LinkedPlots:
     def update_lines(self) -> None:
         if self.model.dense:
             if self.epochs is not None and self._line_metric is not None:
-                _, xs, ys = self.model.curve_arrays(self._line_metric)
-                assert self._epochs_place is not None
-                (a, b), (c, d) = self._epochs_place
-                counts = bin_points(xs, ys, None, x_range=(a, b), y_range=(c, d),
-                                    width=IMAGE_W, height=IMAGE_H)
+                counts = self._epochs_counts(None)
                 self._base_images["epochs"].data["image"] = [counts_to_rgba(counts, DENSITY_BASE)]
             return
         self.lines.data = self.model.lines_data(self._line_metric)

@@ -555,8 +555,12 @@ class RunPageModel(param.Parameterized):
 
     def selection_mask(self) -> np.ndarray:
         """One byte per row: 1 where selected (what the browser's highlight layers draw)."""
+        return self.mask_of(self.selection)
+
+    def mask_of(self, ids: Sequence[str]) -> np.ndarray:
+        """One byte per row: 1 for the experiments ``ids``."""
         mask = np.zeros(len(self.order), dtype=np.uint8)
-        mask[np.asarray(self.selected_rows(), dtype=np.int64)] = 1
+        mask[np.asarray([self._row[i] for i in ids], dtype=np.int64)] = 1
         return mask
 
     # ---- curves ----------------------------------------------------------------------------

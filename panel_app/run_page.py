@@ -340,10 +340,7 @@ class RunPage(pn.viewable.Viewer):
 
     def _browser_made(self, ids: list[str], origin: dict[str, Any]) -> None:
         """A selection the browser already highlights (``SELECT_JS``/``TAP_JS``)."""
-        rows = np.zeros(len(self.model.order), dtype=np.uint8)
-        row = {eid: i for i, eid in enumerate(self.model.order)}
-        rows[[row[i] for i in ids]] = 1
-        self._shown = rows.tobytes()
+        self._shown = self.model.mask_of(ids).tobytes()
         self.model.select_ids_from(ids, origin)
 
     def _on_table_selection(self, event: param.parameterized.Event) -> None:

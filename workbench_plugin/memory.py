@@ -8,8 +8,10 @@ Two users locking at once both get their event stored; the later one wins on rea
 from __future__ import annotations
 
 import base64
+import getpass
 import json
 import math
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -109,9 +111,6 @@ class ListLog:
         self._events: list[dict[str, Any]] = []
 
     def append_event(self, kind: str, **payload: Any) -> dict[str, Any]:
-        import getpass
-        import time
-
         record = {"kind": kind, "time": time.time(), "author": getpass.getuser(), **payload}
         self._events.append(record)
         return dict(record)
