@@ -28,6 +28,9 @@ class Capacity:
 
 class Engine(Protocol):
     name: str
+    #: Whether the engine's cluster accounts an experiment's usage after it ended (YARN does):
+    #: said with the ``submitted`` event, so the run waits for it before it settles.
+    accounts_usage: bool
 
     def submit(self, run: Run, experiment: Experiment) -> str:
         """Start the wrapper for ``experiment``; return the engine id (PID, YARN app id)."""

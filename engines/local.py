@@ -94,6 +94,7 @@ def kill_session(pid: int, alive: Callable[[], bool], grace_seconds: float) -> N
 
 class LocalEngine:
     name = "local"
+    accounts_usage = False
 
     def __init__(
         self, store: Store, *, slots: int | None = None, work_dir: str = "",

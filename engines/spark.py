@@ -86,6 +86,7 @@ class SparkEngine:
         if self.yarn and not rm_url:
             raise ConfigError("yarn.rm_url: empty; give the ResourceManager's web address, as in http://rm:8088")
         self.rm = ResourceManagerClient(rm_url) if self.yarn else None
+        self.accounts_usage = self.yarn
         self.fixed_slots = slots
         self.work_dir = work_dir
         self.flush_seconds = flush_seconds

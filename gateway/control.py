@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from engines.base import Engine
 from gateway.gateway import engine_id_of
-from workbench_plugin.index import KILL_REQUESTED, ProjectIndex
+from workbench_plugin.index import ProjectIndex
+from workbench_plugin.lifecycle import KILL_REQUESTED
 
 __all__ = ["KillResult", "kill"]
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from engines.base import Engine
 from workbench_plugin._exceptions import EngineError, StoreError
-from workbench_plugin.index import USAGE_EVENT, ExperimentState, ProjectIndex, RunEntry
+from workbench_plugin.index import ProjectIndex, RunEntry
+from workbench_plugin.lifecycle import USAGE_EVENT, USAGE_EXPECTED, ExperimentState, State
 from workbench_plugin.store import Experiment, Store
 
 __all__ = ["Gateway", "StepReport"]
@@ -172,14 +173,18 @@ class Gateway:
                 self.store.append_state(run.project, run.run_id, exp.experiment_id, "failed",
                                         reason=str(exc))
                 continue
-            self.store.append_state(run.project, run.run_id, exp.experiment_id, "submitted",
-                                    engine_id=engine_id)
+            self.store.append_state(run.project, run.run_id, exp.experiment_id, State.SUBMITTED,
+                                    engine_id=engine_id, **self._usage_expected())
             report.submitted.append(exp.experiment_id)
             free -= 1
             active += 1
         report.active = active
         report.queued = len(queued) - len(report.submitted)
         return report
+
+    def _usage_expected(self) -> dict[str, bool]:
+        """Said with the submission: the engine accounts usage after the end (a run waits for it)."""
+        return {USAGE_EXPECTED: True} if self.engine.accounts_usage else {}
 
     def _submit_packed(self, entry: RunEntry, group: list[Experiment]) -> list[str]:
         """Claim what is still free of ``group`` and submit it as one application."""
@@ -194,8 +199,8 @@ class Gateway:
                 self.store.append_state(run.project, run.run_id, x.experiment_id, "failed", reason=str(exc))
             return []
         for x in mine:
-            self.store.append_state(run.project, run.run_id, x.experiment_id, "submitted", engine_id=engine_id,
-                                    packed=len(mine))
+            self.store.append_state(run.project, run.run_id, x.experiment_id, State.SUBMITTED, engine_id=engine_id,
+                                    packed=len(mine), **self._usage_expected())
         self.log(f"{run.run_id}: {len(mine)} experiments packed into {engine_id}")
         return [x.experiment_id for x in mine]
 

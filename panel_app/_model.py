@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import param
 
-from workbench_plugin.frames import STATE_COLORS, TERMINAL_STATES, RunFrames
+from panel_app.palette import STATE_COLORS
+from workbench_plugin.frames import RunFrames
+from workbench_plugin.lifecycle import Progress
 
 __all__ = [
     "PALETTE",
@@ -706,16 +708,6 @@ class RunPageModel(param.Parameterized):
 
     # ---- summaries -------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        """Progress: done (succeeded), running (submitted or running), queued, failed."""
-        states = self.data.get("state", [])
-        out = {"total": len(states), "done": 0, "running": 0, "queued": 0, "failed": 0}
-        for s in states:
-            if s == "succeeded":
-                out["done"] += 1
-            elif s in ("submitted", "running"):
-                out["running"] += 1
-            elif s in TERMINAL_STATES:
-                out["failed"] += 1
-            else:
-                out["queued"] += 1
-        return out
+        """Progress in the groups every view shows (:class:`~workbench_plugin.lifecycle.Progress`)."""
+        progress = Progress.of(self.data.get("state", []))
+        return {"total": progress.total, **progress.groups()}

@@ -35,7 +35,8 @@ from bokeh.models.widgets.tables import HTMLTemplateFormatter
 
 from panel_app._linked import LinkedPlots
 from panel_app._model import POINTS_MAX, RunPageModel
-from workbench_plugin.frames import STATE_COLORS, RunSource
+from panel_app.palette import STATE_COLORS
+from workbench_plugin.frames import RunSource
 from workbench_plugin.memory import ListLog, Lock, Note, ProjectMemory, encode_view
 
 __all__ = ["RunPage"]
@@ -56,7 +57,7 @@ _TABLE_CSS = """
 """
 
 _BADGES = (
-    ("done", STATE_COLORS["succeeded"]),
+    ("succeeded", STATE_COLORS["succeeded"]),
     ("running", STATE_COLORS["running"]),
     ("queued", STATE_COLORS["queued"]),
     ("failed", STATE_COLORS["failed"]),

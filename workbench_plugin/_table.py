@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from workbench_plugin.lifecycle import Progress
+
 __all__ = ["format_table", "progress_line", "fmt"]
 
 
@@ -29,12 +31,12 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, m
     return "\n".join([line(list(columns)), *(line(r) for r in cells)])
 
 
-def progress_line(counts: Mapping[str, int], total: int, width: int = 30) -> str:
-    done = sum(counts.get(s, 0) for s in ("succeeded", "failed", "killed", "lost"))
-    filled = int(width * done / total) if total else width
+def progress_line(progress: Progress, width: int = 30) -> str:
+    """``[#####.....] 3/8 ended  2 succeeded  1 running  4 queued  1 failed/killed/lost``."""
+    total = progress.total
+    filled = int(width * progress.ended / total) if total else width
     bar = "#" * filled + "." * (width - filled)
-    bad = counts.get("failed", 0) + counts.get("killed", 0) + counts.get("lost", 0)
     return (
-        f"[{bar}] {done}/{total} done  {counts.get('running', 0) + counts.get('submitted', 0)} running"
-        f"  {counts.get('queued', 0)} queued  {bad} failed/killed/lost"
+        f"[{bar}] {progress.ended}/{total} ended  {progress.succeeded} succeeded  {progress.running} running"
+        f"  {progress.queued} queued  {progress.failed} failed/killed/lost"
     )

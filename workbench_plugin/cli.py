@@ -20,6 +20,7 @@ from workbench_plugin._exceptions import ConfigError, HyperTunerError, SpecError
 from workbench_plugin._table import fmt, format_table, progress_line
 from workbench_plugin.config import Config, is_loopback, load_config
 from workbench_plugin.index import ProjectIndex
+from workbench_plugin.lifecycle import State
 from workbench_plugin.project import ProjectSettings, find_project, write_project_file
 from workbench_plugin.store import Store
 
@@ -196,7 +197,7 @@ def _wait_for_run(ctx: _Context, index: ProjectIndex, run_id: str, timeout: floa
 
     def show(_report: Any) -> None:
         index.refresh()
-        line = progress_line(entry.counts(), len(entry.experiments))
+        line = progress_line(entry.progress())
         if line != last[0]:
             print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
             last[0] = line
@@ -220,7 +221,7 @@ def _wait_for_run(ctx: _Context, index: ProjectIndex, run_id: str, timeout: floa
               + "; experiments already started keep running", file=sys.stderr)
         return 124
     print(f"run {run_id}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
-    return 0 if counts["succeeded"] == len(entry.experiments) else 1
+    return 0 if counts[State.SUCCEEDED] == len(entry.experiments) else 1
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -339,14 +340,15 @@ def cmd_status(ctx: _Context, args: argparse.Namespace) -> int:
         for entry in entries.values():
             frames = index.frames(entry.run.run_id)
             cols = ["experiment_id", "state", *frames.hparams, *frames.metrics[:4]]
-            print(f"run {entry.run.run_id}  {progress_line(entry.counts(), len(entry.experiments))}")
+            print(f"run {entry.run.run_id}  {progress_line(entry.progress())}")
             print(format_table(frames.experiments.to_dict("records"), cols))
         return 0
     rows = []
     for run_id, entry in index.runs.items():
-        counts = entry.counts()
-        rows.append({"run": run_id, "experiments": len(entry.experiments),
-                     **{s: counts[s] for s in ("queued", "running", "succeeded", "failed", "killed", "lost")},
+        counts, progress = entry.counts(), entry.progress()
+        rows.append({"run": run_id, "experiments": len(entry.experiments), "queued": progress.queued,
+                     "running": progress.running, "succeeded": progress.succeeded,
+                     **{str(s): counts[s] for s in (State.FAILED, State.KILLED, State.LOST)},
                      "note": entry.run.note})
     if not rows:
         print(f"project {index.project}: no runs yet; try 'hypertuner plan NAME=VALUES'")

@@ -10,23 +10,9 @@ from typing import Literal, Protocol
 
 import pandas as pd
 
-__all__ = ["RunFrames", "RunSource", "Scale", "STATES", "TERMINAL_STATES", "STATE_COLORS"]
+__all__ = ["RunFrames", "RunSource", "Scale"]
 
 Scale = Literal["linear", "log", "categorical"]
-
-#: Every experiment state, in lifecycle order.
-STATES = ("queued", "submitted", "running", "succeeded", "failed", "killed", "lost")
-TERMINAL_STATES = frozenset({"succeeded", "failed", "killed", "lost"})
-STATE_COLORS = {
-    "queued": "#9e9e9e",
-    "submitted": "#90caf9",
-    "running": "#1e88e5",
-    "succeeded": "#43a047",
-    "failed": "#e53935",
-    "killed": "#fb8c00",
-    "lost": "#6d4c41",
-}
-
 
 @dataclass(frozen=True)
 class RunFrames:
@@ -34,7 +20,7 @@ class RunFrames:
 
     ``experiments`` has one row per experiment of the run, in launch order, with columns
     ``experiment_id`` (str, unique), ``label`` (short str such as ``"#3"``), ``state``
-    (one of :data:`STATES`), one column per hyperparameter (named as the flag; int, float
+    (one of :class:`~workbench_plugin.lifecycle.State`), one column per hyperparameter (named as the flag; int, float
     or str values) and one column per metric (float; NaN until logged). A metric's value is
     its ``summary`` value when the script logged one, else its last per-epoch value.
 

@@ -11,99 +11,22 @@ import io
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from workbench_plugin._exceptions import ExperimentNotFound, RunNotFound
-from workbench_plugin.frames import STATES, TERMINAL_STATES, RunFrames
+from workbench_plugin.frames import RunFrames
+from workbench_plugin.lifecycle import ExperimentState, Progress, State, count_states, fold_states, needs_usage
 from workbench_plugin.memory import ProjectMemory, StoreMemory
 from workbench_plugin.store import Experiment, Run, Store, run_id_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["ExperimentState", "ProjectIndex", "RunEntry", "RunView", "fold_states"]
-
-_RANK = {"queued": 0, "submitted": 1, "running": 2}
-
-
-@dataclass
-class ExperimentState:
-    """The folded state of one experiment: its events merged in lifecycle order."""
-
-    state: str = "queued"
-    claimed: bool = False
-    claim_time: float | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in TERMINAL_STATES
-
-    @property
-    def engine_id(self) -> str | None:
-        return self.fields.get("engine_id")
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.fields.get(key, default)
-
-
-def fold_states(events: Iterable[dict[str, Any]], claim: dict[str, Any] | None = None) -> ExperimentState:
-    """Fold state events: the furthest non-terminal state, unless a terminal one exists.
-
-    The first terminal event (by time) wins: a ``lost`` written by a reconciler after the
-    wrapper's own ``succeeded`` does not change the outcome. Fields of later events override
-    earlier ones, except that nothing after the terminal event counts.
-    """
-    folded = ExperimentState()
-    if claim is not None:
-        folded.claimed = True
-        folded.claim_time = claim.get("time")
-    ordered = sorted(events, key=lambda e: e.get("time", 0.0))
-    usage = [e for e in ordered if e.get("state") == USAGE_EVENT]  # written after the end
-    for event in ordered:
-        state = event.get("state", "")
-        if state not in STATES:
-            continue
-        extra = {k: v for k, v in event.items() if k not in ("experiment_id", "state")}
-        if state in TERMINAL_STATES:
-            folded.state = state
-            extra[f"{state}_time"] = event.get("time")
-            extra["ended"] = event.get("time")
-            folded.fields.update(extra)
-            break
-        if _RANK[state] >= _RANK.get(folded.state, 0):
-            folded.state = state
-        extra[f"{state}_time"] = event.get("time")
-        folded.fields.update({k: v for k, v in extra.items() if k != "time"})
-    for event in ordered:
-        if event.get("state") == KILL_REQUESTED:
-            folded.fields.setdefault("kill_requested", event.get("time"))
-    for event in usage:  # recorded after the end, from the cluster's accounting
-        folded.fields.update({k: v for k, v in event.items() if k not in ("experiment_id", "state", "time")})
-        folded.fields["usage_recorded"] = True
-    return folded
-
-
-#: A user asked to kill the experiment: if it then vanishes without a final state, it was killed, not lost.
-KILL_REQUESTED = "kill_requested"
-#: Events that carry what the cluster accounted for a finished experiment (vcore-seconds, ...).
-USAGE_EVENT = "usage"
-#: How long after its end an experiment may wait for its usage before its run settles anyway.
-USAGE_WAIT_SECONDS = 600.0
-
-
-def needs_usage(state: ExperimentState, now: float) -> bool:
-    """A finished YARN experiment whose usage the gateway has not recorded yet."""
-    engine_id = str(state.get("engine_id") or "")
-    ended = state.get("ended") or 0.0
-    return (state.terminal and engine_id.startswith("yarn:") and not state.get("usage_recorded")
-            and now - ended < USAGE_WAIT_SECONDS)
-
+__all__ = ["ProjectIndex", "RunEntry", "RunView"]
 
 class RunEntry:
     """What the index knows of one run."""
@@ -122,11 +45,11 @@ class RunEntry:
         self.version = 0
         self._frames: RunFrames | None = None
 
-    def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(STATES, 0)
-        for s in self.states.values():
-            out[s.state] += 1
-        return out
+    def counts(self) -> dict[State, int]:
+        return count_states(s.state for s in self.states.values())
+
+    def progress(self) -> Progress:
+        return Progress.of(s.state for s in self.states.values())
 
     @property
     def done(self) -> bool:

@@ -106,7 +106,7 @@ def test_demo_batch_runs_as_yarn_applications_with_results_on_hdfs(
     with served_dashboard(store, folder, tmp_path / "serve.log", extra_env=yarn) as url:
         page = open_page(browser, url, rows=4)
         try:
-            assert "4 done" in page.locator(".ht-run-header").inner_text()
+            assert "4 succeeded" in page.locator(".ht-run-header").inner_text()
         finally:
             page.close()
 

@@ -143,7 +143,7 @@ def test_served_page_follows_a_running_batch_without_reload(
             except AssertionError as exc:
                 raise AssertionError(f"{exc}; header {header.inner_text()!r}; browser console {console}") from exc
             try:
-                expect(header).to_contain_text("3 done", timeout=60_000)
+                expect(header).to_contain_text("3 succeeded", timeout=60_000)
             except AssertionError as exc:
                 raise AssertionError(f"{exc}; browser console {console}") from exc
             wait_for(lambda: sorted(column(page, "runpage-source", "m:score") or []) == [10.0, 20.0, 30.0],

@@ -15,7 +15,8 @@ from engines.local import LocalEngine
 from gateway.control import kill
 from gateway.gateway import Gateway
 from tests.integration.processes import launch_batch, wait_for
-from workbench_plugin.index import ExperimentState, ProjectIndex
+from workbench_plugin.index import ProjectIndex
+from workbench_plugin.lifecycle import ExperimentState
 from workbench_plugin.store import Store
 
 pytestmark = pytest.mark.slow

@@ -351,7 +351,7 @@ def test_progress_counts() -> None:
     source.fail(source.ids[7])
     source.refresh()
     counts = RunPageModel(source.frames()).counts()
-    assert counts == {"total": 8, "done": 3, "running": 2, "queued": 2, "failed": 1}
+    assert counts == {"total": 8, "succeeded": 3, "running": 2, "queued": 2, "failed": 1}
 
 
 def test_dense_mode_draws_images_and_fills_highlight_layers_from_the_mask() -> None:

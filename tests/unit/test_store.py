@@ -16,7 +16,8 @@ import pytest
 
 from workbench_plugin import StoreError
 from workbench_plugin.fs import TMP_PREFIX, LocalFileSystem
-from workbench_plugin.index import ProjectIndex, fold_states
+from workbench_plugin.index import ProjectIndex
+from workbench_plugin.lifecycle import fold_states
 from workbench_plugin.store import Experiment, Run, Store
 
 
