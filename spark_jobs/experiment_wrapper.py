@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import math
 import os
 import resource
 import shutil
@@ -34,10 +32,19 @@ from pathlib import Path
 from typing import IO, Any
 
 from workbench_plugin._exceptions import SnapshotError
+from workbench_plugin.lifecycle import State
 from workbench_plugin.patterns import StdoutParser
 from workbench_plugin.snapshot import extract_snapshot
 from workbench_plugin.store import METRIC_COLUMNS, Experiment, Run, Store
-from workbench_plugin.tracking import SDK_MARKER
+from workbench_plugin.tracking import (
+    ARTIFACTS_DIR,
+    ENV_DIR,
+    ENV_EXPERIMENT,
+    ENV_RUN,
+    METRICS_FILE,
+    SDK_MARKER,
+    read_records,
+)
 
 __all__ = ["ExperimentWrapper", "main"]
 
@@ -54,12 +61,6 @@ def _start_ticks() -> str:
     except OSError:
         return ""
     return raw[raw.rfind(")") + 2 :].split()[19]
-
-
-def _to_float(value: Any) -> float:
-    if isinstance(value, str):
-        return float(value)  # "nan", "inf", "-inf" as written by the SDK
-    return math.nan if value is None else float(value)
 
 
 class ExperimentWrapper:
@@ -117,45 +118,26 @@ class ExperimentWrapper:
                 self._outputs_closed.set()
                 self._wake.set()  # the script is exiting: do not sit out the flush interval
 
-    def _read_sdk(self, track: Path) -> list[dict[str, Any]]:
-        path = track / "metrics.jsonl"
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(self._sdk_offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return []
-        end = data.rfind(b"\n") + 1  # only complete lines
-        self._sdk_offset += end
-        records = []
-        for line in data[:end].splitlines():
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    continue
-        return records
-
     def flush(self, track: Path) -> None:
         rows: dict[str, list[Any]] = {c: [] for c in METRIC_COLUMNS}
 
-        def add(kind: str, epoch: Any, step: Any, t: float, metrics: dict[str, Any], source: str) -> None:
+        def add(kind: str, epoch: int | None, step: int | None, t: float, metrics: dict[str, float],
+                source: str) -> None:
             for name, value in metrics.items():
                 rows["experiment_id"].append(self.exp.experiment_id)
                 rows["kind"].append(kind)
-                rows["epoch"].append(None if epoch is None else int(epoch))
-                rows["step"].append(None if step is None else int(step))
+                rows["epoch"].append(epoch)
+                rows["step"].append(step)
                 rows["time"].append(t)
-                rows["name"].append(str(name))
-                rows["value"].append(_to_float(value))
+                rows["name"].append(name)
+                rows["value"].append(value)
                 rows["source"].append(source)
 
-        records = self._read_sdk(track)
+        records, self._sdk_offset = read_records(track / METRICS_FILE, self._sdk_offset)
         if records or (track / SDK_MARKER).exists():
             self._sdk_used = True
         for r in records:
-            add(r.get("kind", "step"), r.get("epoch"), r.get("step"), float(r.get("time", time.time())),
-                r.get("metrics", {}), "sdk")
+            add(r.kind, r.epoch, r.step, time.time() if r.time is None else r.time, r.metrics, "sdk")
         with self._lock:
             points, self._stdout_points = self._stdout_points, []
             logs = {k: bytes(v) for k, v in self._logs.items()}
@@ -179,7 +161,7 @@ class ExperimentWrapper:
                 self._log_seq[stream] += 1
 
     def _upload_artifacts(self, track: Path) -> list[str]:
-        folder = track / "artifacts"
+        folder = track / ARTIFACTS_DIR
         names = []
         if folder.is_dir():
             for file in sorted(folder.iterdir()):
@@ -197,7 +179,7 @@ class ExperimentWrapper:
             signal.signal(signal.SIGTERM, self._on_term)
             signal.signal(signal.SIGINT, self._on_term)
         work = Path(tempfile.mkdtemp(prefix=f"ht-{self.exp.experiment_id}-", dir=self.work_root))
-        self._state("running", pid=os.getpid(), start_ticks=_start_ticks(), host=socket.gethostname(),
+        self._state(State.RUNNING, pid=os.getpid(), start_ticks=_start_ticks(), host=socket.gethostname(),
                     work_dir=str(work))
         started = time.time()
         try:
@@ -209,15 +191,13 @@ class ExperimentWrapper:
                 else:
                     extract_snapshot(self.store, self.run.snapshot_id, src)
             except (SnapshotError, OSError, tarfile.TarError) as exc:
-                self._state("failed", reason=f"snapshot could not be unpacked: {exc}", exit_code=None)
+                self._state(State.FAILED, reason=f"snapshot could not be unpacked: {exc}", exit_code=None)
                 return 1
             env = dict(os.environ)
             env.update(
-                HYPERTUNER_TRACKING_DIR=str(track),
-                HYPERTUNER_EXPERIMENT_ID=self.exp.experiment_id,
-                HYPERTUNER_RUN_ID=self.run.run_id,
-                PYTHONUNBUFFERED="1",
-                PYTHONPATH=os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p),
+                {ENV_DIR: str(track), ENV_EXPERIMENT: self.exp.experiment_id, ENV_RUN: self.run.run_id,
+                 "PYTHONUNBUFFERED": "1",
+                 "PYTHONPATH": os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)},
             )
             argv = [self.python, *self.exp.argv]
             try:
@@ -226,7 +206,7 @@ class ExperimentWrapper:
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 )
             except OSError as exc:
-                self._state("failed", reason=f"cannot start {argv[0]!r}: {exc.strerror}", exit_code=None)
+                self._state(State.FAILED, reason=f"cannot start {argv[0]!r}: {exc.strerror}", exit_code=None)
                 return 1
             pumps = [
                 threading.Thread(target=self._pump, args=(self.proc.stdout, "stdout"), daemon=True),
@@ -262,16 +242,16 @@ class ExperimentWrapper:
                 "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
             }
             if self.killed:
-                self._state("killed", exit_code=rc, reason="received SIGTERM: killed on request, or by its "
+                self._state(State.KILLED, exit_code=rc, reason="received SIGTERM: killed on request, or by its "
                             "cluster (a YARN kill, preemption)", **timing)
                 return 143
             if rc == 0:
-                self._state("succeeded", exit_code=0, **timing)
+                self._state(State.SUCCEEDED, exit_code=0, **timing)
                 return 0
             reason = f"exit code {rc}"
             if rc < 0:
                 reason = f"ended by signal {signal.Signals(-rc).name}"
-            self._state("failed", exit_code=rc, reason=reason, **timing)
+            self._state(State.FAILED, exit_code=rc, reason=reason, **timing)
             return 1
         finally:
             shutil.rmtree(work, ignore_errors=True)

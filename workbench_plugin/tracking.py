@@ -36,6 +36,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import math
 import operator
 import os
 import shutil
@@ -47,7 +48,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, SupportsIndex
+from typing import Any, NamedTuple, SupportsIndex
 
 from workbench_plugin._exceptions import StoreError
 
@@ -56,7 +57,13 @@ __all__ = [
     "SDK_MARKER",
     "ARTIFACTS_DIR",
     "CONFUSION_MATRIX_FILE",
+    "ENV_DIR",
+    "ENV_EXPERIMENT",
+    "ENV_RUN",
+    "Record",
     "Tracker",
+    "decode_value",
+    "read_records",
     "confusion_matrix_data",
     "log",
     "summary",
@@ -72,8 +79,10 @@ METRICS_FILE = "metrics.jsonl"
 SDK_MARKER = "sdk-imported"
 ARTIFACTS_DIR = "artifacts"
 CONFUSION_MATRIX_FILE = "confusion_matrix.json"
+#: The environment the wrapper gives the script (the SDK reads only ``ENV_DIR`` and ``ENV_EXPERIMENT``).
 ENV_DIR = "HYPERTUNER_TRACKING_DIR"
 ENV_EXPERIMENT = "HYPERTUNER_EXPERIMENT_ID"
+ENV_RUN = "HYPERTUNER_RUN_ID"
 NOT_SET_MESSAGE = (
     "hypertuner tracking: HYPERTUNER_TRACKING_DIR is not set, metrics are not recorded "
     "(run the script through hypertuner)"
@@ -112,6 +121,51 @@ def _json_float(name: str, value: Any) -> str:
     if f - f == 0.0:  # finite
         return repr(f)
     return '"nan"' if f != f else ('"inf"' if f > 0 else '"-inf"')
+
+
+def decode_value(value: Any) -> float:
+    """A metric value as :func:`_json_float` wrote it: a number, or "nan" / "inf" / "-inf"."""
+    if isinstance(value, str):
+        return float(value)
+    return math.nan if value is None else float(value)
+
+
+class Record(NamedTuple):
+    """One line of ``metrics.jsonl``, decoded."""
+
+    kind: str  #: "epoch", "step" or "summary"
+    epoch: int | None
+    step: int | None
+    time: float | None
+    metrics: dict[str, float]
+
+
+def read_records(path: str | os.PathLike[str], offset: int = 0) -> tuple[list[Record], int]:
+    """The complete records of ``metrics.jsonl`` from byte ``offset`` on, and the offset after them.
+
+    A line still being written (no newline yet) is left for the next read; a line that is not a
+    record (not JSON, or not an object with ``metrics``) is skipped.
+    """
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1  # only complete lines
+    records = []
+    for line in data[:end].splitlines():
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            metrics = {str(k): decode_value(v) for k, v in raw.get("metrics", {}).items()}
+            epoch, step, t = raw.get("epoch"), raw.get("step"), raw.get("time")
+            records.append(Record(str(raw.get("kind", "step")), None if epoch is None else int(epoch),
+                                  None if step is None else int(step), None if t is None else float(t), metrics))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    return records, offset + end
 
 
 def _not_a_number(name: str, value: Any) -> TypeError:

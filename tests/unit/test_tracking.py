@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -327,3 +328,24 @@ def test_script_outside_hypertuner_warns_once_and_runs(tmp_path: Path) -> None:
     assert out.strip() == "finished"
     assert err.count("HYPERTUNER_TRACKING_DIR is not set") == 1
     assert "script.py:4: RuntimeWarning" in err
+
+
+def test_read_records_decodes_what_the_sdk_wrote_and_leaves_a_partial_line(tmp_path: Path) -> None:
+    """The wrapper reads the SDK's file with the SDK's own codec: NaN/inf round-trip, torn lines wait."""
+    tracker = Tracker(tmp_path)
+    tracker.log(epoch=1, loss=float("nan"), acc=float("inf"))
+    tracker.summary(best=-float("inf"))
+    tracker.flush()
+    path = tmp_path / tracking.METRICS_FILE
+    with open(path, "ab") as fh:
+        fh.write(b'not json\n{"kind": "epoch", "epoch": 2, "metrics": {"loss": "abc"}}\n{"kind": "ep')
+    records, offset = tracking.read_records(path)
+    assert [(r.kind, r.epoch, r.step) for r in records] == [("epoch", 1, None), ("summary", None, None)]
+    assert math.isnan(records[0].metrics["loss"]) and records[0].metrics["acc"] == math.inf
+    assert records[1].metrics == {"best": -math.inf}
+    with open(path, "ab") as fh:
+        fh.write(b'och", "epoch": 3, "step": null, "time": 5.0, "metrics": {"loss": 0.5}}\n')
+    more, end = tracking.read_records(path, offset)
+    assert more == [tracking.Record("epoch", 3, None, 5.0, {"loss": 0.5})]
+    assert end == path.stat().st_size
+    assert tracking.read_records(tmp_path / "missing.jsonl", 7) == ([], 7)
