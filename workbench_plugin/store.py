@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import getpass
+import io
 import json
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench_plugin._exceptions import (
     ExperimentNotFound,
@@ -38,19 +39,45 @@ from workbench_plugin._exceptions import (
 )
 from workbench_plugin.fs import FileSystem, filesystem_for
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 __all__ = [
     "Experiment",
     "Project",
     "Run",
     "Store",
     "METRIC_COLUMNS",
+    "POINT_COLUMNS",
+    "RUN_FOLDERS",
+    "metric_schema",
     "run_id_of",
     "validate_project_name",
 ]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-#: Columns of every metrics part, in order.
+#: Columns of every metrics part, in order, with their Arrow types (:func:`metric_schema`).
 METRIC_COLUMNS = ("experiment_id", "kind", "epoch", "step", "time", "name", "value", "source")
+_METRIC_TYPES = ("string", "string", "int64", "int64", "float64", "string", "float64", "string")
+#: The columns dashboards read from a metrics part (``source`` is not read).
+POINT_COLUMNS = ("experiment_id", "kind", "epoch", "step", "time", "name", "value")
+#: The folders of a run that readers list for new files (each file written once, never rewritten).
+RUN_FOLDERS = ("claims", "states", "metrics")
+
+
+def metric_schema(columns: Sequence[str] = METRIC_COLUMNS, *, dictionary: bool = False) -> pa.Schema:
+    """The Arrow schema of metrics parts (the one definition), for ``columns``; with ``dictionary``
+    the string columns as read, dictionary-encoded."""
+    import pyarrow as pa
+
+    types = dict(zip(METRIC_COLUMNS, _METRIC_TYPES, strict=True))
+    fields = []
+    for column in columns:
+        kind = getattr(pa, types[column])()
+        if dictionary and types[column] == "string":
+            kind = pa.dictionary(pa.int32(), kind)
+        fields.append((column, kind))
+    return pa.schema(fields)
 
 
 def validate_project_name(name: str) -> str:
@@ -201,6 +228,17 @@ class Store:
             raise RunNotFound(f"run {run_id!r}: not in project {project!r}") from None
         return [Experiment(**row) for row in rows]
 
+    def run_files(self, project: str, run_id: str, folder: str) -> list[str]:
+        """Paths of the files in one of a run's :data:`RUN_FOLDERS` (claims, states, metrics)."""
+        if folder not in RUN_FOLDERS:
+            raise StoreError(f"run folder {folder!r}: not one of {', '.join(RUN_FOLDERS)}")
+        base = f"{self.run_dir(project, run_id)}/{folder}"
+        return [f"{base}/{name}" for name in self.fs.listdir(base)]
+
+    def read_record(self, path: str) -> dict[str, Any]:
+        """A JSON record of the store (a claim, a state event, a project event)."""
+        return dict(json.loads(self.fs.read_bytes(path)))
+
     # ---- states and claims ---------------------------------------------------------------
     def append_state(
         self, project: str, run_id: str, experiment_id: str, state: str, **fields: Any
@@ -222,29 +260,26 @@ class Store:
         self, project: str, run_id: str, experiment_id: str, seq: int, rows: Mapping[str, list[Any]]
     ) -> str:
         """Write one Parquet part of metric points (columns :data:`METRIC_COLUMNS`)."""
-        import io
-
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.table(
-            {
-                "experiment_id": pa.array(rows["experiment_id"], pa.string()),
-                "kind": pa.array(rows["kind"], pa.string()),
-                "epoch": pa.array(rows["epoch"], pa.int64()),
-                "step": pa.array(rows["step"], pa.int64()),
-                "time": pa.array(rows["time"], pa.float64()),
-                "name": pa.array(rows["name"], pa.string()),
-                "value": pa.array(rows["value"], pa.float64()),
-                "source": pa.array(rows["source"], pa.string()),
-            }
-        )
+        table = pa.Table.from_pydict({c: rows[c] for c in METRIC_COLUMNS}, schema=metric_schema())
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")
         name = f"{experiment_id}~{seq:06d}~{secrets.token_hex(3)}.parquet"
         path = f"{self.run_dir(project, run_id)}/metrics/{name}"
         self.fs.write_atomic(path, buf.getvalue())
         return path
+
+    def read_metrics_part(self, path: str, columns: Sequence[str] = POINT_COLUMNS) -> pa.Table:
+        """One metrics part (a path from :meth:`run_files`): ``columns``, strings dictionary-encoded."""
+        import pyarrow.parquet as pq
+
+        local = self.fs.local_path(path)
+        strings = [c for c in columns if c in ("experiment_id", "kind", "name", "source")]
+        table = pq.read_table(local if local else io.BytesIO(self.fs.read_bytes(path)), columns=list(columns),
+                              read_dictionary=strings)
+        return table.cast(metric_schema(columns, dictionary=True))
 
     def write_log_chunk(
         self, project: str, run_id: str, experiment_id: str, stream: str, seq: int, text: bytes
@@ -280,5 +315,5 @@ class Store:
 
     def events(self, project: str, kind: str | None = None) -> list[dict[str, Any]]:
         base = f"projects/{project}/events"
-        out = [json.loads(self.fs.read_bytes(f"{base}/{n}")) for n in self.fs.listdir(base)]
+        out = [self.read_record(f"{base}/{n}") for n in self.fs.listdir(base)]
         return [e for e in out if kind is None or e.get("kind") == kind]
