@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "ACTIVE",
     "KILL_REQUESTED",
+    "PENDING_OR_SUCCEEDED",
     "STATES",
     "TERMINAL",
     "USAGE_EVENT",
@@ -49,6 +50,8 @@ STATES: tuple[State, ...] = tuple(State)
 TERMINAL = frozenset({State.SUCCEEDED, State.FAILED, State.KILLED, State.LOST})
 #: Handed to an engine and not ended: what takes a slot.
 ACTIVE = frozenset({State.SUBMITTED, State.RUNNING})
+#: Will have a result or has one: running the same experiment again would be redundant.
+PENDING_OR_SUCCEEDED = frozenset({State.QUEUED, State.SUBMITTED, State.RUNNING, State.SUCCEEDED})
 _RANK = {State.QUEUED: 0, State.SUBMITTED: 1, State.RUNNING: 2}
 
 #: A user asked to kill the experiment: if it then vanishes without a final state, it was killed, not lost.

@@ -15,15 +15,13 @@ from typing import Any
 
 from workbench_plugin.commands import FlagStyle, build_argv, render_command
 from workbench_plugin.index import ProjectIndex
+from workbench_plugin.lifecycle import PENDING_OR_SUCCEEDED
 from workbench_plugin.project import ProjectSettings
 from workbench_plugin.snapshot import Snapshot
 from workbench_plugin.space import SearchSpec, format_value
 from workbench_plugin.store import Experiment, Run, Store
 
 __all__ = ["Match", "Plan", "ProposedExperiment", "launch", "make_plan"]
-
-_ALIVE_OR_GOOD = {"queued", "submitted", "running", "succeeded"}
-
 
 @dataclass(frozen=True)
 class Match:
@@ -86,7 +84,7 @@ def make_plan(
             same_code = run.snapshot_id == snapshot.snapshot_id
             same_data = run.data_id == snapshot.data_id
             if same_code and same_data:
-                if state in _ALIVE_OR_GOOD:
+                if state in PENDING_OR_SUCCEEDED:
                     redundant.append(Match(exp.experiment_id, state, "same"))
                 else:
                     similar.append(Match(exp.experiment_id, state, "failed before"))
