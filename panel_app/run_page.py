@@ -33,8 +33,8 @@ import param
 from bokeh.models import CustomJSTickFormatter
 from bokeh.models.widgets.tables import HTMLTemplateFormatter
 
-from panel_app._linked import LinkedPlots
 from panel_app._model import POINTS_MAX, RunPageModel
+from panel_app.linked.plots import LinkedPlots
 from panel_app.palette import STATE_COLORS
 from workbench_plugin.frames import RunSource
 from workbench_plugin.memory import ListLog, Lock, Note, ProjectMemory, encode_view

@@ -12,9 +12,10 @@ import param
 import pytest
 from bokeh.document import Document
 
-from panel_app._density import bin_points, counts_to_rgba
-from panel_app._linked import DENSITY_HIGHLIGHT
-from panel_app._model import RunPageModel, axis_info, mask_in_geometry, points_in_polygon
+from panel_app._model import RunPageModel
+from panel_app.linked.axes import axis_info
+from panel_app.linked.density import DENSITY_HIGHLIGHT, bin_points, counts_to_rgba
+from panel_app.linked.hit_box_lasso import mask_in_geometry, points_in_polygon
 from panel_app.run_page import RunPage, _table_patch
 from tests.fakes import FakeRunSource
 from workbench_plugin.frames import RunFrames
