@@ -3,13 +3,15 @@
 :class:`RunPageModel` holds the frames of one run in a stable row order, the selection (a list
 of experiment ids), the metric the bar chart shows, and the plain arrays every view draws from
 (:attr:`RunPageModel.data`, one column per plotted axis). It also turns a selection geometry
-sent by a plot (a rectangle or a lasso polygon in data coordinates) into experiment ids with
-numpy, exactly as the browser does for the highlight layer (see ``_linked.py``).
+sent by a plot (a rectangle or a lasso polygon in data coordinates) or a click into experiment
+ids with numpy, exactly as the browser does for the highlight layer (the hit tests of
+:mod:`panel_app.linked`). What a link or a note restores is :mod:`panel_app.run_page.view_state`;
+progress counts are :class:`~workbench_plugin.lifecycle.Progress`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,8 +23,9 @@ from panel_app.linked.hit_box_lasso import mask_in_geometry
 from panel_app.linked.hit_tap import TAP_RADIUS, nearest_point
 from panel_app.linked.selection import Mode, combine, mask_of_rows, rows_of
 from panel_app.palette import PALETTE, STATE_COLORS
+from panel_app.run_page.view_state import CHARTS, apply_view_state, view_state
 from workbench_plugin.frames import RunFrames
-from workbench_plugin.lifecycle import Progress
+from workbench_plugin.lifecycle import Progress, State
 
 __all__ = ["POINTS_MAX", "RunPageModel"]
 
@@ -67,7 +70,7 @@ class RunPageModel(param.Parameterized):
     selection = param.List(default=[], item_type=str, doc="Selected experiment ids, row order.")
     bar_metric: Any = param.Selector(default=None, objects=[], allow_None=True,
                                 doc="The metric the bar chart shows.")
-    chart: Any = param.Selector(default="bars", objects=["bars", "lines"],
+    chart: Any = param.Selector(default="bars", objects=list(CHARTS),
                            doc="The metric chart: a bar per experiment, or per-epoch lines.")
     origin = param.Dict(default={}, doc="How the selection was made, compactly: "
                         "{'ids': [...]}, {'geometry': {...}, 'x': h, 'y': m} or "
@@ -148,7 +151,7 @@ class RunPageModel(param.Parameterized):
         exps = self.experiments
         n = len(self.order)
         labels = [str(v) for v in exps["label"]] if "label" in exps else list(self.order)
-        states = [str(v) for v in exps["state"]] if "state" in exps else ["queued"] * n
+        states = [str(v) for v in exps["state"]] if "state" in exps else [str(State.QUEUED)] * n
         if len(set(labels)) != n:  # bar x factors must be unique
             labels = [f"{lab} ({eid})" for lab, eid in zip(labels, self.order, strict=True)]
         data: dict[str, Any] = {
@@ -348,61 +351,23 @@ class RunPageModel(param.Parameterized):
             "state": list(self.data.get("state", [])),
         }
 
-    # ---- view state ------------------------------------------------------------------------
+    # ---- view state (panel_app.run_page.view_state) --------------------------------------
     def view_state(self) -> dict[str, Any]:
         """Selection (as made), metric and chart: what a note or a link restores."""
-        view: dict[str, Any] = {"chart": self.chart}
-        if self.bar_metric is not None:
-            view["metric"] = self.bar_metric
-        if self.selection:
-            origin = dict(self.origin)
-            if not origin or "ids" in origin:
-                labels = self.data.get("label", [])
-                origin = {"ids": [labels[r] for r in self.selected_rows()]}
-            view["selection"] = origin
-        return view
+        return view_state(self)
 
     def apply_view_state(self, view: Mapping[str, Any]) -> list[str]:
         """Restore a view from :meth:`view_state`; returns what could not be restored."""
-        problems: list[str] = []
-        with param.parameterized.batch_call_watchers(self):
-            chart = view.get("chart", "bars")
-            if chart in ("bars", "lines"):
-                self.chart = chart
-            else:
-                problems.append(f"chart={chart!r} (use bars or lines)")
-            metric = view.get("metric")
-            if metric is not None:
-                if metric in self.param.bar_metric.objects:
-                    self.bar_metric = metric
-                else:
-                    problems.append(f"metric={metric!r} is not a metric of this run")
-            sel = view.get("selection") or {}
-            try:
-                ids = self._resolve_origin(sel)
-            except (KeyError, TypeError, ValueError) as exc:
-                problems.append(f"selection: {exc}")
-                ids, sel = [], {}
-            self.origin = dict(sel)
-            self.select_ids(ids)
-        return problems
+        return apply_view_state(self, view)
 
-    def _resolve_origin(self, sel: Mapping[str, Any]) -> list[str]:
-        if not sel:
-            return []
-        if "ids" in sel:
-            rows = [self._label_row[str(lab)] for lab in sel["ids"] if str(lab) in self._label_row]
-            return [self.order[r] for r in rows]
-        if "geometry" in sel:
-            return self.ids_in_geometry(sel["geometry"], str(sel["x"]), str(sel["y"]))
-        if "point" in sel:
-            p = sel["point"]
-            return self.ids_at_point(str(sel["x"]), str(sel["y"]), float(p["x"]), float(p["y"]),
-                                     x_span=tuple(p["x_span"]), y_span=tuple(p["y_span"]),
-                                     frame=tuple(p["frame"]))
-        if "ranges" in sel:
-            return self.ids_in_ranges(sel["ranges"])
-        raise ValueError(f"unknown selection kind {sorted(sel)}")
+    def ids_of_labels(self, labels: Iterable[str]) -> list[str]:
+        """The experiments shown with ``labels`` (the table's ``#``), unknown ones left out."""
+        return [self.order[self._label_row[lab]] for lab in labels if lab in self._label_row]
+
+    def labels_of(self, ids: Iterable[str]) -> list[str]:
+        """The labels of the experiments ``ids`` (in the order given), unknown ones left out."""
+        labels = self.data.get("label", [])
+        return [labels[self._row[i]] for i in ids if i in self._row]
 
     def select_rows(self, rows: Sequence[int]) -> None:
         """Select by row positions (as the table reports them)."""
@@ -421,7 +386,11 @@ class RunPageModel(param.Parameterized):
         return rows_of(self.data, np.asarray(self.selected_rows(), dtype=np.int64))
 
     # ---- summaries -------------------------------------------------------------------------
+    def progress(self) -> Progress:
+        """The run's progress in the groups every view shows."""
+        return Progress.of(self.data.get("state", []))
+
     def counts(self) -> dict[str, int]:
-        """Progress in the groups every view shows (:class:`~workbench_plugin.lifecycle.Progress`)."""
-        progress = Progress.of(self.data.get("state", []))
+        """:meth:`progress` as a dict: ``total`` and each group."""
+        progress = self.progress()
         return {"total": progress.total, **progress.groups()}
