@@ -21,6 +21,7 @@ from panel_app.linked.density import DENSITY_HIGHLIGHT, bin_points, counts_to_rg
 from panel_app.linked.hit_box_lasso import mask_in_geometry, points_in_polygon
 from panel_app.run_page.guard import Guard
 from panel_app.run_page.model import RunPageModel
+from panel_app.run_page.session import new_run_page
 from panel_app.run_page.table import table_patch as _table_patch
 from panel_app.run_page.view import RunPage
 from tests.fakes import FakeRunSource
@@ -409,3 +410,17 @@ def test_a_guard_nests_and_is_released_on_errors() -> None:
     with pytest.raises(RuntimeError), guard:
         raise RuntimeError("boom")
     assert not guard
+
+
+def test_a_link_to_experiments_selects_them_and_says_what_was_wrong_escaped() -> None:
+    source = FakeRunSource()
+    picked = [source.ids[5], source.ids[2]]
+    page = new_run_page(source, select=picked, problems=["compare: '<b>x</b>' is not an experiment id"])
+    assert page.model.selection == [source.ids[2], source.ids[5]]
+    assert page.model.view_state()["selection"] == {"ids": page.model.labels_of(page.model.selection)}
+    assert "2 selected" in page.header.object
+    assert "compare: &#x27;&lt;b&gt;x&lt;/b&gt;&#x27; is not" in page.header.object
+    assert "<b>x</b>" not in page.header.object
+    # a view with a selection of its own wins over the link's experiments
+    page = new_run_page(source, select=picked, view={"selection": {"ids": ["#1"]}})
+    assert page.model.selection == page.model.ids_of_labels(["#1"])
