@@ -6,7 +6,8 @@
   each numpy function beside its JavaScript twin;
 * :mod:`~panel_app.linked.density`: density images, the binning in numpy and in JavaScript,
   and the highlight layers (``DensityLayer``);
-* :mod:`~panel_app.linked.plots`: the Bokeh plots over one shared source (``LinkedPlots``).
+* :mod:`~panel_app.linked.plots`: the Bokeh plots over one shared source (``LinkedPlots``),
+  with the stateless figure helpers of :mod:`~panel_app.linked.figures`.
 
 Names are imported from those modules. Importing this package imports nothing else: a page
 model (which must not import bokeh) takes the pure modules (axes, selection, hit tests) alone.

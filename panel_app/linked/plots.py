@@ -2,23 +2,23 @@
 
 Every highlight on the page is drawn from one ``mask`` source (a byte per experiment):
 
-* a box, lasso or click in a scatter plot sets the mask in the browser (:data:`SELECT_JS`,
-  :data:`TAP_JS`, with ``sync: false``) and the server receives only the geometry or the click
+* a box, lasso or click in a scatter plot sets the mask in the browser (``SELECT_JS`` of
+  :mod:`~panel_app.linked.hit_box_lasso`, ``TAP_JS`` of :mod:`~panel_app.linked.hit_tap`,
+  with ``sync: false``) and the server receives only the geometry or the click
   point, from which it computes the same experiments with numpy for the table and sliders;
 * a selection made on the server (table rows, sliders, a note, a link) sends the mask;
-* a change of the mask runs :data:`RENDER_JS` (glyph mode: the highlight sources get the
-  selected rows, drawn on the ``overlay`` level so the base glyphs are not repainted) and
-  ``density.HIGHLIGHT_JS`` (dense mode: each plot's highlight image is binned from the
-  shared typed arrays).
+* a change of the mask runs ``RENDER_JS`` of :mod:`~panel_app.linked.selection` (glyph mode:
+  the highlight sources get the selected rows, drawn on the ``overlay`` level so the base
+  glyphs are not repainted) and ``HIGHLIGHT_JS`` of :mod:`~panel_app.linked.density` (dense
+  mode: each plot's highlight image is binned from the shared typed arrays).
 
-Glyph mode draws a point or bar per experiment (hover, per-experiment colour); above
-:data:`~panel_app.run_page.model.POINTS_MAX` experiments (dense mode) the plots are density images
+Glyph mode draws a point or bar per experiment (hover, per-experiment colour); above the
+model's ``points_max`` experiments (dense mode, ``model.dense``) the plots are density images
 computed on the server once, with the highlight image above them.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
 
@@ -31,7 +31,6 @@ from bokeh.models import (
     CustomJS,
     DataRange1d,
     FactorRange,
-    FixedTicker,
     HoverTool,
     LassoSelectTool,
     LayoutDOM,
@@ -55,6 +54,15 @@ from panel_app.linked.density import (
     bin_points,
     counts_to_rgba,
     image_data,
+)
+from panel_app.linked.figures import (
+    axis_range,
+    bar_labels,
+    categorical_ticks,
+    follow_range,
+    style_chart,
+    style_scatter_axes,
+    tooltips,
 )
 from panel_app.linked.hit_box_lasso import SELECT_JS
 from panel_app.linked.hit_tap import TAP_JS, TAP_RADIUS
@@ -86,14 +94,6 @@ class PlotModel(Protocol):
     def selection_mask(self) -> np.ndarray: ...
 
     def curve_arrays(self, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
-
-
-def _tooltips(h: str | None, m: str) -> list[tuple[str, str]]:
-    tips = [("experiment", "@label  @experiment_id"), ("state", "@state")]
-    if h is not None:
-        tips.append((h, f"@{{h:{h}}}"))
-    tips.append((m, f"@{{m:{m}}}{{0.[0000]}}"))
-    return tips
 
 
 class LinkedPlots:
@@ -162,9 +162,9 @@ class LinkedPlots:
         fw = max(110, min(260, int((width - 90) / len(hparams)) - 12))
         fh = max(90, min(215, int((height - 70) / len(metrics)) - 12))
         for h in hparams:
-            self.x_ranges[h] = self._range(model.axes[h])
+            self.x_ranges[h] = axis_range(model.axes[h])
         for m in metrics:
-            self.y_ranges[m] = self._range(model.axes[m])
+            self.y_ranges[m] = axis_range(model.axes[m])
         rows = []
         for r, m in enumerate(metrics):
             row = []
@@ -200,8 +200,8 @@ class LinkedPlots:
             fig.scatter(ax.column, ay.column, source=self.highlight, size=12, fill_color="color",
                         line_color=HIGHLIGHT_LINE, line_width=2, level="overlay",
                         name=f"highlight:{h}:{m}")
-            fig.add_tools(HoverTool(renderers=[base], tooltips=_tooltips(h, m)))
-        self._style_axes(fig, ax, ay, left=left, bottom=bottom)
+            fig.add_tools(HoverTool(renderers=[base], tooltips=tooltips(h, m)))
+        style_scatter_axes(fig, ax, ay, left=left, bottom=bottom)
         xlog, ylog = ax.kind == "log", ay.kind == "log"
         fig.js_on_event("selectiongeometry", CustomJS(
             args={"src": self.source, "mask": self.mask, "xcol": ax.column,
@@ -286,36 +286,6 @@ class LinkedPlots:
                 "y_span": (float(yr.start), float(yr.end)),  # type: ignore[arg-type]
                 "frame": (int(fig.frame_width), int(fig.frame_height))}
 
-    def _style_axes(self, fig: Any, ax: AxisInfo, ay: AxisInfo, *, left: bool,
-                    bottom: bool) -> None:
-        fig.grid.grid_line_color = "#e6e6e6"
-        fig.axis.axis_label_text_font_style = "normal"
-        fig.axis.axis_label_text_font_size = "12px"
-        fig.axis.major_label_text_font_size = "10px"
-        self._categorical_ticks(fig, ax)
-        if bottom:
-            fig.xaxis.axis_label = ax.name
-        else:
-            fig.xaxis.visible = False
-        if left:
-            fig.yaxis.axis_label = ay.name
-        else:
-            fig.yaxis.visible = False
-        fig.xgrid.visible = ax.kind != "categorical"
-
-    @staticmethod
-    def _categorical_ticks(fig: Any, ax: AxisInfo) -> None:
-        if ax.kind != "categorical":
-            return
-        labels = dict(zip(ax.ticks, ax.tick_labels, strict=True))
-        for axis in fig.xaxis:
-            if isinstance(axis.ticker, FixedTicker) and list(axis.ticker.ticks) == list(ax.ticks):
-                if axis.major_label_overrides != labels:
-                    axis.major_label_overrides = labels
-                continue
-            axis.ticker = FixedTicker(ticks=list(ax.ticks))
-            axis.major_label_overrides = labels
-
     # ---- metric charts ---------------------------------------------------------------------
     def build_bars(self) -> Any:
         """One bar per experiment (x by label) of the model's ``bar_metric``."""
@@ -341,14 +311,12 @@ class LinkedPlots:
         high = fig.vbar(x="label", top=col, width=0.8, source=self.highlight, fill_alpha=0,
                         line_color=HIGHLIGHT_LINE, line_width=2.5, level="overlay",
                         name="highlight:bars")
-        fig.add_tools(HoverTool(renderers=[base], tooltips=_tooltips(None, metric)))
+        fig.add_tools(HoverTool(renderers=[base], tooltips=tooltips(None, metric)))
         self._bar_renderers = [base, high]
         fig.xgrid.visible = False
-        fig.grid.grid_line_color = "#e6e6e6"
         fig.yaxis.axis_label = metric
-        fig.axis.axis_label_text_font_style = "normal"
-        fig.axis.major_label_text_font_size = "10px"
-        self._bar_labels(fig, len(labels))
+        style_chart(fig)
+        bar_labels(fig, len(labels), self._bar_highlight())
         self.bars = fig
         return fig
 
@@ -366,9 +334,7 @@ class LinkedPlots:
         fig.toolbar.logo = None
         self._density(fig, "bars", f"r:{metric}", info.column, fig.x_range, fig.y_range,
                       False, False)
-        fig.grid.grid_line_color = "#e6e6e6"
-        fig.axis.axis_label_text_font_style = "normal"
-        fig.axis.major_label_text_font_size = "10px"
+        style_chart(fig)
         self._bar_renderers = []
         self._sync_layers()
         self.bars = fig
@@ -398,9 +364,7 @@ class LinkedPlots:
         self._base_images["epochs"] = cast(GlyphRenderer, fig.renderers[-1]).data_source
         fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh",
                        source=self.epochs_highlight, level="overlay")
-        fig.grid.grid_line_color = "#e6e6e6"
-        fig.axis.axis_label_text_font_style = "normal"
-        fig.axis.major_label_text_font_size = "10px"
+        style_chart(fig)
         self.epochs = fig
         self._line_metric = metric
         return fig
@@ -428,22 +392,14 @@ class LinkedPlots:
         fig.add_tools(HoverTool(renderers=[base], tooltips=[
             ("experiment", "@label  @experiment_id"), ("state", "@state"),
             ("epoch", "$data_x{0}"), (metric, "$data_y{0.[0000]}")]))
-        fig.grid.grid_line_color = "#e6e6e6"
-        fig.axis.axis_label_text_font_style = "normal"
-        fig.axis.major_label_text_font_size = "10px"
+        style_chart(fig)
         self.epochs = fig
         self._line_metric = metric
         return fig
 
-    def _bar_labels(self, fig: Any, n: int) -> None:
-        """Readable labels for a few bars; none (and thin outlines) for many."""
-        fig.xaxis.major_label_orientation = 0.0 if n <= 16 else math.pi / 2
-        fig.xaxis.major_label_text_font_size = "10px" if n <= 60 else "0px"
-        fig.xaxis.major_tick_line_color = "black" if n <= 60 else None
-        if len(self._bar_renderers) == 2:
-            width = 2.5 if n <= 40 else 1.0
-            if self._bar_renderers[1].glyph.line_width != width:
-                self._bar_renderers[1].glyph.line_width = width
+    def _bar_highlight(self) -> GlyphRenderer | None:
+        """The bars' highlight outlines (glyph mode only)."""
+        return self._bar_renderers[1] if len(self._bar_renderers) == 2 else None
 
     def set_bar_metric(self, metric: str) -> None:
         """Show another metric: the bars' ``top`` field and the lines' data; nothing is rebuilt."""
@@ -466,7 +422,7 @@ class LinkedPlots:
             self.bars.yaxis.axis_label = metric
             hover = self.bars.select_one(HoverTool)
             if hover is not None:
-                hover.tooltips = _tooltips(None, metric)
+                hover.tooltips = tooltips(None, metric)
         if self.epochs is not None:
             self.epochs.yaxis.axis_label = metric
             hover = self.epochs.select_one(HoverTool)
@@ -499,25 +455,6 @@ class LinkedPlots:
             self.lines_highlight.data = rows_of(self.lines.data, rows)
         self.mask.data = {"mask": mask}
 
-    @staticmethod
-    def _range(info: AxisInfo) -> Range1d:
-        start = 0.0 if info.start is None else info.start
-        end = 1.0 if info.end is None else info.end
-        return Range1d(start=start, end=end, reset_start=start, reset_end=end,
-                       name=f"range:{info.name}")
-
-    @staticmethod
-    def _follow(rng: Range1d, info: AxisInfo) -> None:
-        """New data bounds; a range the user zoomed stays unless data leave it."""
-        start, end = info.start, info.end
-        if start is None or end is None:
-            return
-        zoomed = (rng.start, rng.end) != (rng.reset_start, rng.reset_end)
-        lo, hi = sorted((float(rng.start), float(rng.end)))  # type: ignore[arg-type]
-        if not zoomed or start < lo or end > hi:
-            rng.update(start=start, end=end)
-        rng.update(reset_start=start, reset_end=end)
-
     def update_data(self) -> None:
         """After a refresh: new data, ranges, categories and bar factors (the matrix is kept)."""
         self.source.data = self._plot_data()
@@ -525,16 +462,16 @@ class LinkedPlots:
         for key in self.layers:
             self._rebin_base(key)
         for m, rng in self.y_ranges.items():
-            self._follow(rng, self.model.axes[m])
+            follow_range(rng, self.model.axes[m])
         for h, rng in self.x_ranges.items():
             info = self.model.axes[h]
-            self._follow(rng, info)
+            follow_range(rng, info)
             if info.kind == "categorical":
                 for (hh, _), fig in self.scatters.items():
                     if hh == h:
-                        self._categorical_ticks(fig, info)
+                        categorical_ticks(fig, info)
         if self.bars is not None and "bars" not in self.layers:
             labels = list(self.model.data["label"])
             if list(self.bars.x_range.factors) != labels:
                 self.bars.x_range.factors = labels
-                self._bar_labels(self.bars, len(labels))
+                bar_labels(self.bars, len(labels), self._bar_highlight())
