@@ -10,7 +10,7 @@ memory reports that instead of taking the bench down), which loads the project t
 :class:`~workbench_plugin.index.ProjectIndex`, serves the page on 127.0.0.1 and drives it with
 Playwright (``/usr/bin/chromium``, software WebGL):
 
-* ``run page``: :func:`panel_app.app.serve_run_page` over ``RunView(index, run_id)``;
+* ``run page``: :func:`panel_app.server.serve_run_page` over ``RunView(index, run_id)``;
 * ``link_selections``: one ``hv.Points`` per hyperparameter x metric cell (same final values),
   in an ``hv.Layout`` linked with ``hv.link_selections``, served with ``pn.serve`` in a thread.
 
@@ -196,7 +196,7 @@ def _free_port() -> int:
 
 
 def serve_run_page_design(store_dir: str) -> tuple[str, Any, int, dict[str, float]]:
-    from panel_app.app import serve_run_page
+    from panel_app.server import serve_run_page
 
     view, frames, prep = _load(store_dir)
     t0 = time.perf_counter()

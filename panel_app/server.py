@@ -1,33 +1,161 @@
-"""Serving the dashboard for one project, with an in-process gateway beside it."""
+"""The dashboard server: one page factory that routes a session's URL, and the ways to serve it.
+
+Routes (:func:`route_of`, a pure function of the session's arguments and the project's runs):
+
+* ``?run=<run id>``: that run's page; an unknown or missing run shows the latest run;
+* ``?experiment=<experiment id>``: the run page of the experiment's run (an id reads
+  ``<run id>-<number>``) with that experiment selected (an experiment page will take this over);
+* ``?compare=<id>,<id>,...``: the run page of their run with those experiments selected (a
+  compare page will take this over); they must all be of one run;
+* ``?view=<token>``: the view state a link carries (selection as made, metric, chart); when it
+  has a selection, that one wins over the experiments of the link.
+
+A malformed or unknown id gives a one-line error in the page header (escaped, as every shown
+string) and the latest run. Parameters are bounded: at most :data:`MAX_PARAM_CHARS` characters
+and :data:`MAX_IDS` experiments.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import socket
 import threading
-from typing import Any
+import time
+import weakref
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from workbench_plugin._exceptions import ConfigError
+from panel_app.run_page.view_state import view_from_args
+from workbench_plugin._exceptions import ConfigError, ExperimentNotFound
+from workbench_plugin.frames import RunSource
 from workbench_plugin.index import ProjectIndex, RunView
-from workbench_plugin.store import Store
+from workbench_plugin.store import Store, run_id_of
 
-__all__ = ["make_page", "serve_dashboard"]
+if TYPE_CHECKING:
+    from panel_app.run_page.view import RunPage
+
+__all__ = [
+    "MAX_IDS",
+    "MAX_PARAM_CHARS",
+    "Route",
+    "ServedPage",
+    "make_page",
+    "route_of",
+    "serve_dashboard",
+    "serve_run_page",
+]
+
+#: The longest ``?run=``, ``?experiment=`` or ``?compare=`` value read.
+MAX_PARAM_CHARS = 2000
+#: The most experiments one ``?compare=`` names.
+MAX_IDS = 50
+#: Where an error names an id, at most this many of its characters.
+_SHOWN_CHARS = 60
+
+SessionArgs = Mapping[str, Sequence[bytes | str]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a session's URL asks for, resolved against the project's runs.
+
+    ``run_id`` is the run page to show (None: the project has no runs); ``select`` the
+    experiments to select when ``view`` has no selection; ``problems`` one-line errors for
+    the page header.
+    """
+
+    run_id: str | None
+    select: tuple[str, ...] = ()
+    view: dict[str, Any] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+
+class _BadLink(ValueError):
+    """A link parameter that names no experiment (or not one usable run of them)."""
+
+
+def _arg(args: SessionArgs, name: str) -> str:
+    values = args.get(name) or [b""]
+    raw = values[0]
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "...")
+
+
+def _experiments(name: str, value: str, runs: Mapping[str, Collection[str]]) -> tuple[str, tuple[str, ...]]:
+    """The run and experiments of an ``?experiment=`` or ``?compare=`` value."""
+    parts = value.split(",") if name == "compare" else [value]
+    ids = tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
+    if not ids:
+        raise _BadLink(f"{name}={_shown(value)}: no experiment id; use {name}=<run id>-<number>")
+    if len(ids) > MAX_IDS:
+        raise _BadLink(f"{name}: {len(ids)} experiments; a link compares at most {MAX_IDS}")
+    run: str | None = None
+    for eid in ids:
+        try:
+            of = run_id_of(eid)
+        except ExperimentNotFound:
+            raise _BadLink(f"{name}: {_shown(eid)} is not an experiment id "
+                           "(they read <run id>-<number>)") from None
+        if of not in runs:
+            raise _BadLink(f"{name}: {_shown(eid)}: the project has no run {_shown(of)}")
+        if eid not in runs[of]:
+            raise _BadLink(f"{name}: {_shown(eid)} is not an experiment of run {_shown(of)}")
+        if run is not None and of != run:
+            raise _BadLink(f"{name}: {_shown(eid)} is in run {_shown(of)}, not {_shown(run)}; "
+                           "compare experiments of one run")
+        run = of
+    assert run is not None
+    return run, ids
+
+
+def route_of(args: SessionArgs, runs: Mapping[str, Collection[str]]) -> Route:
+    """The page a session's arguments ask for; ``runs`` maps each run id to its experiment ids.
+
+    The first of ``experiment``, ``compare`` and ``run`` given decides the run; see the module
+    docstring for the rules.
+    """
+    view, problem = view_from_args(args)
+    problems = [problem] if problem else []
+    run_id: str | None = None
+    select: tuple[str, ...] = ()
+    for name in ("experiment", "compare", "run"):
+        value = _arg(args, name)
+        if not value:
+            continue
+        if len(value) > MAX_PARAM_CHARS:
+            problems.append(f"{name}: {len(value):,} characters; a link carries at most "
+                            f"{MAX_PARAM_CHARS:,}")
+        elif name == "run":
+            run_id = value if value in runs else None  # unknown: the latest run, as always
+        else:
+            try:
+                run_id, select = _experiments(name, value, runs)
+            except _BadLink as exc:
+                problems.append(str(exc))
+        break
+    if run_id is None:
+        run_id = max(runs) if runs else None
+    return Route(run_id, select, view, tuple(problems))
 
 
 def make_page(index: ProjectIndex) -> Any:
-    """A per-session page factory: ``/?run=<run id>`` shows that run, else the latest one."""
+    """A per-session page factory over a project: routes the session's URL (:func:`route_of`)."""
     import panel as pn
 
-    from panel_app.app import build_run_page
+    from panel_app.run_page.session import new_run_page
 
     def page() -> Any:
         index.refresh()
         args = pn.state.session_args if pn.state.curdoc is not None else {}
-        raw = args.get("run", [b""])[0]
-        run_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-        run_id = run_id if run_id in index.runs else (index.latest_run() or "")
-        if not run_id:
+        route = route_of(args, {r: entry.by_id.keys() for r, entry in list(index.runs.items())})
+        run_id = route.run_id
+        if run_id is None:
             return pn.pane.Markdown(
                 f"## {index.project}\nNo runs yet. Launch one with `hypertuner run NAME=VALUES`."
             )
@@ -35,7 +163,8 @@ def make_page(index: ProjectIndex) -> Any:
             f"**{r}**" if r == run_id else f"[{r}](?run={quote(r)})" for r in sorted(index.runs, reverse=True)
         )
         header = pn.pane.Markdown(f"**{index.project}** — runs: {links}", margin=(0, 10))
-        return build_run_page(RunView(index, run_id), nav=header)
+        return new_run_page(RunView(index, run_id), nav=header, view=route.view,
+                            select=route.select, problems=route.problems).__panel__()
 
     return page
 
@@ -90,3 +219,92 @@ def serve_dashboard(
         stop.set()
         if thread is not None:
             thread.join(timeout=5)
+
+
+@dataclass
+class ServedPage:
+    """A run page served on its own thread (:func:`serve_run_page`); :meth:`stop` shuts it
+    down and waits."""
+
+    server: Any
+    port: int
+    address: str
+    thread: Any = field(repr=False)
+    server_id: str = ""
+    #: The pages of the sessions opened so far (weakly held), newest last.
+    pages: list[weakref.ReferenceType[RunPage]] = field(default_factory=list, repr=False)
+
+    def live_pages(self) -> list[RunPage]:
+        return [p for p in (ref() for ref in self.pages) if p is not None]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{self.port}/"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        from panel.io.state import state
+
+        if self.thread.is_alive():
+            self.thread.stop()
+            self.thread.join(timeout)
+        state._servers.pop(self.server_id, None)
+        state._threads.pop(self.server_id, None)
+        if self.thread.is_alive():
+            raise RuntimeError(f"run page server on port {self.port}: still running "
+                               f"{timeout:.0f} s after stop()")
+
+    def __enter__(self) -> ServedPage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_run_page(source: RunSource, *, address: str = "127.0.0.1", port: int = 0,
+                   refresh_ms: int = 1500, title: str | None = None,
+                   start_timeout: float = 30.0, page_options: dict[str, Any] | None = None,
+                   **kwargs: Any) -> ServedPage:
+    """Serve the run page of ``source`` at ``http://address:port/`` on a background thread.
+
+    ``port=0`` picks a free port; the returned :class:`ServedPage` has the actual one. Extra
+    keyword arguments go to :func:`panel.serve` (``websocket_origin``, ``basic_auth``, ...).
+    """
+    import panel as pn
+    from panel.io.state import state
+
+    from panel_app.run_page.session import new_run_page
+
+    frames = source.frames()
+    pages: list[weakref.ReferenceType[RunPage]] = []
+
+    def session() -> pn.viewable.Viewable:
+        page = new_run_page(source, refresh_ms=refresh_ms, **(page_options or {}))
+        pages.append(weakref.ref(page))
+        return page.__panel__()
+
+    thread = pn.serve(
+        session,
+        address=address, port=port, threaded=True, show=False, verbose=False,
+        title=title or f"HyperTuner · run {frames.run_id}", **kwargs,
+    )
+    server_id = thread.server_id
+    deadline = time.monotonic() + start_timeout
+    while server_id not in state._servers:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            with contextlib.suppress(Exception):
+                thread.stop()
+            raise RuntimeError(f"run page server on {address}:{port}: did not start within "
+                               f"{start_timeout:.0f} s")
+        time.sleep(0.02)
+    server = state._servers[server_id][0]
+    _wait_listening(server, deadline)
+    return ServedPage(server=server, port=int(server.port), address=address, thread=thread,
+                      server_id=server_id, pages=pages)
+
+
+def _wait_listening(server: Any, deadline: float) -> None:
+    """``state._servers`` is filled before the IO loop starts; wait until it runs."""
+    started = threading.Event()
+    server.io_loop.add_callback(started.set)
+    if not started.wait(max(0.0, deadline - time.monotonic())):
+        raise RuntimeError(f"run page server on port {server.port}: IO loop did not start")

@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from panel_app._density import bin_points, counts_to_rgba
-from panel_app._linked import DENSITY_HIGHLIGHT
-from panel_app.app import ServedPage, serve_run_page
+from panel_app.linked.density import DENSITY_HIGHLIGHT, bin_points, counts_to_rgba
+from panel_app.server import ServedPage, serve_run_page
 from tests.fakes import FakeRunSource
 from tests.integration.browser import (
     SELECTED_IDS,

@@ -15,7 +15,7 @@ from bokeh.models import ColumnDataSource, ImageRGBA
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.plotting import figure
 
-from panel_app._density import (
+from panel_app.linked.density import (
     BIN_JS,
     HIGHLIGHT_JS,
     IMAGE_H,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,10 +16,14 @@ import param
 import pytest
 from bokeh.document import Document
 
-from panel_app._density import bin_points, counts_to_rgba
-from panel_app._linked import DENSITY_HIGHLIGHT
-from panel_app._model import RunPageModel, axis_info, mask_in_geometry, points_in_polygon
-from panel_app.run_page import RunPage, _table_patch
+from panel_app.linked.axes import axis_info
+from panel_app.linked.density import DENSITY_HIGHLIGHT, bin_points, counts_to_rgba
+from panel_app.linked.hit_box_lasso import mask_in_geometry, points_in_polygon
+from panel_app.run_page.guard import Guard
+from panel_app.run_page.model import RunPageModel
+from panel_app.run_page.session import new_run_page
+from panel_app.run_page.table import table_patch as _table_patch
+from panel_app.run_page.view import RunPage
 from tests.fakes import FakeRunSource
 from workbench_plugin.frames import RunFrames
 
@@ -380,3 +388,39 @@ def test_dense_mode_draws_images_and_fills_highlight_layers_from_the_mask() -> N
     page.model.clear_selection()
     assert all(layer[0].data["image"][0].shape == (1, 1) for layer in plots.layers.values())
     assert plots.epochs_highlight.data["image"][0].shape == (1, 1)
+
+
+def test_the_model_imports_no_panel_and_no_bokeh() -> None:
+    code = ("import sys, panel_app.run_page.model as m; m.RunPageModel; "
+            "print(sorted({n.split('.')[0] for n in sys.modules} & {'panel', 'bokeh', 'holoviews'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          check=False, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_guard_nests_and_is_released_on_errors() -> None:
+    guard = Guard("setting widgets")
+    assert not guard
+    with guard:
+        with guard:
+            assert guard
+        assert guard
+    assert not guard
+    with pytest.raises(RuntimeError), guard:
+        raise RuntimeError("boom")
+    assert not guard
+
+
+def test_a_link_to_experiments_selects_them_and_says_what_was_wrong_escaped() -> None:
+    source = FakeRunSource()
+    picked = [source.ids[5], source.ids[2]]
+    page = new_run_page(source, select=picked, problems=["compare: '<b>x</b>' is not an experiment id"])
+    assert page.model.selection == [source.ids[2], source.ids[5]]
+    assert page.model.view_state()["selection"] == {"ids": page.model.labels_of(page.model.selection)}
+    assert "2 selected" in page.header.object
+    assert "compare: &#x27;&lt;b&gt;x&lt;/b&gt;&#x27; is not" in page.header.object
+    assert "<b>x</b>" not in page.header.object
+    # a view with a selection of its own wins over the link's experiments
+    page = new_run_page(source, select=picked, view={"selection": {"ids": ["#1"]}})
+    assert page.model.selection == page.model.ids_of_labels(["#1"])

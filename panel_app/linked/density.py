@@ -23,24 +23,32 @@ the image's largest count (each image is scaled on its own, so a small selection
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 from bokeh.models import ColumnDataSource
 
 __all__ = [
     "BIN_JS",
+    "DENSITY_BASE",
+    "DENSITY_HIGHLIGHT",
     "HIGHLIGHT_JS",
     "IMAGE_H",
     "IMAGE_W",
     "RGBA_JS",
+    "DensityLayer",
     "add_density_layers",
     "bin_points",
     "counts_to_rgba",
+    "image_data",
 ]
 
 #: Bins per plot, across and up.
 IMAGE_W, IMAGE_H = 160, 120
+#: Colour of the density images of all experiments, and of the selected ones above them.
+DENSITY_BASE = (70, 120, 180)
+DENSITY_HIGHLIGHT = (230, 85, 13)
 
 #: Added before rounding half up, so that a last-bit difference between numpy's and the
 #: browser's ``log1p`` cannot move an alpha that is exactly ``k + 0.5`` to a different integer.
@@ -204,8 +212,8 @@ for (const layer of layers) {
 #: CustomJS body with args ``{mask_src, points, layers}``: bins the rows whose
 #: ``mask_src.data.mask`` entry is 1 into each layer's highlight image, in the browser only.
 #: A layer is ``[highlight_source, xcol, ycol, x0, x1, y0, y1, w, h, xlog, ylog, r, g, b]``
-#: (optionally a 15th entry ``min_alpha``, default 60) or an object with those names
-#: (``source`` for the highlight source). An all-zero mask clears every layer.
+#: (:meth:`DensityLayer.to_js`; optionally a 15th entry ``min_alpha``, default 60) or an object
+#: with those names (``source`` for the highlight source). An all-zero mask clears every layer.
 HIGHLIGHT_JS = BIN_JS + RGBA_JS + _HIGHLIGHT_BODY
 
 
@@ -232,3 +240,54 @@ def add_density_layers(fig: Any, *, x_range: tuple[float, float], y_range: tuple
     highlight = ColumnDataSource(data=dict(image=[np.zeros((1, 1), dtype=np.uint32)], **place))
     fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=highlight, level="overlay")
     return highlight
+
+
+class DensityLayer(NamedTuple):
+    """A plot's highlight image, as the browser bins it: which columns of the points source,
+    over which ranges (data units), in how many bins, on which axis scales, in which colour.
+
+    ``source`` is the highlight image's ColumnDataSource. The fields are in the order
+    :data:`HIGHLIGHT_JS` reads them; :meth:`to_js` is the list handed to it.
+    """
+
+    source: Any
+    xcol: str
+    ycol: str
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    w: int = IMAGE_W
+    h: int = IMAGE_H
+    xlog: bool = False
+    ylog: bool = False
+    r: int = DENSITY_HIGHLIGHT[0]
+    g: int = DENSITY_HIGHLIGHT[1]
+    b: int = DENSITY_HIGHLIGHT[2]
+
+    @property
+    def color(self) -> tuple[int, int, int]:
+        return (self.r, self.g, self.b)
+
+    def to_js(self) -> list[Any]:
+        """The positional list :data:`HIGHLIGHT_JS` reads."""
+        return list(self)
+
+    def counts(self, data: Mapping[str, Any], mask: np.ndarray | None) -> np.ndarray:
+        """The layer's points in ``data`` (all, or where ``mask``), binned as its images are."""
+        return bin_points(np.asarray(data[self.xcol]), np.asarray(data[self.ycol]), mask,
+                          x_range=(self.x0, self.x1), y_range=(self.y0, self.y1),
+                          width=self.w, height=self.h, x_log=self.xlog, y_log=self.ylog)
+
+    def image_data(self, image: np.ndarray | None) -> dict[str, list[Any]]:
+        """The highlight source's data for ``image`` placed over the layer's ranges."""
+        return image_data(image, self.x0, self.x1, self.y0, self.y1)
+
+
+def image_data(image: np.ndarray | None, x0: float, x1: float, y0: float,
+               y1: float) -> dict[str, list[Any]]:
+    """An image source's data; ``None`` is one transparent pixel (nothing highlighted)."""
+    if image is None:
+        image = np.zeros((1, 1), dtype=np.uint32)
+    return {"image": [image], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
+

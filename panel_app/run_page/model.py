@@ -3,288 +3,35 @@
 :class:`RunPageModel` holds the frames of one run in a stable row order, the selection (a list
 of experiment ids), the metric the bar chart shows, and the plain arrays every view draws from
 (:attr:`RunPageModel.data`, one column per plotted axis). It also turns a selection geometry
-sent by a plot (a rectangle or a lasso polygon in data coordinates) into experiment ids with
-numpy, exactly as the browser does for the highlight layer (see ``_linked.py``).
+sent by a plot (a rectangle or a lasso polygon in data coordinates) or a click into experiment
+ids with numpy, exactly as the browser does for the highlight layer (the hit tests of
+:mod:`panel_app.linked`). What a link or a note restores is :mod:`panel_app.run_page.view_state`;
+progress counts are :class:`~workbench_plugin.lifecycle.Progress`.
 """
 
 from __future__ import annotations
 
-import math
-import zlib
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import param
 
-from panel_app.palette import STATE_COLORS
+from panel_app.linked.axes import AxisInfo, SliderInfo, axis_info, in_range, slider_info, value_label
+from panel_app.linked.hit_box_lasso import mask_in_geometry
+from panel_app.linked.hit_tap import TAP_RADIUS, nearest_point
+from panel_app.linked.selection import Mode, combine, mask_of_rows, rows_of
+from panel_app.palette import PALETTE, STATE_COLORS
+from panel_app.run_page.view_state import CHARTS, apply_view_state, view_state
 from workbench_plugin.frames import RunFrames
-from workbench_plugin.lifecycle import Progress
+from workbench_plugin.lifecycle import Progress, State
 
-__all__ = [
-    "PALETTE",
-    "TAP_RADIUS",
-    "AxisInfo",
-    "SliderInfo",
-    "RunPageModel",
-    "axis_info",
-    "mask_in_geometry",
-    "points_in_polygon",
-]
+__all__ = ["POINTS_MAX", "RunPageModel"]
 
-#: One colour per experiment, cycling: Category10 first, then its lighter Category20 partners.
-PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
-    "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
-)
-#: A numeric hyperparameter with at most this many distinct values is drawn on a
-#: categorical axis when it is integer-valued, and jittered otherwise.
-DISCRETE_MAX = 12
-#: Half-width of the jitter, as a fraction of the distance between neighbouring values.
-JITTER = 0.25
-#: The largest neighbour distance (in decades) that log-axis jitter scales with.
-LOG_JITTER_MAX_STEP = 0.5
-#: Fraction of the data span added on each side of a numeric axis.
-RANGE_PADDING = 0.08
 #: Up to this many experiments every one is a glyph (hover, per-experiment colour); above,
 #: plots are density images with a highlight layer binned in the browser.
 POINTS_MAX = 5000
-#: How far (pixels) from a point a click still picks it.
-TAP_RADIUS = 8.0
-#: The selection modes a geometry can be combined with.
-Mode = Literal["replace", "append", "intersect", "subtract"]
-
-AxisKind = Literal["linear", "log", "categorical"]
-
-
-class AxisInfo(NamedTuple):
-    """How one hyperparameter or metric is plotted.
-
-    ``values`` are the plotted coordinates, one per row (NaN where nothing is drawn): jittered
-    positions ``0..k-1`` on a categorical axis, jittered values on a numeric axis with few
-    distinct values, the values themselves otherwise. ``ticks``/``tick_labels`` name the
-    categories; ``start``/``end`` is the axis range in data units (padded; in log10 space on a
-    log axis, then converted back).
-    """
-
-    name: str
-    kind: AxisKind
-    column: str
-    values: np.ndarray
-    ticks: tuple[float, ...] = ()
-    tick_labels: tuple[str, ...] = ()
-    start: float | None = None
-    end: float | None = None
-
-
-class SliderInfo(NamedTuple):
-    """A range slider over one hyperparameter or metric.
-
-    ``values`` are the rows' positions on the slider (NaN where none): the value itself, its
-    log10 on a log-scaled hyperparameter, or the category index. ``labels`` name the
-    categories (empty otherwise).
-    """
-
-    name: str
-    role: Literal["hparam", "metric"]
-    space: AxisKind
-    values: np.ndarray
-    start: float
-    end: float
-    step: float
-    labels: tuple[str, ...] = ()
-
-    def to_value(self, position: float) -> Any:
-        """A slider position as the hyperparameter's or metric's own value."""
-        if self.space == "log":
-            return float(10.0 ** position)
-        if self.space == "categorical":
-            i = int(round(position))
-            return self.labels[i] if 0 <= i < len(self.labels) else None
-        return float(position)
-
-    def describe(self, lo: float, hi: float) -> str:
-        a, b = _label(self.to_value(lo)), _label(self.to_value(hi))
-        return a if a == b else f"{a}..{b}"
-
-
-def slider_info(axis: AxisInfo, raw: pd.Series, role: Literal["hparam", "metric"]) -> SliderInfo:
-    """The slider of a plotted column: categories by index, log axes in decades."""
-    if axis.kind == "categorical":
-        pos = np.round(axis.values)  # undo the jitter
-        k = len(axis.tick_labels)
-        return SliderInfo(axis.name, role, "categorical", pos, 0.0, float(max(k - 1, 1)), 1.0,
-                          axis.tick_labels)
-    nums = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    if axis.kind == "log":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            nums = np.where(nums > 0, np.log10(np.where(nums > 0, nums, 1.0)), np.nan)
-    finite = nums[np.isfinite(nums)]
-    if not len(finite):
-        return SliderInfo(axis.name, role, axis.kind, nums, 0.0, 1.0, 0.01)
-    lo, hi = float(finite.min()), float(finite.max())
-    if hi <= lo:
-        pad = max(abs(lo) * 0.05, 1e-6)
-        return SliderInfo(axis.name, role, axis.kind, nums, lo - pad, hi + pad, pad / 50)
-    uniques = np.unique(finite)
-    step = (hi - lo) / 200
-    if len(uniques) <= DISCRETE_MAX:
-        step = min(step, _min_step(uniques) / 4)
-    return SliderInfo(axis.name, role, axis.kind, nums, lo, hi, step)
-
-
-def in_range(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Rows inside ``lo..hi`` (ends included, with a hair of slack for float rounding)."""
-    slack = 1e-9 * max(1.0, abs(lo), abs(hi))
-    with np.errstate(invalid="ignore"):
-        return (values >= lo - slack) & (values <= hi + slack)
-
-
-def _jitter(ids: Sequence[str]) -> np.ndarray:
-    """A deterministic number in [-1, 1) per experiment id (stable across refreshes)."""
-    codes = np.fromiter((zlib.crc32(i.encode()) for i in ids), dtype=np.float64, count=len(ids))
-    return codes / 2.0**31 - 1.0
-
-
-def _numeric(values: pd.Series) -> np.ndarray | None:
-    """The values as float64, or None when any present value is not a number."""
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
-    out = np.full(len(values), np.nan)
-    for i, v in enumerate(values.tolist()):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            continue
-        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
-            return None
-        out[i] = float(v)
-    return out
-
-
-def _label(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-        return str(int(v))
-    return str(v)
-
-
-def _min_step(uniques: np.ndarray) -> float:
-    if len(uniques) < 2:
-        return 1.0
-    return float(np.min(np.diff(np.sort(uniques))))
-
-
-def axis_info(name: str, column: str, values: pd.Series, ids: Sequence[str],
-              scale: str = "linear", *, jitter: bool = True) -> AxisInfo:
-    """How to plot one column: categorical positions, log or linear values, with jitter."""
-    nums = _numeric(values)
-    jit = _jitter(ids) * JITTER if jitter else np.zeros(len(ids))
-    finite = nums[np.isfinite(nums)] if nums is not None else np.empty(0)
-    uniques = np.unique(finite)
-    integral = bool(len(finite)) and bool(np.all(finite == np.round(finite)))
-    few = len(uniques) <= DISCRETE_MAX
-    categorical = (
-        nums is None
-        or scale == "categorical"
-        or (jitter and scale != "log" and integral and few)
-    )
-    if categorical:
-        if nums is not None:
-            keys: list[Any] = [None if not np.isfinite(v) else float(v) for v in nums]
-            cats: list[Any] = sorted({k for k in keys if k is not None})
-            if any(k is None for k in keys):
-                cats.append(None)
-        else:
-            keys = [_label(v) for v in values.tolist()]
-            cats = sorted(set(keys))
-        pos = {c: float(i) for i, c in enumerate(cats)}
-        x = np.array([pos[k] for k in keys], dtype=np.float64) + jit
-        return AxisInfo(name, "categorical", column, x,
-                        tuple(float(i) for i in range(len(cats))),
-                        tuple(_label(c) for c in cats), -0.5, max(len(cats), 1) - 0.5)
-    assert nums is not None
-    if scale == "log":
-        logs = np.full(len(nums), np.nan)
-        positive = nums > 0
-        logs[positive] = np.log10(nums[positive])
-        if few and jitter:
-            # at most +-1/8 decade: values decades apart must not look like their neighbours
-            logs = logs + jit * min(_min_step(np.unique(logs[positive])), LOG_JITTER_MAX_STEP)
-        lo, hi = _padded(logs, default=(-3.0, 0.0))
-        return AxisInfo(name, "log", column, np.power(10.0, logs), start=10.0**lo, end=10.0**hi)
-    x = nums.copy()
-    if few and jitter and len(uniques):
-        step = _min_step(uniques) if len(uniques) > 1 else max(abs(float(uniques[0])) / 10, 1e-9)
-        x = x + jit * step
-    lo, hi = _padded(x, default=(0.0, 1.0))
-    return AxisInfo(name, "linear", column, x, start=lo, end=hi)
-
-
-def _padded(values: np.ndarray, *, default: tuple[float, float],
-            padding: float = RANGE_PADDING) -> tuple[float, float]:
-    """The finite values' span, widened by ``padding`` of it on each side."""
-    finite = values[np.isfinite(values)]
-    if not len(finite):
-        return default
-    lo, hi = float(finite.min()), float(finite.max())
-    span = hi - lo
-    if span <= 0:
-        span = max(abs(lo) * 0.2, 1e-9)
-        return lo - span, hi + span
-    return lo - span * padding, hi + span * padding
-
-
-def points_in_polygon(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
-    """Even-odd ray casting: which points (x, y) lie inside the polygon (px, py)."""
-    inside = np.zeros(len(x), dtype=bool)
-    n = len(px)
-    if n < 3:
-        return inside
-    j = n - 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for i in range(n):
-            xi, yi, xj, yj = px[i], py[i], px[j], py[j]
-            crosses = (yi > y) != (yj > y)
-            x_at = (xj - xi) * (y - yi) / (yj - yi) + xi
-            inside ^= crosses & (x < x_at)
-            j = i
-    return inside
-
-
-def _to_space(v: np.ndarray, log: bool) -> np.ndarray:
-    if not log:
-        return v
-    out = np.full(v.shape, np.nan)
-    pos = v > 0
-    out[pos] = np.log10(v[pos])
-    return out
-
-
-def mask_in_geometry(geometry: Mapping[str, Any], x: np.ndarray, y: np.ndarray,
-                     *, x_log: bool = False, y_log: bool = False) -> np.ndarray:
-    """Rows whose plotted (x, y) fall in a Bokeh ``SelectionGeometry`` (data coordinates).
-
-    A ``rect`` has ``x0, x1, y0, y1`` (either order; bounds included); a ``poly`` has ``x`` and
-    ``y`` vertex lists, tested in log10 space on log axes as the screen shows them. NaN never
-    matches. Other geometry types select nothing.
-    """
-    kind = geometry.get("type")
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        if kind == "rect":
-            x0, x1 = sorted((float(geometry["x0"]), float(geometry["x1"])))
-            y0, y1 = sorted((float(geometry["y0"]), float(geometry["y1"])))
-            return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
-        if kind == "poly":
-            px = _to_space(np.asarray(geometry["x"], dtype=np.float64), x_log)
-            py = _to_space(np.asarray(geometry["y"], dtype=np.float64), y_log)
-            ok = np.isfinite(px) & np.isfinite(py)
-            return points_in_polygon(_to_space(x, x_log), _to_space(y, y_log), px[ok], py[ok])
-    return np.zeros(len(x), dtype=bool)
 
 
 def _metric_rank(name: str) -> int:
@@ -323,7 +70,7 @@ class RunPageModel(param.Parameterized):
     selection = param.List(default=[], item_type=str, doc="Selected experiment ids, row order.")
     bar_metric: Any = param.Selector(default=None, objects=[], allow_None=True,
                                 doc="The metric the bar chart shows.")
-    chart: Any = param.Selector(default="bars", objects=["bars", "lines"],
+    chart: Any = param.Selector(default="bars", objects=list(CHARTS),
                            doc="The metric chart: a bar per experiment, or per-epoch lines.")
     origin = param.Dict(default={}, doc="How the selection was made, compactly: "
                         "{'ids': [...]}, {'geometry': {...}, 'x': h, 'y': m} or "
@@ -404,7 +151,7 @@ class RunPageModel(param.Parameterized):
         exps = self.experiments
         n = len(self.order)
         labels = [str(v) for v in exps["label"]] if "label" in exps else list(self.order)
-        states = [str(v) for v in exps["state"]] if "state" in exps else ["queued"] * n
+        states = [str(v) for v in exps["state"]] if "state" in exps else [str(State.QUEUED)] * n
         if len(set(labels)) != n:  # bar x factors must be unique
             labels = [f"{lab} ({eid})" for lab, eid in zip(labels, self.order, strict=True)]
         data: dict[str, Any] = {
@@ -421,7 +168,7 @@ class RunPageModel(param.Parameterized):
             axes[h] = info
             data[info.column] = info.values
             if n <= self.points_max:  # for hover; dense plots have none
-                data[f"h:{h}"] = [_label(v) for v in col.tolist()]
+                data[f"h:{h}"] = [value_label(v) for v in col.tolist()]
         for m in frames.metrics:
             col = exps[m] if m in exps else pd.Series(np.full(n, np.nan))
             scale = "log" if frames.scales.get(m) == "log" else "linear"
@@ -479,17 +226,7 @@ class RunPageModel(param.Parameterized):
         return self.selection
 
     def select_ids(self, ids: Sequence[str], mode: Mode = "replace") -> None:
-        new = {i for i in ids if i in self._row}
-        old = set(self.selection)
-        if mode == "append":
-            new |= old
-        elif mode == "intersect":
-            new &= old
-        elif mode == "subtract":
-            new = old - new
-        elif mode != "replace":
-            raise ValueError(f"selection mode {mode!r}: use 'replace', 'append', 'intersect' "
-                             "or 'subtract'")
+        new = combine(self.selection, (i for i in ids if i in self._row), mode)
         self.selection = sorted(new, key=self._row.__getitem__)
 
     def select_ids_from(self, ids: Sequence[str], origin: Mapping[str, Any]) -> None:
@@ -503,23 +240,12 @@ class RunPageModel(param.Parameterized):
                      radius: float = TAP_RADIUS) -> list[str]:
         """The experiment nearest to a click at data point (px, py), within ``radius`` pixels
         of a frame of ``frame`` pixels showing ``x_span`` x ``y_span``; none when nothing is
-        that close. Must pick what ``TAP_JS`` picks in the browser."""
+        that close (:func:`~panel_app.linked.hit_tap.nearest_point`, what ``TAP_JS`` picks)."""
         ax, ay = self.axes[x], self.axes[y]
-        dx = _to_space(np.asarray(ax.values, dtype=np.float64), ax.kind == "log")
-        dy = _to_space(np.asarray(ay.values, dtype=np.float64), ay.kind == "log")
-        cx = _to_space(np.asarray([px], dtype=np.float64), ax.kind == "log")[0]
-        cy = _to_space(np.asarray([py], dtype=np.float64), ay.kind == "log")[0]
-        sx = _to_space(np.asarray(x_span, dtype=np.float64), ax.kind == "log")
-        sy = _to_space(np.asarray(y_span, dtype=np.float64), ay.kind == "log")
-        wx = abs(float(sx[1] - sx[0])) or 1.0
-        wy = abs(float(sy[1] - sy[0])) or 1.0
-        with np.errstate(invalid="ignore"):
-            d2 = ((dx - cx) / wx * frame[0]) ** 2 + ((dy - cy) / wy * frame[1]) ** 2
-        d2 = np.where(np.isfinite(d2), d2, np.inf)
-        if not len(d2):
-            return []
-        best = int(np.argmin(d2))
-        return [self.order[best]] if d2[best] <= radius * radius else []
+        row = nearest_point(ax.values, ay.values, px, py, x_span=x_span, y_span=y_span,
+                            frame=frame, x_log=ax.kind == "log", y_log=ay.kind == "log",
+                            radius=radius)
+        return [] if row is None else [self.order[row]]
 
     def ids_in_ranges(self, ranges: Mapping[str, Sequence[float]]) -> list[str]:
         """The experiments inside every slider range given (positions on the sliders)."""
@@ -561,9 +287,7 @@ class RunPageModel(param.Parameterized):
 
     def mask_of(self, ids: Sequence[str]) -> np.ndarray:
         """One byte per row: 1 for the experiments ``ids``."""
-        mask = np.zeros(len(self.order), dtype=np.uint8)
-        mask[np.asarray([self._row[i] for i in ids], dtype=np.int64)] = 1
-        return mask
+        return mask_of_rows([self._row[i] for i in ids], len(self.order))
 
     # ---- curves ----------------------------------------------------------------------------
     def curve_name(self, metric: str) -> str:
@@ -627,61 +351,23 @@ class RunPageModel(param.Parameterized):
             "state": list(self.data.get("state", [])),
         }
 
-    # ---- view state ------------------------------------------------------------------------
+    # ---- view state (panel_app.run_page.view_state) --------------------------------------
     def view_state(self) -> dict[str, Any]:
         """Selection (as made), metric and chart: what a note or a link restores."""
-        view: dict[str, Any] = {"chart": self.chart}
-        if self.bar_metric is not None:
-            view["metric"] = self.bar_metric
-        if self.selection:
-            origin = dict(self.origin)
-            if not origin or "ids" in origin:
-                labels = self.data.get("label", [])
-                origin = {"ids": [labels[r] for r in self.selected_rows()]}
-            view["selection"] = origin
-        return view
+        return view_state(self)
 
     def apply_view_state(self, view: Mapping[str, Any]) -> list[str]:
         """Restore a view from :meth:`view_state`; returns what could not be restored."""
-        problems: list[str] = []
-        with param.parameterized.batch_call_watchers(self):
-            chart = view.get("chart", "bars")
-            if chart in ("bars", "lines"):
-                self.chart = chart
-            else:
-                problems.append(f"chart={chart!r} (use bars or lines)")
-            metric = view.get("metric")
-            if metric is not None:
-                if metric in self.param.bar_metric.objects:
-                    self.bar_metric = metric
-                else:
-                    problems.append(f"metric={metric!r} is not a metric of this run")
-            sel = view.get("selection") or {}
-            try:
-                ids = self._resolve_origin(sel)
-            except (KeyError, TypeError, ValueError) as exc:
-                problems.append(f"selection: {exc}")
-                ids, sel = [], {}
-            self.origin = dict(sel)
-            self.select_ids(ids)
-        return problems
+        return apply_view_state(self, view)
 
-    def _resolve_origin(self, sel: Mapping[str, Any]) -> list[str]:
-        if not sel:
-            return []
-        if "ids" in sel:
-            rows = [self._label_row[str(lab)] for lab in sel["ids"] if str(lab) in self._label_row]
-            return [self.order[r] for r in rows]
-        if "geometry" in sel:
-            return self.ids_in_geometry(sel["geometry"], str(sel["x"]), str(sel["y"]))
-        if "point" in sel:
-            p = sel["point"]
-            return self.ids_at_point(str(sel["x"]), str(sel["y"]), float(p["x"]), float(p["y"]),
-                                     x_span=tuple(p["x_span"]), y_span=tuple(p["y_span"]),
-                                     frame=tuple(p["frame"]))
-        if "ranges" in sel:
-            return self.ids_in_ranges(sel["ranges"])
-        raise ValueError(f"unknown selection kind {sorted(sel)}")
+    def ids_of_labels(self, labels: Iterable[str]) -> list[str]:
+        """The experiments shown with ``labels`` (the table's ``#``), unknown ones left out."""
+        return [self.order[self._label_row[lab]] for lab in labels if lab in self._label_row]
+
+    def labels_of(self, ids: Iterable[str]) -> list[str]:
+        """The labels of the experiments ``ids`` (in the order given), unknown ones left out."""
+        labels = self.data.get("label", [])
+        return [labels[self._row[i]] for i in ids if i in self._row]
 
     def select_rows(self, rows: Sequence[int]) -> None:
         """Select by row positions (as the table reports them)."""
@@ -697,17 +383,14 @@ class RunPageModel(param.Parameterized):
 
     def highlight_data(self) -> dict[str, Any]:
         """The selected rows of :attr:`data`: what the highlight layer draws."""
-        rows = np.asarray(self.selected_rows(), dtype=np.int64)
-        out: dict[str, Any] = {}
-        for key, col in self.data.items():
-            if isinstance(col, np.ndarray):
-                out[key] = col[rows]
-            else:
-                out[key] = [col[r] for r in rows]
-        return out
+        return rows_of(self.data, np.asarray(self.selected_rows(), dtype=np.int64))
 
     # ---- summaries -------------------------------------------------------------------------
+    def progress(self) -> Progress:
+        """The run's progress in the groups every view shows."""
+        return Progress.of(self.data.get("state", []))
+
     def counts(self) -> dict[str, int]:
-        """Progress in the groups every view shows (:class:`~workbench_plugin.lifecycle.Progress`)."""
-        progress = Progress.of(self.data.get("state", []))
+        """:meth:`progress` as a dict: ``total`` and each group."""
+        progress = self.progress()
         return {"total": progress.total, **progress.groups()}

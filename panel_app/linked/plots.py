@@ -2,25 +2,25 @@
 
 Every highlight on the page is drawn from one ``mask`` source (a byte per experiment):
 
-* a box, lasso or click in a scatter plot sets the mask in the browser (:data:`SELECT_JS`,
-  :data:`TAP_JS`, with ``sync: false``) and the server receives only the geometry or the click
+* a box, lasso or click in a scatter plot sets the mask in the browser (``SELECT_JS`` of
+  :mod:`~panel_app.linked.hit_box_lasso`, ``TAP_JS`` of :mod:`~panel_app.linked.hit_tap`,
+  with ``sync: false``) and the server receives only the geometry or the click
   point, from which it computes the same experiments with numpy for the table and sliders;
 * a selection made on the server (table rows, sliders, a note, a link) sends the mask;
-* a change of the mask runs :data:`RENDER_JS` (glyph mode: the highlight sources get the
-  selected rows, drawn on the ``overlay`` level so the base glyphs are not repainted) and
-  ``_density.HIGHLIGHT_JS`` (dense mode: each plot's highlight image is binned from the
-  shared typed arrays).
+* a change of the mask runs ``RENDER_JS`` of :mod:`~panel_app.linked.selection` (glyph mode:
+  the highlight sources get the selected rows, drawn on the ``overlay`` level so the base
+  glyphs are not repainted) and ``HIGHLIGHT_JS`` of :mod:`~panel_app.linked.density` (dense
+  mode: each plot's highlight image is binned from the shared typed arrays).
 
-Glyph mode draws a point or bar per experiment (hover, per-experiment colour); above
-:data:`~panel_app._model.POINTS_MAX` experiments (dense mode) the plots are density images
+Glyph mode draws a point or bar per experiment (hover, per-experiment colour); above the
+model's ``points_max`` experiments (dense mode, ``model.dense``) the plots are density images
 computed on the server once, with the highlight image above them.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 from bokeh.events import DoubleTap, Event, SelectionGeometry, Tap
@@ -31,7 +31,6 @@ from bokeh.models import (
     CustomJS,
     DataRange1d,
     FactorRange,
-    FixedTicker,
     HoverTool,
     LassoSelectTool,
     LayoutDOM,
@@ -43,135 +42,58 @@ from bokeh.models import (
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.plotting import figure
 
-from panel_app._density import (
+from panel_app.linked.axes import AxisInfo
+from panel_app.linked.density import (
+    DENSITY_BASE,
+    DENSITY_HIGHLIGHT,
     HIGHLIGHT_JS,
     IMAGE_H,
     IMAGE_W,
+    DensityLayer,
     add_density_layers,
     bin_points,
     counts_to_rgba,
+    image_data,
 )
-from panel_app._model import TAP_RADIUS, AxisInfo, RunPageModel
+from panel_app.linked.figures import (
+    axis_range,
+    bar_labels,
+    categorical_ticks,
+    follow_range,
+    style_chart,
+    style_scatter_axes,
+    tooltips,
+)
+from panel_app.linked.hit_box_lasso import SELECT_JS
+from panel_app.linked.hit_tap import TAP_JS, TAP_RADIUS
+from panel_app.linked.selection import HIGHLIGHT_LINE, RENDER_JS, rows_of
 
-__all__ = ["HIGHLIGHT_LINE", "RENDER_JS", "SELECT_JS", "TAP_JS", "LinkedPlots"]
-
-#: Colour of the density images of all experiments, and of the selected ones above them.
-DENSITY_BASE = (70, 120, 180)
-DENSITY_HIGHLIGHT = (230, 85, 13)
-
-#: The ring drawn around highlighted points and bars.
-HIGHLIGHT_LINE = "#111111"
-
-#: Browser side of every selection: fills each highlight source with the rows of its full
-#: source whose byte in ``mask`` is 1. Runs whenever the mask changes, whether the browser set
-#: it (box, lasso, click) or the server sent it (table rows, sliders, a note, a link).
-RENDER_JS = """
-const md = mask.data;
-const m = (md instanceof Map) ? md.get("mask") : md["mask"];
-const n = m == null ? 0 : m.length;
-const rows = [];
-for (let i = 0; i < n; i++) { if (m[i]) { rows.push(i); } }
-for (const [full, part] of pairs) {
-  const d = full.data;
-  const isMap = d instanceof Map;
-  const keys = isMap ? [...d.keys()] : Object.keys(d);
-  const out = {};
-  for (const key of keys) {
-    const col = isMap ? d.get(key) : d[key];
-    const ok = rows.filter((r) => r < col.length);
-    const picked = ArrayBuffer.isView(col) ? new col.constructor(ok.length) : new Array(ok.length);
-    for (let k = 0; k < ok.length; k++) { picked[k] = col[ok[k]]; }
-    out[key] = picked;
-  }
-  part.setv({data: out}, {sync: false});
-}
-"""
-
-#: Browser-side hit test of a box or lasso; must select exactly what
-#: ``_model.mask_in_geometry`` selects. Sets the mask (``RENDER_JS`` draws it).
-SELECT_JS = """
-if (!cb_obj.final) { return; }
-const g = cb_obj.geometry;
-const d = src.data;
-const isMap = d instanceof Map;
-const get = (k) => isMap ? d.get(k) : d[k];
-const xs = get(xcol), ys = get(ycol);
-if (xs == null || ys == null) { return; }
-const n = xs.length;
-const lg = (v) => (v > 0 ? Math.log10(v) : NaN);
-const out = new Uint8Array(n);
-if (g.type === "rect") {
-  const x0 = Math.min(g.x0, g.x1), x1 = Math.max(g.x0, g.x1);
-  const y0 = Math.min(g.y0, g.y1), y1 = Math.max(g.y0, g.y1);
-  for (let i = 0; i < n; i++) {
-    const x = xs[i], y = ys[i];
-    if (x >= x0 && x <= x1 && y >= y0 && y <= y1) { out[i] = 1; }
-  }
-} else if (g.type === "poly") {
-  const px = [], py = [];
-  for (let k = 0; k < g.x.length; k++) {
-    const a = xlog ? lg(g.x[k]) : g.x[k], b = ylog ? lg(g.y[k]) : g.y[k];
-    if (Number.isFinite(a) && Number.isFinite(b)) { px.push(a); py.push(b); }
-  }
-  const m = px.length;
-  if (m >= 3) {
-    for (let i = 0; i < n; i++) {
-      const x = xlog ? lg(xs[i]) : xs[i], y = ylog ? lg(ys[i]) : ys[i];
-      let inside = false;
-      for (let a = 0, b = m - 1; a < m; b = a++) {
-        if (((py[a] > y) !== (py[b] > y)) &&
-            x < (px[b] - px[a]) * (y - py[a]) / (py[b] - py[a]) + px[a]) { inside = !inside; }
-      }
-      if (inside) { out[i] = 1; }
-    }
-  }
-} else {
-  return;
-}
-mask.setv({data: {mask: out}}, {sync: false});
-"""
-
-#: Browser-side click: the nearest point within ``radius`` pixels (``RunPageModel.ids_at_point``).
-TAP_JS = """
-const d = src.data;
-const isMap = d instanceof Map;
-const xs = isMap ? d.get(xcol) : d[xcol], ys = isMap ? d.get(ycol) : d[ycol];
-if (xs == null || ys == null) { return; }
-const sp = (v, lg) => lg ? (v > 0 ? Math.log10(v) : NaN) : v;
-const cx = sp(cb_obj.x, xlog), cy = sp(cb_obj.y, ylog);
-const wx = Math.abs(sp(xr.end, xlog) - sp(xr.start, xlog)) || 1;
-const wy = Math.abs(sp(yr.end, ylog) - sp(yr.start, ylog)) || 1;
-let best = -1, bestD = Infinity;
-for (let i = 0; i < xs.length; i++) {
-  const dx = (sp(xs[i], xlog) - cx) / wx * fw, dy = (sp(ys[i], ylog) - cy) / wy * fh;
-  const d2 = dx * dx + dy * dy;
-  if (d2 < bestD) { bestD = d2; best = i; }
-}
-const out = new Uint8Array(xs.length);
-if (best >= 0 && bestD <= radius * radius) { out[best] = 1; }
-mask.setv({data: {mask: out}}, {sync: false});
-"""
+__all__ = ["GeometryHandler", "LinkedPlots", "PlotModel", "TapHandler"]
 
 GeometryHandler = Callable[[str, str, Mapping[str, Any]], None]
 TapHandler = Callable[[str, str, float, float], None]
 
 
-def _tooltips(h: str | None, m: str) -> list[tuple[str, str]]:
-    tips = [("experiment", "@label  @experiment_id"), ("state", "@state")]
-    if h is not None:
-        tips.append((h, f"@{{h:{h}}}"))
-    tips.append((m, f"@{{m:{m}}}{{0.[0000]}}"))
-    return tips
+class PlotModel(Protocol):
+    """What the plots read of a page's model (a run page's ``RunPageModel``)."""
 
+    order: list[str]
+    data: dict[str, Any]
+    axes: dict[str, AxisInfo]
+    matrix_hparams: list[str]
+    matrix_metrics: list[str]
+    bar_metric: str | None
 
-def _rows_of(data: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, col in data.items():
-        if isinstance(col, np.ndarray):
-            out[key] = col[rows]
-        else:
-            out[key] = [col[r] for r in rows if r < len(col)]
-    return out
+    @property
+    def dense(self) -> bool: ...
+
+    def highlight_data(self) -> dict[str, Any]: ...
+
+    def lines_data(self, metric: str | None) -> dict[str, Any]: ...
+
+    def selection_mask(self) -> np.ndarray: ...
+
+    def curve_arrays(self, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 
 class LinkedPlots:
@@ -182,7 +104,7 @@ class LinkedPlots:
     came from somewhere the browser did not compute it.
     """
 
-    def __init__(self, model: RunPageModel, on_geometry: GeometryHandler, on_tap: TapHandler, *,
+    def __init__(self, model: PlotModel, on_geometry: GeometryHandler, on_tap: TapHandler, *,
                  matrix_size: tuple[int, int] = (820, 600),
                  bars_size: tuple[int, int] = (540, 260)) -> None:
         self.model = model
@@ -200,8 +122,8 @@ class LinkedPlots:
             args={"mask": self.mask,
                   "pairs": [[self.source, self.highlight], [self.lines, self.lines_highlight]]},
             code=RENDER_JS))
-        #: Dense mode: per plot, the highlight layer the browser bins (see ``_density.py``).
-        self.layers: dict[Any, list[Any]] = {}
+        #: Dense mode: per plot, the highlight layer the browser bins (see ``density.py``).
+        self.layers: dict[Any, DensityLayer] = {}
         self._base_images: dict[Any, Any] = {}
         self.epochs_highlight = ColumnDataSource(data={"image": [], "x": [], "y": [], "dw": [],
                                                        "dh": []}, name="runpage-epochs-highlight")
@@ -218,7 +140,7 @@ class LinkedPlots:
         self._line_metric: str | None = model.bar_metric
 
     def _plot_data(self) -> dict[str, Any]:
-        """What the browser gets of :attr:`RunPageModel.data`: all of it for glyphs; only the
+        """What the browser gets of the model's ``data``: all of it for glyphs; only the
         numeric columns (typed arrays, no strings) for density images and highlight layers."""
         data = self.model.data
         if not self.model.dense:
@@ -240,9 +162,9 @@ class LinkedPlots:
         fw = max(110, min(260, int((width - 90) / len(hparams)) - 12))
         fh = max(90, min(215, int((height - 70) / len(metrics)) - 12))
         for h in hparams:
-            self.x_ranges[h] = self._range(model.axes[h])
+            self.x_ranges[h] = axis_range(model.axes[h])
         for m in metrics:
-            self.y_ranges[m] = self._range(model.axes[m])
+            self.y_ranges[m] = axis_range(model.axes[m])
         rows = []
         for r, m in enumerate(metrics):
             row = []
@@ -278,8 +200,8 @@ class LinkedPlots:
             fig.scatter(ax.column, ay.column, source=self.highlight, size=12, fill_color="color",
                         line_color=HIGHLIGHT_LINE, line_width=2, level="overlay",
                         name=f"highlight:{h}:{m}")
-            fig.add_tools(HoverTool(renderers=[base], tooltips=_tooltips(h, m)))
-        self._style_axes(fig, ax, ay, left=left, bottom=bottom)
+            fig.add_tools(HoverTool(renderers=[base], tooltips=tooltips(h, m)))
+        style_scatter_axes(fig, ax, ay, left=left, bottom=bottom)
         xlog, ylog = ax.kind == "log", ay.kind == "log"
         fig.js_on_event("selectiongeometry", CustomJS(
             args={"src": self.source, "mask": self.mask, "xcol": ax.column,
@@ -313,23 +235,14 @@ class LinkedPlots:
                  xlog: bool, ylog: bool) -> None:
         """Base image of every experiment and a highlight layer binned in the browser."""
         place = ((float(xr.start), float(xr.end)), (float(yr.start), float(yr.end)))
-        layer: list[Any] = [None, xcol, ycol, *place[0], *place[1], IMAGE_W, IMAGE_H, xlog, ylog,
-                            *DENSITY_HIGHLIGHT]
+        layer = DensityLayer(None, xcol, ycol, *place[0], *place[1], IMAGE_W, IMAGE_H, xlog, ylog)
         hl = add_density_layers(fig, x_range=place[0], y_range=place[1],
-                                base_rgba=counts_to_rgba(self._layer_counts(layer, None),
+                                base_rgba=counts_to_rgba(layer.counts(self.model.data, None),
                                                          DENSITY_BASE),
                                 x_log=xlog, y_log=ylog)
         hl.name = f"density-highlight:{key if isinstance(key, str) else ':'.join(key)}"
-        layer[0] = hl
         self._base_images[key] = cast(GlyphRenderer, fig.renderers[-2]).data_source
-        self.layers[key] = layer
-
-    def _layer_counts(self, layer: list[Any], mask: np.ndarray | None) -> np.ndarray:
-        """A layer's points (all, or where ``mask``) binned as its images are."""
-        _, xcol, ycol, x0, x1, y0, y1, w, h, xlog, ylog = layer[:11]
-        return bin_points(np.asarray(self.model.data[xcol]), np.asarray(self.model.data[ycol]),
-                          mask, x_range=(x0, x1), y_range=(y0, y1), width=w, height=h,
-                          x_log=xlog, y_log=ylog)
+        self.layers[key] = layer._replace(source=hl)
 
     def _epochs_counts(self, rows_mask: np.ndarray | None) -> np.ndarray:
         """Every curve point of the shown metric (or of the masked experiments), binned."""
@@ -340,29 +253,21 @@ class LinkedPlots:
         return bin_points(xs, ys, keep, x_range=(x0, x1), y_range=(y0, y1), width=IMAGE_W,
                           height=IMAGE_H)
 
-    @staticmethod
-    def _image_data(image: np.ndarray | None, x0: float, x1: float, y0: float,
-                    y1: float) -> dict[str, list[Any]]:
-        """An image source's data; ``None`` is one transparent pixel (nothing highlighted)."""
-        if image is None:
-            image = np.zeros((1, 1), dtype=np.uint32)
-        return {"image": [image], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
-
     def _rebin_base(self, key: Any) -> None:
-        counts = self._layer_counts(self.layers[key], None)
+        counts = self.layers[key].counts(self.model.data, None)
         self._base_images[key].data["image"] = [counts_to_rgba(counts, DENSITY_BASE)]
 
     def _sync_layers(self) -> None:
         self._dense_js.args = {"mask_src": self.mask, "points": self.source,
-                               "layers": list(self.layers.values())}
+                               "layers": [layer.to_js() for layer in self.layers.values()]}
 
     def _fill_layers(self, mask: np.ndarray) -> None:
         """The highlight images computed here (what ``HIGHLIGHT_JS`` computes in the browser)."""
         sel = np.asarray(mask, dtype=bool)
         for layer in self.layers.values():
-            image = counts_to_rgba(self._layer_counts(layer, sel), tuple(layer[11:14])) \
+            image = counts_to_rgba(layer.counts(self.model.data, sel), layer.color) \
                 if sel.any() else None
-            layer[0].data = self._image_data(image, *layer[3:7])
+            layer.source.data = layer.image_data(image)
 
     def set_epochs_highlight(self, mask: np.ndarray) -> None:
         """Dense mode: the selected experiments' curves, binned here (the browser has no curves)."""
@@ -371,7 +276,7 @@ class LinkedPlots:
         sel = np.asarray(mask, dtype=bool)
         image = counts_to_rgba(self._epochs_counts(sel), DENSITY_HIGHLIGHT) if sel.any() else None
         (x0, x1), (y0, y1) = self._epochs_place
-        self.epochs_highlight.data = self._image_data(image, x0, x1, y0, y1)
+        self.epochs_highlight.data = image_data(image, x0, x1, y0, y1)
 
     def tap_context(self, h: str, m: str) -> dict[str, Any]:
         """What the server needs to repeat a click's hit test: the spans and frame shown."""
@@ -381,39 +286,9 @@ class LinkedPlots:
                 "y_span": (float(yr.start), float(yr.end)),  # type: ignore[arg-type]
                 "frame": (int(fig.frame_width), int(fig.frame_height))}
 
-    def _style_axes(self, fig: Any, ax: AxisInfo, ay: AxisInfo, *, left: bool,
-                    bottom: bool) -> None:
-        fig.grid.grid_line_color = "#e6e6e6"
-        fig.axis.axis_label_text_font_style = "normal"
-        fig.axis.axis_label_text_font_size = "12px"
-        fig.axis.major_label_text_font_size = "10px"
-        self._categorical_ticks(fig, ax)
-        if bottom:
-            fig.xaxis.axis_label = ax.name
-        else:
-            fig.xaxis.visible = False
-        if left:
-            fig.yaxis.axis_label = ay.name
-        else:
-            fig.yaxis.visible = False
-        fig.xgrid.visible = ax.kind != "categorical"
-
-    @staticmethod
-    def _categorical_ticks(fig: Any, ax: AxisInfo) -> None:
-        if ax.kind != "categorical":
-            return
-        labels = dict(zip(ax.ticks, ax.tick_labels, strict=True))
-        for axis in fig.xaxis:
-            if isinstance(axis.ticker, FixedTicker) and list(axis.ticker.ticks) == list(ax.ticks):
-                if axis.major_label_overrides != labels:
-                    axis.major_label_overrides = labels
-                continue
-            axis.ticker = FixedTicker(ticks=list(ax.ticks))
-            axis.major_label_overrides = labels
-
     # ---- metric charts ---------------------------------------------------------------------
     def build_bars(self) -> Any:
-        """One bar per experiment (x by label) of :attr:`RunPageModel.bar_metric`."""
+        """One bar per experiment (x by label) of the model's ``bar_metric``."""
         metric = self.model.bar_metric
         if metric is None or not self.model.order:
             self.bars = None
@@ -436,14 +311,12 @@ class LinkedPlots:
         high = fig.vbar(x="label", top=col, width=0.8, source=self.highlight, fill_alpha=0,
                         line_color=HIGHLIGHT_LINE, line_width=2.5, level="overlay",
                         name="highlight:bars")
-        fig.add_tools(HoverTool(renderers=[base], tooltips=_tooltips(None, metric)))
+        fig.add_tools(HoverTool(renderers=[base], tooltips=tooltips(None, metric)))
         self._bar_renderers = [base, high]
         fig.xgrid.visible = False
-        fig.grid.grid_line_color = "#e6e6e6"
         fig.yaxis.axis_label = metric
-        fig.axis.axis_label_text_font_style = "normal"
-        fig.axis.major_label_text_font_size = "10px"
-        self._bar_labels(fig, len(labels))
+        style_chart(fig)
+        bar_labels(fig, len(labels), self._bar_highlight())
         self.bars = fig
         return fig
 
@@ -461,9 +334,7 @@ class LinkedPlots:
         fig.toolbar.logo = None
         self._density(fig, "bars", f"r:{metric}", info.column, fig.x_range, fig.y_range,
                       False, False)
-        fig.grid.grid_line_color = "#e6e6e6"
-        fig.axis.axis_label_text_font_style = "normal"
-        fig.axis.major_label_text_font_size = "10px"
+        style_chart(fig)
         self._bar_renderers = []
         self._sync_layers()
         self.bars = fig
@@ -493,9 +364,7 @@ class LinkedPlots:
         self._base_images["epochs"] = cast(GlyphRenderer, fig.renderers[-1]).data_source
         fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh",
                        source=self.epochs_highlight, level="overlay")
-        fig.grid.grid_line_color = "#e6e6e6"
-        fig.axis.axis_label_text_font_style = "normal"
-        fig.axis.major_label_text_font_size = "10px"
+        style_chart(fig)
         self.epochs = fig
         self._line_metric = metric
         return fig
@@ -523,32 +392,25 @@ class LinkedPlots:
         fig.add_tools(HoverTool(renderers=[base], tooltips=[
             ("experiment", "@label  @experiment_id"), ("state", "@state"),
             ("epoch", "$data_x{0}"), (metric, "$data_y{0.[0000]}")]))
-        fig.grid.grid_line_color = "#e6e6e6"
-        fig.axis.axis_label_text_font_style = "normal"
-        fig.axis.major_label_text_font_size = "10px"
+        style_chart(fig)
         self.epochs = fig
         self._line_metric = metric
         return fig
 
-    def _bar_labels(self, fig: Any, n: int) -> None:
-        """Readable labels for a few bars; none (and thin outlines) for many."""
-        fig.xaxis.major_label_orientation = 0.0 if n <= 16 else math.pi / 2
-        fig.xaxis.major_label_text_font_size = "10px" if n <= 60 else "0px"
-        fig.xaxis.major_tick_line_color = "black" if n <= 60 else None
-        if len(self._bar_renderers) == 2:
-            width = 2.5 if n <= 40 else 1.0
-            if self._bar_renderers[1].glyph.line_width != width:
-                self._bar_renderers[1].glyph.line_width = width
+    def _bar_highlight(self) -> GlyphRenderer | None:
+        """The bars' highlight outlines (glyph mode only)."""
+        return self._bar_renderers[1] if len(self._bar_renderers) == 2 else None
 
     def set_bar_metric(self, metric: str) -> None:
         """Show another metric: the bars' ``top`` field and the lines' data; nothing is rebuilt."""
         if self.bars is not None and "bars" in self.layers:
             info = self.model.axes[metric]
-            layer = self.layers["bars"]
-            layer[1], layer[2] = f"r:{metric}", info.column
-            layer[5] = 0.0 if info.start is None else info.start
-            layer[6] = 1.0 if info.end is None else info.end
-            self.bars.y_range.update(start=layer[5], end=layer[6])
+            layer = self.layers["bars"]._replace(
+                xcol=f"r:{metric}", ycol=info.column,
+                y0=0.0 if info.start is None else info.start,
+                y1=1.0 if info.end is None else info.end)
+            self.layers["bars"] = layer
+            self.bars.y_range.update(start=layer.y0, end=layer.y1)
             self.bars.xaxis.axis_label = f"experiments, sorted by {metric}"
             self.bars.yaxis.axis_label = metric
             self._rebin_base("bars")
@@ -560,7 +422,7 @@ class LinkedPlots:
             self.bars.yaxis.axis_label = metric
             hover = self.bars.select_one(HoverTool)
             if hover is not None:
-                hover.tooltips = _tooltips(None, metric)
+                hover.tooltips = tooltips(None, metric)
         if self.epochs is not None:
             self.epochs.yaxis.axis_label = metric
             hover = self.epochs.select_one(HoverTool)
@@ -589,28 +451,9 @@ class LinkedPlots:
             self._fill_layers(mask)
         else:
             rows = np.flatnonzero(np.asarray(mask, dtype=bool))
-            self.highlight.data = _rows_of(self.source.data, rows)
-            self.lines_highlight.data = _rows_of(self.lines.data, rows)
+            self.highlight.data = rows_of(self.source.data, rows)
+            self.lines_highlight.data = rows_of(self.lines.data, rows)
         self.mask.data = {"mask": mask}
-
-    @staticmethod
-    def _range(info: AxisInfo) -> Range1d:
-        start = 0.0 if info.start is None else info.start
-        end = 1.0 if info.end is None else info.end
-        return Range1d(start=start, end=end, reset_start=start, reset_end=end,
-                       name=f"range:{info.name}")
-
-    @staticmethod
-    def _follow(rng: Range1d, info: AxisInfo) -> None:
-        """New data bounds; a range the user zoomed stays unless data leave it."""
-        start, end = info.start, info.end
-        if start is None or end is None:
-            return
-        zoomed = (rng.start, rng.end) != (rng.reset_start, rng.reset_end)
-        lo, hi = sorted((float(rng.start), float(rng.end)))  # type: ignore[arg-type]
-        if not zoomed or start < lo or end > hi:
-            rng.update(start=start, end=end)
-        rng.update(reset_start=start, reset_end=end)
 
     def update_data(self) -> None:
         """After a refresh: new data, ranges, categories and bar factors (the matrix is kept)."""
@@ -619,16 +462,16 @@ class LinkedPlots:
         for key in self.layers:
             self._rebin_base(key)
         for m, rng in self.y_ranges.items():
-            self._follow(rng, self.model.axes[m])
+            follow_range(rng, self.model.axes[m])
         for h, rng in self.x_ranges.items():
             info = self.model.axes[h]
-            self._follow(rng, info)
+            follow_range(rng, info)
             if info.kind == "categorical":
                 for (hh, _), fig in self.scatters.items():
                     if hh == h:
-                        self._categorical_ticks(fig, info)
+                        categorical_ticks(fig, info)
         if self.bars is not None and "bars" not in self.layers:
             labels = list(self.model.data["label"])
             if list(self.bars.x_range.factors) != labels:
                 self.bars.x_range.factors = labels
-                self._bar_labels(self.bars, len(labels))
+                bar_labels(self.bars, len(labels), self._bar_highlight())

@@ -1,0 +1,103 @@
+"""Bokeh figure helpers shared by the linked plots: axes, ranges, ticks, tooltips, styling.
+
+Stateless: each takes a figure (or range) and the :class:`~panel_app.linked.axes.AxisInfo` it
+shows, and sets Bokeh properties only where they change.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bokeh.models import FixedTicker, Range1d
+
+from panel_app.linked.axes import AxisInfo
+
+__all__ = [
+    "axis_range",
+    "bar_labels",
+    "categorical_ticks",
+    "follow_range",
+    "style_chart",
+    "style_scatter_axes",
+    "tooltips",
+]
+
+
+def tooltips(h: str | None, m: str) -> list[tuple[str, str]]:
+    """Hover lines: the experiment, its state, the hyperparameter ``h`` (if any) and metric ``m``."""
+    tips = [("experiment", "@label  @experiment_id"), ("state", "@state")]
+    if h is not None:
+        tips.append((h, f"@{{h:{h}}}"))
+    tips.append((m, f"@{{m:{m}}}{{0.[0000]}}"))
+    return tips
+
+
+def style_chart(fig: Any) -> None:
+    """The grid and axis labels every chart shares."""
+    fig.grid.grid_line_color = "#e6e6e6"
+    fig.axis.axis_label_text_font_style = "normal"
+    fig.axis.major_label_text_font_size = "10px"
+
+
+def style_scatter_axes(fig: Any, ax: AxisInfo, ay: AxisInfo, *, left: bool, bottom: bool) -> None:
+    """A scatter-matrix cell: axis names on the outer cells only, category ticks, grid."""
+    fig.grid.grid_line_color = "#e6e6e6"
+    fig.axis.axis_label_text_font_style = "normal"
+    fig.axis.axis_label_text_font_size = "12px"
+    fig.axis.major_label_text_font_size = "10px"
+    categorical_ticks(fig, ax)
+    if bottom:
+        fig.xaxis.axis_label = ax.name
+    else:
+        fig.xaxis.visible = False
+    if left:
+        fig.yaxis.axis_label = ay.name
+    else:
+        fig.yaxis.visible = False
+    fig.xgrid.visible = ax.kind != "categorical"
+
+
+def categorical_ticks(fig: Any, ax: AxisInfo) -> None:
+    """Category names at the positions of a categorical x axis."""
+    if ax.kind != "categorical":
+        return
+    labels = dict(zip(ax.ticks, ax.tick_labels, strict=True))
+    for axis in fig.xaxis:
+        if isinstance(axis.ticker, FixedTicker) and list(axis.ticker.ticks) == list(ax.ticks):
+            if axis.major_label_overrides != labels:
+                axis.major_label_overrides = labels
+            continue
+        axis.ticker = FixedTicker(ticks=list(ax.ticks))
+        axis.major_label_overrides = labels
+
+
+def bar_labels(fig: Any, n: int, highlight: Any = None) -> None:
+    """Readable labels for a few bars; none (and thin outlines of ``highlight``) for many."""
+    fig.xaxis.major_label_orientation = 0.0 if n <= 16 else math.pi / 2
+    fig.xaxis.major_label_text_font_size = "10px" if n <= 60 else "0px"
+    fig.xaxis.major_tick_line_color = "black" if n <= 60 else None
+    if highlight is not None:
+        width = 2.5 if n <= 40 else 1.0
+        if highlight.glyph.line_width != width:
+            highlight.glyph.line_width = width
+
+
+def axis_range(info: AxisInfo) -> Range1d:
+    """The range of an axis, its reset at the data bounds."""
+    start = 0.0 if info.start is None else info.start
+    end = 1.0 if info.end is None else info.end
+    return Range1d(start=start, end=end, reset_start=start, reset_end=end,
+                   name=f"range:{info.name}")
+
+
+def follow_range(rng: Range1d, info: AxisInfo) -> None:
+    """New data bounds; a range the user zoomed stays unless data leave it."""
+    start, end = info.start, info.end
+    if start is None or end is None:
+        return
+    zoomed = (rng.start, rng.end) != (rng.reset_start, rng.reset_end)
+    lo, hi = sorted((float(rng.start), float(rng.end)))  # type: ignore[arg-type]
+    if not zoomed or start < lo or end > hi:
+        rng.update(start=start, end=end)
+    rng.update(reset_start=start, reset_end=end)

@@ -1,0 +1,101 @@
+"""The run page's HTML and CSS, in one place: every user- or script-given string is escaped
+here with :func:`html.escape` (run ids, lock values and authors, error messages).
+
+The class names (``ht-run-header``, ``ht-badge``, ``ht-progress-<group>``, ``ht-selected``,
+``ht-error``, ``ht-lock``, ``ht-table-caption``) are what tests and users' styles find.
+"""
+
+from __future__ import annotations
+
+import html
+
+from panel_app.palette import STATE_COLORS
+from workbench_plugin.lifecycle import Progress, State
+from workbench_plugin.memory import Lock
+
+__all__ = [
+    "BADGES",
+    "HPARAMS_TITLE",
+    "METRICS_TITLE",
+    "NOTES_TITLE",
+    "NO_NOTES_HTML",
+    "STATE_TEMPLATE",
+    "TABLE_CSS",
+    "caption_html",
+    "header_html",
+    "lock_html",
+    "progress_html",
+]
+
+#: The progress groups in drawing order, with their colours (a group is named as its state).
+BADGES: tuple[tuple[str, str], ...] = tuple((g, STATE_COLORS[State(g)]) for g in Progress.GROUPS)
+
+#: Tabulator cell template of the state column: a coloured badge (Tabulator escapes ``value``).
+STATE_TEMPLATE = (
+    '<span style="display:inline-block;min-width:58px;padding:0 5px;border-radius:7px;'
+    'color:#fff;text-align:center;background:<%= ({'
+    + ",".join(f'"{k}":"{v}"' for k, v in STATE_COLORS.items())
+    + '})[value] || "#9e9e9e" %>"><%= value %></span>'
+)
+
+TABLE_CSS = """
+.tabulator, .tabulator .tabulator-header, .tabulator .tabulator-row { font-size: 12px !important; }
+.tabulator .tabulator-header .tabulator-col .tabulator-col-content { padding: 3px 5px !important; }
+.tabulator .tabulator-row .tabulator-cell { padding: 3px 5px !important; }
+"""
+
+HPARAMS_TITLE = "<b>Hyperparameters</b>"
+METRICS_TITLE = "<b>Metrics</b>"
+NOTES_TITLE = "<b>Notes</b>"
+NO_NOTES_HTML = ('<span style="color:#777">No notes yet: a note keeps this view (selection, '
+                 "metric, chart) for whoever opens it.</span>")
+
+
+def progress_html(progress: Progress) -> str:
+    """A stacked bar of the batch: succeeded, running, queued, failed (widths by count)."""
+    total = max(progress.total, 1)
+    parts = "".join(
+        f'<div class="ht-progress-{key}" title="{getattr(progress, key)} {key}" style="width:'
+        f'{100.0 * getattr(progress, key) / total:.3f}%;background:{color}"></div>'
+        for key, color in BADGES if getattr(progress, key)
+    )
+    return ('<div class="ht-progress" style="display:inline-flex;vertical-align:middle;'
+            'width:220px;height:12px;border-radius:6px;overflow:hidden;background:#eee;'
+            f'margin:0 8px">{parts}</div>')
+
+
+def header_html(run_id: str, progress: Progress, selected: int, error: str) -> str:
+    """The run header: id, progress bar and badges, how many are selected, the last error."""
+    badges = "".join(
+        f'<span class="ht-badge" style="background:{color}">{getattr(progress, key)} {key}</span>'
+        for key, color in BADGES
+    )
+    shown_error = (f'<span class="ht-error" style="color:{STATE_COLORS[State.FAILED]}">'
+                   f"{html.escape(error)}</span>") if error else ""
+    return (
+        "<style>.ht-badge{display:inline-block;color:#fff;border-radius:9px;padding:1px 9px;"
+        "margin-left:6px;font-size:13px}</style>"
+        f'<div class="ht-run-header" style="font-size:15px;line-height:30px">'
+        f"<b>Run</b> <code>{html.escape(run_id)}</code>"
+        f" &middot; {progress.total} experiments {progress_html(progress)}{badges}"
+        f' &middot; <span class="ht-selected">{selected} selected</span> {shown_error}</div>'
+    )
+
+
+def lock_html(lock: Lock | None) -> str:
+    """What a hyperparameter is locked at, and by whom."""
+    if lock is None:
+        return '<span class="ht-lock" style="color:#777;font-size:12px">not locked</span>'
+    who = f" by {html.escape(lock.author)}" if lock.author else ""
+    return (f'<span class="ht-lock" style="font-size:12px">kept at '
+            f"<b>{html.escape(lock.describe())}</b>{who}</span>")
+
+
+def caption_html(total: int, shown: int | None) -> str:
+    """The table's caption: all experiments, or the ``shown`` selected ones."""
+    if shown is None:
+        text = f"All {total:,} experiments"
+    else:
+        text = (f"The {shown:,} selected of {total:,} experiments "
+                "(Clear selection shows all)")
+    return f'<span class="ht-table-caption" style="font-size:12px;color:#555">{text}</span>'

@@ -1,0 +1,380 @@
+"""The run page: experiment table, per-experiment bar chart and a hyperparameter x metric
+scatter matrix, all linked, updated live while experiments run.
+
+:class:`RunPage` is a thin :class:`panel.viewable.Viewer` over a
+:class:`~panel_app.run_page.model.RunPageModel` (state) and
+:class:`~panel_app.linked.plots.LinkedPlots` (Bokeh models), with its table, sliders and notes
+as small components of their own. One instance per browser session; nothing is shared at
+module level.
+
+How a selection flows:
+
+* box/lasso in a scatter plot: the browser fills the highlight source itself (``SELECT_JS``)
+  and the server receives only the geometry; :meth:`RunPage._on_geometry` computes the ids with
+  numpy, sets ``model.selection``, and the table's ``selection`` follows;
+* table rows: ``table.selection`` -> ``model.selection`` -> the server sets the highlight
+  source's data (the selected rows only);
+* "Clear selection": ``model.selection = []`` -> both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import panel as pn
+import param
+
+from panel_app.linked.plots import LinkedPlots
+from panel_app.run_page.guard import Guard
+from panel_app.run_page.model import POINTS_MAX, RunPageModel
+from panel_app.run_page.notes import NotesPanel
+from panel_app.run_page.sliders import SliderPanel
+from panel_app.run_page.table import TablePanel
+from panel_app.run_page.templates import header_html
+from panel_app.run_page.view_state import search_with_view
+from workbench_plugin.frames import RunSource
+from workbench_plugin.memory import ListLog, Note, ProjectMemory
+
+__all__ = ["RunPage"]
+
+log = logging.getLogger(__name__)
+
+
+def _with_lock(fn: Callable[[], None]) -> None:
+    """Run ``fn`` (which changes plain Bokeh models) holding the document lock.
+
+    Bokeh callbacks (plot events, the periodic refresh) already hold it: run now. Panel runs
+    widget callbacks outside it: schedule ``fn`` as the document's next tick, so its changes
+    go out in Bokeh's own ordered patches (``pn.io.unlocked`` writes them directly instead,
+    and under load those writes could overtake the patch that defines a new model).
+    """
+    doc = pn.state.curdoc
+    session = getattr(getattr(doc, "session_context", None), "session", None)
+    if doc is None or session is None or getattr(session, "_pending_writes", None) is not None:
+        fn()
+    else:
+        doc.add_next_tick_callback(fn)
+
+
+class RunPage(pn.viewable.Viewer):
+    """One session's run page over a :class:`~workbench_plugin.frames.RunSource`."""
+
+    refresh_ms = param.Integer(default=1500, bounds=(100, None),
+                               doc="How often the source is asked for new files.")
+
+    def __init__(self, source: RunSource, *, nav: pn.viewable.Viewable | None = None,
+                 view: Mapping[str, Any] | None = None, select: Sequence[str] = (),
+                 author: str | None = None, points_max: int = POINTS_MAX,
+                 **params: Any) -> None:
+        super().__init__(**params)
+        self.source = source
+        memory = getattr(source, "memory", None)
+        self.memory: ProjectMemory = memory if memory is not None else ProjectMemory(ListLog())
+        self.author = author
+        self.model = RunPageModel(source.frames(), points_max=points_max)
+        self.plots = LinkedPlots(self.model, self._on_geometry, self._on_tap,
+                                 matrix_size=(760, 760), bars_size=(560, 250))
+        #: The mask the browser's highlight layers show (a box select or a click sets it in
+        #: the browser only, so the server's copy of the mask source may be stale).
+        self._shown = self.model.selection_mask().tobytes()
+        #: Re-entry guards: the server is setting widgets (their watchers must not echo it
+        #: into the model); new frames are going into the model (its watchers wait for the
+        #: end); a refresh is running (a tick that comes meanwhile is skipped).
+        self._setting_widgets = Guard("setting widgets")
+        self._taking_frames = Guard("taking frames")
+        self._refreshing = Guard("refreshing")
+        self._callback: Any = None
+        self._error = ""
+
+        self.header = pn.pane.HTML(self._header_html(), sizing_mode="stretch_width", margin=(4, 10))
+        self.clear_button = pn.widgets.Button(label="Clear selection", width=140, margin=(8, 10))
+        self.metric_select = pn.widgets.Select(
+            label="Metric", options=list(self.model.param.bar_metric.objects),
+            value=self.model.bar_metric, width=220, margin=(0, 10),
+            disabled=self.model.bar_metric is None)
+        self.chart_switch = pn.widgets.RadioButtonGroup(
+            label="Chart", options={"Bars": "bars", "Epoch lines": "lines"},
+            value=self.model.chart, margin=(18, 10, 0, 10), color="light")
+        self.table_panel = TablePanel(self.model, self._setting_widgets)
+        self.slider_panel = SliderPanel(self.model, self.memory, self._setting_widgets,
+                                        author=author, on_error=self.show_error)
+        self.notes = NotesPanel(self.model, self.memory, author=author,
+                                on_error=self.show_error, on_open=self.restore)
+        self._matrix_holder = pn.Column(margin=0)
+        self._bars_pane = pn.pane.Bokeh(None, margin=(0, 5))
+        self._epochs_pane = pn.pane.Bokeh(None, margin=(0, 5))
+        self._bars_box = pn.Column(self._bars_pane, margin=0)
+        self._epochs_box = pn.Column(self._epochs_pane, margin=0)
+        self._chart_note = pn.pane.Markdown("", margin=(10, 10))
+        self._build_matrix()
+        self._build_charts()
+
+        self.clear_button.on_click(lambda _event: self.model.clear_selection())
+        self.metric_select.param.watch(self._on_metric_select, "value")
+        self.chart_switch.param.watch(self._on_chart_switch, "value")
+        self.model.param.watch(self._on_selection, "selection")
+        self.model.param.watch(self._on_bar_metric, "bar_metric")
+        self.model.param.watch(self._on_chart, "chart")
+        view = dict(view or {})
+        if select and "selection" not in view:  # a link to experiments: select them
+            view["selection"] = {"ids": self.model.labels_of(select)}
+        if view:
+            self.restore(view)
+            doc = pn.state.curdoc
+            if doc is not None and doc.session_context is not None and self.table.selection:
+                # Tabulator maps a selection through its filter only once it is shown: mark
+                # the rows after the page has loaded
+                self.table_panel.unmark()
+                pn.state.onload(self._sync_widgets)
+
+        self._layout = pn.Column(
+            *([nav] if nav is not None else []),
+            pn.Row(self.header, self.clear_button, sizing_mode="stretch_width"),
+            pn.Row(
+                self.slider_panel.panel,
+                self._matrix_holder,
+                pn.Column(
+                    pn.Row(self.metric_select, self.chart_switch, margin=0),
+                    self._chart_note, self._bars_box, self._epochs_box,
+                    self.table_panel.caption, self.table,
+                    margin=0),
+            ),
+            self.notes.bar,
+            self.notes.listing,
+            sizing_mode="stretch_width",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    @property
+    def table(self) -> pn.widgets.Tabulator:
+        """The experiment table's widget."""
+        return self.table_panel.table
+
+    @property
+    def sliders(self) -> dict[str, pn.widgets.RangeSlider]:
+        """The range slider of each hyperparameter and metric, by name."""
+        return self.slider_panel.sliders
+
+    @property
+    def error(self) -> str:
+        """The problem the header shows ("" when none)."""
+        return self._error
+
+    # ---- building ----------------------------------------------------------------------------
+    def _build_matrix(self) -> None:
+        grid = self.plots.build_matrix()
+        if grid is None:
+            what = "experiments" if not self.model.order else "metrics"
+            self._matrix_holder.objects = [pn.pane.Markdown(
+                f"**No {what} yet.** The scatter matrix appears when experiments report "
+                "metrics.", width=self.plots.matrix_size[0], margin=(20, 10))]
+        else:
+            self._matrix_holder.objects = [pn.pane.Bokeh(grid, margin=(0, 5))]
+
+    def _build_charts(self) -> None:
+        bars = self.plots.build_bars()
+        # dense epoch lines bin every curve point: only when they are first shown
+        lazy = self.model.dense and self.model.chart != "lines"
+        epochs = None if lazy else self.plots.build_epochs()
+        self._bars_pane.object = bars
+        self._epochs_pane.object = epochs
+        self._chart_note.object = "" if bars is not None else "No metric to chart yet."
+        self._show_chart()
+
+    def _show_chart(self) -> None:
+        lines = self.model.chart == "lines"
+        self._bars_box.visible = self._bars_pane.object is not None and not lines
+        self._epochs_box.visible = self._epochs_pane.object is not None and lines
+
+    def _header_html(self) -> str:
+        return header_html(self.model.run_frames.run_id, self.model.progress(),
+                           len(self.model.selection), self._error)
+
+    # ---- selection ---------------------------------------------------------------------------
+    def _on_geometry(self, x: str, y: str, geometry: Mapping[str, Any]) -> None:
+        """A box or lasso ended in the scatter plot of hparam ``x`` and metric ``y``."""
+        ids = self.model.ids_in_geometry(geometry, x, y)
+        plain = {k: val if isinstance(val, str | bool) else float(val)
+                 if isinstance(val, int | float | np.number) else [float(v) for v in val]
+                 for k, val in geometry.items() if k not in ("sx", "sy", "greedy")}
+        self._browser_made(ids, {"geometry": plain, "x": x, "y": y})
+
+    def _on_tap(self, x: str, y: str, px: float, py: float) -> None:
+        """A click in the scatter plot of ``x`` and ``y`` at data point (px, py)."""
+        context = self.plots.tap_context(x, y)
+        ids = self.model.ids_at_point(x, y, px, py, **context)
+        point = {"x": px, "y": py, **{k: list(v) for k, v in context.items()}}
+        self._browser_made(ids, {"point": point, "x": x, "y": y})
+
+    def _browser_made(self, ids: list[str], origin: dict[str, Any]) -> None:
+        """A selection the browser already highlights (``SELECT_JS``/``TAP_JS``)."""
+        self._shown = self.model.mask_of(ids).tobytes()
+        self.model.select_ids_from(ids, origin)
+
+    def _on_selection(self, _event: param.parameterized.Event | None = None) -> None:
+        if self._taking_frames:
+            return
+        self.push_highlight()
+        self._sync_widgets()
+        self.header.object = self._header_html()
+        self._update_url()
+
+    def _sync_widgets(self) -> None:
+        """Table rows and slider handles follow the selection."""
+        rows = self.model.selected_rows()
+        ranges = self.model.selection_ranges()
+        with self._setting_widgets:
+            self.table_panel.follow(rows)
+            self.slider_panel.follow(ranges)
+
+    def push_highlight(self) -> None:
+        """Make the browser's highlight layers show ``model.selection``, sending only changes."""
+        _with_lock(self._push_highlight)
+
+    def _push_highlight(self) -> None:
+        mask = self.model.selection_mask()
+        if self.model.dense and self.model.chart == "lines":
+            self.plots.set_epochs_highlight(mask)  # the browser has no curves to bin
+        if mask.tobytes() == self._shown:
+            return
+        self.plots.set_mask(mask)
+        self._shown = mask.tobytes()
+
+    # ---- metric and chart --------------------------------------------------------------------
+    def _on_metric_select(self, event: param.parameterized.Event) -> None:
+        if event.new is not None:
+            self.model.bar_metric = event.new
+
+    def _on_chart_switch(self, event: param.parameterized.Event) -> None:
+        self.model.chart = event.new
+
+    def _on_chart(self, event: param.parameterized.Event) -> None:
+        if self.chart_switch.value != event.new:
+            self.chart_switch.value = event.new
+        if event.new == "lines" and self._epochs_pane.object is None and \
+                self.model.bar_metric is not None and self.model.order:
+            self._epochs_pane.object = self.plots.build_epochs()
+        self._show_chart()
+        if self.model.dense and event.new == "lines":
+            _with_lock(functools.partial(self.plots.set_epochs_highlight,
+                                         self.model.selection_mask()))
+        self._update_url()
+
+    def _on_bar_metric(self, event: param.parameterized.Event) -> None:
+        if event.new is None or self._taking_frames:
+            return
+        if self.plots.bars is None:
+            self._build_charts()
+        else:
+            _with_lock(functools.partial(self.plots.set_bar_metric, event.new))
+        if self.metric_select.value != event.new:
+            self.metric_select.value = event.new
+        self._update_url()
+
+    # ---- notes and views ---------------------------------------------------------------------
+    def save_note(self, text: str | None = None) -> Note | None:
+        """Store a note with the current view (the text box's text unless ``text`` is given)."""
+        return self.notes.save(text)
+
+    def show_error(self, message: str) -> None:
+        """Say what went wrong in the header (until the next successful refresh)."""
+        self._error = message
+        self.header.object = self._header_html()
+
+    def restore(self, view: Mapping[str, Any]) -> None:
+        """Show a saved view (from a note or a link)."""
+        problems = self.model.apply_view_state(view)
+        self._error = "; ".join(problems)
+        self._on_selection()
+
+    def _update_url(self) -> None:
+        location = pn.state.location if pn.state.curdoc is not None else None
+        if location is None:
+            return
+        search = search_with_view(location.search, self.model.view_state())
+        if search is not None:
+            location.search = search
+
+    # ---- live --------------------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Ask the source for new files and apply them; True when the page changed."""
+        return self.apply_frames(self.source.refresh())
+
+    def apply_frames(self, changed: bool) -> bool:
+        """Show the source's current frames if they differ from what the page shows.
+
+        Runs in the session's periodic callback, which holds the document lock: every model
+        change here goes out in one ordered patch (no ``pn.io.unlocked``, whose direct writes
+        could overtake the patch that defines a new plot and leave the browser unable to
+        resolve it).
+        """
+        frames = self.source.frames()
+        shown = self.model.run_frames
+        if not changed and frames.version == shown.version and frames.run_id == shown.run_id:
+            return False
+        metric = self.model.bar_metric
+        sliders_before = self.slider_panel.shape()
+        with self._taking_frames:
+            rebuild = self.model.update(frames)
+        self.plots.update_data()
+        metrics = list(self.model.param.bar_metric.objects)
+        if list(self.metric_select.options) != metrics:
+            self.metric_select.options = metrics
+        self.metric_select.disabled = self.model.bar_metric is None
+        if self.model.bar_metric is not None:
+            self.metric_select.value = self.model.bar_metric
+        if rebuild:
+            self._build_matrix()
+        wants_charts = self.model.bar_metric is not None and bool(self.model.order)
+        if rebuild or (self.plots.bars is None) == wants_charts:
+            self._build_charts()
+        elif self.model.bar_metric is not None and self.model.bar_metric != metric:
+            self.plots.set_bar_metric(self.model.bar_metric)
+        if self.slider_panel.shape() != sliders_before:
+            self.slider_panel.build()
+        else:
+            self.slider_panel.update_bounds()
+        self.table_panel.update()
+        self.push_highlight()
+        self._sync_widgets()
+        self.header.object = self._header_html()
+        return True
+
+    async def _tick(self) -> None:
+        if self._refreshing:
+            return
+        with self._refreshing:
+            try:
+                changed = await asyncio.to_thread(self.source.refresh)
+                error, self._error = self._error, ""
+                if not self.apply_frames(changed) and error:
+                    self.header.object = self._header_html()
+            # the one catch-all on the page: a periodic callback that raised would leave the
+            # page silently stale; log the traceback (a bug) and say what failed in the header
+            except Exception as exc:
+                log.exception("run page refresh failed")
+                self._error = f"refresh failed: {exc}"
+                self.header.object = self._header_html()
+
+    def start_live(self) -> None:
+        """Poll the source every ``refresh_ms`` in this session; stops with the session."""
+        if self._callback is not None:
+            return
+        tick: Any = self._tick
+        self._callback = pn.state.add_periodic_callback(tick, period=self.refresh_ms)
+        pn.state.on_session_destroyed(self._on_session_destroyed)
+
+    def stop_live(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+    def _on_session_destroyed(self, _context: Any) -> None:
+        self.stop_live()

@@ -1,0 +1,93 @@
+"""Routing a session's URL to a page, without a server: :func:`panel_app.server.route_of`."""
+
+from __future__ import annotations
+
+import pytest
+
+from panel_app.server import MAX_IDS, MAX_PARAM_CHARS, Route, route_of
+from workbench_plugin.memory import encode_view
+
+RUNS = {
+    "20260101-0900": ["20260101-0900-0", "20260101-0900-1", "20260101-0900-2"],
+    "20260102-1000": ["20260102-1000-0", "20260102-1000-1"],
+}
+LATEST = "20260102-1000"
+
+
+def args(**values: str) -> dict[str, list[bytes]]:
+    """Session arguments as Tornado gives them: a list of bytes per name."""
+    return {k: [v.encode()] for k, v in values.items()}
+
+
+def test_no_arguments_show_the_latest_run() -> None:
+    assert route_of({}, RUNS) == Route(LATEST)
+
+
+def test_no_runs_route_nowhere() -> None:
+    assert route_of(args(run="x", experiment="x-1"), {}).run_id is None
+    assert route_of({}, {}) == Route(None)
+
+
+def test_run_shows_that_run_and_an_unknown_one_the_latest_without_an_error() -> None:
+    assert route_of(args(run="20260101-0900"), RUNS) == Route("20260101-0900")
+    assert route_of(args(run="nope"), RUNS) == Route(LATEST)
+    assert route_of(args(run=""), RUNS) == Route(LATEST)
+
+
+def test_experiment_shows_its_run_with_it_selected() -> None:
+    route = route_of(args(experiment="20260101-0900-2"), RUNS)
+    assert route == Route("20260101-0900", select=("20260101-0900-2",))
+
+
+def test_compare_shows_their_run_with_them_selected_in_link_order() -> None:
+    route = route_of(args(compare="20260101-0900-2, 20260101-0900-0,20260101-0900-2,"), RUNS)
+    assert route == Route("20260101-0900", select=("20260101-0900-2", "20260101-0900-0"))
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (dict(experiment="nodash"), "experiment: 'nodash' is not an experiment id (they read <run id>-<number>)"),
+    (dict(experiment="20260103-0000-1"), "experiment: '20260103-0000-1': the project has no run '20260103-0000'"),
+    (dict(experiment="20260101-0900-9"), "experiment: '20260101-0900-9' is not an experiment of run '20260101-0900'"),
+    (dict(compare="20260101-0900-0,<b>x</b>"), "compare: '<b>x</b>' is not an experiment id"),
+    (dict(compare="20260101-0900-0,20260102-1000-1"),
+     "compare: '20260102-1000-1' is in run '20260102-1000', not '20260101-0900'; compare experiments of one run"),
+    (dict(compare=" , ,"), "compare=' , ,': no experiment id; use compare=<run id>-<number>"),
+])
+def test_a_bad_id_is_one_line_naming_it_and_the_latest_run(values: dict[str, str], message: str) -> None:
+    route = route_of(args(**values), RUNS)
+    assert route.run_id == LATEST and route.select == ()
+    [problem] = route.problems
+    assert problem.startswith(message), problem
+    assert "\n" not in problem
+
+
+def test_parameters_are_bounded() -> None:
+    long_id = "r-" + "1" * MAX_PARAM_CHARS
+    route = route_of(args(experiment=long_id), RUNS)
+    assert route.run_id == LATEST
+    assert route.problems == (f"experiment: {len(long_id):,} characters; a link carries at most 2,000",)
+    many = ",".join(f"20260101-0900-{i}" for i in range(MAX_IDS + 1))
+    assert route_of(args(compare=many), RUNS).problems == ("compare: 51 experiments; a link compares at most 50",)
+    shown = route_of(args(experiment="x" * 500), RUNS).problems[0]
+    assert len(shown) < 150  # an id is shown cut short
+
+
+def test_the_first_of_experiment_compare_run_decides() -> None:
+    route = route_of(args(run="20260102-1000", compare="20260101-0900-1", experiment="20260101-0900-0"), RUNS)
+    assert route == Route("20260101-0900", select=("20260101-0900-0",))
+    route = route_of(args(run="20260102-1000", compare="20260101-0900-1"), RUNS)
+    assert route == Route("20260101-0900", select=("20260101-0900-1",))
+
+
+def test_the_view_rides_along_and_a_bad_token_is_one_line() -> None:
+    view = {"chart": "lines", "selection": {"ids": ["#2"]}}
+    route = route_of(args(experiment="20260101-0900-1", view=encode_view(view)), RUNS)
+    assert route == Route("20260101-0900", select=("20260101-0900-1",), view=view)
+    route = route_of(args(view="%%%", experiment="20260101-0900-9"), RUNS)
+    assert route.run_id == LATEST and route.view == {}
+    assert route.problems[0].startswith("view='%%%': not a view token")
+    assert route.problems[1].startswith("experiment: '20260101-0900-9' is not an experiment")
+
+
+def test_string_arguments_work_too() -> None:
+    assert route_of({"experiment": ["20260102-1000-1"]}, RUNS).select == ("20260102-1000-1",)
