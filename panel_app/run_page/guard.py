@@ -1,10 +1,14 @@
-"""A re-entry guard: one small object instead of a boolean flag set and reset by hand."""
+"""A re-entry guard (one small object instead of a boolean flag set and reset by hand), and
+Bokeh edits under the document lock."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 
-__all__ = ["Guard"]
+import panel as pn
+
+__all__ = ["Guard", "with_lock"]
 
 
 class Guard:
@@ -34,3 +38,19 @@ class Guard:
 
     def __repr__(self) -> str:
         return f"Guard({self.name!r}, active={bool(self)})"
+
+
+def with_lock(fn: Callable[[], None]) -> None:
+    """Run ``fn`` (which changes plain Bokeh models) holding the document lock.
+
+    Bokeh callbacks (plot events, the periodic refresh) already hold it: run now. Panel runs
+    widget callbacks outside it: schedule ``fn`` as the document's next tick, so its changes
+    go out in Bokeh's own ordered patches (``pn.io.unlocked`` writes them directly instead,
+    and under load those writes could overtake the patch that defines a new model).
+    """
+    doc = pn.state.curdoc
+    session = getattr(getattr(doc, "session_context", None), "session", None)
+    if doc is None or session is None or getattr(session, "_pending_writes", None) is not None:
+        fn()
+    else:
+        doc.add_next_tick_callback(fn)

@@ -20,9 +20,8 @@ How a selection flows:
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,8 @@ import panel as pn
 import param
 
 from panel_app.linked.plots import LinkedPlots
-from panel_app.run_page.guard import Guard
+from panel_app.run_page.charts import ChartPanel
+from panel_app.run_page.guard import Guard, with_lock
 from panel_app.run_page.model import POINTS_MAX, RunPageModel
 from panel_app.run_page.notes import NotesPanel
 from panel_app.run_page.sliders import SliderPanel
@@ -43,22 +43,6 @@ from workbench_plugin.memory import ListLog, Note, ProjectMemory
 __all__ = ["RunPage"]
 
 log = logging.getLogger(__name__)
-
-
-def _with_lock(fn: Callable[[], None]) -> None:
-    """Run ``fn`` (which changes plain Bokeh models) holding the document lock.
-
-    Bokeh callbacks (plot events, the periodic refresh) already hold it: run now. Panel runs
-    widget callbacks outside it: schedule ``fn`` as the document's next tick, so its changes
-    go out in Bokeh's own ordered patches (``pn.io.unlocked`` writes them directly instead,
-    and under load those writes could overtake the patch that defines a new model).
-    """
-    doc = pn.state.curdoc
-    session = getattr(getattr(doc, "session_context", None), "session", None)
-    if doc is None or session is None or getattr(session, "_pending_writes", None) is not None:
-        fn()
-    else:
-        doc.add_next_tick_callback(fn)
 
 
 class RunPage(pn.viewable.Viewer):
@@ -93,33 +77,17 @@ class RunPage(pn.viewable.Viewer):
 
         self.header = pn.pane.HTML(self._header_html(), sizing_mode="stretch_width", margin=(4, 10))
         self.clear_button = pn.widgets.Button(label="Clear selection", width=140, margin=(8, 10))
-        self.metric_select = pn.widgets.Select(
-            label="Metric", options=list(self.model.param.bar_metric.objects),
-            value=self.model.bar_metric, width=220, margin=(0, 10),
-            disabled=self.model.bar_metric is None)
-        self.chart_switch = pn.widgets.RadioButtonGroup(
-            label="Chart", options={"Bars": "bars", "Epoch lines": "lines"},
-            value=self.model.chart, margin=(18, 10, 0, 10), color="light")
         self.table_panel = TablePanel(self.model, self._setting_widgets)
         self.slider_panel = SliderPanel(self.model, self.memory, self._setting_widgets,
                                         author=author, on_error=self.show_error)
         self.notes = NotesPanel(self.model, self.memory, author=author,
                                 on_error=self.show_error, on_open=self.restore)
         self._matrix_holder = pn.Column(margin=0)
-        self._bars_pane = pn.pane.Bokeh(None, margin=(0, 5))
-        self._epochs_pane = pn.pane.Bokeh(None, margin=(0, 5))
-        self._bars_box = pn.Column(self._bars_pane, margin=0)
-        self._epochs_box = pn.Column(self._epochs_pane, margin=0)
-        self._chart_note = pn.pane.Markdown("", margin=(10, 10))
         self._build_matrix()
-        self._build_charts()
+        self.charts = ChartPanel(self.model, self.plots, self._taking_frames, on_change=self._update_url)
 
         self.clear_button.on_click(lambda _event: self.model.clear_selection())
-        self.metric_select.param.watch(self._on_metric_select, "value")
-        self.chart_switch.param.watch(self._on_chart_switch, "value")
         self.model.param.watch(self._on_selection, "selection")
-        self.model.param.watch(self._on_bar_metric, "bar_metric")
-        self.model.param.watch(self._on_chart, "chart")
         view = dict(view or {})
         if select and "selection" not in view:  # a link to experiments: select them
             view["selection"] = {"ids": self.model.labels_of(select)}
@@ -138,11 +106,7 @@ class RunPage(pn.viewable.Viewer):
             pn.Row(
                 self.slider_panel.panel,
                 self._matrix_holder,
-                pn.Column(
-                    pn.Row(self.metric_select, self.chart_switch, margin=0),
-                    self._chart_note, self._bars_box, self._epochs_box,
-                    self.table_panel.caption, self.table,
-                    margin=0),
+                pn.Column(self.charts.panel, self.table_panel.caption, self.table, margin=0),
             ),
             self.notes.bar,
             self.notes.listing,
@@ -156,6 +120,11 @@ class RunPage(pn.viewable.Viewer):
     def table(self) -> pn.widgets.Tabulator:
         """The experiment table's widget."""
         return self.table_panel.table
+
+    @property
+    def metric_select(self) -> pn.widgets.Select:
+        """The chart's metric menu."""
+        return self.charts.metric_select
 
     @property
     def sliders(self) -> dict[str, pn.widgets.RangeSlider]:
@@ -177,21 +146,6 @@ class RunPage(pn.viewable.Viewer):
                 "metrics.", width=self.plots.matrix_size[0], margin=(20, 10))]
         else:
             self._matrix_holder.objects = [pn.pane.Bokeh(grid, margin=(0, 5))]
-
-    def _build_charts(self) -> None:
-        bars = self.plots.build_bars()
-        # dense epoch lines bin every curve point: only when they are first shown
-        lazy = self.model.dense and self.model.chart != "lines"
-        epochs = None if lazy else self.plots.build_epochs()
-        self._bars_pane.object = bars
-        self._epochs_pane.object = epochs
-        self._chart_note.object = "" if bars is not None else "No metric to chart yet."
-        self._show_chart()
-
-    def _show_chart(self) -> None:
-        lines = self.model.chart == "lines"
-        self._bars_box.visible = self._bars_pane.object is not None and not lines
-        self._epochs_box.visible = self._epochs_pane.object is not None and lines
 
     def _header_html(self) -> str:
         return header_html(self.model.run_frames.run_id, self.model.progress(),
@@ -236,7 +190,7 @@ class RunPage(pn.viewable.Viewer):
 
     def push_highlight(self) -> None:
         """Make the browser's highlight layers show ``model.selection``, sending only changes."""
-        _with_lock(self._push_highlight)
+        with_lock(self._push_highlight)
 
     def _push_highlight(self) -> None:
         mask = self.model.selection_mask()
@@ -246,37 +200,6 @@ class RunPage(pn.viewable.Viewer):
             return
         self.plots.set_mask(mask)
         self._shown = mask.tobytes()
-
-    # ---- metric and chart --------------------------------------------------------------------
-    def _on_metric_select(self, event: param.parameterized.Event) -> None:
-        if event.new is not None:
-            self.model.bar_metric = event.new
-
-    def _on_chart_switch(self, event: param.parameterized.Event) -> None:
-        self.model.chart = event.new
-
-    def _on_chart(self, event: param.parameterized.Event) -> None:
-        if self.chart_switch.value != event.new:
-            self.chart_switch.value = event.new
-        if event.new == "lines" and self._epochs_pane.object is None and \
-                self.model.bar_metric is not None and self.model.order:
-            self._epochs_pane.object = self.plots.build_epochs()
-        self._show_chart()
-        if self.model.dense and event.new == "lines":
-            _with_lock(functools.partial(self.plots.set_epochs_highlight,
-                                         self.model.selection_mask()))
-        self._update_url()
-
-    def _on_bar_metric(self, event: param.parameterized.Event) -> None:
-        if event.new is None or self._taking_frames:
-            return
-        if self.plots.bars is None:
-            self._build_charts()
-        else:
-            _with_lock(functools.partial(self.plots.set_bar_metric, event.new))
-        if self.metric_select.value != event.new:
-            self.metric_select.value = event.new
-        self._update_url()
 
     # ---- notes and views ---------------------------------------------------------------------
     def save_note(self, text: str | None = None) -> Note | None:
@@ -324,19 +247,9 @@ class RunPage(pn.viewable.Viewer):
         with self._taking_frames:
             rebuild = self.model.update(frames)
         self.plots.update_data()
-        metrics = list(self.model.param.bar_metric.objects)
-        if list(self.metric_select.options) != metrics:
-            self.metric_select.options = metrics
-        self.metric_select.disabled = self.model.bar_metric is None
-        if self.model.bar_metric is not None:
-            self.metric_select.value = self.model.bar_metric
         if rebuild:
             self._build_matrix()
-        wants_charts = self.model.bar_metric is not None and bool(self.model.order)
-        if rebuild or (self.plots.bars is None) == wants_charts:
-            self._build_charts()
-        elif self.model.bar_metric is not None and self.model.bar_metric != metric:
-            self.plots.set_bar_metric(self.model.bar_metric)
+        self.charts.follow_frames(metric, rebuild)
         if self.slider_panel.shape() != sliders_before:
             self.slider_panel.build()
         else:
