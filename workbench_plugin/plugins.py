@@ -1,4 +1,8 @@
-"""Engines looked up by name, imported only when asked for (the core never imports them)."""
+"""Engines and the gateway looked up by name, imported only when asked for.
+
+The small interface through which the core (``workbench_plugin``) reaches the folders above it:
+it never imports ``engines`` or ``gateway`` at module level.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,17 @@ from workbench_plugin.store import Store
 
 if TYPE_CHECKING:
     from engines.base import Engine
+    from gateway.gateway import Gateway
 
-__all__ = ["ENGINE_CLASSES", "load_engine"]
+__all__ = ["ENGINE_CLASSES", "GATEWAY_CLASS", "load_engine", "load_gateway"]
 
 ENGINE_CLASSES = {"local": "engines.local:LocalEngine", "spark": "engines.spark:SparkEngine"}
+GATEWAY_CLASS = "gateway.gateway:Gateway"
+
+
+def _lookup(target: str) -> Any:
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def load_engine(config: Config, store: Store, *, submitting: bool = True, **overrides: Any) -> Engine:
@@ -29,7 +40,11 @@ def load_engine(config: Config, store: Store, *, submitting: bool = True, **over
         raise ConfigError(
             f"engine.name: {config.engine!r} is not an engine; use one of {', '.join(ENGINE_CLASSES)}"
         ) from None
-    module, cls = target.split(":")
-    engine_cls = getattr(importlib.import_module(module), cls)
-    engine: Engine = engine_cls.from_config(config, store, submitting=submitting, **overrides)
+    engine: Engine = _lookup(target).from_config(config, store, submitting=submitting, **overrides)
     return engine
+
+
+def load_gateway(store: Store, engine: Engine, **options: Any) -> Gateway:
+    """A gateway submitting ``store``'s queued experiments to ``engine`` (options as for ``Gateway``)."""
+    gateway: Gateway = _lookup(GATEWAY_CLASS)(store, engine, **options)
+    return gateway

@@ -99,3 +99,20 @@ def test_spark_on_yarn_needs_the_hadoop_conf_dir_only_to_submit(store: Store) ->
     with pytest.raises(ConfigError, match="yarn.hadoop_conf_dir: empty"):
         load_engine(load_config(env), store)
     assert isinstance(load_engine(load_config(env), store, submitting=False), SparkEngine)
+
+
+def test_resources_records_as_the_cli_prints_them() -> None:
+    from engines.resource_manager import ClusterResources, QueueResources
+    from workbench_plugin.cli import _format_resources
+
+    local = Resources(engine="local", where="this machine", slots=4, cores=8, memory_gib=(3.25, 15.5))
+    assert _format_resources(local) == ("local engine on this machine: 8 cores, "
+                                        "memory 3.2 GiB available of 15.5 GiB; 4 slots")
+    assert "memory unknown; 1 slots" in _format_resources(Resources(engine="local", where="this machine", slots=1))
+    queue = QueueResources("root.default", 100.0, 12.5, 100.0, 1, 0)
+    cluster = ClusterResources(total_mb=8192, total_vcores=8, available_mb=6144, available_vcores=6, active_nodes=1,
+                               apps_running=1, apps_pending=0, queues=(queue,))
+    text = _format_resources(Resources(engine="spark", where="http://rm:8088", slots=9, cluster=cluster))
+    assert text.splitlines()[:2] == ["YARN at http://rm:8088: 1 active nodes",
+                                     "  memory       6.0 GiB free of 8.0 GiB"]
+    assert "root.default" in text
