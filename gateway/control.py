@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from engines.base import Engine
 from gateway.gateway import engine_id_of
 from workbench_plugin.index import ProjectIndex
 from workbench_plugin.lifecycle import KILL_REQUESTED, State
+
+if TYPE_CHECKING:
+    from engines.base import Engine
 
 __all__ = ["KillResult", "kill"]
 

@@ -19,12 +19,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from engines.base import Engine
 from workbench_plugin._exceptions import EngineError, StoreError
 from workbench_plugin.index import ProjectIndex, RunEntry
 from workbench_plugin.lifecycle import USAGE_EVENT, USAGE_EXPECTED, ExperimentState, State
 from workbench_plugin.store import Experiment, Store
+
+if TYPE_CHECKING:  # the gateway drives whatever engine it is handed; it names the protocol only
+    from engines.base import Engine
 
 __all__ = ["Gateway", "StepReport"]
 
