@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from workbench_plugin._exceptions import EngineError, StoreError
 from workbench_plugin.index import ProjectIndex, RunEntry
-from workbench_plugin.lifecycle import USAGE_EVENT, USAGE_EXPECTED, ExperimentState, State
+from workbench_plugin.lifecycle import KILL_REQUESTED, USAGE_EVENT, USAGE_EXPECTED, ExperimentState, State
 from workbench_plugin.store import Experiment, Store
 
 if TYPE_CHECKING:  # the gateway drives whatever engine it is handed; it names the protocol only
@@ -110,7 +110,7 @@ class Gateway:
             state = entry.states[exp.experiment_id]
             if state.terminal:
                 continue
-            if state.get("kill_requested"):
+            if state.get(KILL_REQUESTED):
                 self.store.append_state(entry.run.project, entry.run.run_id, exp.experiment_id, State.KILLED,
                                         reason="killed on request")
                 continue
