@@ -31,6 +31,7 @@ test: setup system-deps cluster-deps
 lint: setup
 	$(BIN)/ruff check workbench_plugin engines spark_jobs gateway panel_app tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/python scripts/import_graph.py
 
 bench: setup
 	$(BIN)/python bench/tracking.py

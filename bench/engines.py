@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engines.local import LocalEngine  # noqa: E402
 from engines.spark import SparkEngine  # noqa: E402
 from gateway.gateway import Gateway  # noqa: E402
+from workbench_plugin.config import load_config  # noqa: E402
 from workbench_plugin.index import ProjectIndex  # noqa: E402
 from workbench_plugin.planning import launch, make_plan  # noqa: E402
 from workbench_plugin.project import write_project_file  # noqa: E402
@@ -101,8 +102,9 @@ def main() -> None:
             cluster = stack.enter_context(MiniCluster.start(Path(tmp, "cluster")))
             os.environ.update(cluster.client_env())
             ystore = Store(f"webhdfs://{cluster.webhdfs_url.split('://', 1)[1]}/bench")
-            return SparkEngine(ystore, master="yarn", slots=slots, flush_seconds=2.0, rm_url=cluster.rm_url,
-                               hadoop_conf_dir=str(cluster.conf_dir))
+            # the cluster's client settings (JAVA_HOME, SPARK_LOCAL_IP, ...) reach the engine through a Config
+            return SparkEngine.from_config(load_config(), ystore, master="yarn", slots=slots, flush_seconds=2.0,
+                                           rm_url=cluster.rm_url, hadoop_conf_dir=str(cluster.conf_dir))
 
         modes: list[tuple[str, Any, str]] = [
             ("local", lambda: LocalEngine(store, slots=slots, flush_seconds=2.0), "none"),

@@ -3,17 +3,29 @@
 An engine submits an experiment (the wrapper runs it and records its own states), says whether
 a submission is still alive, kills it, and reports capacity and usage. Engines keep no state
 that matters across restarts: everything needed to poll or kill is in the ``engine_id`` they
-return, which the gateway stores with the experiment.
+return, which the gateway stores with the experiment. Only an engine builds and parses its ids.
+
+:class:`Engine` is the protocol callers type against; :class:`EngineBase` gives the optional
+abilities their defaults (no packing, no usage, no adoption, this machine's resources), so
+callers call them and never probe with ``hasattr``.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from engines.processes import machine_memory_gib
+from workbench_plugin._exceptions import EngineError
 from workbench_plugin.store import Experiment, Run
 
-__all__ = ["Capacity", "Engine", "Liveness"]
+if TYPE_CHECKING:
+    from engines.resource_manager import ClusterResources
+
+__all__ = ["Capacity", "Engine", "EngineBase", "Liveness", "Resources"]
 
 #: ``alive``: still running; ``gone``: ended (the wrapper may or may not have recorded why);
 #: ``unknown``: the engine cannot tell right now (e.g. the cluster is unreachable).
@@ -26,14 +38,32 @@ class Capacity:
     running: int        # submissions this engine sees alive
 
 
+@dataclass(frozen=True)
+class Resources:
+    """What ``hypertuner resources`` prints about an engine: this machine's, or its cluster's."""
+
+    engine: str
+    where: str                                   # "this machine", "Spark master local[2] on this machine", RM URL
+    slots: int
+    cores: int = 0
+    memory_gib: tuple[float, float] | None = None  # (available, total) on this machine; None: unknown
+    cluster: ClusterResources | None = None         # the YARN ResourceManager's view, on YARN
+
+
 class Engine(Protocol):
     name: str
     #: Whether the engine's cluster accounts an experiment's usage after it ended (YARN does):
     #: said with the ``submitted`` event, so the run waits for it before it settles.
     accounts_usage: bool
+    #: Whether :meth:`submit_packed` works (one submission for many experiments of a run).
+    packs: bool
 
     def submit(self, run: Run, experiment: Experiment) -> str:
         """Start the wrapper for ``experiment``; return the engine id (PID, YARN app id)."""
+        ...
+
+    def submit_packed(self, run: Run, experiments: Sequence[Experiment]) -> str:
+        """One submission for ``experiments`` (only when :attr:`packs`); the same engine id for all."""
         ...
 
     def poll(self, engine_id: str) -> Liveness: ...
@@ -45,5 +75,45 @@ class Engine(Protocol):
     def capacity(self) -> Capacity: ...
 
     def usage(self, engine_id: str) -> dict[str, Any]:
-        """Resources used so far (e.g. CPU seconds), for cost estimates."""
+        """Resources used so far (e.g. CPU seconds), for cost estimates; ``{}`` when not known (yet)."""
         ...
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        """Sleep up to ``timeout`` seconds between gateway steps, returning early when ``stop`` is set."""
+        ...
+
+    def adopt(self, reported: Mapping[str, Any]) -> str | None:
+        """The engine id of a submission recovered from what its wrapper reported (``pid``,
+        ``start_ticks``), for one whose ``submitted`` event is not written yet; None if it cannot tell."""
+        ...
+
+    def resources(self) -> Resources: ...
+
+
+class EngineBase:
+    """Defaults of the optional abilities; every engine inherits them."""
+
+    name: str = ""
+    accounts_usage: bool = False
+    packs: bool = False
+
+    def submit_packed(self, run: Run, experiments: Sequence[Experiment]) -> str:
+        raise EngineError(f"{self.name} engine: cannot pack experiments into one submission; "
+                          "use packing 'none' or the spark engine")
+
+    def capacity(self) -> Capacity:
+        raise NotImplementedError
+
+    def usage(self, engine_id: str) -> dict[str, Any]:
+        return {}
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        stop.wait(timeout)
+
+    def adopt(self, reported: Mapping[str, Any]) -> str | None:
+        return None
+
+    def resources(self) -> Resources:
+        """This machine's cores and memory, with the engine's slots."""
+        return Resources(engine=self.name, where="this machine", slots=self.capacity().slots,
+                         cores=os.cpu_count() or 1, memory_gib=machine_memory_gib())

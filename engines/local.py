@@ -10,95 +10,46 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engines.base import Capacity, Liveness
+from engines.base import Capacity, EngineBase, Liveness
+from engines.processes import (
+    cpu_seconds,
+    kill_session,
+    parse_pid_id,
+    pid_id,
+    process_liveness,
+    reap,
+    start_ticks,
+    track,
+)
 from workbench_plugin._exceptions import EngineError
+from workbench_plugin.config import Config, HdfsSettings
 from workbench_plugin.store import Experiment, Run, Store
 
 __all__ = ["LocalEngine"]
 
 
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields of /proc/<pid>/stat after the command name, or None if there is no such process."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return raw[raw.rfind(")") + 2 :].split()
-
-
-def _start_ticks(pid: int) -> str:
-    fields = _proc_stat(pid)
-    return fields[19] if fields else "0"
-
-
 def _parse(engine_id: str) -> tuple[int, str]:
-    try:
-        kind, pid, ticks = engine_id.split(":")
-        if kind != "local":
-            raise ValueError
-        return int(pid), ticks
-    except ValueError:
-        raise EngineError(f"engine id {engine_id!r}: not a local engine id ('local:<pid>:<ticks>')") from None
+    found = parse_pid_id("local", engine_id)
+    if found is None:
+        raise EngineError(f"engine id {engine_id!r}: not a local engine id ('local:<pid>:<ticks>')")
+    return found
 
 
-#: Every wrapper this process started, across engines. Wrappers outlive the gateway that started
-#: them by design; keeping their Popen objects here means one that is dropped while its wrapper
-#: runs is still reaped later (no zombie, no "subprocess still running" warning).
-_STARTED: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _reap_started() -> None:
-    for pid, proc in list(_STARTED.items()):
-        if proc.poll() is not None:
-            del _STARTED[pid]
-
-
-def process_liveness(children: dict[int, subprocess.Popen[bytes]], pid: int, ticks: str) -> Liveness:
-    """Whether the process ``pid`` started at ``ticks`` still runs (reaping it if it is our child)."""
-    child = children.get(pid)
-    if child is not None:
-        if child.poll() is None:
-            return "alive"
-        del children[pid]
-        return "gone"
-    fields = _proc_stat(pid)
-    if fields is None or fields[0] in ("Z", "X") or fields[19] != ticks:
-        return "gone"
-    return "alive"
-
-
-def kill_session(pid: int, alive: Callable[[], bool], grace_seconds: float) -> None:
-    """SIGTERM the session led by ``pid`` (pgid == pid), SIGKILL it if still ``alive`` after the grace."""
-    if not alive():
-        return
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.time() + grace_seconds
-    while time.time() < deadline:
-        if not alive():
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-class LocalEngine:
+class LocalEngine(EngineBase):
     name = "local"
-    accounts_usage = False
 
     def __init__(
         self, store: Store, *, slots: int | None = None, work_dir: str = "",
         flush_seconds: float = 2.0, python: str | None = None, log_dir: str | None = None,
+        hdfs: HdfsSettings | None = None,
     ) -> None:
         self.store = store
         self.slots = slots or os.cpu_count() or 1
@@ -106,7 +57,16 @@ class LocalEngine:
         self.flush_seconds = flush_seconds
         self.python = python or sys.executable
         self.log_dir = log_dir
+        self.hdfs = hdfs or HdfsSettings()
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    @classmethod
+    def from_config(cls, config: Config, store: Store, *, submitting: bool = True, **overrides: Any) -> LocalEngine:
+        """The engine the config describes (``overrides`` win); ``submitting`` changes nothing here."""
+        options: dict[str, Any] = {"slots": config.effective_slots, "work_dir": config.work_dir,
+                                   "flush_seconds": config.flush_seconds, "hdfs": config.hdfs}
+        options.update(overrides)
+        return cls(store, **options)
 
     def submit(self, run: Run, experiment: Experiment) -> str:
         cmd = [
@@ -117,6 +77,7 @@ class LocalEngine:
         if self.work_dir:
             cmd += ["--work-dir", self.work_dir]
         env = dict(os.environ)
+        env.update(self.hdfs.environment())  # as this engine was configured (the wrapper reads them)
         root = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         try:
@@ -134,15 +95,14 @@ class LocalEngine:
                 )
         except OSError as exc:
             raise EngineError(f"local engine: cannot start {cmd[0]!r} ({exc.strerror})") from exc
-        self._children[proc.pid] = proc
-        _STARTED[proc.pid] = proc
-        return f"local:{proc.pid}:{_start_ticks(proc.pid)}"
+        track(self._children, proc)
+        return pid_id("local", proc.pid, start_ticks(proc.pid))
 
-    def _reap(self) -> None:
-        for pid, proc in list(self._children.items()):
-            if proc.poll() is not None:
-                del self._children[pid]
-        _reap_started()
+    def adopt(self, reported: Mapping[str, Any]) -> str | None:
+        """``local:<pid>:<ticks>`` from the wrapper's ``running`` event: the wrapper leads its session."""
+        if reported.get("pid") and reported.get("start_ticks"):
+            return pid_id("local", reported["pid"], str(reported["start_ticks"]))
+        return None
 
     def poll(self, engine_id: str) -> Liveness:
         pid, ticks = _parse(engine_id)
@@ -152,7 +112,7 @@ class LocalEngine:
         pid, _ = _parse(engine_id)  # the wrapper leads its session
         kill_session(pid, lambda: self.poll(engine_id) == "alive", grace_seconds)
 
-    def wait(self, timeout: float, stop: Any = None) -> None:
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> None:
         """Sleep up to ``timeout`` seconds, returning early when a child process ends."""
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -163,13 +123,10 @@ class LocalEngine:
             time.sleep(0.02)
 
     def capacity(self) -> Capacity:
-        self._reap()
+        reap(self._children)
         return Capacity(slots=self.slots, running=len(self._children))
 
     def usage(self, engine_id: str) -> dict[str, Any]:
         pid, _ = _parse(engine_id)
-        fields = _proc_stat(pid)
-        if not fields:
-            return {}
-        hz = os.sysconf("SC_CLK_TCK")
-        return {"cpu_seconds": (int(fields[11]) + int(fields[12])) / hz}
+        used = cpu_seconds(pid)
+        return {} if used is None else {"cpu_seconds": used}

@@ -27,10 +27,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engines.base import Capacity, Liveness
-from engines.local import _STARTED, _reap_started, _start_ticks, kill_session, process_liveness
+from engines.base import Capacity, EngineBase, Liveness, Resources
+from engines.processes import (
+    kill_session,
+    machine_memory_gib,
+    parse_pid_id,
+    pid_id,
+    process_liveness,
+    reap,
+    start_ticks,
+    track,
+)
 from engines.resource_manager import ResourceManagerClient
 from workbench_plugin._exceptions import ConfigError, EngineError
+from workbench_plugin.config import Config, HdfsSettings
 from workbench_plugin.store import Experiment, Run, Store
 
 __all__ = ["SparkEngine"]
@@ -54,9 +64,10 @@ def _memory_mb(text: str) -> int:
     return max(1, int(int(m[1]) * factor))
 
 
-def default_spark_submit() -> str:
-    """``$SPARK_HOME/bin/spark-submit``, else pyspark's own (the wheel ships Spark with YARN support)."""
-    home = os.environ.get("SPARK_HOME")
+def default_spark_submit(spark_home: str = "") -> str:
+    """``<spark_home>/bin/spark-submit`` (``spark.home``, ``$SPARK_HOME``), else pyspark's own (the
+    wheel ships Spark with YARN support)."""
+    home = spark_home
     if home and (Path(home) / "bin" / "spark-submit").is_file():
         return str(Path(home) / "bin" / "spark-submit")
     try:
@@ -67,16 +78,20 @@ def default_spark_submit() -> str:
     return str(Path(pyspark.__file__).resolve().parent / "bin" / "spark-submit")
 
 
-class SparkEngine:
+class SparkEngine(EngineBase):
     name = "spark"
+    packs = True
 
     def __init__(
         self, store: Store, *, slots: int = 0, work_dir: str = "", flush_seconds: float = 2.0,
         master: str = "yarn", deploy_mode: str = "", rm_url: str = "", spark_submit: str = "",
         python: str = "", driver_memory: str = "512m", executor_memory: str = "512m",
         executor_cores: int = 1, conf: dict[str, str] | None = None, hadoop_conf_dir: str = "",
-        log_dir: str = "",
+        log_dir: str = "", spark_home: str = "", java_home: str = "", local_ip: str = "",
+        hdfs: HdfsSettings | None = None, submitting: bool = True,
     ) -> None:
+        """``submitting=False``: an engine only asked about capacity and resources (``hypertuner
+        resources``), which needs neither spark-submit nor the Hadoop configuration folder."""
         self.store = store
         self.master = master
         self.yarn = master == "yarn"
@@ -84,28 +99,55 @@ class SparkEngine:
         if self.deploy_mode not in ("cluster", "client"):
             raise ConfigError(f"spark.deploy_mode: {deploy_mode!r}; use cluster or client")
         if self.yarn and not rm_url:
-            raise ConfigError("yarn.rm_url: empty; give the ResourceManager's web address, as in http://rm:8088")
+            raise ConfigError("yarn.rm_url: empty; set HYPERTUNER_YARN_RM to the ResourceManager, as in http://rm:8088")
+        self.rm_url = rm_url
         self.rm = ResourceManagerClient(rm_url) if self.yarn else None
         self.accounts_usage = self.yarn
         self.fixed_slots = slots
         self.work_dir = work_dir
         self.flush_seconds = flush_seconds
-        self.spark_submit = spark_submit or default_spark_submit()
+        self.spark_home = spark_home
+        self.spark_submit = spark_submit or (default_spark_submit(spark_home) if submitting else "")
         self.python = python or sys.executable
         self.driver_memory = driver_memory
         self.executor_memory = executor_memory
         self.executor_cores = executor_cores
         self.conf = dict(conf or {})
-        self.hadoop_conf_dir = hadoop_conf_dir or os.environ.get("HADOOP_CONF_DIR", "")
+        self.hadoop_conf_dir = hadoop_conf_dir
+        self.java_home = java_home
+        self.local_ip = local_ip
+        self.hdfs = hdfs or HdfsSettings()
         self.log_dir = log_dir
-        if self.yarn and not self.hadoop_conf_dir:
+        if self.yarn and submitting and not self.hadoop_conf_dir:
             raise ConfigError("yarn.hadoop_conf_dir: empty; spark-submit --master yarn needs the cluster's "
                               "configuration folder (core-site.xml, yarn-site.xml): set HADOOP_CONF_DIR")
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
+    @classmethod
+    def from_config(cls, config: Config, store: Store, *, submitting: bool = True, **overrides: Any) -> SparkEngine:
+        """The engine the config describes (``overrides`` win)."""
+        options: dict[str, Any] = {
+            "slots": config.slots, "work_dir": config.work_dir, "flush_seconds": config.flush_seconds,
+            "master": config.spark_master, "deploy_mode": config.spark_deploy_mode,
+            "spark_submit": config.spark_submit, "python": config.spark_python,
+            "driver_memory": config.spark_driver_memory, "executor_memory": config.spark_executor_memory,
+            "rm_url": config.yarn_rm_url, "hadoop_conf_dir": config.hadoop_conf_dir,
+            "spark_home": config.spark_home, "java_home": config.java_home, "local_ip": config.spark_local_ip,
+            "hdfs": config.hdfs,
+        }
+        options.update(overrides)
+        return cls(store, submitting=submitting, **options)
+
     # ---- building the command ----------------------------------------------------------------
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
+        # the settings this engine was given, for spark-submit and the wrapper (no-ops when they came
+        # from this environment)
+        env.update(self.hdfs.environment())
+        for name, value in (("SPARK_HOME", self.spark_home), ("JAVA_HOME", self.java_home),
+                            ("SPARK_LOCAL_IP", self.local_ip)):
+            if value:
+                env[name] = value
         env["PYSPARK_PYTHON"] = self.python
         env["PYSPARK_DRIVER_PYTHON"] = self.python
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
@@ -132,7 +174,7 @@ class SparkEngine:
             "spark.executorEnv.PYTHONPATH": str(ROOT),
         }
         if self.yarn:
-            java_home = os.environ.get("JAVA_HOME") or str(Path(os.path.realpath(_which("java"))).parents[1])
+            java_home = self.java_home or str(Path(os.path.realpath(_which("java"))).parents[1])
             conf.update({
                 "spark.yarn.jars": f"local:{jars}/*",
                 "spark.yarn.tags": ",".join(["hypertuner", *tags]),
@@ -143,10 +185,9 @@ class SparkEngine:
                 "spark.yarn.appMasterEnv.JAVA_HOME": java_home,
                 "spark.executorEnv.JAVA_HOME": java_home,
             })
-            local_ip = os.environ.get("SPARK_LOCAL_IP")
-            if local_ip:  # set here (a one-machine cluster): the containers need it too
-                conf["spark.yarn.appMasterEnv.SPARK_LOCAL_IP"] = local_ip
-                conf["spark.executorEnv.SPARK_LOCAL_IP"] = local_ip
+            if self.local_ip:  # set here (a one-machine cluster): the containers need it too
+                conf["spark.yarn.appMasterEnv.SPARK_LOCAL_IP"] = self.local_ip
+                conf["spark.executorEnv.SPARK_LOCAL_IP"] = self.local_ip
         conf.update(self.conf)
         argv = [self.spark_submit, "--master", self.master, "--deploy-mode", self.deploy_mode, "--name", name]
         for key, value in conf.items():
@@ -201,9 +242,8 @@ class SparkEngine:
                                         stderr=log or subprocess.DEVNULL, env=self._env(), start_new_session=True)
             except OSError as exc:
                 raise EngineError(f"spark engine: cannot start {argv[0]!r} ({exc.strerror})") from exc
-            self._children[proc.pid] = proc
-            _STARTED[proc.pid] = proc
-            return f"spark:{proc.pid}:{_start_ticks(proc.pid)}"
+            track(self._children, proc)
+            return pid_id("spark", proc.pid, start_ticks(proc.pid))
         finally:
             if log is not None:
                 log.close()
@@ -252,19 +292,27 @@ class SparkEngine:
         kill_session(pid, lambda: self.poll(engine_id) == "alive", grace_seconds)
 
     def capacity(self) -> Capacity:
-        for pid, proc in list(self._children.items()):
-            if proc.poll() is not None:
-                del self._children[pid]
-        _reap_started()
+        reap(self._children)
         if self.rm is not None:
             # Asked every gateway step: an unreachable RM stops submissions before anything is
             # claimed (spark-submit itself would wait for it, silently, for minutes).
             res = self.rm.resources()
-            per_app = _memory_mb(self.driver_memory) + _OVERHEAD_MB
-            return Capacity(slots=self.fixed_slots or max(1, res.total_mb // per_app), running=res.apps_running)
+            return Capacity(slots=self._yarn_slots(res.total_mb), running=res.apps_running)
         if self.fixed_slots:
             return Capacity(slots=self.fixed_slots, running=len(self._children))
         return Capacity(slots=os.cpu_count() or 1, running=len(self._children))
+
+    def _yarn_slots(self, total_mb: int) -> int:
+        per_app = _memory_mb(self.driver_memory) + _OVERHEAD_MB
+        return self.fixed_slots or max(1, total_mb // per_app)
+
+    def resources(self) -> Resources:
+        """On YARN the ResourceManager's cluster resources and queues; else this machine's."""
+        if self.rm is not None:
+            res = self.rm.resources()
+            return Resources(engine=self.name, where=self.rm_url, slots=self._yarn_slots(res.total_mb), cluster=res)
+        return Resources(engine=self.name, where=f"Spark master {self.master} on this machine",
+                         slots=self.capacity().slots, cores=os.cpu_count() or 1, memory_gib=machine_memory_gib())
 
     def usage(self, engine_id: str) -> dict[str, Any]:
         kind, rest = engine_id.split(":", 1)
@@ -279,14 +327,10 @@ class SparkEngine:
 
 
 def _parse_local(engine_id: str) -> tuple[int, str]:
-    try:
-        kind, pid, ticks = engine_id.split(":")
-        if kind != "spark":
-            raise ValueError
-        return int(pid), ticks
-    except ValueError:
-        raise EngineError(f"engine id {engine_id!r}: not a Spark engine id ('yarn:<app>' or 'spark:<pid>:<ticks>')") \
-            from None
+    found = parse_pid_id("spark", engine_id)
+    if found is None:
+        raise EngineError(f"engine id {engine_id!r}: not a Spark engine id ('yarn:<app>' or 'spark:<pid>:<ticks>')")
+    return found
 
 
 def _which(name: str) -> str:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from engines.base import Engine
 from gateway.gateway import engine_id_of
 from workbench_plugin.index import ProjectIndex
-from workbench_plugin.lifecycle import KILL_REQUESTED
+from workbench_plugin.lifecycle import KILL_REQUESTED, State
+
+if TYPE_CHECKING:
+    from engines.base import Engine
 
 __all__ = ["KillResult", "kill"]
 
@@ -36,9 +39,9 @@ def kill(index: ProjectIndex, engine: Engine, ident: str, *, grace_seconds: floa
             results.append(KillResult(exp.experiment_id, before, before))
             continue
         if not state.claimed and store.claim(run.project, run.run_id, exp.experiment_id, engine="kill"):
-            store.append_state(run.project, run.run_id, exp.experiment_id, "killed",
+            store.append_state(run.project, run.run_id, exp.experiment_id, State.KILLED,
                                reason="cancelled before it started")
-            results.append(KillResult(exp.experiment_id, before, "killed"))
+            results.append(KillResult(exp.experiment_id, before, State.KILLED))
             continue
         deadline = time.time() + grace_seconds
         engine_id = engine_id_of(engine, state)
@@ -57,7 +60,7 @@ def kill(index: ProjectIndex, engine: Engine, ident: str, *, grace_seconds: floa
                 break
             time.sleep(0.1)
         if not entry.states[exp.experiment_id].terminal:
-            store.append_state(run.project, run.run_id, exp.experiment_id, "killed",
+            store.append_state(run.project, run.run_id, exp.experiment_id, State.KILLED,
                                reason="killed on request; the wrapper did not record it")
             index.refresh()
         results.append(KillResult(exp.experiment_id, before, entry.states[exp.experiment_id].state))

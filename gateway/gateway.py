@@ -19,12 +19,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from engines.base import Engine
 from workbench_plugin._exceptions import EngineError, StoreError
 from workbench_plugin.index import ProjectIndex, RunEntry
-from workbench_plugin.lifecycle import USAGE_EVENT, USAGE_EXPECTED, ExperimentState, State
+from workbench_plugin.lifecycle import KILL_REQUESTED, USAGE_EVENT, USAGE_EXPECTED, ExperimentState, State
 from workbench_plugin.store import Experiment, Store
+
+if TYPE_CHECKING:  # the gateway drives whatever engine it is handed; it names the protocol only
+    from engines.base import Engine
 
 __all__ = ["Gateway", "StepReport"]
 
@@ -46,12 +49,11 @@ class StepReport:
 
 
 def engine_id_of(engine: Engine, state: ExperimentState) -> str | None:
-    """The engine id from the ``submitted`` event, or from what the wrapper reported itself."""
+    """The engine id from the ``submitted`` event, or the one the engine recovers from what the
+    wrapper reported itself (its ``running`` event: pid, start ticks)."""
     if state.engine_id:
         return state.engine_id
-    if engine.name == "local" and state.get("pid") and state.get("start_ticks"):
-        return f"local:{state.get('pid')}:{state.get('start_ticks')}"
-    return None
+    return engine.adopt(state.fields)
 
 
 class Gateway:
@@ -108,20 +110,17 @@ class Gateway:
             state = entry.states[exp.experiment_id]
             if state.terminal:
                 continue
-            if state.get("kill_requested"):
-                self.store.append_state(entry.run.project, entry.run.run_id, exp.experiment_id, "killed",
+            if state.get(KILL_REQUESTED):
+                self.store.append_state(entry.run.project, entry.run.run_id, exp.experiment_id, State.KILLED,
                                         reason="killed on request")
                 continue
             self.store.append_state(entry.run.project, entry.run.run_id, exp.experiment_id,
-                                    "lost", reason=reason)
+                                    State.LOST, reason=reason)
             report.lost.append(exp.experiment_id)
             self.log(f"{exp.experiment_id}: lost ({reason})")
 
     def _record_usage(self, report: StepReport) -> None:
         """What the cluster accounted for finished experiments (vcore-seconds, MB-seconds), once."""
-        usage_of = getattr(self.engine, "usage", None)
-        if usage_of is None:
-            return
         cache: dict[str, dict[str, object]] = {}
         for index in self.indexes.values():
             for entry in index.runs.values():
@@ -130,7 +129,7 @@ class Gateway:
                 for exp_id in entry.awaiting_usage():
                     engine_id = str(entry.states[exp_id].get("engine_id"))
                     if engine_id not in cache:
-                        cache[engine_id] = dict(usage_of(engine_id))
+                        cache[engine_id] = dict(self.engine.usage(engine_id))
                     if cache[engine_id]:
                         self.store.append_state(entry.run.project, entry.run.run_id, exp_id, USAGE_EVENT,
                                                 **cache[engine_id])
@@ -157,7 +156,7 @@ class Gateway:
             if free <= 0:
                 break
             run = entry.run
-            if run.extra.get("packing") == "tasks" and hasattr(self.engine, "submit_packed"):
+            if run.extra.get("packing") == "tasks" and self.engine.packs:
                 if run.run_id not in packed_runs:
                     packed_runs.add(run.run_id)
                     group = [x for _, e, x in queued if e is entry]
@@ -170,7 +169,7 @@ class Gateway:
             try:
                 engine_id = self.engine.submit(run, exp)
             except EngineError as exc:
-                self.store.append_state(run.project, run.run_id, exp.experiment_id, "failed",
+                self.store.append_state(run.project, run.run_id, exp.experiment_id, State.FAILED,
                                         reason=str(exc))
                 continue
             self.store.append_state(run.project, run.run_id, exp.experiment_id, State.SUBMITTED,
@@ -193,10 +192,10 @@ class Gateway:
         if not mine:
             return []
         try:
-            engine_id = self.engine.submit_packed(run, mine)  # type: ignore[attr-defined]
+            engine_id = self.engine.submit_packed(run, mine)
         except EngineError as exc:
             for x in mine:
-                self.store.append_state(run.project, run.run_id, x.experiment_id, "failed", reason=str(exc))
+                self.store.append_state(run.project, run.run_id, x.experiment_id, State.FAILED, reason=str(exc))
             return []
         for x in mine:
             self.store.append_state(run.project, run.run_id, x.experiment_id, State.SUBMITTED, engine_id=engine_id,
@@ -219,8 +218,4 @@ class Gateway:
                 on_step(report)
             if until_idle and report.idle:
                 return
-            waiter = getattr(self.engine, "wait", None)
-            if waiter is not None:
-                waiter(self.poll_seconds, stop)
-            else:
-                stop.wait(self.poll_seconds)
+            self.engine.wait(self.poll_seconds, stop)

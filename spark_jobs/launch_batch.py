@@ -4,14 +4,16 @@
 
 The batch runs on the configured engine (each experiment its own YARN application, or packed);
 this driver waits and exits 0 when every experiment succeeded, 1 when some did not, 2 on bad
-input, 124 on timeout - the same codes as ``hypertuner submit``.
+input, 124 on timeout - the same codes as ``hypertuner submit``. It runs on the gateway shell
+(the driver of a client-mode application), never in an experiment's container: it calls the
+core's :func:`workbench_plugin.batch.main`, which reaches the engine and the gateway by name.
 """
 
 from __future__ import annotations
 
 import sys
 
-from workbench_plugin.cli import main
+from workbench_plugin.batch import main
 
 if __name__ == "__main__":
-    sys.exit(main(["submit", *sys.argv[1:]]))
+    sys.exit(main(sys.argv[1:]))

@@ -12,24 +12,26 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
+from workbench_plugin import batch
+from workbench_plugin._argparse import OneLineParser as _Parser
 from workbench_plugin._exceptions import ConfigError, HyperTunerError, SpecError
 from workbench_plugin._table import fmt, format_table, progress_line
 from workbench_plugin.config import Config, is_loopback, load_config
 from workbench_plugin.index import ProjectIndex
 from workbench_plugin.lifecycle import State
+from workbench_plugin.plugins import load_engine, load_gateway
 from workbench_plugin.project import ProjectSettings, find_project, write_project_file
 from workbench_plugin.store import Store
 
+if TYPE_CHECKING:
+    from engines.base import Engine, Resources
+    from workbench_plugin.planning import Plan
+    from workbench_plugin.space import SearchSpec
+
 __all__ = ["main"]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, exit 2
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -85,14 +87,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until-idle", action="store_true", help="stop when nothing is queued or running")
 
     p = sub.add_parser("submit", help="launch a batch from a spec file and wait (for cron, Oozie, Airflow)")
-    p.add_argument("--spec", required=True, help="a .toml or .json file with the values")
-    p.add_argument("--project", help="project folder (default: the current folder)")
-    p.add_argument("--note", default="", help="a note kept with the run")
-    p.add_argument("--packing", choices=["none", "tasks"], help="as for 'run'")
-    p.add_argument("--rerun-redundant", action="store_true",
-                   help="also run experiments that already ran with the same snapshot")
-    p.add_argument("--timeout", type=float, default=0.0,
-                   help="give up waiting after this many seconds (exit 124); experiments keep running")
+    batch.add_submit_arguments(p)
 
     p = sub.add_parser("resources", help="capacity and free resources of the configured engine")
 
@@ -112,25 +107,19 @@ class _Context:
         if args.store:
             config = config.with_(store_url=args.store)
         self.config: Config = config
-        self.store = Store(config.store_path)
+        self.store: Store = batch.open_store(config)
 
     def settings(self) -> ProjectSettings:
         return find_project(getattr(self.args, "project", None))
 
     def index(self, settings: ProjectSettings | None = None) -> ProjectIndex:
-        settings = settings or self.settings()
-        self.store.project(settings.name)  # ProjectNotFound with a hint
-        index = ProjectIndex(self.store, settings.name)
-        index.refresh()
-        return index
+        return batch.open_index(self.store, settings or self.settings())
 
-    def engine(self) -> Any:
-        from workbench_plugin.plugins import load_engine
-
+    def engine(self) -> Engine:
         return load_engine(self.config, self.store)
 
 
-def _spec(args: argparse.Namespace) -> Any:
+def _spec(args: argparse.Namespace) -> SearchSpec:
     from workbench_plugin.space import SearchSpec
 
     if args.spec and args.values:
@@ -140,22 +129,12 @@ def _spec(args: argparse.Namespace) -> Any:
     return SearchSpec.from_assignments(args.values)
 
 
-def _plan(ctx: _Context, args: argparse.Namespace) -> Any:
-    from workbench_plugin.planning import make_plan
-    from workbench_plugin.snapshot import create_snapshot
-
+def _plan(ctx: _Context, args: argparse.Namespace) -> tuple[Plan, ProjectIndex]:
     settings = ctx.settings()
-    spec = _spec(args)
-    spec.expand(max_batch=ctx.config.max_batch)  # refuse oversize batches before any work
-    index = ctx.index(settings)
-    snapshot = create_snapshot(
-        ctx.store, settings.root, max_file_bytes=int(ctx.config.max_file_mb * 1024 * 1024),
-        exclude=(ctx.config.store_path,),
-    )
-    return make_plan(settings, spec, snapshot, index, max_batch=ctx.config.max_batch), index
+    return batch.plan_batch(ctx.config, ctx.store, settings, _spec(args))
 
 
-def _print_plan(plan: Any) -> None:
+def _print_plan(plan: Plan) -> None:
     hp = list(plan.spec.params)
     rows = []
     for e in plan.experiments:
@@ -172,56 +151,6 @@ def _print_plan(plan: Any) -> None:
             print(f"  #{e.index + 1} redundant: same as {m.experiment_id} ({m.state})")
         for m in e.similar_to:
             print(f"  #{e.index + 1} similar: {m.experiment_id} ({m.state}, {m.why})")
-
-
-def _wait_for_run(ctx: _Context, index: ProjectIndex, run_id: str, timeout: float = 0.0) -> int:
-    """Run an in-process gateway until the run is done, with a progress line."""
-    import time
-
-    from gateway.gateway import Gateway
-
-    entry = index.entry(run_id)
-    outage = [""]
-
-    def log(message: str) -> None:  # cluster or store unreachable: say so once per outage
-        if message != outage[0]:
-            print(f"\nhypertuner: {message}", file=sys.stderr, flush=True)
-            outage[0] = message
-
-    gateway = Gateway(ctx.store, ctx.engine(), log=log)
-    deadline = time.monotonic() + timeout if timeout else None
-    timed_out = [False]
-    stop = threading.Event()
-    tty = sys.stdout.isatty()
-    last = [""]
-
-    def show(_report: Any) -> None:
-        index.refresh()
-        line = progress_line(entry.progress())
-        if line != last[0]:
-            print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
-            last[0] = line
-        if entry.done and not entry.awaiting_usage():
-            stop.set()
-        if deadline is not None and time.monotonic() > deadline:
-            timed_out[0] = True
-            stop.set()
-
-    try:
-        gateway.serve(stop, on_step=show)
-    except KeyboardInterrupt:
-        print(f"\nstopped waiting; experiments already started keep running. "
-              f"'hypertuner gateway' or 'hypertuner serve' runs the rest of run {run_id}.")
-        return 130
-    if tty:
-        print()
-    counts = entry.counts()
-    if timed_out[0]:
-        print(f"run {run_id}: not done after {timeout:g} s: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-              + "; experiments already started keep running", file=sys.stderr)
-        return 124
-    print(f"run {run_id}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
-    return 0 if counts[State.SUCCEEDED] == len(entry.experiments) else 1
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -267,59 +196,36 @@ def cmd_run(ctx: _Context, args: argparse.Namespace) -> int:
         print(f"detached; follow with 'hypertuner status {run.run_id}'")
         return 0
     index.refresh()
-    return _wait_for_run(ctx, index, run.run_id)
+    return batch.wait_for_run(ctx.config, ctx.store, index, run.run_id)
 
 
 def cmd_submit(ctx: _Context, args: argparse.Namespace) -> int:
     """``run --spec FILE --skip-redundant``, waiting, with an exit code for schedulers:
     0 all succeeded (or nothing to run), 1 some did not, 2 bad input, 124 timed out."""
-    from workbench_plugin.planning import launch
-
-    args.values = []
-    plan, index = _plan(ctx, args)
-    run, experiments = launch(ctx.store, plan, engine=ctx.config.engine, skip_redundant=not args.rerun_redundant,
-                              note=args.note or f"submitted from {args.spec}",
-                              packing=args.packing or ctx.config.packing)
-    skipped = len(plan.experiments) - len(experiments)
-    if not experiments:
-        print(f"nothing to run: all {skipped} experiments already ran")
-        return 0
-    print(f"run {run.run_id}: {len(experiments)} experiments queued" + (f", {skipped} redundant skipped" if skipped
-                                                                         else ""), flush=True)
-    index.refresh()
-    return _wait_for_run(ctx, index, run.run_id, timeout=args.timeout)
+    return batch.submit_from_args(ctx.config, args, store=ctx.store)
 
 
 def cmd_resources(ctx: _Context, args: argparse.Namespace) -> int:
-    config = ctx.config
-    if config.engine == "spark" and config.spark_master == "yarn":
-        from engines.resource_manager import ResourceManagerClient
+    print(_format_resources(load_engine(ctx.config, ctx.store, submitting=False).resources()))
+    return 0
 
-        if not config.yarn_rm_url:
-            raise ConfigError("yarn.rm_url: empty; set HYPERTUNER_YARN_RM to the ResourceManager, as in http://rm:8088")
-        res = ResourceManagerClient(config.yarn_rm_url).resources()
-        print(f"YARN at {config.yarn_rm_url}: {res.active_nodes} active nodes")
-        print(f"  memory  {res.available_mb / 1024:8.1f} GiB free of {res.total_mb / 1024:.1f} GiB")
-        print(f"  vcores  {res.available_vcores:8d} free of {res.total_vcores}")
-        print(f"  apps    {res.apps_running:8d} running, {res.apps_pending} pending")
+
+def _format_resources(res: Resources) -> str:
+    if res.cluster is not None:
+        cluster = res.cluster
+        lines = [f"YARN at {res.where}: {cluster.active_nodes} active nodes",
+                 f"  memory  {cluster.available_mb / 1024:8.1f} GiB free of {cluster.total_mb / 1024:.1f} GiB",
+                 f"  vcores  {cluster.available_vcores:8d} free of {cluster.total_vcores}",
+                 f"  apps    {cluster.apps_running:8d} running, {cluster.apps_pending} pending"]
         rows = [{"queue": q.name, "capacity %": q.capacity_percent, "used %": q.used_percent,
                  "max %": q.max_capacity_percent, "running": q.running_apps, "pending": q.pending_apps}
-                for q in res.queues]
+                for q in cluster.queues]
         if rows:
-            print(format_table(rows, list(rows[0])))
-        return 0
-    cores = os.cpu_count() or 1
-    try:
-        meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
-        total = int(meminfo["MemTotal"].split()[0]) / 1024 / 1024
-        free = int(meminfo["MemAvailable"].split()[0]) / 1024 / 1024
-        memory = f"{free:.1f} GiB available of {total:.1f} GiB"
-    except (OSError, KeyError, ValueError):
-        memory = "unknown"
-    where = "this machine" if config.engine == "local" else f"Spark master {config.spark_master} on this machine"
-    print(f"{config.engine} engine on {where}: {cores} cores, memory {memory}; "
-          f"{config.effective_slots if config.engine == 'local' else (config.slots or cores)} slots")
-    return 0
+            lines.append(format_table(rows, list(rows[0])))
+        return "\n".join(lines)
+    memory = "unknown" if res.memory_gib is None else \
+        f"{res.memory_gib[0]:.1f} GiB available of {res.memory_gib[1]:.1f} GiB"
+    return f"{res.engine} engine on {res.where}: {res.cores} cores, memory {memory}; {res.slots} slots"
 
 
 def _spawn_gateway(ctx: _Context, folder: Path) -> None:
@@ -389,7 +295,7 @@ def cmd_show(ctx: _Context, args: argparse.Namespace) -> int:
         for line in shown:
             print(f"    {line}")
     err = ctx.store.read_log(entry.run.project, entry.run.run_id, exp.experiment_id, "stderr")
-    if err.strip() and state.state == "failed":
+    if err.strip() and state.state == State.FAILED:
         print("  stderr (last 10 lines):")
         for line in err.splitlines()[-10:]:
             print(f"    {line}")
@@ -407,9 +313,7 @@ def cmd_kill(ctx: _Context, args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(ctx: _Context, args: argparse.Namespace) -> int:
-    from gateway.gateway import Gateway
-
-    gateway = Gateway(ctx.store, ctx.engine(), log=lambda m: print(m, flush=True))
+    gateway = load_gateway(ctx.store, ctx.engine(), log=lambda m: print(m, flush=True))
     print(f"gateway on {ctx.store.url} ({ctx.config.engine}, {ctx.config.effective_slots} slots)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         gateway.serve(until_idle=args.until_idle)
@@ -445,9 +349,7 @@ def cmd_serve(ctx: _Context, args: argparse.Namespace, settings: ProjectSettings
     ctx.store.project(settings.name)
     gateway = None
     if not getattr(args, "no_gateway", False):
-        from gateway.gateway import Gateway
-
-        gateway = Gateway(ctx.store, ctx.engine())
+        gateway = load_gateway(ctx.store, ctx.engine())
     serve_dashboard(ctx.store, settings.name, host=host, port=port, password=ctx.config.password,
                     gateway=gateway)
     return 0

@@ -17,7 +17,8 @@ from typing import Any
 
 from workbench_plugin._exceptions import ConfigError
 
-__all__ = ["Config", "DEFAULTS", "ENGINES", "load_config", "is_loopback"]
+__all__ = ["Config", "DEFAULTS", "ENGINES", "ENV_WEBHDFS", "HdfsSettings", "hdfs_settings", "is_loopback",
+           "load_config"]
 
 #: The engines HyperTuner knows, looked up by name (see ``workbench_plugin.plugins``).
 ENGINES = ("local", "spark")
@@ -32,9 +33,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "wrapper": {"flush_seconds": 2.0, "work_dir": ""},
     "server": {"host": "127.0.0.1", "port": 5006, "password": ""},
     "spark": {"master": "yarn", "deploy_mode": "", "submit": "", "python": "", "driver_memory": "512m",
-              "executor_memory": "512m", "packing": "none"},
+              "executor_memory": "512m", "packing": "none", "home": "", "java_home": "", "local_ip": ""},
     "yarn": {"rm_url": "", "hadoop_conf_dir": ""},
+    "hdfs": {"webhdfs_url": "", "user": ""},
 }
+
+#: The environment variable naming the NameNode's HTTP address for ``hdfs://`` store URLs.
+ENV_WEBHDFS = "HYPERTUNER_WEBHDFS"
 
 # environment variable -> (section, key)
 _ENV = {
@@ -54,7 +59,39 @@ _ENV = {
     "HYPERTUNER_PACKING": ("spark", "packing"),
     "HYPERTUNER_YARN_RM": ("yarn", "rm_url"),
     "HADOOP_CONF_DIR": ("yarn", "hadoop_conf_dir"),
+    "SPARK_HOME": ("spark", "home"),
+    "JAVA_HOME": ("spark", "java_home"),
+    "SPARK_LOCAL_IP": ("spark", "local_ip"),
+    ENV_WEBHDFS: ("hdfs", "webhdfs_url"),
+    "HADOOP_USER_NAME": ("hdfs", "user"),
 }
+#: The environment variables of the [hdfs] section (also what child processes are given).
+_HDFS_ENV = {key: name for name, (section, key) in _ENV.items() if section == "hdfs"}
+
+
+@dataclass(frozen=True)
+class HdfsSettings:
+    """How to reach HDFS for ``hdfs://`` stores: the NameNode's HTTP address and the user to act as."""
+
+    webhdfs_url: str = ""   # e.g. http://namenode:9870; empty: only webhdfs:// store URLs work
+    user: str = ""          # empty: the login name
+
+    def __post_init__(self) -> None:
+        if self.webhdfs_url and not self.webhdfs_url.startswith(("http://", "https://")):
+            raise ConfigError(f"hdfs.webhdfs_url: {self.webhdfs_url!r} is not an HTTP address; "
+                              "write it like http://namenode:9870")
+
+    def environment(self) -> dict[str, str]:
+        """The variables that carry these settings to a child process (only those that are set)."""
+        return {_HDFS_ENV[key]: value for key, value in (("webhdfs_url", self.webhdfs_url), ("user", self.user))
+                if value}
+
+
+def hdfs_settings(environ: Mapping[str, str] | None = None) -> HdfsSettings:
+    """The [hdfs] settings from the environment alone, for code that is handed a bare store URL
+    (the container side, ``Store(url)``): what the engine passed on to the child process."""
+    env = os.environ if environ is None else environ
+    return HdfsSettings(**{key: env.get(name, "") for key, name in _HDFS_ENV.items()})
 
 
 @dataclass(frozen=True)
@@ -80,6 +117,11 @@ class Config:
     packing: str = "none"
     yarn_rm_url: str = ""
     hadoop_conf_dir: str = ""
+    spark_home: str = ""
+    java_home: str = ""
+    spark_local_ip: str = ""
+    webhdfs_url: str = ""
+    hdfs_user: str = ""
 
     def __post_init__(self) -> None:
         if not self.store_url:
@@ -97,6 +139,11 @@ class Config:
             raise ConfigError(f"spark.packing: {self.packing!r}; use one of {', '.join(PACKINGS)}")
         if self.spark_deploy_mode not in ("", "cluster", "client"):
             raise ConfigError(f"spark.deploy_mode: {self.spark_deploy_mode!r}; use cluster, client or leave it empty")
+        HdfsSettings(webhdfs_url=self.webhdfs_url, user=self.hdfs_user)  # validates the [hdfs] settings
+
+    @property
+    def hdfs(self) -> HdfsSettings:
+        return HdfsSettings(webhdfs_url=self.webhdfs_url, user=self.hdfs_user)
 
     @property
     def effective_slots(self) -> int:
@@ -196,4 +243,9 @@ def load_config(
         packing=merged["spark"]["packing"],
         yarn_rm_url=merged["yarn"]["rm_url"],
         hadoop_conf_dir=merged["yarn"]["hadoop_conf_dir"],
+        spark_home=merged["spark"]["home"],
+        java_home=merged["spark"]["java_home"],
+        spark_local_ip=merged["spark"]["local_ip"],
+        webhdfs_url=merged["hdfs"]["webhdfs_url"],
+        hdfs_user=merged["hdfs"]["user"],
     )

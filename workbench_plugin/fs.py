@@ -13,9 +13,12 @@ import contextlib
 import errno
 import os
 import uuid
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from workbench_plugin._exceptions import StoreError
+
+if TYPE_CHECKING:
+    from workbench_plugin.config import HdfsSettings
 
 __all__ = ["FileSystem", "LocalFileSystem", "TMP_PREFIX", "filesystem_for"]
 
@@ -134,8 +137,11 @@ class LocalFileSystem:
             raise StoreError(f"store: cannot create {self._abs(path)!r} ({exc.strerror})") from exc
 
 
-def filesystem_for(url: str) -> FileSystem:
-    """The backend for a store URL: a local folder, ``webhdfs://`` or ``hdfs://``."""
+def filesystem_for(url: str, hdfs: HdfsSettings | None = None) -> FileSystem:
+    """The backend for a store URL: a local folder, ``webhdfs://`` or ``hdfs://``.
+
+    ``hdfs``: how to reach HDFS (``Config.hdfs``); without it, read from the environment.
+    """
     if "://" in url:
         scheme = url.split("://", 1)[0]
         if scheme == "file":
@@ -143,7 +149,7 @@ def filesystem_for(url: str) -> FileSystem:
         if scheme in ("hdfs", "webhdfs"):
             from workbench_plugin.webhdfs import webhdfs_for
 
-            return webhdfs_for(url)
+            return webhdfs_for(url, settings=hdfs)
         raise StoreError(
             f"store.url: scheme {scheme!r} in {url!r} is not supported; use a local folder, "
             "webhdfs://HOST:PORT/PATH or hdfs://HOST:PORT/PATH"

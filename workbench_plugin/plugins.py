@@ -1,40 +1,50 @@
-"""Engines looked up by name, imported only when asked for (the core never imports them)."""
+"""Engines and the gateway looked up by name, imported only when asked for.
+
+The small interface through which the core (``workbench_plugin``) reaches the folders above it:
+it never imports ``engines`` or ``gateway`` at module level.
+"""
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench_plugin._exceptions import ConfigError
 from workbench_plugin.config import Config
 from workbench_plugin.store import Store
 
-__all__ = ["ENGINE_CLASSES", "load_engine"]
+if TYPE_CHECKING:
+    from engines.base import Engine
+    from gateway.gateway import Gateway
+
+__all__ = ["ENGINE_CLASSES", "GATEWAY_CLASS", "load_engine", "load_gateway"]
 
 ENGINE_CLASSES = {"local": "engines.local:LocalEngine", "spark": "engines.spark:SparkEngine"}
+GATEWAY_CLASS = "gateway.gateway:Gateway"
 
 
-def load_engine(config: Config, store: Store, **overrides: Any) -> Any:
-    """The configured engine, built from the config (``overrides`` win)."""
+def _lookup(target: str) -> Any:
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def load_engine(config: Config, store: Store, *, submitting: bool = True, **overrides: Any) -> Engine:
+    """The configured engine, built by its class from the config (``overrides`` win).
+
+    ``submitting=False``: only to ask about capacity and resources (settings that only submitting
+    needs are not required then).
+    """
     try:
         target = ENGINE_CLASSES[config.engine]
     except KeyError:
         raise ConfigError(
             f"engine.name: {config.engine!r} is not an engine; use one of {', '.join(ENGINE_CLASSES)}"
         ) from None
-    module, cls = target.split(":")
-    engine_cls = getattr(importlib.import_module(module), cls)
-    options: dict[str, Any] = {
-        "slots": config.effective_slots,
-        "work_dir": config.work_dir,
-        "flush_seconds": config.flush_seconds,
-    }
-    if config.engine == "spark":
-        options.update(
-            slots=config.slots, master=config.spark_master, deploy_mode=config.spark_deploy_mode,
-            spark_submit=config.spark_submit, python=config.spark_python,
-            driver_memory=config.spark_driver_memory, executor_memory=config.spark_executor_memory,
-            rm_url=config.yarn_rm_url, hadoop_conf_dir=config.hadoop_conf_dir,
-        )
-    options.update(overrides)
-    return engine_cls(store, **options)
+    engine: Engine = _lookup(target).from_config(config, store, submitting=submitting, **overrides)
+    return engine
+
+
+def load_gateway(store: Store, engine: Engine, **options: Any) -> Gateway:
+    """A gateway submitting ``store``'s queued experiments to ``engine`` (options as for ``Gateway``)."""
+    gateway: Gateway = _lookup(GATEWAY_CLASS)(store, engine, **options)
+    return gateway

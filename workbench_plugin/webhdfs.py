@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import os
 import posixpath
 import uuid
 from typing import Any
@@ -25,14 +24,13 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from workbench_plugin._exceptions import StoreError
+from workbench_plugin.config import ENV_WEBHDFS, HdfsSettings, hdfs_settings
 from workbench_plugin.fs import TMP_PREFIX
 
 __all__ = ["WebHDFSFileSystem", "webhdfs_for"]
 
 #: Seconds to wait for the NameNode or a DataNode before calling it unreachable.
 TIMEOUT = 30.0
-#: Environment variable naming the NameNode's HTTP address for ``hdfs://`` store URLs.
-ENV_WEBHDFS = "HYPERTUNER_WEBHDFS"
 
 
 class WebHDFSFileSystem:
@@ -41,7 +39,7 @@ class WebHDFSFileSystem:
     def __init__(self, http_url: str, root: str, *, user: str | None = None) -> None:
         self.http_url = http_url.rstrip("/")
         self.root = "/" + root.strip("/")
-        self.user = user or os.environ.get("HADOOP_USER_NAME") or getpass.getuser()
+        self.user = user or hdfs_settings().user or getpass.getuser()
         self._session = requests.Session()
 
     def __repr__(self) -> str:
@@ -154,23 +152,27 @@ class WebHDFSFileSystem:
         self._session.close()
 
 
-def webhdfs_for(url: str, http_url: str | None = None) -> WebHDFSFileSystem:
+def webhdfs_for(url: str, http_url: str | None = None, *, settings: HdfsSettings | None = None) -> WebHDFSFileSystem:
     """The HDFS backend for ``webhdfs://nn:9870/path`` or ``hdfs://nn:8020/path``.
 
     An ``hdfs://`` URL names the NameNode's RPC address; its HTTP address comes from
-    ``http_url`` or ``$HYPERTUNER_WEBHDFS`` (e.g. ``http://nn:9870``).
+    ``http_url`` or the settings' ``webhdfs_url`` (``hdfs.webhdfs_url``, ``$HYPERTUNER_WEBHDFS``,
+    e.g. ``http://nn:9870``). Without ``settings`` they are read from the environment, through
+    :func:`workbench_plugin.config.hdfs_settings`.
     """
+    settings = settings or hdfs_settings()
+    user = settings.user or None
     parts = urlsplit(url)
     if parts.scheme == "webhdfs":
         if not parts.netloc:
             raise StoreError(f"store.url: {url!r} names no NameNode; write webhdfs://HOST:PORT/PATH")
-        return WebHDFSFileSystem(f"http://{parts.netloc}", parts.path or "/")
+        return WebHDFSFileSystem(f"http://{parts.netloc}", parts.path or "/", user=user)
     if parts.scheme == "hdfs":
-        http = http_url or os.environ.get(ENV_WEBHDFS)
+        http = http_url or settings.webhdfs_url
         if not http:
             raise StoreError(f"store.url: {url!r} is an HDFS URL; set {ENV_WEBHDFS} to the NameNode's "
                              "HTTP address (e.g. http://namenode:9870) or use webhdfs://HOST:PORT/PATH")
-        return WebHDFSFileSystem(http, parts.path or "/")
+        return WebHDFSFileSystem(http, parts.path or "/", user=user)
     raise StoreError(f"store.url: {url!r} is not an HDFS URL; use webhdfs://HOST:PORT/PATH or hdfs://HOST:PORT/PATH")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from workbench_plugin._exceptions import StoreError
+from workbench_plugin.config import HdfsSettings
 from workbench_plugin.fs import filesystem_for
 from workbench_plugin.webhdfs import WebHDFSFileSystem
 
@@ -29,3 +30,12 @@ def test_unknown_scheme_is_one_line() -> None:
     with pytest.raises(StoreError) as info:
         filesystem_for("s3://bucket/x")
     assert "'s3'" in str(info.value) and "webhdfs://" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_hdfs_settings_passed_down_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HYPERTUNER_WEBHDFS", "http://nn.env:9870")
+    monkeypatch.setenv("HADOOP_USER_NAME", "from-env")
+    fs = filesystem_for("hdfs://nn.example:8020/data/ht", HdfsSettings(webhdfs_url="http://nn.cfg:9870", user="etl"))
+    assert isinstance(fs, WebHDFSFileSystem) and (fs.http_url, fs.user) == ("http://nn.cfg:9870", "etl")
+    fs = filesystem_for("webhdfs://nn.example:9870/data/ht")
+    assert isinstance(fs, WebHDFSFileSystem) and fs.user == "from-env"
