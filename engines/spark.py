@@ -200,11 +200,9 @@ class SparkEngine(EngineBase):
 
     def _snapshot_archive(self, run: Run) -> list[str]:
         """``--archives <store snapshot>#snapshot`` where YARN can fetch it (HDFS stores)."""
-        fs = self.store.fs
-        hdfs_path = getattr(fs, "hdfs_path", None)
-        if not self.yarn or hdfs_path is None:
+        snapshot = self.store.fs.hdfs_path(self.store.snapshot_archive(run.snapshot_id))
+        if not self.yarn or snapshot is None:
             return []
-        snapshot = hdfs_path(f"snapshots/{run.snapshot_id}.tar.gz")
         default_fs = _default_fs(self.hadoop_conf_dir)
         return ["--archives", f"{default_fs}{snapshot}#snapshot"]
 

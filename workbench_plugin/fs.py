@@ -53,6 +53,10 @@ class FileSystem(Protocol):
         """A path the OS can open directly, or None when the backend is remote."""
         ...
 
+    def hdfs_path(self, path: str) -> str | None:
+        """The absolute HDFS path of a store path (what YARN localizes from), or None off HDFS."""
+        ...
+
 
 class LocalFileSystem:
     """The store on a local (or NFS-mounted) folder."""
@@ -71,6 +75,9 @@ class LocalFileSystem:
 
     def local_path(self, path: str) -> str | None:
         return self._abs(path)
+
+    def hdfs_path(self, path: str) -> str | None:
+        return None
 
     def read_bytes(self, path: str) -> bytes:
         try:

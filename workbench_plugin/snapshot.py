@@ -145,10 +145,10 @@ def create_snapshot(
     snapshot_id = _digest(files)
     data_id = _digest(data)
     manifest = {"snapshot_id": snapshot_id, "files": files, "data_refs": data}
-    archive_path = f"snapshots/{snapshot_id}.tar.gz"
+    archive_path = store.snapshot_archive(snapshot_id)
     reused = store.fs.exists(archive_path)
     if not reused:
-        store.fs.create_exclusive(f"snapshots/{snapshot_id}.json", json.dumps(manifest).encode())
+        store.fs.create_exclusive(archive_path.removesuffix(".tar.gz") + ".json", json.dumps(manifest).encode())
         store.fs.create_exclusive(archive_path, _archive(top, files))
     return Snapshot(snapshot_id, data_id, files, data, reused)
 
@@ -156,7 +156,7 @@ def create_snapshot(
 def extract_snapshot(store: Store, snapshot_id: str, dest: str | os.PathLike[str]) -> None:
     """Unpack a stored snapshot into ``dest`` (safe extraction: no paths outside ``dest``)."""
     try:
-        blob = store.fs.read_bytes(f"snapshots/{snapshot_id}.tar.gz")
+        blob = store.fs.read_bytes(store.snapshot_archive(snapshot_id))
     except FileNotFoundError:
         raise SnapshotError(f"snapshot {snapshot_id!r}: not in store {store.url!r}") from None
     os.makedirs(dest, exist_ok=True)

@@ -171,6 +171,11 @@ class Store:
     def run_dir(self, project: str, run_id: str) -> str:
         return f"projects/{project}/runs/{run_id}"
 
+    @staticmethod
+    def snapshot_archive(snapshot_id: str) -> str:
+        """The store path of a snapshot's archive (its manifest sits beside it as ``.json``)."""
+        return f"snapshots/{snapshot_id}.tar.gz"
+
     # ---- projects ----------------------------------------------------------------------
     def create_project(self, name: str, path: str) -> Project:
         validate_project_name(name)

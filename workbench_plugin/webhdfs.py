@@ -52,7 +52,7 @@ class WebHDFSFileSystem:
     def _abs(self, path: str) -> str:
         return posixpath.join(self.root, path) if path else self.root
 
-    def hdfs_path(self, path: str) -> str:
+    def hdfs_path(self, path: str) -> str | None:
         """The absolute HDFS path of a store path (what YARN localizes from, for instance)."""
         return self._abs(path)
 
