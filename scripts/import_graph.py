@@ -48,7 +48,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 #: no engines): the tracking SDK's contract, the store and what the store stands on.
 SPARK_JOBS_CORE = frozenset({
     "workbench_plugin", "workbench_plugin.tracking", "workbench_plugin.store", "workbench_plugin.fs",
-    "workbench_plugin.webhdfs", "workbench_plugin.snapshot", "workbench_plugin.patterns",
+    "workbench_plugin.webhdfs", "workbench_plugin.patience", "workbench_plugin.snapshot", "workbench_plugin.patterns",
     "workbench_plugin._exceptions", "workbench_plugin.config", "workbench_plugin.lifecycle",
 })
 #: (file, imported module or its prefix, kinds) -> why this import against the direction is fine.

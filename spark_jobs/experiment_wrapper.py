@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from workbench_plugin._exceptions import SnapshotError
+from workbench_plugin.fs import filesystem_for
 from workbench_plugin.lifecycle import State
+from workbench_plugin.patience import DEFAULT_PATIENCE_SECONDS, PatientFileSystem
 from workbench_plugin.patterns import StdoutParser
 from workbench_plugin.snapshot import extract_snapshot
 from workbench_plugin.store import METRIC_COLUMNS, Experiment, Run, Store
@@ -257,6 +259,15 @@ class ExperimentWrapper:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def patient_store(url: str, patience: float = DEFAULT_PATIENCE_SECONDS) -> Store:
+    """The store as an experiment uses it: every call waits out an outage (NameNode restart,
+    network), saying so once per outage on stderr (the container's log)."""
+    def say(message: str) -> None:
+        print(f"experiment_wrapper: {message}", file=sys.stderr, flush=True)
+
+    return Store(url, fs=PatientFileSystem(filesystem_for(url), patience=patience, on_wait=say))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="experiment_wrapper", description=__doc__.splitlines()[0])
     ap.add_argument("--store", required=True)
@@ -267,8 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flush-seconds", type=float, default=2.0)
     ap.add_argument("--python", default="")
     ap.add_argument("--snapshot-dir", default="", help="the snapshot, already unpacked (a YARN archive)")
+    ap.add_argument("--store-patience", type=float, default=DEFAULT_PATIENCE_SECONDS,
+                    help="seconds each store call may wait for an unreachable store before the experiment fails")
     args = ap.parse_args(argv)
-    store = Store(args.store)
+    store = patient_store(args.store, args.store_patience)
     run = store.read_run(args.project, args.run)
     experiments = {e.experiment_id: e for e in store.read_experiments(args.project, args.run)}
     if args.experiment not in experiments:

@@ -18,10 +18,9 @@ import sys
 def run_one(store_url: str, project: str, run_id: str, experiment_id: str, flush_seconds: float,
             python: str) -> tuple[str, int]:
     """Runs inside an executor: one experiment, start to end."""
-    from spark_jobs.experiment_wrapper import ExperimentWrapper
-    from workbench_plugin.store import Store
+    from spark_jobs.experiment_wrapper import ExperimentWrapper, patient_store
 
-    store = Store(store_url)
+    store = patient_store(store_url)
     run = store.read_run(project, run_id)
     exp = {e.experiment_id: e for e in store.read_experiments(project, run_id)}[experiment_id]
     wrapper = ExperimentWrapper(store, run, exp, flush_seconds=flush_seconds, python=python or None)

@@ -14,6 +14,7 @@ from workbench_plugin._exceptions import (
     SnapshotError,
     SpecError,
     StoreError,
+    StoreUnavailable,
 )
 
 __all__ = [
@@ -28,5 +29,6 @@ __all__ = [
     "SnapshotError",
     "SpecError",
     "StoreError",
+    "StoreUnavailable",
 ]
 __version__ = "0.1.0"

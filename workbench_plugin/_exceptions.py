@@ -11,6 +11,7 @@ __all__ = [
     "SpecError",
     "ConfigError",
     "StoreError",
+    "StoreUnavailable",
     "NotFound",
     "ProjectNotFound",
     "RunNotFound",
@@ -39,6 +40,11 @@ class ConfigError(HyperTunerError, ValueError):
 
 class StoreError(HyperTunerError, OSError):
     """The store could not be read or written."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached right now (network, NameNode down or in safe mode): the same
+    call may succeed later, unlike a :class:`StoreError` about the file itself."""
 
 
 class NotFound(HyperTunerError, KeyError):

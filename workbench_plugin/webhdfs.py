@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from workbench_plugin._exceptions import StoreError
+from workbench_plugin._exceptions import StoreError, StoreUnavailable
 from workbench_plugin.config import ENV_WEBHDFS, HdfsSettings, hdfs_settings
 from workbench_plugin.fs import TMP_PREFIX
 
@@ -68,11 +68,15 @@ class WebHDFSFileSystem:
             response = self._session.request(method, url, params=query, data=data, timeout=TIMEOUT,
                                              allow_redirects=allow_redirects)
         except requests.ConnectionError as exc:
-            raise StoreError(f"store: the NameNode at {self.http_url} is unreachable ({_reason(exc)})") from exc
+            raise StoreUnavailable(f"store: the NameNode at {self.http_url} is unreachable ({_reason(exc)})") from exc
         except requests.Timeout as exc:
-            raise StoreError(f"store: the NameNode at {self.http_url} did not answer in {TIMEOUT:.0f} s") from exc
+            raise StoreUnavailable(f"store: the NameNode at {self.http_url} did not answer in {TIMEOUT:.0f} s") \
+                from exc
         if response.status_code == 404 and 404 not in ok:
             raise FileNotFoundError(f"store: {self._abs(path)} does not exist on {self.http_url}")
+        if response.status_code not in ok and _retriable(response):
+            raise StoreUnavailable(f"store: the NameNode at {self.http_url} cannot serve {op} right now "
+                                   f"({response.status_code}: {_remote_message(response)})")
         if response.status_code not in ok:
             raise StoreError(f"store: WebHDFS {op} of {self._abs(path)} on {self.http_url} failed "
                              f"({response.status_code}: {_remote_message(response)})")
@@ -89,8 +93,8 @@ class WebHDFSFileSystem:
             response = self._session.put(location, data=data, timeout=TIMEOUT,
                                          headers={"Content-Type": "application/octet-stream"})
         except requests.RequestException as exc:
-            raise StoreError(f"store: cannot write {self._abs(path)}: DataNode {urlsplit(location).netloc} "
-                             f"is unreachable ({_reason(exc)})") from exc
+            raise StoreUnavailable(f"store: cannot write {self._abs(path)}: DataNode {urlsplit(location).netloc} "
+                                   f"is unreachable ({_reason(exc)})") from exc
         if response.status_code != 201:
             raise StoreError(f"store: cannot write {self._abs(path)} ({response.status_code}: "
                              f"{_remote_message(response)})")
@@ -182,6 +186,21 @@ def _reason(exc: BaseException) -> str:
         if marker in text:
             return marker.lower()
     return type(exc).__name__
+
+
+#: Remote exceptions that mean "not now" (safe mode after a restart, a standby NameNode, overload).
+_RETRIABLE = ("RetriableException", "SafeModeException", "StandbyException", "ServerTooBusyException")
+
+
+def _retriable(response: requests.Response) -> bool:
+    if response.status_code in (502, 503, 504):
+        return True
+    try:
+        remote = response.json()["RemoteException"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return any(name in str(remote.get("exception", "")) + str(remote.get("javaClassName", ""))
+               for name in _RETRIABLE)
 
 
 def _remote_message(response: requests.Response) -> str:
