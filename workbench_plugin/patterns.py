@@ -31,7 +31,11 @@ from typing import NamedTuple
 
 from workbench_plugin._exceptions import SpecError
 
-__all__ = ["Point", "StdoutParser", "parse_stream", "compile_patterns"]
+__all__ = ["MAX_METRIC_LINE", "Point", "StdoutParser", "parse_stream", "compile_patterns"]
+
+#: Metrics are read from the first this-many characters of a line (after ``\r`` redraws); the whole
+#: line still goes to the log. It bounds the work per line, custom patterns included.
+MAX_METRIC_LINE = 4096
 
 
 class Point(NamedTuple):
@@ -43,7 +47,8 @@ class Point(NamedTuple):
     metrics: dict[str, float]
 
 
-_NUMBER = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(?i:nan|inf(?:inity)?))"
+# Possessive quantifiers (no backtracking into a run of digits) keep every match linear.
+_NUMBER = r"[-+]?(?:(?:\d++(?:\.\d*+)?|\.\d++)(?:[eE][-+]?\d++)?|(?i:nan|inf(?:inity)?))"
 
 # Keras: "Epoch 3/10" alone on its line.
 _KERAS_EPOCH = re.compile(r"\s*Epoch\s+(\d+)\s*/\s*\d+\s*$")
@@ -54,9 +59,10 @@ _KERAS_LEAD = re.compile(r"(?:\d+/(?:\d+|Unknown)\b|ETA:|\d+(?:\.\d+)?(?:s|ms|us
 _KERAS_PROGRESS = re.compile(r"\s*(\d+)/(\d+)\b")
 
 # key=value: the key starts a word (after a space, "[" or "{"), the value ends at a space or , ; ] }.
-_KV_PAIR = re.compile(rf"(?:^|(?<=[\s\[{{]))([A-Za-z_][\w.]*)=({_NUMBER})(?:/(\d+))?(?=$|[\s,;\]}}])")
+_KV_PAIR = re.compile(rf"(?:^|(?<=[\s\[{{]))([A-Za-z_][\w.]*+)=({_NUMBER})(?:/(\d+))?(?=$|[\s,;\]}}])")
 _KV_PREFIX = re.compile(r"\s*(epoch|step)\s+(\d+)(?:\s*/\s*\d+)?\s*[:,]?(?=\s)", re.IGNORECASE)
-_CALL = re.compile(r"[A-Za-z_][\w.]*\([^()]*\)")  # Namespace(lr=0.1, ...): arguments, not metrics
+# A call starts a word (not at every letter of one) and stops at the next parenthesis: linear.
+_CALL = re.compile(r"(?<![\w.])[A-Za-z_][\w.]*+\([^()]*+\)")  # Namespace(lr=0.1, ...): arguments, not metrics
 _SPECIAL = ("epoch", "step")
 
 
@@ -117,7 +123,7 @@ class StdoutParser:
 
     def feed(self, line: str) -> list[Point]:
         """The points in one line of output (usually zero or one)."""
-        text = _last_update(line)
+        text = _last_update(line)[:MAX_METRIC_LINE]
         if not text.strip():
             return []
         if self.patterns is not None:
