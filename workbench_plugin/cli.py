@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from workbench_plugin import batch
 from workbench_plugin._argparse import OneLineParser as _Parser
-from workbench_plugin._exceptions import ConfigError, HyperTunerError, SpecError
+from workbench_plugin._exceptions import ConfigError, HyperTunerError, ProjectNotFound, SpecError
 from workbench_plugin._table import fmt, format_table, progress_line
 from workbench_plugin.config import Config, is_loopback, load_config
 from workbench_plugin.index import ProjectIndex
 from workbench_plugin.lifecycle import State
 from workbench_plugin.plugins import load_engine, load_gateway
-from workbench_plugin.project import ProjectSettings, find_project, write_project_file
+from workbench_plugin.project import PROJECT_FILE, ProjectSettings, find_project, write_project_file
 from workbench_plugin.store import Store
 
 if TYPE_CHECKING:
@@ -155,15 +155,37 @@ def _print_plan(plan: Plan) -> None:
 
 # ---- commands --------------------------------------------------------------------------------
 def cmd_init(ctx: _Context, args: argparse.Namespace) -> int:
+    """All or nothing: ``hypertuner.toml`` appears only once the store has the project. A
+    ``hypertuner.toml`` whose project the store lacks (left by an older version) is registered."""
     folder = Path(args.folder).resolve()
-    from workbench_plugin.commands import FlagStyle
+    if (folder / PROJECT_FILE).is_file():
+        settings = find_project(folder)
+        if _registered(ctx.store, settings):
+            raise SpecError(f"project: {str(folder / PROJECT_FILE)!r} already exists; edit it instead")
+        ctx.store.create_project(settings.name, settings.root)
+        print(f"project {settings.name} in {folder}: registered the existing {PROJECT_FILE} (store {ctx.store.url})")
+        return 0
 
-    FlagStyle.parse(args.flag_style)
+    def register(settings: ProjectSettings) -> None:
+        if not _registered(ctx.store, settings):
+            ctx.store.create_project(settings.name, settings.root)
+
     settings = write_project_file(folder, name=args.name or folder.name, script=args.script,
-                                  flag_style=args.flag_style)
-    ctx.store.create_project(settings.name, settings.root)
+                                  flag_style=args.flag_style, register=register)
     print(f"project {settings.name} in {folder} (store {ctx.store.url})")
     return 0
+
+
+def _registered(store: Store, settings: ProjectSettings) -> bool:
+    """Whether the store has this project already; a same-named project of another folder is an error."""
+    try:
+        known = store.project(settings.name)
+    except ProjectNotFound:
+        return False
+    if Path(known.path).resolve() != Path(settings.root).resolve():
+        raise SpecError(f"project name: {settings.name!r} is already used in store {store.url!r} by "
+                        f"{known.path!r}; choose another with --name")
+    return True
 
 
 def cmd_plan(ctx: _Context, args: argparse.Namespace) -> int:
