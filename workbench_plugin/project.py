@@ -154,7 +154,13 @@ def write_project_file(root: str | os.PathLike[str], *, name: str, script: str, 
         if register is not None:
             register(settings)  # the store's own errors pass through as they are
         try:
-            os.link(temp, file)  # fails, rather than overwrite, if another init got there first
+            try:
+                os.link(temp, file)  # fails, rather than overwrite, if another init got there first
+            except FileExistsError:
+                raise
+            except OSError:  # a filesystem without hard links: create exclusively instead
+                with open(file, "x", encoding="utf-8") as fh:
+                    fh.write(text)
         except FileExistsError:
             raise SpecError(f"project: {str(file)!r} already exists; edit it instead") from None
         except OSError as exc:
