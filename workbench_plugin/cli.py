@@ -146,11 +146,22 @@ def _print_plan(plan: Plan) -> None:
           f"({plan.count('new')} new, {plan.count('redundant')} redundant, {plan.count('similar')} similar); "
           f"snapshot {snap.snapshot_id} ({len(snap.files)} files, {'reused' if snap.reused else 'new'})")
     print(format_table(rows, ["#", "status", *hp, "command"], max_width=100))
+    _print_left_out(plan, sys.stdout)
     for e in plan.experiments:
         for m in e.redundant_with:
             print(f"  #{e.index + 1} redundant: same as {m.experiment_id} ({m.state})")
         for m in e.similar_to:
             print(f"  #{e.index + 1} similar: {m.experiment_id} ({m.state}, {m.why})")
+
+
+def _print_left_out(plan: Plan, stream: Any) -> None:
+    """The symbolic links the snapshot did not follow, one line each."""
+    left = plan.snapshot.left_out
+    if left:
+        print(f"left out of the snapshot: {len(left)} link{'s' if len(left) != 1 else ''}", file=stream)
+        for link in left:
+            path, target = (str(link[k]).encode("unicode_escape").decode() for k in ("path", "target"))
+            print(f"  {path} -> {target} ({link['why']})", file=stream)
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -195,6 +206,7 @@ def cmd_plan(ctx: _Context, args: argparse.Namespace) -> int:
                            "redundant_with": [m.experiment_id for m in e.redundant_with],
                            "similar_to": [m.experiment_id for m in e.similar_to]}
                           for e in plan.experiments], indent=1))
+        _print_left_out(plan, sys.stderr)  # stdout stays JSON
     else:
         _print_plan(plan)
     return 0
