@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from workbench_plugin import batch
 from workbench_plugin._argparse import OneLineParser as _Parser
@@ -34,11 +34,23 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
+def _one_line(message: str) -> str:
+    """``message`` with line breaks and other control characters escaped: a user's argument may hold them."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message)
+
+
+class _ArgParser(_Parser):
+    def error(self, message: str) -> NoReturn:
+        super().error(_one_line(message))
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="hypertuner", description="Visual, human-in-the-loop hyperparameter tuning.")
+    ap = _ArgParser(prog="hypertuner", description="Visual, human-in-the-loop hyperparameter tuning.")
     ap.add_argument("--store", help="store folder or URL (default: config store.url)")
     ap.add_argument("--config", help="a TOML config file (default: $HYPERTUNER_CONFIG)")
-    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_ArgParser)
 
     p = sub.add_parser("init", help="make a folder a HyperTuner project")
     p.add_argument("folder", nargs="?", default=".")
@@ -417,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = _Context(args)
         return COMMANDS[args.command](ctx, args)
     except HyperTunerError as exc:
-        print(f"hypertuner: error: {exc}", file=sys.stderr)
+        print(f"hypertuner: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -107,6 +107,14 @@ def _check_text(name: str, text: str) -> None:
                         "carry; remove it")
 
 
+def _check_int(name: str, value: int) -> int:
+    """Whole numbers stay within the float range: frames, axes and estimates hold them as floats."""
+    if abs(value) >= 2**1024:
+        raise SpecError(f"{name}: value {_short(str(value))} is above the largest float (about 1.8e308); "
+                        "give a smaller number")
+    return value
+
+
 def _digits(text: str) -> int:
     return len(text) - (text[:1] in "+-")
 
@@ -118,7 +126,7 @@ def _scalar(name: str, text: str) -> Value:
                         f"most {_MAX_DIGITS:,}")
     _check_text(name, text)
     if is_int:
-        return int(text)
+        return _check_int(name, int(text))
     if _NUMBER.fullmatch(text):
         number = float(text)
         if math.isinf(number):
@@ -354,7 +362,7 @@ def _typed(name: str, item: Any) -> Value:
         if int(item).bit_length() > 14_000:  # about 4,300 digits: Python's int-string limit
             raise SpecError(f"{name}: value of {int(item).bit_length():,} bits has more than {_MAX_DIGITS:,} "
                             "digits; give a smaller whole number")
-        return int(item)
+        return _check_int(name, int(item))
     if isinstance(item, numbers.Real):
         if not math.isfinite(item):
             raise SpecError(f"{name}: value {item!r} is not a finite number; give a real number or a string")
