@@ -73,7 +73,7 @@ def format_value(value: Any) -> str:
     raise SpecError(f"value: {value!r} of type {type(value).__name__} has no argv text; use an int, float or str")
 
 
-def _short(text: str, limit: int = 60) -> str:
+def _short(text: object, limit: int = 60) -> str:
     """``repr(text)``, cut to about ``limit`` characters, for messages about long input."""
     shown = repr(text)
     return shown if len(shown) <= limit else f"{shown[:limit - 5]}...{shown[-1]}"
@@ -365,14 +365,15 @@ def _typed(name: str, item: Any) -> Value:
         return _check_int(name, int(item))
     if isinstance(item, numbers.Real):
         if not math.isfinite(item):
-            raise SpecError(f"{name}: value {item!r} is not a finite number; give a real number or a string")
+            raise SpecError(f"{name}: value {_short(item)} is not a finite number; give a real number or a string")
         return float(item)
     if isinstance(item, str):
         if not item.strip():
-            raise SpecError(f"{name}: value {item!r} is empty; give a non-empty string")
+            raise SpecError(f"{name}: value {_short(item)} is empty; give a non-empty string")
         _check_text(name, item)
         return item
-    raise SpecError(f"{name}: value {item!r} of type {type(item).__name__} is not allowed; use an int, float or str")
+    raise SpecError(f"{name}: value {_short(item)} of type {type(item).__name__} is not allowed; "
+                    "use an int, float or str")
 
 
 def parse_values(name: str, spec: Any) -> tuple[tuple[Value, ...], Scale, str]:
@@ -391,7 +392,7 @@ def parse_values(name: str, spec: Any) -> tuple[tuple[Value, ...], Scale, str]:
         return _parse_list(name, spec)
     if isinstance(spec, numbers.Real):
         return _parse_list(name, [spec])
-    raise SpecError(f"{name}: spec {spec!r} of type {type(spec).__name__} is not allowed; give a string such as "
+    raise SpecError(f"{name}: spec {_short(spec)} of type {type(spec).__name__} is not allowed; give a string such as "
                     "'0.3..0.7 +0.2', a list of values or a number")
 
 
@@ -488,6 +489,8 @@ def _unwrap(data: Mapping[str, Any], where: str) -> Mapping[str, Any]:
 
 
 def _load(path: Path) -> Mapping[str, Any]:
+    if "\x00" in str(path):
+        raise SpecError(f"spec file: {str(path)!r} contains a NUL character; give the file's path")
     suffix = path.suffix.lower()
     if suffix not in (".json", ".toml"):
         raise SpecError(f"spec file: {str(path)!r} is not a .json or .toml file; give one, as in 'space.toml'")
@@ -501,6 +504,9 @@ def _load(path: Path) -> Mapping[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         reason = " ".join(str(exc).split())
         raise SpecError(f"spec file: {str(path)!r} is not valid {suffix[1:].upper()} ({reason})") from exc
+    except RecursionError:
+        raise SpecError(f"spec file: {str(path)!r} has lists or tables nested too deeply to read; "
+                        "give NAME = VALUES, as in 'lr = [0.1, 0.01]'") from None
     if not isinstance(data, Mapping):
         raise SpecError(f"spec file: {str(path)!r} holds {type(data).__name__}, not a table of NAME = VALUES")
     return data

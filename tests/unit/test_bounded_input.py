@@ -133,3 +133,14 @@ def test_1_mb_toml_strings_return_quickly(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text(f'[store]\nurl = "{"u" * MB}"\n', encoding="utf-8")
     _timed("config file with a 1 MB string", lambda: load_config({}, path=config))
+
+
+@pytest.mark.parametrize("suffix", [".json", ".toml"])
+def test_deeply_nested_spec_files_are_one_line_errors(tmp_path: Path, suffix: str) -> None:
+    file = tmp_path / f"space{suffix}"
+    file.write_text(("x = " if suffix == ".toml" else "") + "[" * 5000 + "]" * 5000)
+    with pytest.raises(SpecError, match="nested too deeply") as info:
+        SearchSpec.from_any(str(file))
+    assert "\n" not in str(info.value)
+    with pytest.raises(SpecError, match="NUL"):
+        SearchSpec.from_any(str(tmp_path / "a\x00.toml"))
