@@ -20,14 +20,17 @@ groups are metrics, except ``epoch`` and ``step`` (ints). All patterns are tried
 and what they capture makes one point; a match with only ``epoch``/``step`` sets the context of
 the lines after it (as ``Epoch 3/10`` does). A capture that is not a number drops that
 pattern's match for the line (stdout is not ours to reject); a bad pattern is a ``SpecError``
-when the parser is built. Steps not given count up from 0 after the last step seen.
+when the parser is built, and so is a pattern that repeats a repetition (``(a+)+``), which can
+backtrack exponentially. Metrics are read from the first :data:`MAX_METRIC_LINE` characters of a
+line, so every line costs bounded time. Steps not given count up from 0 after the last step seen.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 from workbench_plugin._exceptions import SpecError
 
@@ -88,6 +91,41 @@ def _as_int(text: str) -> int | None:
         return int(value) if value.is_integer() else None
 
 
+def _nested_repeat(pattern: str) -> bool:
+    """Whether a backtracking repeat (``*``, ``+``, ``{2,}``) holds another one: ``(a+)+`` and the
+    like backtrack exponentially on a line that almost matches. Possessive repeats and atomic
+    groups never backtrack, so ``(?:[0-9]+,)*+`` is fine."""
+    # the stdlib's own parse of the pattern (re._parser; sre_parse, its old name, warns on import)
+    c: Any = importlib.import_module("re._constants")
+    p: Any = importlib.import_module("re._parser")
+
+    def repeats(items: Any) -> Iterator[tuple[bool, Any]]:
+        """(backtracking and unbounded-ish, body) for every repeat, and the bodies of every group."""
+        for op, av in items:
+            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+                yield av[1] > 1, av[2]
+            elif op is c.POSSESSIVE_REPEAT:
+                continue  # never backtracks into its body
+            elif op is c.SUBPATTERN:
+                yield from repeats(av[3])
+            elif op is c.BRANCH:
+                for branch in av[1]:
+                    yield from repeats(branch)
+            elif op in (c.ASSERT, c.ASSERT_NOT):
+                yield from repeats(av[1])
+
+    def has_repeat(items: Any) -> bool:
+        return any(many or has_repeat(body) for many, body in repeats(items))
+
+    def nested(items: Any) -> bool:
+        return any((many and has_repeat(body)) or nested(body) for many, body in repeats(items))
+
+    try:
+        return nested(p.parse(pattern))
+    except (re.error, RecursionError):
+        return False  # re.compile reports it
+
+
 def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
     """Check and compile custom patterns; ``SpecError`` names the bad one and what is expected."""
     compiled = []
@@ -101,6 +139,12 @@ def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
                 f"stdout_patterns: {pattern!r} is not a valid regular expression ({exc}); "
                 r"use Python syntax with named groups, as in 'loss=(?P<loss>\S+)'"
             ) from None
+        if _nested_repeat(pattern):
+            raise SpecError(
+                f"stdout_patterns: {pattern!r} repeats a repetition (as in '(a+)+'), which can take exponential "
+                r"time on a long line; use one quantifier, or a possessive one ('++', '*+'), as in "
+                r"'loss=(?P<loss>\S+)'"
+            )
         if not regex.groupindex:
             raise SpecError(
                 f"stdout_patterns: {pattern!r} has no named groups; name each metric (and optionally "

@@ -144,3 +144,17 @@ def test_deeply_nested_spec_files_are_one_line_errors(tmp_path: Path, suffix: st
     assert "\n" not in str(info.value)
     with pytest.raises(SpecError, match="NUL"):
         SearchSpec.from_any(str(tmp_path / "a\x00.toml"))
+
+
+@pytest.mark.parametrize("pattern", [r"(?P<loss>(a+)+)b", r"loss=(?P<loss>(\d*\.?)*)x", r"(?P<x>(?:\w|\s)+)*!"])
+def test_custom_patterns_that_backtrack_exponentially_are_refused(pattern: str) -> None:
+    with pytest.raises(SpecError, match=r"^stdout_patterns: .* repeats a repetition") as info:
+        StdoutParser([pattern])
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("pattern", [r"loss=(?P<loss>\S+)", r"(?P<loss>\d+(\.\d+)?)", r"(?P<loss>(?:\d+,)*+\d+)",
+                                     r"epoch (?P<epoch>\d+)/(?P<of>\d+)", r"(?P<loss>(?>\d+\.)*\d+)"])
+def test_ordinary_custom_patterns_are_accepted_and_stay_fast(pattern: str) -> None:
+    parser = StdoutParser([pattern])
+    _timed(f"custom pattern {pattern!r} on 1 MB", lambda: parser.feed("9" * MB + "x"))
