@@ -87,7 +87,8 @@ class _Scan:
     def skipped(self, real: Path, is_dir: bool) -> bool:
         """Whether a real path inside the project is skipped (SKIPPED_DIRS, excluded or ignored)."""
         rel = real.relative_to(self.top)
-        if real in self.excluded or any(part in SKIPPED_DIRS for part in rel.parts[:-1 if not is_dir else None]):
+        if any(real.is_relative_to(e) for e in self.excluded) or any(
+                part in SKIPPED_DIRS for part in rel.parts[:-1 if not is_dir else None]):
             return True
         return bool(rel.parts) and self.spec.match_file(rel.as_posix() + ("/" if is_dir else ""))
 

@@ -64,6 +64,18 @@ def test_links_out_of_the_project_are_never_copied(linked: Path, tmp_path: Path)
     assert (dest / "util_link.py").read_text() == "X = 1\n" and not (dest / "util_link.py").is_symlink()
 
 
+def test_a_link_into_the_store_inside_the_project_is_left_out(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "train.py").write_text("")
+    store = Store(str(root / "mystore"))
+    store.create_project("p", str(root))
+    (root / "peek").symlink_to(root / "mystore" / "projects")
+    snap = create_snapshot(store, root, max_file_bytes=MB, exclude=(str(root / "mystore"),))
+    assert [f["path"] for f in snap.files] == ["train.py"]
+    assert [(link["path"], link["why"]) for link in snap.left_out] == [("peek", "its target is skipped or ignored")]
+
+
 def test_plan_names_the_links_it_left_out(capsys: pytest.CaptureFixture[str], linked: Path, tmp_path: Path) -> None:
     (linked / "hypertuner.toml").write_text('[project]\nname = "p"\nscript = "train.py"\n')
     store = str(tmp_path / "store")
