@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -136,6 +137,18 @@ def test_any_project_file_is_a_result_or_one_line(fuzz_dir: Path, content: bytes
     (folder / "train.py").write_text("")
     (folder / "hypertuner.toml").write_bytes(content)
     one_line(lambda: find_project(folder))
+
+
+@budget(200)
+@given(content=st.one_of(toml_bytes(), st.recursive(_SCALARS.filter(lambda v: not isinstance(v, bytes)),
+                                                    lambda inner: st.lists(inner, max_size=3)
+                                                    | st.dictionaries(_ANY_TEXT, inner, max_size=3),
+                                                    max_leaves=8).map(lambda v: json.dumps(v).encode())),
+       suffix=st.sampled_from([".toml", ".json", ".yaml"]))
+def test_any_spec_file_is_a_result_or_one_line(fuzz_dir: Path, content: bytes, suffix: str) -> None:
+    file = fuzz_dir / f"space{suffix}"
+    file.write_bytes(content)
+    one_line(lambda: SearchSpec.from_any(str(file)))
 
 
 # ---- the command line --------------------------------------------------------------------------
