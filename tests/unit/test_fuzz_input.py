@@ -60,19 +60,19 @@ _VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.
 _NAMES = st.one_of(st.sampled_from(["x", "lr", "batch_size", "_a.b-c"]), _ANY_TEXT)
 
 
-@budget(600)
+@budget(1200)
 @given(spec=_SPEC_TEXT)
 def test_any_spec_text_is_a_result_or_one_line(spec: str) -> None:
     one_line(lambda: SearchSpec.parse({"x": spec}))
 
 
-@budget(300)
+@budget(600)
 @given(items=st.lists(st.one_of(_ANY_TEXT, st.builds(lambda n, s: f"{n}={s}", _NAMES, _SPEC_TEXT)), max_size=4))
 def test_any_assignments_are_a_result_or_one_line(items: list[str]) -> None:
     one_line(lambda: SearchSpec.from_assignments(items))
 
 
-@budget(300)
+@budget(600)
 @given(obj=st.one_of(st.dictionaries(_NAMES, _VALUES, max_size=4), _VALUES,
                      st.dictionaries(st.just("params"), st.dictionaries(_NAMES, _VALUES, max_size=3))))
 def test_any_mapping_is_a_result_or_one_line(obj: Any) -> None:
@@ -112,7 +112,7 @@ def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
 
 
-@budget(250)
+@budget(500)
 @given(content=toml_bytes())
 def test_any_config_file_is_a_result_or_one_line(fuzz_dir: Path, content: bytes) -> None:
     file = fuzz_dir / "config.toml"
@@ -120,7 +120,7 @@ def test_any_config_file_is_a_result_or_one_line(fuzz_dir: Path, content: bytes)
     one_line(lambda: load_config({}, path=file), ConfigError)
 
 
-@budget(250)
+@budget(500)
 @given(env=st.dictionaries(st.sampled_from(sorted(_ENV)), st.one_of(st.text(max_size=30),
                                                                      st.sampled_from(["9" * 5000, "1e999", "-1", "nan",
                                                                                       "a\x00b", "0x10", " 3 "])),
@@ -129,7 +129,7 @@ def test_any_environment_is_a_result_or_one_line(env: dict[str, str]) -> None:
     one_line(lambda: load_config(env), ConfigError)
 
 
-@budget(250)
+@budget(500)
 @given(content=toml_bytes())
 def test_any_project_file_is_a_result_or_one_line(fuzz_dir: Path, content: bytes) -> None:
     folder = fuzz_dir / "project"
@@ -139,7 +139,7 @@ def test_any_project_file_is_a_result_or_one_line(fuzz_dir: Path, content: bytes
     one_line(lambda: find_project(folder))
 
 
-@budget(200)
+@budget(400)
 @given(content=st.one_of(toml_bytes(), st.recursive(_SCALARS.filter(lambda v: not isinstance(v, bytes)),
                                                     lambda inner: st.lists(inner, max_size=3)
                                                     | st.dictionaries(_ANY_TEXT, inner, max_size=3),
@@ -169,7 +169,7 @@ _ARG = st.one_of(_ANY_TEXT, st.builds(lambda n, s: f"{n}={s}", _NAMES, _SPEC_TEX
                                   "--store", "--config", "\x00"]))
 
 
-@budget(60)
+@budget(120)
 @given(command=st.sampled_from(["plan", "status", "show", "kill"]), args=st.lists(_ARG, max_size=4))
 def test_any_cli_arguments_give_exit_0_or_one_line_and_2(tiny: tuple[str, str], command: str,
                                                          args: list[str]) -> None:
