@@ -7,6 +7,7 @@ a speed test: ``bench/parsers.py`` measures speed with ratios.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from workbench_plugin._exceptions import HyperTunerError, SpecError
+from workbench_plugin.cli import main
 from workbench_plugin.config import load_config
 from workbench_plugin.patterns import MAX_METRIC_LINE, StdoutParser
 from workbench_plugin.project import find_project
@@ -158,3 +160,24 @@ def test_custom_patterns_that_backtrack_exponentially_are_refused(pattern: str) 
 def test_ordinary_custom_patterns_are_accepted_and_stay_fast(pattern: str) -> None:
     parser = StdoutParser([pattern])
     _timed(f"custom pattern {pattern!r} on 1 MB", lambda: parser.feed("9" * MB + "x"))
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("x=" + "1" * 5000, "5,000 digits"),
+        ("x=1..1e3999999999999999999999 +1", "out of the float range"),
+        ("x=1e-400", "'1e-400' is below the smallest float"),
+        ("x=" + "1" * 40_000 + " .. 2", "at most 10,000 characters"),
+        ("x=a\rb\x00", "NUL"),
+    ],
+)
+def test_plan_answers_bad_values_in_one_line(capsys: pytest.CaptureFixture[str], project_dir: Path, tmp_path: Path,
+                                             value: str, needle: str) -> None:
+    store = str(tmp_path / "store")
+    main(["--store", store, "init", str(project_dir), "--script", "train.py"])
+    with pytest.raises(SystemExit) as info:
+        sys.exit(main(["--store", store, "plan", "--project", str(project_dir), value]))
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert info.value.code == 2 and len(lines) == 1 and needle in lines[0] and len(lines[0]) < 400, err

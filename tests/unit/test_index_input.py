@@ -3,6 +3,7 @@ build their columns without pandas' fragmentation warnings (which `show` printed
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 
 from tests.unit.test_index import make_run, write_points
 from workbench_plugin._exceptions import NotFound
+from workbench_plugin.cli import main
 from workbench_plugin.index import ProjectIndex
-from workbench_plugin.store import Store
+from workbench_plugin.store import Experiment, Run, Store
 
 
 @pytest.mark.parametrize("ident", ["", " ", "\t"])
@@ -39,11 +41,6 @@ def test_400_metrics_build_without_warnings_and_in_logging_order(tmp_path: Path)
 
 def test_kill_with_an_empty_id_kills_nothing(capsys: pytest.CaptureFixture[str], project_dir: Path,
                                              tmp_path: Path) -> None:
-    import sys
-
-    from workbench_plugin.cli import main
-    from workbench_plugin.store import Experiment, Run
-
     store = Store(str(tmp_path / "store"))
     store.create_project("tiny", str(project_dir))
     run = Run(run_id=store.new_run_id(), project="tiny", created=1.0, author="me", script="train.py",
