@@ -13,17 +13,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from workbench_plugin import batch
 from workbench_plugin._argparse import OneLineParser as _Parser
-from workbench_plugin._exceptions import ConfigError, HyperTunerError, SpecError
+from workbench_plugin._exceptions import ConfigError, HyperTunerError, ProjectNotFound, SpecError
 from workbench_plugin._table import fmt, format_table, progress_line
 from workbench_plugin.config import Config, is_loopback, load_config
 from workbench_plugin.index import ProjectIndex
 from workbench_plugin.lifecycle import State
 from workbench_plugin.plugins import load_engine, load_gateway
-from workbench_plugin.project import ProjectSettings, find_project, write_project_file
+from workbench_plugin.project import PROJECT_FILE, ProjectSettings, find_project, write_project_file
 from workbench_plugin.store import Store
 
 if TYPE_CHECKING:
@@ -34,11 +34,23 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
+def _one_line(message: str) -> str:
+    """``message`` with line breaks and other control characters escaped: a user's argument may hold them."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message)
+
+
+class _ArgParser(_Parser):
+    def error(self, message: str) -> NoReturn:
+        super().error(_one_line(message))
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="hypertuner", description="Visual, human-in-the-loop hyperparameter tuning.")
+    ap = _ArgParser(prog="hypertuner", description="Visual, human-in-the-loop hyperparameter tuning.")
     ap.add_argument("--store", help="store folder or URL (default: config store.url)")
     ap.add_argument("--config", help="a TOML config file (default: $HYPERTUNER_CONFIG)")
-    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_ArgParser)
 
     p = sub.add_parser("init", help="make a folder a HyperTuner project")
     p.add_argument("folder", nargs="?", default=".")
@@ -146,6 +158,7 @@ def _print_plan(plan: Plan) -> None:
           f"({plan.count('new')} new, {plan.count('redundant')} redundant, {plan.count('similar')} similar); "
           f"snapshot {snap.snapshot_id} ({len(snap.files)} files, {'reused' if snap.reused else 'new'})")
     print(format_table(rows, ["#", "status", *hp, "command"], max_width=100))
+    _print_left_out(plan, sys.stdout)
     for e in plan.experiments:
         for m in e.redundant_with:
             print(f"  #{e.index + 1} redundant: same as {m.experiment_id} ({m.state})")
@@ -153,17 +166,49 @@ def _print_plan(plan: Plan) -> None:
             print(f"  #{e.index + 1} similar: {m.experiment_id} ({m.state}, {m.why})")
 
 
+def _print_left_out(plan: Plan, stream: Any) -> None:
+    """The symbolic links the snapshot did not follow, one line each."""
+    left = plan.snapshot.left_out
+    if left:
+        print(f"left out of the snapshot: {len(left)} link{'s' if len(left) != 1 else ''}", file=stream)
+        for link in left:
+            path, target = (str(link[k]).encode("unicode_escape").decode() for k in ("path", "target"))
+            print(f"  {path} -> {target} ({link['why']})", file=stream)
+
+
 # ---- commands --------------------------------------------------------------------------------
 def cmd_init(ctx: _Context, args: argparse.Namespace) -> int:
+    """All or nothing: ``hypertuner.toml`` appears only once the store has the project. A
+    ``hypertuner.toml`` whose project the store lacks (left by an older version) is registered."""
     folder = Path(args.folder).resolve()
-    from workbench_plugin.commands import FlagStyle
+    if (folder / PROJECT_FILE).is_file():
+        settings = find_project(folder)
+        if _registered(ctx.store, settings):
+            raise SpecError(f"project: {str(folder / PROJECT_FILE)!r} already exists; edit it instead")
+        ctx.store.create_project(settings.name, settings.root)
+        print(f"project {settings.name} in {folder}: registered the existing {PROJECT_FILE} (store {ctx.store.url})")
+        return 0
 
-    FlagStyle.parse(args.flag_style)
+    def register(settings: ProjectSettings) -> None:
+        if not _registered(ctx.store, settings):
+            ctx.store.create_project(settings.name, settings.root)
+
     settings = write_project_file(folder, name=args.name or folder.name, script=args.script,
-                                  flag_style=args.flag_style)
-    ctx.store.create_project(settings.name, settings.root)
+                                  flag_style=args.flag_style, register=register)
     print(f"project {settings.name} in {folder} (store {ctx.store.url})")
     return 0
+
+
+def _registered(store: Store, settings: ProjectSettings) -> bool:
+    """Whether the store has this project already; a same-named project of another folder is an error."""
+    try:
+        known = store.project(settings.name)
+    except ProjectNotFound:
+        return False
+    if Path(known.path).resolve() != Path(settings.root).resolve():
+        raise SpecError(f"project name: {settings.name!r} is already used in store {store.url!r} by "
+                        f"{known.path!r}; choose another with --name")
+    return True
 
 
 def cmd_plan(ctx: _Context, args: argparse.Namespace) -> int:
@@ -173,6 +218,7 @@ def cmd_plan(ctx: _Context, args: argparse.Namespace) -> int:
                            "redundant_with": [m.experiment_id for m in e.redundant_with],
                            "similar_to": [m.experiment_id for m in e.similar_to]}
                           for e in plan.experiments], indent=1))
+        _print_left_out(plan, sys.stderr)  # stdout stays JSON
     else:
         _print_plan(plan)
     return 0
@@ -383,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = _Context(args)
         return COMMANDS[args.command](ctx, args)
     except HyperTunerError as exc:
-        print(f"hypertuner: error: {exc}", file=sys.stderr)
+        print(f"hypertuner: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -126,6 +126,8 @@ class Config:
     def __post_init__(self) -> None:
         if not self.store_url:
             raise ConfigError("store.url: empty; give a folder or an HDFS URL")
+        if "\x00" in self.store_url:
+            raise ConfigError(f"store.url: {_short(self.store_url)} contains a NUL character; remove it")
         if self.engine not in ENGINES:
             raise ConfigError(
                 f"engine.name: {self.engine!r} is not an engine; use one of {', '.join(ENGINES)}"
@@ -175,22 +177,31 @@ def _check_range(field: str, value: float, low: float, high: float) -> None:
         raise ConfigError(f"{field}: {value!r} is out of range; allowed {low}..{high}")
 
 
+def _short(raw: Any, limit: int = 60) -> str:
+    shown = repr(raw)
+    return shown if len(shown) <= limit else f"{shown[:limit - 5]}...{shown[-1]}"
+
+
 def _coerce(field: str, raw: Any, default: Any) -> Any:
     kind = type(default)
+    if isinstance(raw, str) and "\x00" in raw:
+        raise ConfigError(f"{field}: {_short(raw)} contains a NUL character; remove it")
     if isinstance(raw, kind) and not isinstance(raw, bool):
         return raw
     try:
-        if kind is int:
-            return int(str(raw).strip())
-        if kind is float:
-            return float(str(raw).strip())
-    except ValueError:
-        raise ConfigError(
-            f"{field}: {raw!r} is not a number; give a {kind.__name__} such as {default!r}"
-        ) from None
-    if kind is str and isinstance(raw, str):
-        return raw
-    raise ConfigError(f"{field}: {raw!r} has the wrong type; expected a {kind.__name__}")
+        if kind is int and (isinstance(raw, str) or isinstance(raw, float) and raw.is_integer()):
+            return int(raw.strip() if isinstance(raw, str) else raw)
+        if kind is float and isinstance(raw, str | int) and not isinstance(raw, bool):
+            return float(raw.strip() if isinstance(raw, str) else raw)
+    except (ValueError, OverflowError):  # int() of more than 4300 digits is a ValueError too
+        pass
+    else:
+        if kind is str and isinstance(raw, str):
+            return raw
+        if kind is not str:
+            raise ConfigError(f"{field}: {_short(raw)} has the wrong type; expected a {kind.__name__}")
+        raise ConfigError(f"{field}: {_short(raw)} has the wrong type; expected a string")
+    raise ConfigError(f"{field}: {_short(raw)} is not a number; give a {kind.__name__} such as {default!r}")
 
 
 def _merge(into: dict[str, dict[str, Any]], data: Mapping[str, Any], origin: str) -> None:
@@ -213,12 +224,22 @@ def load_config(
     merged = {section: dict(values) for section, values in DEFAULTS.items()}
     file = path or env.get("HYPERTUNER_CONFIG")
     if file:
+        if isinstance(file, str) and "\x00" in file:
+            raise ConfigError(f"HYPERTUNER_CONFIG: {_short(file)} contains a NUL character; remove it")
         try:
-            data = tomllib.loads(Path(file).read_text(encoding="utf-8"))
+            data = tomllib.loads(Path(file).read_bytes().decode("utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"HYPERTUNER_CONFIG: no such file {str(file)!r}") from None
+        except IsADirectoryError:
+            raise ConfigError(f"HYPERTUNER_CONFIG: {str(file)!r} is a folder; give a TOML file") from None
+        except OSError as exc:
+            raise ConfigError(f"HYPERTUNER_CONFIG: {str(file)!r} cannot be read ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{file}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+            raise ConfigError(f"{file}: not valid TOML ({' '.join(str(exc).split())})") from None
+        except RecursionError:
+            raise ConfigError(f"{file}: arrays or tables nested too deeply to read; flatten them") from None
         _merge(merged, data, str(file))
     for name, (section, key) in _ENV.items():
         if name in env:

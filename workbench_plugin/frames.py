@@ -245,13 +245,18 @@ def build_frames(run: Run, experiments: Sequence[Experiment], states: Sequence[s
     del order
     finals = _final_values(labels, points, summaries)[: len(experiments)]
     metrics: list[str] = []
+    taken = set(wide.columns)
+    metric_columns: dict[str, Any] = {}
     for j in logged:
         name = labels.names[j]
-        column = name if name not in wide.columns else f"{name} (metric)"
+        column = name if name not in taken else f"{name} (metric)"
+        taken.add(column)
         metrics.append(column)
         scales[column] = "linear"
-        wide[column] = finals[:, j]
-    del finals
+        metric_columns[column] = finals[:, j]
+    if metric_columns:  # one concat: inserting 400 columns one by one fragments the frame (and warns)
+        wide = pd.concat([wide, pd.DataFrame(metric_columns, index=wide.index)], axis=1)
+    del finals, metric_columns
     curves = pd.DataFrame(
         {
             "experiment_id": _categorical(points.exp, labels.ids),

@@ -154,6 +154,9 @@ class ProjectIndex:
 
     def resolve(self, ident: str) -> list[tuple[RunEntry, Experiment, ExperimentState]]:
         """Experiments named by a run id, an experiment id, or a unique prefix of either."""
+        if not ident.strip():  # '' is a prefix of every id: it must not name a project's only run
+            raise ExperimentNotFound(f"{ident!r}: the id is empty; give a run or experiment id, as "
+                                     "'hypertuner status' lists them")
         self.refresh()
         if ident in self.runs:
             return [(self.runs[ident], e, self.runs[ident].states[e.experiment_id])

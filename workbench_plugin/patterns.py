@@ -20,18 +20,25 @@ groups are metrics, except ``epoch`` and ``step`` (ints). All patterns are tried
 and what they capture makes one point; a match with only ``epoch``/``step`` sets the context of
 the lines after it (as ``Epoch 3/10`` does). A capture that is not a number drops that
 pattern's match for the line (stdout is not ours to reject); a bad pattern is a ``SpecError``
-when the parser is built. Steps not given count up from 0 after the last step seen.
+when the parser is built, and so is a pattern that repeats a repetition (``(a+)+``), which can
+backtrack exponentially. Metrics are read from the first :data:`MAX_METRIC_LINE` characters of a
+line, so every line costs bounded time. Steps not given count up from 0 after the last step seen.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 from workbench_plugin._exceptions import SpecError
 
-__all__ = ["Point", "StdoutParser", "parse_stream", "compile_patterns"]
+__all__ = ["MAX_METRIC_LINE", "Point", "StdoutParser", "parse_stream", "compile_patterns"]
+
+#: Metrics are read from the first this-many characters of a line (after ``\r`` redraws); the whole
+#: line still goes to the log. It bounds the work per line, custom patterns included.
+MAX_METRIC_LINE = 4096
 
 
 class Point(NamedTuple):
@@ -43,7 +50,8 @@ class Point(NamedTuple):
     metrics: dict[str, float]
 
 
-_NUMBER = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(?i:nan|inf(?:inity)?))"
+# Possessive quantifiers (no backtracking into a run of digits) keep every match linear.
+_NUMBER = r"[-+]?(?:(?:\d++(?:\.\d*+)?|\.\d++)(?:[eE][-+]?\d++)?|(?i:nan|inf(?:inity)?))"
 
 # Keras: "Epoch 3/10" alone on its line.
 _KERAS_EPOCH = re.compile(r"\s*Epoch\s+(\d+)\s*/\s*\d+\s*$")
@@ -54,9 +62,10 @@ _KERAS_LEAD = re.compile(r"(?:\d+/(?:\d+|Unknown)\b|ETA:|\d+(?:\.\d+)?(?:s|ms|us
 _KERAS_PROGRESS = re.compile(r"\s*(\d+)/(\d+)\b")
 
 # key=value: the key starts a word (after a space, "[" or "{"), the value ends at a space or , ; ] }.
-_KV_PAIR = re.compile(rf"(?:^|(?<=[\s\[{{]))([A-Za-z_][\w.]*)=({_NUMBER})(?:/(\d+))?(?=$|[\s,;\]}}])")
+_KV_PAIR = re.compile(rf"(?:^|(?<=[\s\[{{]))([A-Za-z_][\w.]*+)=({_NUMBER})(?:/(\d+))?(?=$|[\s,;\]}}])")
 _KV_PREFIX = re.compile(r"\s*(epoch|step)\s+(\d+)(?:\s*/\s*\d+)?\s*[:,]?(?=\s)", re.IGNORECASE)
-_CALL = re.compile(r"[A-Za-z_][\w.]*\([^()]*\)")  # Namespace(lr=0.1, ...): arguments, not metrics
+# A call starts a word (not at every letter of one) and stops at the next parenthesis: linear.
+_CALL = re.compile(r"(?<![\w.])[A-Za-z_][\w.]*+\([^()]*+\)")  # Namespace(lr=0.1, ...): arguments, not metrics
 _SPECIAL = ("epoch", "step")
 
 
@@ -82,6 +91,41 @@ def _as_int(text: str) -> int | None:
         return int(value) if value.is_integer() else None
 
 
+def _nested_repeat(pattern: str) -> bool:
+    """Whether a backtracking repeat (``*``, ``+``, ``{2,}``) holds another one: ``(a+)+`` and the
+    like backtrack exponentially on a line that almost matches. Possessive repeats and atomic
+    groups never backtrack, so ``(?:[0-9]+,)*+`` is fine."""
+    # the stdlib's own parse of the pattern (re._parser; sre_parse, its old name, warns on import)
+    c: Any = importlib.import_module("re._constants")
+    p: Any = importlib.import_module("re._parser")
+
+    def repeats(items: Any) -> Iterator[tuple[bool, Any]]:
+        """(backtracking and unbounded-ish, body) for every repeat, and the bodies of every group."""
+        for op, av in items:
+            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+                yield av[1] > 1, av[2]
+            elif op is c.POSSESSIVE_REPEAT:
+                continue  # never backtracks into its body
+            elif op is c.SUBPATTERN:
+                yield from repeats(av[3])
+            elif op is c.BRANCH:
+                for branch in av[1]:
+                    yield from repeats(branch)
+            elif op in (c.ASSERT, c.ASSERT_NOT):
+                yield from repeats(av[1])
+
+    def has_repeat(items: Any) -> bool:
+        return any(many or has_repeat(body) for many, body in repeats(items))
+
+    def nested(items: Any) -> bool:
+        return any((many and has_repeat(body)) or nested(body) for many, body in repeats(items))
+
+    try:
+        return nested(p.parse(pattern))
+    except (re.error, RecursionError):
+        return False  # re.compile reports it
+
+
 def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
     """Check and compile custom patterns; ``SpecError`` names the bad one and what is expected."""
     compiled = []
@@ -95,6 +139,12 @@ def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
                 f"stdout_patterns: {pattern!r} is not a valid regular expression ({exc}); "
                 r"use Python syntax with named groups, as in 'loss=(?P<loss>\S+)'"
             ) from None
+        if _nested_repeat(pattern):
+            raise SpecError(
+                f"stdout_patterns: {pattern!r} repeats a repetition (as in '(a+)+'), which can take exponential "
+                r"time on a long line; use one quantifier, or a possessive one ('++', '*+'), as in "
+                r"'loss=(?P<loss>\S+)'"
+            )
         if not regex.groupindex:
             raise SpecError(
                 f"stdout_patterns: {pattern!r} has no named groups; name each metric (and optionally "
@@ -117,7 +167,7 @@ class StdoutParser:
 
     def feed(self, line: str) -> list[Point]:
         """The points in one line of output (usually zero or one)."""
-        text = _last_update(line)
+        text = _last_update(line)[:MAX_METRIC_LINE]
         if not text.strip():
             return []
         if self.patterns is not None:

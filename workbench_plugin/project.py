@@ -12,13 +12,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from workbench_plugin._exceptions import ProjectNotFound, SpecError
+from workbench_plugin.commands import FlagStyle
+from workbench_plugin.patterns import compile_patterns
 from workbench_plugin.store import validate_project_name
 
 __all__ = ["PROJECT_FILE", "ProjectSettings", "find_project", "write_project_file"]
@@ -41,7 +46,16 @@ class ProjectSettings:
         return self.interpreter or sys.executable
 
     def __post_init__(self) -> None:
+        for key in ("name", "script", "flag_style", "interpreter"):
+            _check_str(key, getattr(self, key))
         validate_project_name(self.name)
+        FlagStyle.parse(self.flag_style)
+        if not isinstance(self.stdout_patterns, list):
+            raise SpecError(f"stdout_patterns: {self.stdout_patterns!r} is not a list; give a list of regular "
+                            r"expressions, as in ['loss=(?P<loss>\S+)']")
+        for pattern in self.stdout_patterns:
+            _check_str("stdout_patterns", pattern)
+        compile_patterns(self.stdout_patterns)
         script = Path(self.root, self.script)
         if not self.script or Path(self.script).is_absolute() or ".." in Path(self.script).parts:
             raise SpecError(
@@ -51,12 +65,33 @@ class ProjectSettings:
             raise SpecError(f"script: {str(script)!r} does not exist; give the training script's path")
 
 
+def _check_str(key: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise SpecError(f"{key}: {value!r} of type {type(value).__name__} is not allowed; give a string")
+    if "\x00" in value:
+        raise SpecError(f"{key}: {value[:60]!r} contains a NUL character; remove it")
+
+
+def read_toml(file: Path, error: type[SpecError] = SpecError) -> dict[str, Any]:
+    """A TOML file as a dict; a file that cannot be read or parsed is one ``error`` naming it."""
+    try:
+        text = file.read_bytes().decode("utf-8")
+        return tomllib.loads(text)
+    except IsADirectoryError:
+        raise error(f"{file}: is a folder, not a TOML file; give the file's path") from None
+    except OSError as exc:
+        raise error(f"{file}: cannot be read ({exc.strerror or exc}); check the path") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{file}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{file}: not valid TOML ({' '.join(str(exc).split())})") from None
+    except RecursionError:
+        raise error(f"{file}: arrays or tables nested too deeply to read; flatten them") from None
+
+
 def _load(root: Path) -> ProjectSettings:
     file = root / PROJECT_FILE
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{file}: not valid TOML ({exc})") from None
+    data = read_toml(file)
     section = data.get("project")
     if not isinstance(section, dict):
         raise SpecError(f"{file}: missing [project] section with name and script")
@@ -65,17 +100,17 @@ def _load(root: Path) -> ProjectSettings:
         raise SpecError(
             f"{file}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_KEYS))}"
         )
-    patterns = section.get("stdout_patterns", [])
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise SpecError(f"{file}: stdout_patterns must be a list of regular expressions")
-    return ProjectSettings(
-        name=str(section.get("name", root.name)),
-        root=str(root),
-        script=str(section.get("script", "")),
-        flag_style=str(section.get("flag_style", "space")),
-        interpreter=str(section.get("interpreter", "")),
-        stdout_patterns=patterns,
-    )
+    try:
+        return ProjectSettings(
+            name=section.get("name", root.name),
+            root=str(root),
+            script=section.get("script", ""),
+            flag_style=section.get("flag_style", "space"),
+            interpreter=section.get("interpreter", ""),
+            stdout_patterns=section.get("stdout_patterns", []),
+        )
+    except SpecError as exc:
+        raise type(exc)(f"{file}: {exc}") from None
 
 
 def find_project(start: str | os.PathLike[str] | None = None) -> ProjectSettings:
@@ -90,8 +125,11 @@ def find_project(start: str | os.PathLike[str] | None = None) -> ProjectSettings
     )
 
 
-def write_project_file(root: str | os.PathLike[str], *, name: str, script: str,
-                       flag_style: str = "space") -> ProjectSettings:
+def write_project_file(root: str | os.PathLike[str], *, name: str, script: str, flag_style: str = "space",
+                       register: Callable[[ProjectSettings], object] | None = None) -> ProjectSettings:
+    """Write ``hypertuner.toml``, all or nothing: the settings are checked, the file is written to a
+    temporary name, ``register`` (the store) is called, and only then is the file linked into place.
+    If anything fails, no file is left behind."""
     folder = Path(root).resolve()
     file = folder / PROJECT_FILE
     text = (
@@ -107,7 +145,29 @@ def write_project_file(root: str | os.PathLike[str], *, name: str, script: str,
     settings = ProjectSettings(name=name, root=str(folder), script=script, flag_style=flag_style)
     if file.exists():
         raise SpecError(f"project: {str(file)!r} already exists; edit it instead")
-    file.write_text(text, encoding="utf-8")
+    temp = folder / f".{PROJECT_FILE}.{os.getpid()}.tmp"
+    try:
+        try:
+            temp.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise SpecError(f"project: cannot write {str(file)!r} ({exc.strerror or exc})") from None
+        if register is not None:
+            register(settings)  # the store's own errors pass through as they are
+        try:
+            try:
+                os.link(temp, file)  # fails, rather than overwrite, if another init got there first
+            except FileExistsError:
+                raise
+            except OSError:  # a filesystem without hard links: create exclusively instead
+                with open(file, "x", encoding="utf-8") as fh:
+                    fh.write(text)
+        except FileExistsError:
+            raise SpecError(f"project: {str(file)!r} already exists; edit it instead") from None
+        except OSError as exc:
+            raise SpecError(f"project: cannot write {str(file)!r} ({exc.strerror or exc})") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
     return settings
 
 

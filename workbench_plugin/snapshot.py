@@ -6,6 +6,11 @@ are skipped — ``.git``, the store, caches, virtualenvs, ``.gitignore``d files 
 the id. Files over the size limit are not copied either; they are recorded as *data references*
 (path, size, modification time) whose hash is the ``data_id``: same code with changed data is a
 *similar* experiment, not a redundant one.
+
+Symbolic links are followed only to targets inside the project that are not skipped, and are
+copied as their content (plain files unpack the same in any container). Links out of the
+project, broken links, links into skipped folders and links that loop back are left out and
+listed in :attr:`Snapshot.left_out`; ``hypertuner plan`` names them.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class Snapshot:
     files: list[dict[str, object]]
     data_refs: list[dict[str, object]]
     reused: bool = False
+    #: symbolic links not followed: ``{"path", "target", "why"}``, e.g. a target outside the project
+    left_out: tuple[dict[str, object], ...] = ()
 
     @property
     def size(self) -> int:
@@ -65,55 +72,110 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def build_manifest(
-    root: str | os.PathLike[str], *, max_file_bytes: int, exclude: tuple[str, ...] = ()
-) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    """(files to copy, data references) of a project folder, sorted by path."""
+class _Scan:
+    """One walk over a project folder: files to copy, data references and links left out."""
+
+    def __init__(self, top: Path, max_file_bytes: int, exclude: tuple[str, ...]) -> None:
+        self.top = top
+        self.max_file_bytes = max_file_bytes
+        self.spec = _ignore_spec(top)
+        self.excluded = {Path(e).resolve() for e in exclude}
+        self.files: list[dict[str, object]] = []
+        self.data: list[dict[str, object]] = []
+        self.left_out: list[dict[str, object]] = []
+
+    def skipped(self, real: Path, is_dir: bool) -> bool:
+        """Whether a real path inside the project is skipped (SKIPPED_DIRS, excluded or ignored)."""
+        rel = real.relative_to(self.top)
+        if any(real.is_relative_to(e) for e in self.excluded) or any(
+                part in SKIPPED_DIRS for part in rel.parts[:-1 if not is_dir else None]):
+            return True
+        return bool(rel.parts) and self.spec.match_file(rel.as_posix() + ("/" if is_dir else ""))
+
+    def leave_out(self, rel: str, link: Path, why: str) -> None:
+        try:
+            target = os.readlink(link)
+        except OSError:
+            target = "?"
+        self.left_out.append({"path": rel, "target": target, "why": why})
+
+    def walk(self, folder: Path, prefix: str, chain: tuple[Path, ...]) -> None:
+        """List ``folder`` (a real path) whose files appear under ``prefix`` in the snapshot."""
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return  # vanished or unreadable folder: nothing to copy
+        for entry in entries:
+            rel = prefix + entry.name
+            full = Path(entry.path)
+            if entry.is_symlink():
+                self.link(full, rel, chain)
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name in SKIPPED_DIRS or full in self.excluded or self.spec.match_file(rel + "/"):
+                    continue
+                self.walk(full, rel + "/", (*chain, full))
+            elif not (self.spec.match_file(rel) or full in self.excluded):
+                self.file(full, rel)
+
+    def link(self, full: Path, rel: str, chain: tuple[Path, ...]) -> None:
+        """A link is followed only to a target inside the project (copied as its content, so that the
+        archive holds plain files and unpacks the same anywhere); any other is left out and named."""
+        if self.spec.match_file(rel) or full in self.excluded:
+            return
+        try:
+            target = full.resolve(strict=True)
+        except (OSError, RuntimeError):  # missing target, or a cycle of links
+            self.leave_out(rel, full, "its target does not exist")
+            return
+        if not target.is_relative_to(self.top):
+            self.leave_out(rel, full, "its target is outside the project")
+            return
+        is_dir = target.is_dir()
+        if self.skipped(target, is_dir):
+            self.leave_out(rel, full, "its target is skipped or ignored")
+        elif is_dir and (target in chain or any(folder.is_relative_to(target) for folder in chain)):
+            self.leave_out(rel, full, "it loops back to a folder above it")
+        elif is_dir:
+            self.walk(target, rel + "/", (*chain, target))
+        else:
+            self.file(target, rel)
+
+    def file(self, full: Path, rel: str) -> None:
+        try:
+            st = full.stat()
+        except OSError:
+            return  # vanished file
+        if not stat.S_ISREG(st.st_mode):
+            return
+        if st.st_size > self.max_file_bytes:
+            self.data.append({"path": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+            return
+        self.files.append({"path": rel, "size": st.st_size, "sha256": _sha256(full),
+                           "exec": bool(st.st_mode & stat.S_IXUSR)})
+
+
+def _scan(root: str | os.PathLike[str], max_file_bytes: int, exclude: tuple[str, ...]) -> _Scan:
     top = Path(root).resolve()
     if not top.is_dir():
         raise SnapshotError(f"project folder {str(top)!r}: not a folder")
-    spec = _ignore_spec(top)
-    excluded = {Path(e).resolve() for e in exclude}
-    files: list[dict[str, object]] = []
-    data: list[dict[str, object]] = []
-    for dirpath, dirnames, filenames in os.walk(top):
-        here = Path(dirpath)
-        keep = []
-        for d in sorted(dirnames):
-            full = here / d
-            rel = full.relative_to(top).as_posix()
-            if d in SKIPPED_DIRS or full in excluded or spec.match_file(rel + "/"):
-                continue
-            if full.is_symlink():
-                continue
-            keep.append(d)
-        dirnames[:] = keep
-        for name in sorted(filenames):
-            full = here / name
-            rel = full.relative_to(top).as_posix()
-            if spec.match_file(rel) or full in excluded:
-                continue
-            try:
-                st = full.stat()
-            except OSError:
-                continue  # broken symlink or vanished file
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            if st.st_size > max_file_bytes:
-                data.append({"path": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
-                continue
-            files.append(
-                {"path": rel, "size": st.st_size, "sha256": _sha256(full),
-                 "exec": bool(st.st_mode & stat.S_IXUSR)}
-            )
-    files.sort(key=lambda f: str(f["path"]))
-    data.sort(key=lambda f: str(f["path"]))
-    if sum(int(f["size"]) for f in files) > _MAX_TOTAL:  # type: ignore[call-overload]
+    scan = _Scan(top, max_file_bytes, exclude)
+    scan.walk(top, "", (top,))
+    scan.files.sort(key=lambda f: str(f["path"]))
+    scan.data.sort(key=lambda f: str(f["path"]))
+    if sum(int(f["size"]) for f in scan.files) > _MAX_TOTAL:  # type: ignore[call-overload]
         raise SnapshotError(
             f"project folder {str(top)!r}: more than 2 GiB of files to snapshot;"
             " add large data to .hypertunerignore or lower snapshot.max_file_mb"
         )
-    return files, data
+    return scan
+
+
+def build_manifest(
+    root: str | os.PathLike[str], *, max_file_bytes: int, exclude: tuple[str, ...] = ()
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(files to copy, data references) of a project folder, sorted by path."""
+    scan = _scan(root, max_file_bytes, exclude)
+    return scan.files, scan.data
 
 
 def _digest(obj: object) -> str:
@@ -131,7 +193,11 @@ def _archive(root: Path, files: list[dict[str, object]]) -> bytes:
             info.mode = 0o755 if f["exec"] else 0o644
             info.mtime = 0
             info.uname = info.gname = ""
-            with open(root / path, "rb") as fh:
+            real = (root / path).resolve()
+            if not real.is_relative_to(root):  # a link changed since the manifest was made
+                raise SnapshotError(f"project folder {str(root)!r}: {path!r} now points outside the project; "
+                                    "plan again")
+            with open(real, "rb") as fh:
                 tar.addfile(info, fh)
     return raw.getvalue()
 
@@ -141,7 +207,8 @@ def create_snapshot(
 ) -> Snapshot:
     """Snapshot a project folder into the store, reusing a stored identical snapshot."""
     top = Path(root).resolve()
-    files, data = build_manifest(top, max_file_bytes=max_file_bytes, exclude=exclude)
+    scan = _scan(top, max_file_bytes, exclude)
+    files, data = scan.files, scan.data
     snapshot_id = _digest(files)
     data_id = _digest(data)
     manifest = {"snapshot_id": snapshot_id, "files": files, "data_refs": data}
@@ -150,7 +217,7 @@ def create_snapshot(
     if not reused:
         store.fs.create_exclusive(archive_path.removesuffix(".tar.gz") + ".json", json.dumps(manifest).encode())
         store.fs.create_exclusive(archive_path, _archive(top, files))
-    return Snapshot(snapshot_id, data_id, files, data, reused)
+    return Snapshot(snapshot_id, data_id, files, data, reused, tuple(scan.left_out))
 
 
 def extract_snapshot(store: Store, snapshot_id: str, dest: str | os.PathLike[str]) -> None:

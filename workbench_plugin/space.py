@@ -32,20 +32,26 @@ from typing import Any, Literal, TypeAlias
 
 from workbench_plugin._exceptions import BatchTooLarge, SpecError
 
-__all__ = ["MAX_RANGE_VALUES", "Scale", "SearchSpec", "Value", "check_name", "format_value", "parse_values"]
+__all__ = ["MAX_RANGE_VALUES", "MAX_SPEC_CHARS", "MAX_VALUE_CHARS", "Scale", "SearchSpec", "Value", "check_name",
+           "format_value", "parse_values"]
 
 Value: TypeAlias = int | float | str
 Scale: TypeAlias = Literal["linear", "log", "categorical"]
 
 #: The most values one range may yield; beyond it a step is almost surely a typo.
 MAX_RANGE_VALUES = 100_000
+#: The longest spec text of one flag, and the longest single value (it becomes one argv element).
+MAX_SPEC_CHARS = 10_000
+MAX_VALUE_CHARS = 4096
+#: Python's int-string conversion limit (``sys.get_int_max_str_digits``); longer ints are rejected.
+_MAX_DIGITS = 4300
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-_INT = re.compile(r"[+-]?\d+")
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# Possessive quantifiers: a run of digits is never re-split on backtracking, so matching is linear.
+_INT = re.compile(r"[+-]?\d++")
+_NUMBER = re.compile(r"[+-]?(?:\d++(?:\.\d*+)?|\.\d++)(?:[eE][+-]?\d++)?")
 _OPERATOR = re.compile(r"(?P<sym>[-+*/])\s*(?P<arg>\S+)|log\s+(?P<count>\S+)", re.DOTALL)
 _GLUED_STEP = re.compile(rf"(?P<head>{_NUMBER.pattern}\.\.{_NUMBER.pattern})(?P<op>[-+*/]\S+|log\S+)")
-_SPACED_RANGE = re.compile(r"(\S+)\s*\.\.\s*(\S+)")
 _DECIMAL = Context(prec=60, Emax=999_999, Emin=-999_999)
 _EXAMPLES = "as in '0.3..0.7 +0.2', '28..256 *2' or '1e-4..1e-1 log 4'"
 
@@ -67,6 +73,12 @@ def format_value(value: Any) -> str:
     raise SpecError(f"value: {value!r} of type {type(value).__name__} has no argv text; use an int, float or str")
 
 
+def _short(text: object, limit: int = 60) -> str:
+    """``repr(text)``, cut to about ``limit`` characters, for messages about long input."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else f"{shown[:limit - 5]}...{shown[-1]}"
+
+
 def _label(name: str) -> str:
     """The flag name as it opens a message: escaped, so that a message stays on one line."""
     return name if _NAME.fullmatch(name) else repr(name)[1:-1]
@@ -74,30 +86,69 @@ def _label(name: str) -> str:
 
 def check_name(name: object) -> str:
     """Return ``name`` if it is a valid flag name, else raise :class:`SpecError`."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or len(name) > 200 or not _NAME.fullmatch(name):
         text = name if isinstance(name, str) else repr(name)
+        shown = _short(text)
         raise SpecError(
-            f"{_label(text)}: flag name {text!r} is not allowed; start with a letter or underscore, "
-            "then use letters, digits, '_', '.' or '-', as in 'batch_size'"
+            f"{_label(text if len(text) <= 60 else text[:50] + '...')}: flag name {shown} is not allowed; "
+            "start with a letter or underscore, "
+            "then use up to 200 letters, digits, '_', '.' or '-', as in 'batch_size'"
         )
     return name
 
 
 # ---- scalars -------------------------------------------------------------------------------------
-def _scalar(text: str) -> Value:
-    if _INT.fullmatch(text):
-        return int(text)
+def _check_text(name: str, text: str) -> None:
+    if len(text) > MAX_VALUE_CHARS:
+        raise SpecError(f"{name}: value of {len(text):,} characters ({_short(text)}) is too long; "
+                        f"a value has at most {MAX_VALUE_CHARS:,} characters")
+    if "\x00" in text:
+        raise SpecError(f"{name}: value {_short(text)} contains a NUL character, which no command line can "
+                        "carry; remove it")
+
+
+def _check_int(name: str, value: int) -> int:
+    """Whole numbers stay within the float range: frames, axes and estimates hold them as floats."""
+    if abs(value) >= 2**1024:
+        raise SpecError(f"{name}: value {_short(str(value))} is above the largest float (about 1.8e308); "
+                        "give a smaller number")
+    return value
+
+
+def _digits(text: str) -> int:
+    return len(text) - (text[:1] in "+-")
+
+
+def _scalar(name: str, text: str) -> Value:
+    is_int = bool(_INT.fullmatch(text))
+    if is_int and _digits(text) > _MAX_DIGITS:
+        raise SpecError(f"{name}: value {_short(text)} has {_digits(text):,} digits; a whole number has at "
+                        f"most {_MAX_DIGITS:,}")
+    _check_text(name, text)
+    if is_int:
+        return _check_int(name, int(text))
     if _NUMBER.fullmatch(text):
         number = float(text)
-        if math.isfinite(number):
-            return number
+        if math.isinf(number):
+            raise SpecError(f"{name}: value {_short(text)} is above the largest float (about 1.8e308); "
+                            "give a smaller number")
+        if number == 0.0 and any(c in "123456789" for c in text.partition("e")[0].partition("E")[0]):
+            raise SpecError(f"{name}: value {_short(text)} is below the smallest float (about 5e-324) and "
+                            "would become 0; give a larger number or 0")
+        return number
     return text
 
 
 def _decimal(name: str, text: str, role: str, spec: str) -> Decimal:
     if not _NUMBER.fullmatch(text):
         raise SpecError(f"{name}: {role} {text!r} in {spec!r} is not a number; ranges take numbers, {_EXAMPLES}")
-    value = Decimal(text)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:  # an exponent beyond what Decimal holds, as in '1e3999999999999999999999'
+        value = Decimal("1e999")
+    if value != 0 and not -330 < value.adjusted() < 310:  # checked before float(): huge exponents
+        raise SpecError(f"{name}: {role} {_short(text)} in {_short(spec)} is out of the float range "
+                        "(about 1e-308 to 1e308)")
     if not math.isfinite(float(value)) or (value != 0 and float(value) == 0.0):
         raise SpecError(f"{name}: {role} {text!r} in {spec!r} is out of the float range (about 1e-308 to 1e308)")
     return value
@@ -264,17 +315,35 @@ def _parse_text(name: str, spec: str) -> tuple[tuple[Value, ...], Scale]:
             if ".." in head and _NUMBER.fullmatch(head.partition("..")[0]) and _looks_like_range(head, op):
                 raise SpecError(f"{name}: item {item!r} of {spec!r} is a range; a range stands alone, "
                                 "so give the range or list its values, as in '1,2,3'")
-            values.append(_scalar(item))
+            values.append(_scalar(name, item))
         _check_unique(name, values, spec)
         return tuple(values), _scale_of(values, "linear")
     head, op = _split_head(text)
     if ".." in head and _looks_like_range(head, op):
         return _range(name, spec, head, op)
-    spaced = _SPACED_RANGE.search(text)
-    if spaced and _NUMBER.fullmatch(spaced[1]) and _NUMBER.fullmatch(spaced[2]):
+    if _has_spaced_range(text):
         raise SpecError(f"{name}: range {spec!r} has spaces around '..'; write START..END without them, {_EXAMPLES}")
-    value = _scalar(text)
+    value = _scalar(name, text)
     return (value,), _scale_of([value], "linear")
+
+
+def _has_spaced_range(text: str) -> bool:
+    """Whether ``text`` holds NUMBER .. NUMBER with spaces beside the '..' (one pass over the words)."""
+    words = text.split()
+    for i, word in enumerate(words):
+        before = words[i - 1] if i > 0 else ""
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if word == "..":
+            pair = (before, after)
+        elif word.startswith(".."):
+            pair = (before, word[2:])
+        elif word.endswith(".."):
+            pair = (word[:-2], after)
+        else:
+            continue
+        if all(_NUMBER.fullmatch(side) for side in pair):
+            return True
+    return False
 
 
 def _parse_list(name: str, items: Sequence[Any]) -> tuple[tuple[Value, ...], Scale, str]:
@@ -290,16 +359,21 @@ def _typed(name: str, item: Any) -> Value:
     if isinstance(item, bool):
         return "true" if item else "false"
     if isinstance(item, numbers.Integral):
-        return int(item)
+        if int(item).bit_length() > 14_000:  # about 4,300 digits: Python's int-string limit
+            raise SpecError(f"{name}: value of {int(item).bit_length():,} bits has more than {_MAX_DIGITS:,} "
+                            "digits; give a smaller whole number")
+        return _check_int(name, int(item))
     if isinstance(item, numbers.Real):
         if not math.isfinite(item):
-            raise SpecError(f"{name}: value {item!r} is not a finite number; give a real number or a string")
+            raise SpecError(f"{name}: value {_short(item)} is not a finite number; give a real number or a string")
         return float(item)
     if isinstance(item, str):
         if not item.strip():
-            raise SpecError(f"{name}: value {item!r} is empty; give a non-empty string")
+            raise SpecError(f"{name}: value {_short(item)} is empty; give a non-empty string")
+        _check_text(name, item)
         return item
-    raise SpecError(f"{name}: value {item!r} of type {type(item).__name__} is not allowed; use an int, float or str")
+    raise SpecError(f"{name}: value {_short(item)} of type {type(item).__name__} is not allowed; "
+                    "use an int, float or str")
 
 
 def parse_values(name: str, spec: Any) -> tuple[tuple[Value, ...], Scale, str]:
@@ -309,13 +383,16 @@ def parse_values(name: str, spec: Any) -> tuple[tuple[Value, ...], Scale, str]:
     """
     name = check_name(name)
     if isinstance(spec, str):
+        if len(spec) > MAX_SPEC_CHARS:
+            raise SpecError(f"{name}: values of {len(spec):,} characters ({_short(spec)}) are too long; give at "
+                            f"most {MAX_SPEC_CHARS:,} characters, or a range such as '1..1000 +1'")
         values, scale = _parse_text(name, spec)
         return values, scale, spec.strip()
     if isinstance(spec, Sequence) and not isinstance(spec, bytes | bytearray):
         return _parse_list(name, spec)
     if isinstance(spec, numbers.Real):
         return _parse_list(name, [spec])
-    raise SpecError(f"{name}: spec {spec!r} of type {type(spec).__name__} is not allowed; give a string such as "
+    raise SpecError(f"{name}: spec {_short(spec)} of type {type(spec).__name__} is not allowed; give a string such as "
                     "'0.3..0.7 +0.2', a list of values or a number")
 
 
@@ -357,10 +434,12 @@ class SearchSpec:
             name, eq, spec = item.partition("=")
             name = name.strip()
             if not eq:
-                raise SpecError(f"search space: {item!r} is not NAME=VALUES; write it as in 'batch_size=32..64 *2'")
+                raise SpecError(f"search space: {_short(item)} is not NAME=VALUES; write it as in "
+                                "'batch_size=32..64 *2'")
             check_name(name)
             if name in mapping:
-                raise SpecError(f"{name}: flag given twice, as {given[name]!r} and {item!r}; give each flag once")
+                raise SpecError(f"{name}: flag given twice, as {_short(given[name])} and {_short(item)}; "
+                                "give each flag once")
             mapping[name], given[name] = spec, item
         return cls.parse(mapping)
 
@@ -410,6 +489,8 @@ def _unwrap(data: Mapping[str, Any], where: str) -> Mapping[str, Any]:
 
 
 def _load(path: Path) -> Mapping[str, Any]:
+    if "\x00" in str(path):
+        raise SpecError(f"spec file: {str(path)!r} contains a NUL character; give the file's path")
     suffix = path.suffix.lower()
     if suffix not in (".json", ".toml"):
         raise SpecError(f"spec file: {str(path)!r} is not a .json or .toml file; give one, as in 'space.toml'")
@@ -423,6 +504,9 @@ def _load(path: Path) -> Mapping[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         reason = " ".join(str(exc).split())
         raise SpecError(f"spec file: {str(path)!r} is not valid {suffix[1:].upper()} ({reason})") from exc
+    except RecursionError:
+        raise SpecError(f"spec file: {str(path)!r} has lists or tables nested too deeply to read; "
+                        "give NAME = VALUES, as in 'lr = [0.1, 0.01]'") from None
     if not isinstance(data, Mapping):
         raise SpecError(f"spec file: {str(path)!r} holds {type(data).__name__}, not a table of NAME = VALUES")
     return data
