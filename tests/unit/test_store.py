@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+from tests.faults import FaultyBackend, raw_names
 from workbench_plugin import StoreError
 from workbench_plugin.fs import TMP_PREFIX, LocalFileSystem
 from workbench_plugin.index import ProjectIndex
 from workbench_plugin.lifecycle import fold_states
 from workbench_plugin.store import Experiment, Run, Store
+
+T = TypeVar("T")
 
 
 @pytest.fixture(params=["local", "hdfs"])
@@ -198,3 +203,62 @@ def test_usage_recorded_after_the_end_is_folded_in() -> None:
     folded = fold_states(events)
     assert folded.state == "succeeded" and folded.get("vcore_seconds") == 7
     assert folded.get("memory_mb_seconds") == 7373 and folded.get("usage_recorded")
+
+
+# ---- injected write failures ------------------------------------------------------------------
+def retry(errors: list[str], what: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Call ``what`` until it works, the way the gateway and the wrapper retry a failed write."""
+    while True:
+        try:
+            return what(*args, **kwargs)
+        except StoreError as exc:
+            errors.append(str(exc))
+
+
+def test_a_thousand_failed_writes_leave_no_partial_and_no_temporary_file(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = make_run(store, n=1000)
+    faults = FaultyBackend(store, monkeypatch, rate=0.15, limit=1000)
+    rng = random.Random(1)
+    errors: list[str] = []
+    acked: dict[str, set[int]] = {"states": set(), "events": set(), "metrics": set(), "claims": set()}
+    n = 0
+    while faults.failed < 1000:
+        n += 1
+        kind = rng.choice(sorted(acked))
+        exp_id = f"{run.run_id}-{n % 1000:03d}"
+        if kind == "states":
+            retry(errors, store.append_state, "p", run.run_id, exp_id, "running", n=n)
+        elif kind == "events":
+            retry(errors, store.append_event, "p", "note", run_id=run.run_id, text="x" * 300, n=n)
+        elif kind == "metrics":
+            rows = {"experiment_id": [exp_id] * 50, "kind": ["epoch"] * 50, "epoch": list(range(50)),
+                    "step": [None] * 50, "time": [float(n)] * 50, "name": ["loss"] * 50,
+                    "value": [float(n)] * 50, "source": ["sdk"] * 50}
+            retry(errors, store.write_metrics_part, "p", run.run_id, exp_id, n, rows)
+        elif n < 1000:
+            retry(errors, store.claim, "p", run.run_id, exp_id, engine="t", n=n)
+        else:
+            continue
+        acked[kind].add(n)
+    monkeypatch.undo()  # the store works again
+
+    assert faults.failed == 1000 and len(errors) == 1000
+    # messages name the folder, never the temporary file: one outage reads as one message
+    assert not [e for e in errors if TMP_PREFIX in e]
+    assert not [name for name in raw_names(store) if os.path.basename(name).startswith(TMP_PREFIX)]
+    # every published file reads back whole, and every acknowledged write is there
+    base = f"projects/p/runs/{run.run_id}"
+    found: dict[str, set[int]] = {kind: set() for kind in acked}
+    for kind, folder in (("states", f"{base}/states"), ("claims", f"{base}/claims"), ("events", "projects/p/events")):
+        for name in store.fs.listdir(folder):
+            found[kind].add(store.read_record(f"{folder}/{name}")["n"])
+    for path in store.run_files("p", run.run_id, "metrics"):
+        table = store.read_metrics_part(path)
+        assert table.num_rows == 50
+        found["metrics"].add(int(table.column("time")[0].as_py()))
+    for kind in acked:
+        assert acked[kind] <= found[kind], kind
+    index = ProjectIndex(store, "p")
+    index.refresh()
+    assert store.quarantined() == []  # nothing published was damaged
