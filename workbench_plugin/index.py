@@ -104,10 +104,11 @@ class ProjectIndex:
 
     def _read_run(self, run_id: str) -> RunEntry | None:
         """A run's records, or None: skipped (one line) when damaged, retried when unreadable."""
-        path = f"{self.store.run_dir(self.project, run_id)}/run.json"
+        base = self.store.run_dir(self.project, run_id)
+        path = f"{base}/run.json"
         try:
             run = self.store.read_run(self.project, run_id)
-            path = f"{self.store.run_dir(self.project, run_id)}/experiments.json"
+            path = f"{base}/experiments.json"
             experiments = self.store.read_experiments(self.project, run_id)
         except RunNotFound:  # a record set aside, or never written whole
             self.skipped[run_id] = f"{path} is missing"
@@ -117,6 +118,8 @@ class ProjectIndex:
             return None  # not readable now: the next refresh tries again
         except DAMAGE_ERRORS as exc:
             self.store.set_aside(path, exc)  # says so in one line
+            if path.endswith("/experiments.json"):  # the run goes with its batch: named once, not per command
+                self.store.set_aside(f"{base}/run.json", f"its batch {path} is damaged", say=False)
             self.skipped[run_id] = f"{path} is damaged"
             return None
         return RunEntry(run, experiments)

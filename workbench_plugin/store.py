@@ -275,11 +275,11 @@ class Store:
             raise ValueError(f"a JSON {type(record).__name__}, not an object")
         return record
 
-    def set_aside(self, path: str, error: BaseException) -> str | None:
+    def set_aside(self, path: str, error: BaseException | str, *, say: bool = True) -> str | None:
         """Quarantine a damaged file: move it to ``quarantine/<path>`` with a reason record beside
-        it, and say so in one warning line naming it. Nothing is deleted. Returns the new path, or
-        None when it could not be moved now (it is reported again when next read)."""
-        reason = _one_line(error)
+        it, and (with ``say``) say so in one warning line naming it. Nothing is deleted. Returns the
+        new path, or None when it could not be moved now (it is reported again when next read)."""
+        reason = error if isinstance(error, str) else _one_line(error)
         dest = f"{QUARANTINE}/{path}"
         try:
             if self.fs.exists(dest):  # the same name damaged twice (a rewritten record): keep both
@@ -295,7 +295,8 @@ class Store:
             self.fs.create_exclusive(f"{dest}.reason.json", _dumps(record))
         except StoreError as exc:  # the file is set aside; only its reason record is missing
             log.warning("store: cannot record why %s was set aside (%s)", dest, exc)
-        log.warning("store: %s is damaged (%s); set aside as %s", path, reason, dest)
+        if say:
+            log.warning("store: %s is damaged (%s); set aside as %s", path, reason, dest)
         return dest
 
     def quarantined(self) -> list[str]:
