@@ -56,6 +56,8 @@ class RunEntry:
         #: dictionary-encoded)
         self.metric_parts: list[pa.Table] = []
         self.settled = False
+        #: files the last refresh could not read (the store unreachable): read at the next one
+        self.unread = 0
         self.version = 0
         self._frames: RunFrames | None = None
 
@@ -138,7 +140,8 @@ class ProjectIndex:
             except FileNotFoundError:  # set aside by another reader meanwhile
                 seen.add(path)
                 continue
-            except StoreError:
+            except OSError:  # StoreError, or Arrow reading a local path: not read, so read it later
+                entry.unread += 1
                 continue
             except DAMAGE_ERRORS as exc:
                 self.store.set_aside(path, exc)
@@ -155,10 +158,13 @@ class ProjectIndex:
 
     def _refresh_run(self, entry: RunEntry) -> bool:
         was_done = entry.done
+        entry.unread = 0
         touched = self._read_states(entry)
         parts = self._read_metrics(entry)
-        # Settle one refresh after everything ended, so parts written before the end are read.
-        if was_done and entry.done and not touched and not parts and not entry.awaiting_usage():
+        # Settle one refresh after everything ended, so parts written before the end are read
+        # (and never with a file left unread).
+        if (was_done and entry.done and not touched and not parts and not entry.unread
+                and not entry.awaiting_usage()):
             entry.settled = True
         return bool(touched or parts)
 

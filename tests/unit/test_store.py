@@ -343,6 +343,19 @@ def test_a_file_that_cannot_be_read_now_is_read_at_the_next_refresh(
     index.refresh()
     assert index.runs[run.run_id].states[exp_id].state == "succeeded"
     assert store.quarantined() == []
+    # a run that has ended is not settled (no longer listed) while one of its files is unread
+    store.append_state("p", run.run_id, f"{run.run_id}-001", "succeeded", exit_code=0)
+    index.refresh()
+    later = f"{run.run_id}-001"
+    store.write_metrics_part("p", run.run_id, later, 0, metric_rows(later, 0.25))
+    store.append_state("p", run.run_id, later, "note-from-later", text="x")
+    monkeypatch.setattr(store.fs, "read_bytes", unreachable)
+    for _ in range(3):
+        index.refresh()
+    assert not index.runs[run.run_id].settled
+    monkeypatch.undo()
+    index.refresh()
+    assert index.frames(run.run_id).experiments.set_index("experiment_id")["loss"].to_dict()[later] == 0.25
 
 
 def test_a_damaged_run_record_skips_that_run_only(store: Store, caplog: pytest.LogCaptureFixture) -> None:
