@@ -249,9 +249,9 @@ def test_a_thousand_failed_writes_leave_no_partial_and_no_temporary_file(
     monkeypatch.undo()  # the store works again
 
     assert faults.failed == 1000 and len(errors) == 1000
+    assert not [name for name in raw_names(store) if os.path.basename(name).startswith(TMP_PREFIX)]
     # messages name the folder, never the temporary file: one outage reads as one message
     assert not [e for e in errors if TMP_PREFIX in e]
-    assert not [name for name in raw_names(store) if os.path.basename(name).startswith(TMP_PREFIX)]
     # every published file reads back whole, and every acknowledged write is there
     base = f"projects/p/runs/{run.run_id}"
     found: dict[str, set[int]] = {kind: set() for kind in acked}
