@@ -159,3 +159,27 @@ def test_the_run_page_model_refreshes_past_a_damaged_part(store: Store, project_
     assert view.memory.locks()["x"].describe() == "1..2"  # what the page's sliders and notes read
     assert [n.text for n in view.memory.notes(exps[0].run_id)] == ["looks good"]
     assert store.quarantined() == sorted(damaged)
+
+
+def test_a_damaged_snapshot_fails_its_experiments_in_one_line_not_the_gateway(
+        store: Store, project_dir: Path, tmp_path: Path) -> None:
+    index, exps = launch_batch(store, project_dir, {"x": "1,2", "epochs": 1})
+    archive = Path(store.fs.local_path(store.snapshot_archive(index.runs[exps[0].run_id].run.snapshot_id)) or "")
+    archive.write_bytes(archive.read_bytes()[:100])  # the disk damaged it after it was stored
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "train.py").write_text((project_dir / "train.py").read_text() + "# another snapshot\n")
+    (other / "hypertuner.toml").write_text('[project]\nname = "other"\nscript = "train.py"\n')
+    other_index, other_exps = launch_batch(store, other, {"x": "3", "epochs": 1})
+
+    run_to_the_end(store)
+    index.refresh()
+    snapshot_id = index.runs[exps[0].run_id].run.snapshot_id
+    for exp in exps:
+        state = index.experiment(exp.experiment_id)[2]
+        assert state.state == "failed", state.fields
+        reason = str(state.get("reason"))
+        assert reason.startswith(f"snapshot could not be unpacked: snapshot '{snapshot_id}'") and "\n" not in reason
+    assert store.quarantined() == [store.snapshot_archive(snapshot_id)]
+    other_index.refresh()
+    assert other_index.experiment(other_exps[0].experiment_id)[2].state == "succeeded"
