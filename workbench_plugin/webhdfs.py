@@ -166,6 +166,8 @@ class WebHDFSFileSystem:
         self.makedirs(posixpath.dirname(dst))
         response = self._call("PUT", src, "RENAME", destination=self._abs(dst))
         if not response.json().get("boolean"):
+            if not self.exists(src):  # another reader moved it first
+                raise FileNotFoundError(f"store: {self._abs(src)} does not exist on {self.http_url}")
             raise StoreError(f"store: cannot move {self._abs(src)} to {self._abs(dst)} on {self.http_url}"
                              " (the destination exists)")
 

@@ -419,3 +419,13 @@ def test_a_damaged_snapshot_fails_in_one_line_and_is_set_aside(store: Store, tmp
         assert f"snapshots/{bad}.tar.gz" in store.quarantined()
     extract_snapshot(store, snap.snapshot_id, tmp_path / "out")
     assert (tmp_path / "out" / "train.py").read_text() == "print('hi')\n" * 100
+
+
+def test_two_readers_setting_the_same_file_aside_say_it_once(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    store.fs.write_atomic("projects/p/events/1~aaaaaa.json", b"{")
+    caplog.set_level(logging.WARNING)
+    first = store.set_aside("projects/p/events/1~aaaaaa.json", ValueError("cut short"))
+    second = store.set_aside("projects/p/events/1~aaaaaa.json", ValueError("cut short"))  # read before the move
+    assert (first, second) == ("quarantine/projects/p/events/1~aaaaaa.json", None)
+    assert len(warned(caplog)) == 1
+    assert store.fs.read_bytes("quarantine/projects/p/events/1~aaaaaa.json") == b"{"
