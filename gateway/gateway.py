@@ -207,13 +207,17 @@ class Gateway:
               on_step: Callable[[StepReport], None] | None = None) -> None:
         """Step until ``stop`` is set (or, with ``until_idle``, until nothing is left to do)."""
         stop = stop or threading.Event()
+        outage: type[Exception] | None = None  # one line per outage, not per failed step
         while not stop.is_set():
             try:
                 report = self.step()
             except (StoreError, EngineError) as exc:
-                self.log(f"gateway: {exc}; retrying")
+                if type(exc) is not outage:
+                    self.log(f"gateway: {exc}; retrying")
+                    outage = type(exc)
                 stop.wait(max(self.poll_seconds, 2.0))
                 continue
+            outage = None
             if on_step is not None:
                 on_step(report)
             if until_idle and report.idle:

@@ -49,6 +49,11 @@ class FileSystem(Protocol):
 
     def makedirs(self, path: str) -> None: ...
 
+    def move(self, src: str, dst: str) -> None:
+        """Move a published file to ``dst`` (folders made as needed), never replacing a file:
+        :class:`StoreError` when ``dst`` exists, ``FileNotFoundError`` when ``src`` does not."""
+        ...
+
     def local_path(self, path: str) -> str | None:
         """A path the OS can open directly, or None when the backend is remote."""
         ...
@@ -91,31 +96,37 @@ class LocalFileSystem:
     def _publish(self, path: str, data: bytes) -> bool:
         final = self._abs(path)
         folder, name = os.path.split(final)
+        tmp = os.path.join(folder, f"{TMP_PREFIX}{name}.{uuid.uuid4().hex[:12]}")
         try:
-            os.makedirs(folder, exist_ok=True)
-            tmp = os.path.join(folder, f"{TMP_PREFIX}{name}.{uuid.uuid4().hex[:12]}")
-            with open(tmp, "xb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            raise StoreError(f"store: cannot write {final!r} ({exc.strerror})") from exc
-        try:
-            # A hard link publishes atomically and, unlike rename, never replaces a file.
-            os.link(tmp, final)
-            return True
-        except FileExistsError:
-            return False
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
-                raise StoreError(f"store: cannot publish {final!r} ({exc.strerror})") from exc
+            try:
+                os.makedirs(folder, exist_ok=True)
+                with open(tmp, "xb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                # the folder, not the file: names differ on every retry, the outage does not
+                raise StoreError(f"store: cannot write into {folder!r} ({_reason(exc)})") from exc
+            try:
+                # A hard link publishes atomically and, unlike rename, never replaces a file.
+                os.link(tmp, final)
+                return True
+            except FileExistsError:
+                return False
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+                    raise StoreError(f"store: cannot publish into {folder!r} ({_reason(exc)})") from exc
             # Filesystems without hard links: rename, after checking (a small race remains).
             if os.path.exists(final):
                 return False
-            os.rename(tmp, final)
+            try:
+                os.rename(tmp, final)
+            except OSError as exc:
+                raise StoreError(f"store: cannot publish into {folder!r} ({_reason(exc)})") from exc
             return True
         finally:
-            with contextlib.suppress(FileNotFoundError):
+            # never leave the temporary file behind, whatever happened (ENOSPC, EIO, an interrupt)
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
 
     def write_atomic(self, path: str, data: bytes) -> None:
@@ -142,6 +153,33 @@ class LocalFileSystem:
             os.makedirs(self._abs(path), exist_ok=True)
         except OSError as exc:
             raise StoreError(f"store: cannot create {self._abs(path)!r} ({exc.strerror})") from exc
+
+    def move(self, src: str, dst: str) -> None:
+        source, target = self._abs(src), self._abs(dst)
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.link(source, target)  # never replaces target (FileExistsError)
+            os.unlink(source)
+        except FileNotFoundError:
+            raise
+        except FileExistsError:
+            raise StoreError(f"store: cannot move {source!r}: {target!r} already exists") from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+                raise StoreError(f"store: cannot move {source!r} to {target!r} ({_reason(exc)})") from exc
+            if os.path.exists(target):
+                raise StoreError(f"store: cannot move {source!r}: {target!r} already exists") from None
+            try:
+                os.rename(source, target)
+            except OSError as exc2:
+                raise StoreError(f"store: cannot move {source!r} to {target!r} ({_reason(exc2)})") from exc2
+
+
+def _reason(exc: OSError) -> str:
+    """An OS error in a few stable words: its errno name and text, without the file name."""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    text = exc.strerror or str(exc)
+    return f"{name}: {text}" if name else text
 
 
 def filesystem_for(url: str, hdfs: HdfsSettings | None = None) -> FileSystem:

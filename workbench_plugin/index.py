@@ -3,25 +3,42 @@
 :meth:`ProjectIndex.refresh` lists folders and reads only files it has not read before; a run
 whose experiments have all ended is "settled" and no longer listed. :class:`RunView` adapts one
 run to the :class:`~workbench_plugin.frames.RunSource` that dashboards read.
+
+A file counts as read only once it was read: one that could not be read (the store unreachable,
+:class:`~workbench_plugin._exceptions.StoreError`) is read again at the next refresh; one read
+whole that cannot be decoded is damaged: it is set aside (:meth:`Store.set_aside`, one warning
+line naming it) and everything else keeps working.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from workbench_plugin._exceptions import ExperimentNotFound, RunNotFound
+from workbench_plugin._exceptions import ExperimentNotFound, RunNotFound, StoreError
 from workbench_plugin.frames import RunFrames, build_frames
 from workbench_plugin.lifecycle import ExperimentState, Progress, State, count_states, fold_states, needs_usage
 from workbench_plugin.memory import ProjectMemory, StoreMemory
-from workbench_plugin.store import POINT_COLUMNS, Experiment, Run, Store, metric_schema, run_id_of
+from workbench_plugin.store import (
+    DAMAGE_ERRORS,
+    POINT_COLUMNS,
+    Experiment,
+    Run,
+    Store,
+    metric_schema,
+    run_id_of,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = ["ProjectIndex", "RunEntry", "RunView"]
+
+log = logging.getLogger("hypertuner.index")
+T = TypeVar("T")
 
 
 class RunEntry:
@@ -39,6 +56,8 @@ class RunEntry:
         #: dictionary-encoded)
         self.metric_parts: list[pa.Table] = []
         self.settled = False
+        #: files the last refresh could not read (the store unreachable): read at the next one
+        self.unread = 0
         self.version = 0
         self._frames: RunFrames | None = None
 
@@ -64,6 +83,8 @@ class ProjectIndex:
         self.store = store
         self.project = project
         self.runs: dict[str, RunEntry] = {}
+        #: runs left out, with why (a damaged or missing record), each reported once
+        self.skipped: dict[str, str] = {}
         self._lock = threading.RLock()
 
     def refresh(self) -> bool:
@@ -71,11 +92,11 @@ class ProjectIndex:
         with self._lock:
             changed = False
             for run_id in self.store.runs(self.project):
-                if run_id not in self.runs:
-                    run = self.store.read_run(self.project, run_id)
-                    exps = self.store.read_experiments(self.project, run_id)
-                    self.runs[run_id] = RunEntry(run, exps)
-                    changed = True
+                if run_id not in self.runs and run_id not in self.skipped:
+                    entry = self._read_run(run_id)
+                    if entry is not None:
+                        self.runs[run_id] = entry
+                        changed = True
             for entry in self.runs.values():
                 if not entry.settled and self._refresh_run(entry):
                     entry.version += 1
@@ -83,33 +104,80 @@ class ProjectIndex:
                     changed = True
             return changed
 
+    def _read_run(self, run_id: str) -> RunEntry | None:
+        """A run's records, or None: skipped (one line) when damaged, retried when unreadable."""
+        base = self.store.run_dir(self.project, run_id)
+        path = f"{base}/run.json"
+        try:
+            run = self.store.read_run(self.project, run_id)
+            path = f"{base}/experiments.json"
+            experiments = self.store.read_experiments(self.project, run_id)
+        except RunNotFound:  # a record set aside, or never written whole
+            self.skipped[run_id] = f"{path} is missing"
+            log.warning("run %s: skipped, %s", run_id, self.skipped[run_id])
+            return None
+        except StoreError:
+            return None  # not readable now: the next refresh tries again
+        except DAMAGE_ERRORS as exc:
+            self.store.set_aside(path, exc)  # says so in one line
+            if path.endswith("/experiments.json"):  # the run goes with its batch: named once, not per command
+                self.store.set_aside(f"{base}/run.json", f"its batch {path} is damaged", say=False)
+            self.skipped[run_id] = f"{path} is damaged"
+            return None
+        return RunEntry(run, experiments)
+
     def _new(self, entry: RunEntry, folder: str) -> list[str]:
         """Paths in ``folder`` not read before (files are never rewritten: a name read is read)."""
-        paths = [p for p in self.store.run_files(self.project, entry.run.run_id, folder) if p not in entry.seen[folder]]
-        entry.seen[folder].update(paths)
-        return paths
+        return [p for p in self.store.run_files(self.project, entry.run.run_id, folder) if p not in entry.seen[folder]]
+
+    def _read_new(self, entry: RunEntry, folder: str, decode: Callable[[str], T]) -> Iterator[T]:
+        """Decode each new file of ``folder``; a file counts as read (never again) only once read
+        whole: a damaged one is set aside, an unreadable one waits for the next refresh."""
+        seen = entry.seen[folder]
+        for path in sorted(self._new(entry, folder)):  # by experiment and sequence: a stable order
+            try:
+                value = decode(path)
+            except FileNotFoundError:  # set aside by another reader meanwhile
+                seen.add(path)
+                continue
+            except OSError:  # StoreError, or Arrow reading a local path: not read, so read it later
+                entry.unread += 1
+                continue
+            except DAMAGE_ERRORS as exc:
+                self.store.set_aside(path, exc)
+                seen.add(path)
+                continue
+            seen.add(path)
+            yield value
+
+    def _claim(self, path: str) -> dict[str, Any]:
+        return _checked(self.store.read_record(path), "experiment_id")
+
+    def _state_event(self, path: str) -> dict[str, Any]:
+        return _checked(self.store.read_record(path), "experiment_id", "state")
 
     def _refresh_run(self, entry: RunEntry) -> bool:
         was_done = entry.done
+        entry.unread = 0
         touched = self._read_states(entry)
         parts = self._read_metrics(entry)
-        # Settle one refresh after everything ended, so parts written before the end are read.
-        if was_done and entry.done and not touched and not parts and not entry.awaiting_usage():
+        # Settle one refresh after everything ended, so parts written before the end are read
+        # (and never with a file left unread).
+        if (was_done and entry.done and not touched and not parts and not entry.unread
+                and not entry.awaiting_usage()):
             entry.settled = True
         return bool(touched or parts)
 
     def _read_states(self, entry: RunEntry) -> set[str]:
         """Read new claims and state events; refold each touched experiment once."""
-        read = self.store.read_record
         touched: set[str] = set()
-        for path in self._new(entry, "claims"):
-            claim = read(path)
-            entry.claims[claim["experiment_id"]] = claim
-            touched.add(claim["experiment_id"])
+        for claim in self._read_new(entry, "claims", self._claim):
+            if claim["experiment_id"] in entry.by_id:
+                entry.claims[claim["experiment_id"]] = claim
+                touched.add(claim["experiment_id"])
         events = entry.events
-        for path in self._new(entry, "states"):
-            event = read(path)
-            exp_events = events.get(str(event.get("experiment_id")))
+        for event in self._read_new(entry, "states", self._state_event):
+            exp_events = events.get(event["experiment_id"])
             if exp_events is not None:
                 exp_events.append(event)
                 touched.add(event["experiment_id"])
@@ -120,9 +188,8 @@ class ProjectIndex:
 
     def _read_metrics(self, entry: RunEntry) -> int:
         """Read new metric parts (only the columns frames need); return how many."""
-        parts = self._new(entry, "metrics")
-        for path in sorted(parts):  # by experiment and sequence: a stable order for ties
-            entry.metric_parts.append(self.store.read_metrics_part(path))
+        parts = list(self._read_new(entry, "metrics", self.store.read_metrics_part))
+        entry.metric_parts.extend(parts)
         return len(parts)
 
     # ---- lookups -----------------------------------------------------------------------
@@ -228,3 +295,14 @@ class RunView:
         self.index.refresh()
         return self.index.runs[self.run_id].version != self._seen
 
+
+def _checked(record: dict[str, Any], *strings: str) -> dict[str, Any]:
+    """A claim or state event as folded: ``strings`` are strings, ``time`` a number; else
+    ``ValueError`` (the file is damaged)."""
+    for key in strings:
+        if not isinstance(record.get(key), str):
+            raise ValueError(f"{key}={record.get(key)!r} is not a string")
+    stamp = record.get("time", 0.0)
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        raise ValueError(f"time={stamp!r} is not a number")
+    return record

@@ -106,6 +106,16 @@ class PatientFileSystem:
         return self._retry(lambda: self.inner.create_exclusive(path, data),
                            after_failure=lambda: self._published(path, data))
 
+    def move(self, src: str, dst: str) -> None:
+        def move() -> bool:
+            self.inner.move(src, dst)
+            return True
+
+        def moved() -> bool | None:  # after a failed attempt: the file is at ``dst`` already
+            return True if self.inner.exists(dst) and not self.inner.exists(src) else None
+
+        self._retry(move, after_failure=moved)
+
     def listdir(self, path: str) -> list[str]:
         return self._retry(lambda: self.inner.listdir(path))
 

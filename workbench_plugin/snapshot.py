@@ -22,6 +22,7 @@ import json
 import os
 import stat
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,11 +222,33 @@ def create_snapshot(
 
 
 def extract_snapshot(store: Store, snapshot_id: str, dest: str | os.PathLike[str]) -> None:
-    """Unpack a stored snapshot into ``dest`` (safe extraction: no paths outside ``dest``)."""
+    """Unpack a stored snapshot into ``dest`` (safe extraction: no paths outside ``dest``).
+
+    A damaged archive (truncated, not gzip, not tar, members pointing outside) is set aside
+    (:meth:`Store.set_aside`) and raises a one-line :class:`SnapshotError` naming it; the next
+    launch of the project stores the snapshot again.
+    """
+    path = store.snapshot_archive(snapshot_id)
     try:
-        blob = store.fs.read_bytes(store.snapshot_archive(snapshot_id))
+        blob = store.fs.read_bytes(path)
     except FileNotFoundError:
         raise SnapshotError(f"snapshot {snapshot_id!r}: not in store {store.url!r}") from None
+    try:
+        # everything decoded before anything is written: damage is told apart from a full disk
+        raw = io.BytesIO(gzip.decompress(blob))
+        with tarfile.open(fileobj=raw, mode="r:") as tar:
+            for member in tar.getmembers():
+                tarfile.data_filter(member, os.fspath(dest))
+                fh = tar.extractfile(member) if member.isfile() else None
+                if fh is not None and len(fh.read()) != member.size:
+                    raise tarfile.ReadError(f"{member.name!r} is cut short")
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        store.set_aside(path, exc)
+        raise SnapshotError(
+            f"snapshot {snapshot_id!r}: the archive {path} in store {store.url!r} is damaged "
+            f"({' '.join(str(exc).split()) or type(exc).__name__}); it was set aside, launch the run again"
+        ) from None
     os.makedirs(dest, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+    raw.seek(0)
+    with tarfile.open(fileobj=raw, mode="r:") as tar:
         tar.extractall(dest, filter="data")

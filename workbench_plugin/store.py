@@ -12,6 +12,7 @@ Layout under the store root::
     projects/<project>/runs/<run>/logs/<experiment>/<stream>~<seq>.txt
     projects/<project>/runs/<run>/artifacts/<experiment>/<name>
     snapshots/<snapshot id>.tar.gz and <snapshot id>.json (manifest)
+    quarantine/<same relative path> and <...>.reason.json   damaged files, set aside (never deleted)
 
 No file is ever rewritten: mutable things (states, annotations, locks) are events folded on
 read. An experiment with no state event is ``queued``.
@@ -23,6 +24,7 @@ import datetime as _dt
 import getpass
 import io
 import json
+import logging
 import re
 import secrets
 import time
@@ -47,7 +49,9 @@ __all__ = [
     "Project",
     "Run",
     "Store",
+    "DAMAGE_ERRORS",
     "METRIC_COLUMNS",
+    "QUARANTINE",
     "POINT_COLUMNS",
     "RUN_FOLDERS",
     "metric_schema",
@@ -63,6 +67,14 @@ _METRIC_TYPES = ("string", "string", "int64", "int64", "float64", "string", "flo
 POINT_COLUMNS = ("experiment_id", "kind", "epoch", "step", "time", "name", "value")
 #: The folders of a run that readers list for new files (each file written once, never rewritten).
 RUN_FOLDERS = ("claims", "states", "metrics")
+#: Where damaged files are set aside, under their own relative path, each with a ``.reason.json``.
+QUARANTINE = "quarantine"
+#: What decoding a file that was read whole raises when the file is damaged (truncated, garbage,
+#: a record of the wrong shape); Arrow's ``ArrowInvalid`` is a ``ValueError``. A read that failed
+#: (``OSError``, :class:`StoreError`) is not damage: the file is read again later.
+DAMAGE_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError)
+
+log = logging.getLogger("hypertuner.store")
 
 
 def metric_schema(columns: Sequence[str] = METRIC_COLUMNS, *, dictionary: bool = False) -> pa.Schema:
@@ -103,6 +115,17 @@ def run_id_of(experiment_id: str) -> str:
     if not sep or not run_id:
         raise ExperimentNotFound(f"experiment {experiment_id!r}: not an experiment id")
     return run_id
+
+
+#: Arrow names the file it could not open by its full (server) path; the warning names it already.
+_ARROW_SOURCE = re.compile(r"^Could not open Parquet input source '[^']*': ")
+
+
+def _one_line(error: BaseException) -> str:
+    """An error in one short line, without the server path Arrow puts in (its messages run over
+    several lines)."""
+    text = _ARROW_SOURCE.sub("", " ".join(str(error).split())) or type(error).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 @dataclass(frozen=True)
@@ -224,6 +247,8 @@ class Store:
             raise RunNotFound(
                 f"run {run_id!r}: not in project {project!r}; 'hypertuner status' lists the runs"
             ) from None
+        if not isinstance(data, dict):
+            raise ValueError("not a run record")
         return Run(**data)
 
     def read_experiments(self, project: str, run_id: str) -> list[Experiment]:
@@ -231,6 +256,8 @@ class Store:
             rows = json.loads(self.fs.read_bytes(f"{self.run_dir(project, run_id)}/experiments.json"))
         except FileNotFoundError:
             raise RunNotFound(f"run {run_id!r}: not in project {project!r}") from None
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise ValueError("not a list of experiment records")
         return [Experiment(**row) for row in rows]
 
     def run_files(self, project: str, run_id: str, folder: str) -> list[str]:
@@ -241,8 +268,53 @@ class Store:
         return [f"{base}/{name}" for name in self.fs.listdir(base)]
 
     def read_record(self, path: str) -> dict[str, Any]:
-        """A JSON record of the store (a claim, a state event, a project event)."""
-        return dict(json.loads(self.fs.read_bytes(path)))
+        """A JSON record of the store (a claim, a state event, a project event); ``ValueError``
+        when the file is not a JSON object."""
+        record = json.loads(self.fs.read_bytes(path))
+        if not isinstance(record, dict):
+            raise ValueError(f"a JSON {type(record).__name__}, not an object")
+        return record
+
+    def set_aside(self, path: str, error: BaseException | str, *, say: bool = True) -> str | None:
+        """Quarantine a damaged file: move it to ``quarantine/<path>`` with a reason record beside
+        it, and (with ``say``) say so in one warning line naming it. Nothing is deleted. Returns the
+        new path, or None when it could not be moved now (it is reported again when next read)."""
+        reason = error if isinstance(error, str) else _one_line(error)
+        dest = f"{QUARANTINE}/{path}"
+        try:
+            if self.fs.exists(dest):  # the same name damaged twice (a rewritten record): keep both
+                dest = f"{dest}~{secrets.token_hex(3)}"
+            self.fs.move(path, dest)
+        except FileNotFoundError:
+            return None  # set aside by another reader meanwhile
+        except StoreError as exc:
+            log.warning("store: %s is damaged (%s); it could not be set aside (%s)", path, reason, exc)
+            return None
+        record = {"path": path, "reason": reason, "time": _now(), "by": getpass.getuser()}
+        try:
+            self.fs.create_exclusive(f"{dest}.reason.json", _dumps(record))
+        except StoreError as exc:  # the file is set aside; only its reason record is missing
+            log.warning("store: cannot record why %s was set aside (%s)", dest, exc)
+        if say:
+            log.warning("store: %s is damaged (%s); set aside as %s", path, reason, dest)
+        return dest
+
+    def quarantined(self) -> list[str]:
+        """Store paths of every file set aside, as they were before (reason records left out)."""
+        out: list[str] = []
+
+        def walk(folder: str) -> None:
+            for name in self.fs.listdir(folder):
+                path = f"{folder}/{name}"
+                if name.endswith(".reason.json"):
+                    continue
+                if self.fs.exists(f"{path}.reason.json"):
+                    out.append(path.removeprefix(f"{QUARANTINE}/"))
+                else:
+                    walk(path)
+
+        walk(QUARANTINE)
+        return sorted(out)
 
     # ---- states and claims ---------------------------------------------------------------
     def append_state(
@@ -319,6 +391,21 @@ class Store:
         return record
 
     def events(self, project: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """The project's events; a damaged one is set aside (:meth:`set_aside`), the rest read."""
         base = f"projects/{project}/events"
-        out = [self.read_record(f"{base}/{n}") for n in self.fs.listdir(base)]
+        out = []
+        for name in self.fs.listdir(base):
+            path = f"{base}/{name}"
+            try:
+                event = self.read_record(path)
+                if not isinstance(event.get("kind", ""), str):
+                    raise ValueError(f"kind={event['kind']!r} is not a string")
+                float(event.get("time", 0.0))
+            except FileNotFoundError:
+                continue  # set aside by another reader meanwhile
+            except DAMAGE_ERRORS as exc:
+                self.set_aside(path, exc)
+                continue
+            out.append(event)
         return [e for e in out if kind is None or e.get("kind") == kind]
+

@@ -60,8 +60,12 @@ class WebHDFSFileSystem:
         return f"{self.http_url}/webhdfs/v1{quote(self._abs(path))}"
 
     def _call(self, method: str, path: str, op: str, *, ok: tuple[int, ...] = (200,),
-              data: bytes | None = None, allow_redirects: bool = True, **params: Any) -> requests.Response:
+              data: bytes | None = None, allow_redirects: bool = True, shown: str | None = None,
+              **params: Any) -> requests.Response:
+        """One WebHDFS call; ``shown`` is what messages name instead of the path (a temporary
+        file's folder: its random name would make every retry of an outage look new)."""
         url = self._url(path)
+        shown = shown or self._abs(path)
         query = {"op": op, "user.name": self.user, **{k: str(v).lower() if isinstance(v, bool) else v
                                                      for k, v in params.items()}}
         try:
@@ -72,31 +76,37 @@ class WebHDFSFileSystem:
         except requests.Timeout as exc:
             raise StoreUnavailable(f"store: the NameNode at {self.http_url} did not answer in {TIMEOUT:.0f} s") \
                 from exc
+        except requests.RequestException as exc:  # a reply cut short, a bad redirect
+            raise StoreUnavailable(f"store: WebHDFS {op} of {shown} on {self.http_url} failed ({_reason(exc)})") \
+                from exc
         if response.status_code == 404 and 404 not in ok:
-            raise FileNotFoundError(f"store: {self._abs(path)} does not exist on {self.http_url}")
+            raise FileNotFoundError(f"store: {shown} does not exist on {self.http_url}")
         if response.status_code not in ok and _retriable(response):
             raise StoreUnavailable(f"store: the NameNode at {self.http_url} cannot serve {op} right now "
                                    f"({response.status_code}: {_remote_message(response)})")
         if response.status_code not in ok:
-            raise StoreError(f"store: WebHDFS {op} of {self._abs(path)} on {self.http_url} failed "
+            raise StoreError(f"store: WebHDFS {op} of {shown} on {self.http_url} failed "
                              f"({response.status_code}: {_remote_message(response)})")
         return response
 
-    def _create(self, path: str, data: bytes) -> None:
+    def _create(self, path: str, data: bytes, shown: str) -> None:
         """CREATE in two steps: the NameNode answers with the DataNode URL, the data goes there."""
-        first = self._call("PUT", path, "CREATE", ok=(307, 200), allow_redirects=False,
+        first = self._call("PUT", path, "CREATE", ok=(307, 200), allow_redirects=False, shown=shown,
                            overwrite=False, noredirect=True)
-        location = first.headers.get("Location") or (first.json().get("Location") if first.content else None)
+        try:
+            location = first.headers.get("Location") or (first.json().get("Location") if first.content else None)
+        except ValueError:
+            location = None
         if not location:
-            raise StoreError(f"store: WebHDFS CREATE of {self._abs(path)} on {self.http_url}: no DataNode named")
+            raise StoreError(f"store: WebHDFS CREATE of {shown} on {self.http_url}: no DataNode named")
         try:
             response = self._session.put(location, data=data, timeout=TIMEOUT,
                                          headers={"Content-Type": "application/octet-stream"})
         except requests.RequestException as exc:
-            raise StoreUnavailable(f"store: cannot write {self._abs(path)}: DataNode {urlsplit(location).netloc} "
+            raise StoreUnavailable(f"store: cannot write {shown}: DataNode {urlsplit(location).netloc} "
                                    f"is unreachable ({_reason(exc)})") from exc
         if response.status_code != 201:
-            raise StoreError(f"store: cannot write {self._abs(path)} ({response.status_code}: "
+            raise StoreError(f"store: cannot write {shown} ({response.status_code}: "
                              f"{_remote_message(response)})")
 
     def _delete(self, path: str) -> None:
@@ -114,9 +124,11 @@ class WebHDFSFileSystem:
     def _publish(self, path: str, data: bytes) -> bool:
         folder, name = posixpath.split(path)
         tmp = posixpath.join(folder, f"{TMP_PREFIX}{name}.{uuid.uuid4().hex[:12]}")
-        self._create(tmp, data)
+        shown = f"a file in {self._abs(folder)}"
         try:
-            response = self._call("PUT", tmp, "RENAME", destination=self._abs(path))
+            # a CREATE that failed half-way (DataNode full, reply lost) may have left the file
+            self._create(tmp, data, shown)
+            response = self._call("PUT", tmp, "RENAME", shown=shown, destination=self._abs(path))
             published = bool(response.json().get("boolean"))
         except BaseException:
             self._delete(tmp)
@@ -151,6 +163,18 @@ class WebHDFSFileSystem:
         response = self._call("PUT", path, "MKDIRS")
         if not response.json().get("boolean"):
             raise StoreError(f"store: cannot create folder {self._abs(path)} on {self.http_url}")
+
+    def move(self, src: str, dst: str) -> None:
+        """RENAME, which HDFS refuses when ``dst`` exists (a file is never replaced)."""
+        if not self.exists(src):
+            raise FileNotFoundError(f"store: {self._abs(src)} does not exist on {self.http_url}")
+        self.makedirs(posixpath.dirname(dst))
+        response = self._call("PUT", src, "RENAME", destination=self._abs(dst))
+        if not response.json().get("boolean"):
+            if not self.exists(src):  # another reader moved it first
+                raise FileNotFoundError(f"store: {self._abs(src)} does not exist on {self.http_url}")
+            raise StoreError(f"store: cannot move {self._abs(src)} to {self._abs(dst)} on {self.http_url}"
+                             " (the destination exists)")
 
     def close(self) -> None:
         self._session.close()

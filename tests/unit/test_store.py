@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
+import random
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-from workbench_plugin import StoreError
+from tests.faults import FaultyBackend, raw_names
+from workbench_plugin import SnapshotError, StoreError
 from workbench_plugin.fs import TMP_PREFIX, LocalFileSystem
 from workbench_plugin.index import ProjectIndex
-from workbench_plugin.lifecycle import fold_states
+from workbench_plugin.lifecycle import State, fold_states
+from workbench_plugin.memory import ProjectMemory, StoreMemory
+from workbench_plugin.snapshot import create_snapshot, extract_snapshot
 from workbench_plugin.store import Experiment, Run, Store
+
+T = TypeVar("T")
 
 
 @pytest.fixture(params=["local", "hdfs"])
@@ -198,3 +208,224 @@ def test_usage_recorded_after_the_end_is_folded_in() -> None:
     folded = fold_states(events)
     assert folded.state == "succeeded" and folded.get("vcore_seconds") == 7
     assert folded.get("memory_mb_seconds") == 7373 and folded.get("usage_recorded")
+
+
+# ---- injected write failures ------------------------------------------------------------------
+def retry(errors: list[str], what: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Call ``what`` until it works, the way the gateway and the wrapper retry a failed write."""
+    while True:
+        try:
+            return what(*args, **kwargs)
+        except StoreError as exc:
+            errors.append(str(exc))
+
+
+def test_a_thousand_failed_writes_leave_no_partial_and_no_temporary_file(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = make_run(store, n=1000)
+    faults = FaultyBackend(store, monkeypatch, rate=0.15, limit=1000)
+    rng = random.Random(1)
+    errors: list[str] = []
+    acked: dict[str, set[int]] = {"states": set(), "events": set(), "metrics": set(), "claims": set()}
+    n = 0
+    while faults.failed < 1000:
+        n += 1
+        kind = rng.choice(sorted(acked))
+        exp_id = f"{run.run_id}-{n % 1000:03d}"
+        if kind == "states":
+            retry(errors, store.append_state, "p", run.run_id, exp_id, "running", n=n)
+        elif kind == "events":
+            retry(errors, store.append_event, "p", "note", run_id=run.run_id, text="x" * 300, n=n)
+        elif kind == "metrics":
+            rows = {"experiment_id": [exp_id] * 50, "kind": ["epoch"] * 50, "epoch": list(range(50)),
+                    "step": [None] * 50, "time": [float(n)] * 50, "name": ["loss"] * 50,
+                    "value": [float(n)] * 50, "source": ["sdk"] * 50}
+            retry(errors, store.write_metrics_part, "p", run.run_id, exp_id, n, rows)
+        elif n < 1000:
+            retry(errors, store.claim, "p", run.run_id, exp_id, engine="t", n=n)
+        else:
+            continue
+        acked[kind].add(n)
+    monkeypatch.undo()  # the store works again
+
+    assert faults.failed == 1000 and len(errors) == 1000
+    assert not [name for name in raw_names(store) if os.path.basename(name).startswith(TMP_PREFIX)]
+    # messages name the folder, never the temporary file: one outage reads as one message
+    assert not [e for e in errors if TMP_PREFIX in e]
+    # every published file reads back whole, and every acknowledged write is there
+    base = f"projects/p/runs/{run.run_id}"
+    found: dict[str, set[int]] = {kind: set() for kind in acked}
+    for kind, folder in (("states", f"{base}/states"), ("claims", f"{base}/claims"), ("events", "projects/p/events")):
+        for name in store.fs.listdir(folder):
+            found[kind].add(store.read_record(f"{folder}/{name}")["n"])
+    for path in store.run_files("p", run.run_id, "metrics"):
+        table = store.read_metrics_part(path)
+        assert table.num_rows == 50
+        found["metrics"].add(int(table.column("time")[0].as_py()))
+    for kind in acked:
+        assert acked[kind] <= found[kind], kind
+    index = ProjectIndex(store, "p")
+    index.refresh()
+    assert store.quarantined() == []  # nothing published was damaged
+
+
+# ---- damaged files ----------------------------------------------------------------------------
+def metric_rows(exp_id: str, value: float) -> dict[str, list[object]]:
+    return {"experiment_id": [exp_id], "kind": ["epoch"], "epoch": [1], "step": [None], "time": [1.0],
+            "name": ["loss"], "value": [value], "source": ["sdk"]}
+
+
+def warned(caplog: pytest.LogCaptureFixture) -> list[str]:
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    caplog.clear()
+    return lines
+
+
+def test_damaged_parts_states_and_claims_are_set_aside_once(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    run = make_run(store, n=40)
+    ids = [f"{run.run_id}-{i:03d}" for i in range(40)]
+    for exp_id in ids:
+        store.claim("p", run.run_id, exp_id, engine="t")
+        store.append_state("p", run.run_id, exp_id, "succeeded", exit_code=0)
+    good = store.write_metrics_part("p", run.run_id, ids[1], 0, metric_rows(ids[1], 0.5))
+    base = f"projects/p/runs/{run.run_id}"
+    whole = store.fs.read_bytes(good)
+    state = store.fs.read_bytes(store.run_files("p", run.run_id, "states")[0])
+    damaged = {
+        f"{base}/metrics/{ids[0]}~000000~aaaaaa.parquet": whole[: len(whole) // 2],  # truncated
+        f"{base}/metrics/{ids[2]}~000000~bbbbbb.parquet": b"garbage" * 20,
+        f"{base}/states/{ids[3]}~00000000000000000001~cccccc.json": state[: len(state) // 2],
+        f"{base}/states/{ids[4]}~00000000000000000001~dddddd.json": b"[1, 2]",  # not a record
+        f"{base}/states/{ids[5]}~00000000000000000001~eeeeee.json": b'{"experiment_id": 5, "state": "lost"}',
+        f"{base}/claims/{run.run_id}-099.json": b"\x00\x01\xff",
+    }
+    for path, data in damaged.items():
+        store.fs.write_atomic(path, data)
+    index = ProjectIndex(store, "p")
+    caplog.set_level(logging.WARNING)
+    assert index.refresh()
+    # everything else read: 40 succeeded (not "40 queued"), the good part in the frames
+    assert index.runs[run.run_id].counts()[State.SUCCEEDED] == 40
+    assert index.frames(run.run_id).experiments.set_index("experiment_id")["loss"].dropna().to_dict() == {ids[1]: 0.5}
+    lines = warned(caplog)
+    assert len(lines) == len(damaged)  # each named once, in one line
+    for path in damaged:
+        assert [line for line in lines if path in line and "\n" not in line and "set aside as quarantine/" in line
+                and "/tmp/" not in line]
+    assert store.quarantined() == sorted(damaged)  # moved, never deleted
+    for path, data in damaged.items():
+        assert store.fs.read_bytes(f"quarantine/{path}") == data
+        assert path in store.read_record(f"quarantine/{path}.reason.json")["path"]
+    assert not [p for p in store.run_files("p", run.run_id, "metrics") if p in damaged]
+    store.append_state("p", run.run_id, ids[0], "usage", vcore_seconds=1)
+    index.refresh()
+    assert warned(caplog) == []  # named once
+    assert ProjectIndex(store, "p").refresh() and warned(caplog) == []
+
+
+def test_a_file_that_cannot_be_read_now_is_read_at_the_next_refresh(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = make_run(store, n=2)
+    exp_id = f"{run.run_id}-000"
+    store.append_state("p", run.run_id, exp_id, "succeeded", exit_code=0)
+    original = store.fs.read_bytes
+
+    def unreachable(path: str) -> bytes:
+        if "/states/" in path:
+            raise StoreError("store: the NameNode at http://nn:9870 is unreachable (connection refused)")
+        return original(path)
+
+    monkeypatch.setattr(store.fs, "read_bytes", unreachable)
+    index = ProjectIndex(store, "p")
+    index.refresh()
+    assert index.runs[run.run_id].states[exp_id].state == "queued"
+    monkeypatch.undo()
+    index.refresh()
+    assert index.runs[run.run_id].states[exp_id].state == "succeeded"
+    assert store.quarantined() == []
+    # a run that has ended is not settled (no longer listed) while one of its files is unread
+    store.append_state("p", run.run_id, f"{run.run_id}-001", "succeeded", exit_code=0)
+    index.refresh()
+    later = f"{run.run_id}-001"
+    store.write_metrics_part("p", run.run_id, later, 0, metric_rows(later, 0.25))
+    store.append_state("p", run.run_id, later, "note-from-later", text="x")
+    monkeypatch.setattr(store.fs, "read_bytes", unreachable)
+    for _ in range(3):
+        index.refresh()
+    assert not index.runs[run.run_id].settled
+    monkeypatch.undo()
+    index.refresh()
+    assert index.frames(run.run_id).experiments.set_index("experiment_id")["loss"].to_dict()[later] == 0.25
+
+
+def test_a_damaged_run_record_skips_that_run_only(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    good = make_run(store, n=2)
+    experiments = store.fs.read_bytes(f"projects/p/runs/{good.run_id}/experiments.json")
+    record = store.fs.read_bytes(f"projects/p/runs/{good.run_id}/run.json")
+    store.fs.write_atomic("projects/p/runs/r-cut/experiments.json", experiments)
+    store.fs.write_atomic("projects/p/runs/r-cut/run.json", record[: len(record) // 2])
+    store.fs.write_atomic("projects/p/runs/r-bad/experiments.json", b'{"not": "a list of experiments"}')
+    store.fs.write_atomic("projects/p/runs/r-bad/run.json", record)
+    caplog.set_level(logging.WARNING)
+    index = ProjectIndex(store, "p")
+    index.refresh()
+    assert list(index.runs) == [good.run_id]
+    assert index.frames(good.run_id).experiments.shape[0] == 2
+    lines = warned(caplog)
+    assert len(lines) == 2 and "projects/p/runs/r-bad/experiments.json is damaged (not a list" in lines[0]
+    assert "projects/p/runs/r-cut/run.json is damaged" in lines[1]
+    # the run goes with its damaged batch, so that no later command names it again
+    assert store.quarantined() == ["projects/p/runs/r-bad/experiments.json", "projects/p/runs/r-bad/run.json",
+                                   "projects/p/runs/r-cut/run.json"]
+    assert "r-bad/experiments.json is damaged" in store.read_record(
+        "quarantine/projects/p/runs/r-bad/run.json.reason.json")["reason"]
+    index.refresh()
+    assert warned(caplog) == []
+    later = ProjectIndex(store, "p")  # the next command
+    later.refresh()
+    assert list(later.runs) == [good.run_id] and warned(caplog) == []
+
+
+def test_a_damaged_project_event_is_set_aside(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    store.create_project("p", "/x")
+    memory = ProjectMemory(StoreMemory(store, "p"))
+    memory.lock("lr", run_id="r1", low=0.1, high=0.2)
+    store.fs.write_atomic("projects/p/events/00000000000000000002~aaaaaa.json", b'{"kind": "lo')
+    store.fs.write_atomic("projects/p/events/00000000000000000003~bbbbbb.json", b'"a string"')
+    caplog.set_level(logging.WARNING)
+    assert memory.locks()["lr"].describe() == "0.1..0.2"
+    assert memory.notes("r1") == []
+    assert len(warned(caplog)) == 2
+    assert store.quarantined() == ["projects/p/events/00000000000000000002~aaaaaa.json",
+                                   "projects/p/events/00000000000000000003~bbbbbb.json"]
+
+
+def test_a_damaged_snapshot_fails_in_one_line_and_is_set_aside(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "train.py").write_text("print('hi')\n" * 100)
+    snap = create_snapshot(store, folder, max_file_bytes=1 << 20)
+    blob = store.fs.read_bytes(store.snapshot_archive(snap.snapshot_id))
+    outside = io.BytesIO()
+    with tarfile.open(fileobj=outside, mode="w:gz") as tar:
+        info = tarfile.TarInfo("../../etc/evil")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    for bad, data in (("cut", blob[: len(blob) // 2]), ("noise", b"noise" * 50), ("outside", outside.getvalue())):
+        store.fs.write_atomic(store.snapshot_archive(bad), data)
+        with pytest.raises(SnapshotError, match=rf"^snapshot '{bad}': the archive snapshots/{bad}.tar.gz") as err:
+            extract_snapshot(store, bad, tmp_path / bad)
+        assert "\n" not in str(err.value) and not (tmp_path / bad).exists()
+        assert f"snapshots/{bad}.tar.gz" in store.quarantined()
+    extract_snapshot(store, snap.snapshot_id, tmp_path / "out")
+    assert (tmp_path / "out" / "train.py").read_text() == "print('hi')\n" * 100
+
+
+def test_two_readers_setting_the_same_file_aside_say_it_once(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    store.fs.write_atomic("projects/p/events/1~aaaaaa.json", b"{")
+    caplog.set_level(logging.WARNING)
+    first = store.set_aside("projects/p/events/1~aaaaaa.json", ValueError("cut short"))
+    second = store.set_aside("projects/p/events/1~aaaaaa.json", ValueError("cut short"))  # read before the move
+    assert (first, second) == ("quarantine/projects/p/events/1~aaaaaa.json", None)
+    assert len(warned(caplog)) == 1
+    assert store.fs.read_bytes("quarantine/projects/p/events/1~aaaaaa.json") == b"{"
