@@ -386,6 +386,21 @@ class MiniCluster:
                 raise self._error("the ResourceManager has no active node 60 s after start-rm")
             time.sleep(0.2)
 
+    def stop_nn(self) -> None:
+        """Stop the NameNode only (the DataNode, YARN and running containers keep going); returns
+        once WebHDFS no longer answers."""
+        self._command("stop-nn")
+        deadline = time.monotonic() + 30
+        while _answers(f"{self.webhdfs_url}/webhdfs/v1/?op=GETFILESTATUS"):
+            if time.monotonic() > deadline:
+                raise self._error("WebHDFS still answers 30 s after stop-nn")
+            time.sleep(0.1)
+
+    def start_nn(self) -> None:
+        """Start the NameNode again on the same ports with the same name folders; returns once
+        the DataNode has reported its blocks and writes are accepted."""
+        self._command("start-nn", timeout=120)
+
     def status(self) -> dict[str, Any]:
         """What the JVM reports: URLs, whether the ResourceManager runs, live nodes."""
         self._send("status")

@@ -39,7 +39,9 @@ import org.apache.hadoop.yarn.server.resourcemanager.ResourceManager;
  * <p>Arguments are {@code --name value} pairs (see {@link #USAGE}). Protocol on stdout, one line
  * each: {@code READY {json}} once HDFS and YARN answer, {@code OK <command>} or
  * {@code ERR <command> <message>} for each command read from stdin ({@code stop-rm},
- * {@code start-rm}, {@code status}, {@code stop}). End of stdin means {@code stop}. Everything
+ * {@code start-rm}, {@code stop-nn}, {@code start-nn}, {@code status}, {@code stop}). End of
+ * stdin means {@code stop}. The NameNode, like the ResourceManager, can be stopped and started
+ * again on the same ports (its name folders kept) while the DataNode waits for it. Everything
  * else (Hadoop's logs) goes to the log file, never to stdout.
  */
 public final class MiniCluster {
@@ -59,6 +61,7 @@ public final class MiniCluster {
   private final File confDir;
 
   private MiniDFSCluster dfs;
+  private boolean nameNodeUp = true;
   private YarnConfiguration yarnConf;
   private volatile ResourceManager rm;
   private volatile NodeManager nm;
@@ -285,6 +288,25 @@ public final class MiniCluster {
     }
   }
 
+  private synchronized void stopNameNode() {
+    if (nameNodeUp) {
+      dfs.shutdownNameNode(0);
+      nameNodeUp = false;
+    }
+  }
+
+  /** The NameNode again, same ports and name folders; returns once the DataNode has reported
+   * and the NameNode has left safe mode (so writes work at once). */
+  private synchronized void startNameNode() throws Exception {
+    if (!nameNodeUp) {
+      dfs.restartNameNode(0, true);
+      nameNodeUp = true;
+    }
+    dfs.waitActive();
+    dfs.waitFirstBRCompleted(0, 60_000);
+    dfs.getFileSystem().setSafeMode(org.apache.hadoop.hdfs.protocol.HdfsConstants.SafeModeAction.SAFEMODE_LEAVE);
+  }
+
   private void startNodeManager() {
     NodeManager fresh = new NodeManager();
     fresh.init(new YarnConfiguration(yarnConf));
@@ -381,11 +403,20 @@ public final class MiniCluster {
             waitForNodes(1, 120_000);
             proto.println("OK start-rm");
             break;
+          case "stop-nn":
+            stopNameNode();
+            proto.println("OK stop-nn");
+            break;
+          case "start-nn":
+            startNameNode();
+            proto.println("OK start-nn");
+            break;
           case "status":
             proto.println("OK status " + describe());
             break;
           default:
-            proto.println("ERR " + command + " unknown command; expected stop-rm, start-rm, status or stop");
+            proto.println("ERR " + command
+                + " unknown command; expected stop-rm, start-rm, stop-nn, start-nn, status or stop");
         }
       } catch (Throwable t) {
         t.printStackTrace();
@@ -402,6 +433,7 @@ public final class MiniCluster {
     info.put("rm_address", addr("rm-port"));
     info.put("conf_dir", confDir.getAbsolutePath());
     info.put("rm_running", rm != null);
+    info.put("nn_running", nameNodeUp);
     info.put("live_nodes", liveNodes());
     info.put("pid", ProcessHandle.current().pid());
     return toJson(info);
