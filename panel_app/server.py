@@ -18,6 +18,7 @@ and :data:`MAX_IDS` experiments.
 from __future__ import annotations
 
 import contextlib
+import html
 import secrets
 import socket
 import threading
@@ -44,6 +45,7 @@ __all__ = [
     "ServedPage",
     "make_page",
     "route_of",
+    "serve_app",
     "serve_dashboard",
     "serve_run_page",
 ]
@@ -144,8 +146,24 @@ def route_of(args: SessionArgs, runs: Mapping[str, Collection[str]]) -> Route:
     return Route(run_id, select, view, tuple(problems))
 
 
-def make_page(index: ProjectIndex) -> Any:
-    """A per-session page factory over a project: routes the session's URL (:func:`route_of`)."""
+def no_runs_html(project: str) -> str:
+    """The page of a project without runs (HTML, not Markdown: Markdown passes HTML through)."""
+    return (f'<h2 class="ht-project">{html.escape(project)}</h2>'
+            "<p>No runs yet. Launch one with <code>hypertuner run NAME=VALUES</code>.</p>")
+
+
+def nav_html(project: str, run_ids: Sequence[str], current: str) -> str:
+    """The line above a run page: the project and a link to each run (the current one bold)."""
+    links = " · ".join(
+        f"<b>{html.escape(r)}</b>" if r == current
+        else f'<a href="?run={html.escape(quote(r, safe=""))}">{html.escape(r)}</a>'
+        for r in run_ids)
+    return f'<span class="ht-nav"><b class="ht-project">{html.escape(project)}</b> — runs: {links}</span>'
+
+
+def make_page(index: ProjectIndex, *, refresh_ms: int = 1500) -> Any:
+    """A per-session page factory over a project: routes the session's URL (:func:`route_of`);
+    each page polls the store every ``refresh_ms``."""
     import panel as pn
 
     from panel_app.run_page.session import new_run_page
@@ -156,14 +174,10 @@ def make_page(index: ProjectIndex) -> Any:
         route = route_of(args, {r: entry.by_id.keys() for r, entry in list(index.runs.items())})
         run_id = route.run_id
         if run_id is None:
-            return pn.pane.Markdown(
-                f"## {index.project}\nNo runs yet. Launch one with `hypertuner run NAME=VALUES`."
-            )
-        links = " · ".join(
-            f"**{r}**" if r == run_id else f"[{r}](?run={quote(r)})" for r in sorted(index.runs, reverse=True)
-        )
-        header = pn.pane.Markdown(f"**{index.project}** — runs: {links}", margin=(0, 10))
-        return new_run_page(RunView(index, run_id), nav=header, view=route.view,
+            return pn.pane.HTML(no_runs_html(index.project), margin=(0, 10))
+        header = pn.pane.HTML(nav_html(index.project, sorted(index.runs, reverse=True), run_id),
+                              margin=(0, 10))
+        return new_run_page(RunView(index, run_id), nav=header, view=route.view, refresh_ms=refresh_ms,
                             select=route.select, problems=route.problems).__panel__()
 
     return page
@@ -269,24 +283,32 @@ def serve_run_page(source: RunSource, *, address: str = "127.0.0.1", port: int =
     ``port=0`` picks a free port; the returned :class:`ServedPage` has the actual one. Extra
     keyword arguments go to :func:`panel.serve` (``websocket_origin``, ``basic_auth``, ...).
     """
-    import panel as pn
-    from panel.io.state import state
-
     from panel_app.run_page.session import new_run_page
 
     frames = source.frames()
     pages: list[weakref.ReferenceType[RunPage]] = []
 
-    def session() -> pn.viewable.Viewable:
+    def session() -> Any:
         page = new_run_page(source, refresh_ms=refresh_ms, **(page_options or {}))
         pages.append(weakref.ref(page))
         return page.__panel__()
 
-    thread = pn.serve(
-        session,
-        address=address, port=port, threaded=True, show=False, verbose=False,
-        title=title or f"HyperTuner · run {frames.run_id}", **kwargs,
-    )
+    served = serve_app(session, address=address, port=port,
+                       title=title or f"HyperTuner · run {frames.run_id}",
+                       start_timeout=start_timeout, **kwargs)
+    served.pages = pages
+    return served
+
+
+def serve_app(factory: Any, *, address: str = "127.0.0.1", port: int = 0, title: str = "HyperTuner",
+              start_timeout: float = 30.0, **kwargs: Any) -> ServedPage:
+    """Serve a per-session page ``factory`` (e.g. :func:`make_page`) on a background thread;
+    extra keyword arguments go to :func:`panel.serve`."""
+    import panel as pn
+    from panel.io.state import state
+
+    thread = pn.serve(factory, address=address, port=port, threaded=True, show=False,
+                      verbose=False, title=title, **kwargs)
     server_id = thread.server_id
     deadline = time.monotonic() + start_timeout
     while server_id not in state._servers:
@@ -299,7 +321,7 @@ def serve_run_page(source: RunSource, *, address: str = "127.0.0.1", port: int =
     server = state._servers[server_id][0]
     _wait_listening(server, deadline)
     return ServedPage(server=server, port=int(server.port), address=address, thread=thread,
-                      server_id=server_id, pages=pages)
+                      server_id=server_id)
 
 
 def _wait_listening(server: Any, deadline: float) -> None:
