@@ -43,6 +43,7 @@ __all__ = [
     "MAX_PARAM_CHARS",
     "Route",
     "ServedPage",
+    "login_options",
     "make_page",
     "route_of",
     "serve_app",
@@ -202,12 +203,23 @@ def _check_listenable(host: str, port: int) -> None:
                               "choose another with --port") from exc
 
 
+def login_options(user: str, password_hash: str, **throttle: Any) -> dict[str, Any]:
+    """:func:`panel.serve` options that put every page and the websocket behind the login form
+    of ``user`` with ``password_hash`` (:class:`panel_app.auth.LoginProvider`); ``throttle``
+    goes to :class:`panel_app.auth.LoginThrottle`."""
+    from panel_app.auth import LoginProvider, LoginThrottle
+
+    provider = LoginProvider(user, password_hash, throttle=LoginThrottle(**throttle))
+    return {"auth_provider": provider, "cookie_secret": secrets.token_hex(32)}
+
+
 def serve_dashboard(
-    store: Store, project: str, *, host: str = "127.0.0.1", port: int = 5006, password: str = "",
-    gateway: Any = None, show: bool = False,
+    store: Store, project: str, *, host: str = "127.0.0.1", port: int = 5006,
+    login: tuple[str, str] | None = None, gateway: Any = None, show: bool = False,
 ) -> None:
-    """Serve until interrupted. Binds ``host``; a password is required off loopback (checked
-    by the caller) and then enforced with Panel's basic auth."""
+    """Serve until interrupted. Binds ``host``; a login (user name, password hash) is required
+    off loopback (checked by the caller) and then asked for by a login form
+    (:func:`login_options`)."""
     import panel as pn
 
     _check_listenable(host, port)
@@ -221,8 +233,8 @@ def serve_dashboard(
         "address": host, "port": port, "show": show, "title": f"HyperTuner - {project}",
         "websocket_origin": [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
     }
-    if password:
-        kwargs.update(basic_auth=password, cookie_secret=secrets.token_hex(32))
+    if login is not None:
+        kwargs.update(login_options(*login))
     print(f"dashboard for project {project}: http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
     try:
         pn.serve({"/": make_page(index)}, **kwargs)
@@ -281,7 +293,7 @@ def serve_run_page(source: RunSource, *, address: str = "127.0.0.1", port: int =
     """Serve the run page of ``source`` at ``http://address:port/`` on a background thread.
 
     ``port=0`` picks a free port; the returned :class:`ServedPage` has the actual one. Extra
-    keyword arguments go to :func:`panel.serve` (``websocket_origin``, ``basic_auth``, ...).
+    keyword arguments go to :func:`panel.serve` (``websocket_origin``, ``**login_options(...)``).
     """
     from panel_app.run_page.session import new_run_page
 
