@@ -31,7 +31,9 @@ PAYLOADS = (IMG, SCRIPT, SVG)
 #: The flags: two payload-named categorical ones (payload values) and a numeric one.
 FLAG = IMG
 #: Metrics: payloads, a name with a space, one equal to a flag, a path-like and unicode one.
-METRICS = (SVG, "val loss", "lr", "a/b", "<b>x</b>", "名前", "m" * 300)
+#: BRACE would end a hover template's ``@{...}`` placeholder early (the rest is HTML there).
+BRACE = "a}<img src=x onerror=alert(4)>"
+METRICS = (SVG, "val loss", "lr", "a/b", "<b>x</b>", "名前", "m" * 300, BRACE)
 
 
 @pytest.fixture(autouse=True)
@@ -105,6 +107,9 @@ def open_counting(browser: Any, url: str) -> tuple[Page, list[str]]:
     return page, dialogs
 
 
+#: The bar chart's y axis label (the metric it shows).
+BARS_LABEL_JS = "() => Bokeh.documents[0].get_model_by_name('bars').left[0].axis_label"
+
 LINKS = {
     "plain": "",
     "run": "?run=" + quote(IMG),
@@ -137,6 +142,11 @@ def test_payloads_are_shown_as_text_and_never_run(
         if link in ("experiment", "compare", "view"):
             shown = {"experiment": SCRIPT, "compare": IMG, "view": "<svg onload=alert(3)>"}[link]
             expect(page.locator(".ht-error")).to_contain_text(shown)
+        # the bars of the metric with a brace in its name (its hover template: unit-tested)
+        page.get_by_role("button", name="Bars").click()
+        page.locator("select").first.select_option(label=BRACE)
+        wait_for(lambda: page.evaluate(VISIBLE_JS, "bars"), timeout=10, what="bars shown")
+        wait_for(lambda: BRACE in page.evaluate(BARS_LABEL_JS), timeout=10, what="bars of " + BRACE)
         page.wait_for_timeout(300)
         assert dialogs == [], f"{link}: the page ran {dialogs}"
         assert page.locator("script:text('alert')").count() == 0

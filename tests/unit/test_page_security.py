@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from panel_app.linked.figures import tooltips
 from panel_app.run_page.model import RunPageModel
 from panel_app.run_page.templates import column_titles, css_token
 from panel_app.run_page.view import RunPage
@@ -187,3 +188,12 @@ def test_deeply_nested_view_is_one_line_not_a_recursion_error() -> None:
     with pytest.raises(HyperTunerError, match=r"^view='W1tb.*not a view token") as info:
         decode_view(token)
     one_line(str(info.value))
+
+
+@pytest.mark.parametrize("name", [IMG, SVG, "a}<img src=x onerror=alert(4)>", "{x}", "val loss"])
+def test_hover_templates_hold_no_markup_from_names(name: str) -> None:
+    """Bokeh puts a hover template's text around the placeholders into the page as HTML."""
+    for label, template in tooltips(name, name):
+        rest = re.sub(r"@\{[^{}]+\}(\{[^{}]+\})?|@\w+|\$\w+(\{[^{}]+\})?", "", template)
+        assert "<" not in rest and ">" not in rest, (label, template)
+    assert tooltips("lr", "val loss")[-2:] == [("lr", "@{h:lr}"), ("val loss", "@{m:val loss}{0.[0000]}")]
