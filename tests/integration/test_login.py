@@ -9,12 +9,15 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from panel_app.server import ServedPage, login_options, serve_run_page
 from tests.fakes import FakeRunSource
+from tests.integration.browser import READY_JS, VIEWPORT
 from workbench_plugin.config import hash_password
 
 USER, PASSWORD = "ada", "correct horse battery staple"
@@ -117,3 +120,37 @@ def test_the_attempt_after_the_failures_is_locked_out_even_when_right(
               f"only {MAX_FAILURES} passwords were tried")
     # still no way in: the page sends the client to the login form
     assert requests.get(served.url, allow_redirects=False, timeout=30).status_code == 302
+
+
+#: A user name is shown as a note's author: markup in it must stay text.
+MARKUP_USER = "<img src=x onerror=alert(5)>"
+
+
+@pytest.mark.browser
+def test_the_login_form_in_chromium_and_the_user_as_note_author_escaped(browser: Any) -> None:
+    options = login_options(MARKUP_USER, hash_password(PASSWORD))
+    with serve_run_page(FakeRunSource(), **options) as served:
+        page = browser.new_page(viewport=VIEWPORT)
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        try:
+            page.goto(served.url)
+            expect(page.locator("input[name=password]")).to_be_visible()  # sent to the form
+            page.fill("input[name=username]", MARKUP_USER)
+            page.fill("input[name=password]", PASSWORD + "x")
+            page.click("button[type=submit]")
+            expect(page.locator(".errormessage")).to_have_text("Wrong user name or password.")
+            page.fill("input[name=username]", MARKUP_USER)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_function(READY_JS, timeout=60_000)
+            page.get_by_placeholder("A note on this view...").fill("by whom?")
+            page.get_by_role("button", name="Save note").click()
+            expect(page.locator(".ht-note button")).to_contain_text(f"by whom?  ({MARKUP_USER},")
+            page.wait_for_timeout(300)
+            assert dialogs == []
+            [page_object] = served.live_pages()
+            [note] = page_object.memory.notes(page_object.model.run_frames.run_id)
+            assert note.author == MARKUP_USER
+        finally:
+            page.close()
