@@ -17,7 +17,7 @@ from bokeh.models import CustomJSTickFormatter
 
 from panel_app.run_page.guard import Guard
 from panel_app.run_page.model import RunPageModel
-from panel_app.run_page.templates import HPARAMS_TITLE, METRICS_TITLE, css_token, lock_html
+from panel_app.run_page.templates import HPARAMS_TITLE, METRICS_TITLE, css_token, lock_html, plain_title
 from workbench_plugin._exceptions import HyperTunerError
 from workbench_plugin.memory import Lock, ProjectMemory
 
@@ -63,7 +63,7 @@ class SliderPanel:
             # Bokeh shows the title and its values as text, but the handles' tooltips as HTML
             # (noUiSlider's innerHTML): no tooltips where the values are user-given labels
             slider = pn.widgets.RangeSlider(
-                label=name, start=info.start, end=info.end, step=info.step,
+                label=plain_title(name), start=info.start, end=info.end, step=info.step,
                 value=(max(lo, info.start), min(hi, info.end)), width=250, margin=(0, 8),
                 css_classes=["ht-slider", f"ht-slider-{token}"],
                 tooltips=info.space != "categorical",

@@ -28,6 +28,7 @@ __all__ = [
     "column_titles",
     "css_token",
     "header_html",
+    "plain_title",
     "lock_html",
     "progress_html",
 ]
@@ -46,6 +47,20 @@ def css_token(name: str) -> str:
     if _PLAIN_NAME.fullmatch(name):
         return name
     return "n" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+#: Zero-width space: splits a TeX delimiter without changing what is shown.
+_ZWSP = "\u200b"
+
+
+def plain_title(name: str) -> str:
+    """A user-given name for a Bokeh widget title, shown as text: Bokeh renders a title with
+    TeX delimiters (``$$..$$``, ``\\[..\\]``, ``\\(..\\)``) through MathJax into the page as
+    HTML (``\\href{javascript:...}`` included); a zero-width space splits each delimiter."""
+    while "$$" in name:
+        name = name.replace("$$", "$" + _ZWSP + "$")
+    return name.replace("\\[", "\\" + _ZWSP + "[").replace("\\(", "\\" + _ZWSP + "(") \
+        .replace("\\]", "\\" + _ZWSP + "]").replace("\\)", "\\" + _ZWSP + ")")
 
 
 #: Tabulator cell template of the state column: a coloured badge. ``<%- %>`` escapes the

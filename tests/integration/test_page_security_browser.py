@@ -33,7 +33,9 @@ FLAG = IMG
 #: Metrics: payloads, a name with a space, one equal to a flag, a path-like and unicode one.
 #: BRACE would end a hover template's ``@{...}`` placeholder early (the rest is HTML there).
 BRACE = "a}<img src=x onerror=alert(4)>"
-METRICS = (SVG, "val loss", "lr", "a/b", "<b>x</b>", "名前", "m" * 300, BRACE)
+#: TEX would be rendered by MathJax into a slider title as HTML (a javascript: link here).
+TEX = r"$$\href{javascript:alert(6)}{tex}$$"
+METRICS = (SVG, "val loss", "lr", "a/b", "<b>x</b>", "名前", "m" * 300, BRACE, TEX)
 
 
 @pytest.fixture(autouse=True)
@@ -131,8 +133,9 @@ def test_payloads_are_shown_as_text_and_never_run(
         header = page.locator(".tabulator-col-title").all_inner_texts()
         assert FLAG in header and f"{SVG}" in header and "val loss" in header, header
         assert f"{SVG} (metric)" in header and "lr (metric)" in header and "<b>x</b>" in header and "名前" in header
-        titles = " ".join(page.locator(".bk-slider-title").all_inner_texts())
+        titles = " ".join(page.locator(".bk-slider-title").all_inner_texts()).replace("\u200b", "")
         assert FLAG in titles and SVG in titles and "lr (metric)" in titles
+        assert TEX in titles and page.locator("a[href^=javascript]").count() == 0
         cells = " ".join(page.locator(".tabulator-cell").all_inner_texts())
         assert SCRIPT in cells and SVG in cells, cells
         expect(page.locator(".ht-lock", has_text="kept at")).to_contain_text(f"by {IMG}")

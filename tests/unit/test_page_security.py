@@ -10,12 +10,13 @@ import time
 from typing import Any
 
 import pytest
+from bokeh.embed.util import contains_tex_string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from panel_app.linked.figures import tooltips
 from panel_app.run_page.model import RunPageModel
-from panel_app.run_page.templates import column_titles, css_token
+from panel_app.run_page.templates import column_titles, css_token, plain_title
 from panel_app.run_page.view import RunPage
 from panel_app.server import MAX_PARAM_CHARS, nav_html, no_runs_html, route_of
 from tests.fakes import FakeRunSource
@@ -197,3 +198,13 @@ def test_hover_templates_hold_no_markup_from_names(name: str) -> None:
         rest = re.sub(r"@\{[^{}]+\}(\{[^{}]+\})?|@\w+|\$\w+(\{[^{}]+\})?", "", template)
         assert "<" not in rest and ">" not in rest, (label, template)
     assert tooltips("lr", "val loss")[-2:] == [("lr", "@{h:lr}"), ("val loss", "@{m:val loss}{0.[0000]}")]
+
+
+@pytest.mark.parametrize("name", ["$$x$$", "$$$$$", r"\[x\]", r"\(x\)", r"$$\href{javascript:alert(6)}{x}$$",
+                                  "a $ b", "plain"])
+def test_slider_titles_carry_no_tex_delimiters(name: str) -> None:
+    """Bokeh renders a slider title with TeX delimiters through MathJax, as HTML."""
+    title = plain_title(name)
+    assert not contains_tex_string(title) and title.replace("\u200b", "") == name
+    page = RunPage(FakeRunSource({"lr": [0.1, 0.2]}, metrics=(name,)))
+    assert not contains_tex_string(page.sliders[name].name)
