@@ -96,6 +96,14 @@ class _LoginHandler(BasicLoginHandler):
         self.write(self._login_template.render(login_endpoint=self._login_endpoint,
                                                errormessage=message, PANEL_CDN=CDN_DIST))
 
+    def get(self) -> None:
+        """The form. Panel's shows any ``?error=`` text a link carries; this one shows none
+        (its own errors come with the refused POST)."""
+        next_url = _validate_next_url(self.get_argument("next", state.base_url))
+        if next_url:
+            self.set_cookie("next_url", next_url)
+        self._form(200, "")
+
     async def post(self) -> None:
         provider = self._provider
         throttle = provider.throttle

@@ -80,6 +80,9 @@ def test_every_page_is_behind_the_login_form(served: ServedPage) -> None:
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     form = requests.get(served.url + "login", timeout=30)
     assert form.status_code == 200 and 'name="password"' in form.text
+    # a link cannot put words of its own into the form
+    spoofed = requests.get(served.url + "login?error=Call+555-0100+to+unlock", timeout=30)
+    assert spoofed.status_code == 200 and "555-0100" not in spoofed.text
 
 
 def test_right_credentials_load_the_page_and_its_websocket(served: ServedPage) -> None:

@@ -58,9 +58,11 @@ def css_classes(page: RunPage) -> list[str]:
     return [c for obj in root.select() for c in (getattr(obj, "css_classes", None) or [])]
 
 
-def test_odd_metric_names_render_every_view() -> None:
+@pytest.mark.parametrize("points_max", [10_000, 2], ids=["glyphs", "dense"])
+def test_odd_metric_names_render_every_view(points_max: int) -> None:
     source = odd_source()
-    page = RunPage(source)
+    page = RunPage(source, points_max=points_max)
+    assert page.model.dense == (points_max == 2)
     assert page.__panel__().get_root() is not None
     classes = css_classes(page)
     bad = [c for c in classes if not CSS_CLASS.fullmatch(c)]
