@@ -18,6 +18,7 @@ and :data:`MAX_IDS` experiments.
 from __future__ import annotations
 
 import contextlib
+import html
 import secrets
 import socket
 import threading
@@ -42,8 +43,10 @@ __all__ = [
     "MAX_PARAM_CHARS",
     "Route",
     "ServedPage",
+    "login_options",
     "make_page",
     "route_of",
+    "serve_app",
     "serve_dashboard",
     "serve_run_page",
 ]
@@ -144,8 +147,24 @@ def route_of(args: SessionArgs, runs: Mapping[str, Collection[str]]) -> Route:
     return Route(run_id, select, view, tuple(problems))
 
 
-def make_page(index: ProjectIndex) -> Any:
-    """A per-session page factory over a project: routes the session's URL (:func:`route_of`)."""
+def no_runs_html(project: str) -> str:
+    """The page of a project without runs (HTML, not Markdown: Markdown passes HTML through)."""
+    return (f'<h2 class="ht-project">{html.escape(project)}</h2>'
+            "<p>No runs yet. Launch one with <code>hypertuner run NAME=VALUES</code>.</p>")
+
+
+def nav_html(project: str, run_ids: Sequence[str], current: str) -> str:
+    """The line above a run page: the project and a link to each run (the current one bold)."""
+    links = " · ".join(
+        f"<b>{html.escape(r)}</b>" if r == current
+        else f'<a href="?run={html.escape(quote(r, safe=""))}">{html.escape(r)}</a>'
+        for r in run_ids)
+    return f'<span class="ht-nav"><b class="ht-project">{html.escape(project)}</b> — runs: {links}</span>'
+
+
+def make_page(index: ProjectIndex, *, refresh_ms: int = 1500) -> Any:
+    """A per-session page factory over a project: routes the session's URL (:func:`route_of`);
+    each page polls the store every ``refresh_ms``."""
     import panel as pn
 
     from panel_app.run_page.session import new_run_page
@@ -156,14 +175,10 @@ def make_page(index: ProjectIndex) -> Any:
         route = route_of(args, {r: entry.by_id.keys() for r, entry in list(index.runs.items())})
         run_id = route.run_id
         if run_id is None:
-            return pn.pane.Markdown(
-                f"## {index.project}\nNo runs yet. Launch one with `hypertuner run NAME=VALUES`."
-            )
-        links = " · ".join(
-            f"**{r}**" if r == run_id else f"[{r}](?run={quote(r)})" for r in sorted(index.runs, reverse=True)
-        )
-        header = pn.pane.Markdown(f"**{index.project}** — runs: {links}", margin=(0, 10))
-        return new_run_page(RunView(index, run_id), nav=header, view=route.view,
+            return pn.pane.HTML(no_runs_html(index.project), margin=(0, 10))
+        header = pn.pane.HTML(nav_html(index.project, sorted(index.runs, reverse=True), run_id),
+                              margin=(0, 10))
+        return new_run_page(RunView(index, run_id), nav=header, view=route.view, refresh_ms=refresh_ms,
                             select=route.select, problems=route.problems).__panel__()
 
     return page
@@ -188,12 +203,23 @@ def _check_listenable(host: str, port: int) -> None:
                               "choose another with --port") from exc
 
 
+def login_options(user: str, password_hash: str, **throttle: Any) -> dict[str, Any]:
+    """:func:`panel.serve` options that put every page and the websocket behind the login form
+    of ``user`` with ``password_hash`` (:class:`panel_app.auth.LoginProvider`); ``throttle``
+    goes to :class:`panel_app.auth.LoginThrottle`."""
+    from panel_app.auth import LoginProvider, LoginThrottle
+
+    provider = LoginProvider(user, password_hash, throttle=LoginThrottle(**throttle))
+    return {"auth_provider": provider, "cookie_secret": secrets.token_hex(32)}
+
+
 def serve_dashboard(
-    store: Store, project: str, *, host: str = "127.0.0.1", port: int = 5006, password: str = "",
-    gateway: Any = None, show: bool = False,
+    store: Store, project: str, *, host: str = "127.0.0.1", port: int = 5006,
+    login: tuple[str, str] | None = None, gateway: Any = None, show: bool = False,
 ) -> None:
-    """Serve until interrupted. Binds ``host``; a password is required off loopback (checked
-    by the caller) and then enforced with Panel's basic auth."""
+    """Serve until interrupted. Binds ``host``; a login (user name, password hash) is required
+    off loopback (checked by the caller) and then asked for by a login form
+    (:func:`login_options`)."""
     import panel as pn
 
     _check_listenable(host, port)
@@ -207,8 +233,8 @@ def serve_dashboard(
         "address": host, "port": port, "show": show, "title": f"HyperTuner - {project}",
         "websocket_origin": [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
     }
-    if password:
-        kwargs.update(basic_auth=password, cookie_secret=secrets.token_hex(32))
+    if login is not None:
+        kwargs.update(login_options(*login))
     print(f"dashboard for project {project}: http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
     try:
         pn.serve({"/": make_page(index)}, **kwargs)
@@ -267,26 +293,34 @@ def serve_run_page(source: RunSource, *, address: str = "127.0.0.1", port: int =
     """Serve the run page of ``source`` at ``http://address:port/`` on a background thread.
 
     ``port=0`` picks a free port; the returned :class:`ServedPage` has the actual one. Extra
-    keyword arguments go to :func:`panel.serve` (``websocket_origin``, ``basic_auth``, ...).
+    keyword arguments go to :func:`panel.serve` (``websocket_origin``, ``**login_options(...)``).
     """
-    import panel as pn
-    from panel.io.state import state
-
     from panel_app.run_page.session import new_run_page
 
     frames = source.frames()
     pages: list[weakref.ReferenceType[RunPage]] = []
 
-    def session() -> pn.viewable.Viewable:
+    def session() -> Any:
         page = new_run_page(source, refresh_ms=refresh_ms, **(page_options or {}))
         pages.append(weakref.ref(page))
         return page.__panel__()
 
-    thread = pn.serve(
-        session,
-        address=address, port=port, threaded=True, show=False, verbose=False,
-        title=title or f"HyperTuner · run {frames.run_id}", **kwargs,
-    )
+    served = serve_app(session, address=address, port=port,
+                       title=title or f"HyperTuner · run {frames.run_id}",
+                       start_timeout=start_timeout, **kwargs)
+    served.pages = pages
+    return served
+
+
+def serve_app(factory: Any, *, address: str = "127.0.0.1", port: int = 0, title: str = "HyperTuner",
+              start_timeout: float = 30.0, **kwargs: Any) -> ServedPage:
+    """Serve a per-session page ``factory`` (e.g. :func:`make_page`) on a background thread;
+    extra keyword arguments go to :func:`panel.serve`."""
+    import panel as pn
+    from panel.io.state import state
+
+    thread = pn.serve(factory, address=address, port=port, threaded=True, show=False,
+                      verbose=False, title=title, **kwargs)
     server_id = thread.server_id
     deadline = time.monotonic() + start_timeout
     while server_id not in state._servers:
@@ -299,7 +333,7 @@ def serve_run_page(source: RunSource, *, address: str = "127.0.0.1", port: int =
     server = state._servers[server_id][0]
     _wait_listening(server, deadline)
     return ServedPage(server=server, port=int(server.port), address=address, thread=thread,
-                      server_id=server_id, pages=pages)
+                      server_id=server_id)
 
 
 def _wait_listening(server: Any, deadline: float) -> None:

@@ -95,6 +95,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--no-gateway", action="store_true", help="dashboard only")
 
+    sub.add_parser("hash-password", help="read a password (twice; or one line from stdin) and print "
+                   "its salted hash for server.password_hash")
+
     p = sub.add_parser("gateway", help="submit queued experiments and keep states true")
     p.add_argument("--until-idle", action="store_true", help="stop when nothing is queued or running")
 
@@ -371,10 +374,11 @@ def _server_address(ctx: _Context, args: argparse.Namespace) -> tuple[str, int]:
     port = ctx.config.port if args.port is None else args.port
     if not 0 <= port <= 65535:
         raise ConfigError(f"server.port: {port} is not a TCP port; use 1-65535 (0 picks a free one)")
-    if not is_loopback(host) and not ctx.config.password:
+    if not is_loopback(host) and not ctx.config.login_required:
         raise ConfigError(
-            f"server.host: {host!r} is not a loopback address; set a password "
-            "(HYPERTUNER_PASSWORD or server.password) to serve it beyond this machine"
+            f"server.host: {host!r} is not a loopback address; set a password hash "
+            "(`hypertuner hash-password`, then server.password_hash or HYPERTUNER_PASSWORD_HASH) "
+            "to serve it beyond this machine"
         )
     return host, port
 
@@ -396,8 +400,27 @@ def cmd_serve(ctx: _Context, args: argparse.Namespace, settings: ProjectSettings
     gateway = None
     if not getattr(args, "no_gateway", False):
         gateway = load_gateway(ctx.store, ctx.engine())
-    serve_dashboard(ctx.store, settings.name, host=host, port=port, password=ctx.config.password,
-                    gateway=gateway)
+    login = ctx.config.login() if ctx.config.login_required else None
+    if login is not None:
+        print(f"dashboard login: user {login[0]!r} (server.user)", flush=True)
+    serve_dashboard(ctx.store, settings.name, host=host, port=port, login=login, gateway=gateway)
+    return 0
+
+
+def cmd_hash_password(stdin: Any = None) -> int:
+    """Print the salted hash of a password read from the terminal (asked twice) or stdin."""
+    import getpass
+
+    from workbench_plugin.config import hash_password
+
+    stdin = sys.stdin if stdin is None else stdin
+    if stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise ConfigError("password: the two entries differ; run hash-password again")
+    else:
+        password = stdin.readline().rstrip("\r\n")
+    print(f'password_hash = "{hash_password(password)}"')
     return 0
 
 
@@ -426,6 +449,8 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
+        if args.command == "hash-password":  # needs no config or store
+            return cmd_hash_password()
         ctx = _Context(args)
         return COMMANDS[args.command](ctx, args)
     except HyperTunerError as exc:

@@ -7,8 +7,13 @@ test keeps the two equal).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import ipaddress
 import os
+import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -17,8 +22,8 @@ from typing import Any
 
 from workbench_plugin._exceptions import ConfigError
 
-__all__ = ["Config", "DEFAULTS", "ENGINES", "ENV_WEBHDFS", "HdfsSettings", "hdfs_settings", "is_loopback",
-           "load_config"]
+__all__ = ["Config", "DEFAULTS", "ENGINES", "ENV_WEBHDFS", "HdfsSettings", "check_password_hash",
+           "hash_password", "hdfs_settings", "is_loopback", "load_config", "verify_password"]
 
 #: The engines HyperTuner knows, looked up by name (see ``workbench_plugin.plugins``).
 ENGINES = ("local", "spark")
@@ -31,7 +36,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "batch": {"max_experiments": 10000},
     "snapshot": {"max_file_mb": 50},
     "wrapper": {"flush_seconds": 2.0, "work_dir": ""},
-    "server": {"host": "127.0.0.1", "port": 5006, "password": ""},
+    "server": {"host": "127.0.0.1", "port": 5006, "user": "", "password": "", "password_hash": ""},
     "spark": {"master": "yarn", "deploy_mode": "", "submit": "", "python": "", "driver_memory": "512m",
               "executor_memory": "512m", "packing": "none", "home": "", "java_home": "", "local_ip": ""},
     "yarn": {"rm_url": "", "hadoop_conf_dir": ""},
@@ -53,6 +58,8 @@ _ENV = {
     "HYPERTUNER_HOST": ("server", "host"),
     "HYPERTUNER_PORT": ("server", "port"),
     "HYPERTUNER_PASSWORD": ("server", "password"),
+    "HYPERTUNER_PASSWORD_HASH": ("server", "password_hash"),
+    "HYPERTUNER_SERVER_USER": ("server", "user"),
     "HYPERTUNER_SPARK_MASTER": ("spark", "master"),
     "HYPERTUNER_SPARK_SUBMIT": ("spark", "submit"),
     "HYPERTUNER_SPARK_PYTHON": ("spark", "python"),
@@ -107,7 +114,9 @@ class Config:
     work_dir: str = ""
     host: str = "127.0.0.1"
     port: int = 5006
+    user: str = ""
     password: str = ""
+    password_hash: str = ""
     spark_master: str = "yarn"
     spark_deploy_mode: str = ""
     spark_submit: str = ""
@@ -137,6 +146,14 @@ class Config:
         _check_range("snapshot.max_file_mb", self.max_file_mb, 0, 1_000_000)
         _check_range("wrapper.flush_seconds", self.flush_seconds, 0.05, 3600)
         _check_range("server.port", self.port, 0, 65535)
+        if self.password and self.password_hash:
+            raise ConfigError("server.password: set either server.password or server.password_hash, "
+                              "not both (make a hash with `hypertuner hash-password`)")
+        if self.password_hash:
+            check_password_hash(self.password_hash)
+        if self.user and (self.user != self.user.strip() or not self.user.isprintable()):
+            raise ConfigError(f"server.user: {self.user!r} has spaces at an end or unprintable "
+                              "characters; use a plain login name")
         if self.packing not in PACKINGS:
             raise ConfigError(f"spark.packing: {self.packing!r}; use one of {', '.join(PACKINGS)}")
         if self.spark_deploy_mode not in ("", "cluster", "client"):
@@ -161,6 +178,64 @@ class Config:
 
     def with_(self, **changes: Any) -> Config:
         return replace(self, **changes)
+
+    @property
+    def login_required(self) -> bool:
+        """Whether the dashboard asks for a login (a password or its hash is set)."""
+        return bool(self.password or self.password_hash)
+
+    def login(self) -> tuple[str, str]:
+        """The dashboard's user name and password hash (server.password hashed now, if that is
+        what is set); the user defaults to the login name of whoever serves."""
+        import getpass
+
+        user = self.user or getpass.getuser()
+        return user, self.password_hash or hash_password(self.password)
+
+
+# ---- password hashes -------------------------------------------------------------------------
+#: scrypt's cost: 2**14 x 8 x 1 (16 MiB, some 50 ms a check), as OWASP's minimum suggests.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_HASH_FORMAT = "scrypt$N$r$p$<salt, base64>$<hash, base64>"
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """A salted scrypt hash of ``password``, as ``server.password_hash`` holds it."""
+    if not password:
+        raise ConfigError("password: empty; give one of at least 1 character")
+    salt = secrets.token_bytes(16) if salt is None else salt
+    digest = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R,
+                            p=_SCRYPT_P, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def check_password_hash(text: str) -> tuple[int, int, int, bytes, bytes]:
+    """The parts of a hash from :func:`hash_password`; a one-line error if it is not one."""
+    shown = text if len(text) <= 24 else text[:24] + "..."
+    problem = (f"server.password_hash: {shown!r} is not a password hash; expected {_HASH_FORMAT} "
+               "(make one with `hypertuner hash-password`)")
+    parts = text.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt":
+        raise ConfigError(problem)
+    try:
+        n, r, p = (int(x) for x in parts[1:4])
+        salt = base64.b64decode(parts[4], validate=True)
+        digest = base64.b64decode(parts[5], validate=True)
+    except (ValueError, binascii.Error):
+        raise ConfigError(problem) from None
+    if not (2 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16
+            and len(salt) >= 8 and len(digest) >= 16):
+        raise ConfigError(problem)
+    return n, r, p, salt, digest
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    """Whether ``password`` matches ``password_hash`` (compared in constant time)."""
+    n, r, p, salt, digest = check_password_hash(password_hash)
+    got = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=n, r=r, p=p,
+                         maxmem=2 * 128 * r * (n + p + 2), dklen=len(digest))
+    return hmac.compare_digest(got, digest)
 
 
 def is_loopback(host: str) -> bool:
@@ -254,7 +329,9 @@ def load_config(
         work_dir=merged["wrapper"]["work_dir"],
         host=merged["server"]["host"],
         port=merged["server"]["port"],
+        user=merged["server"]["user"],
         password=merged["server"]["password"],
+        password_hash=merged["server"]["password_hash"],
         spark_master=merged["spark"]["master"],
         spark_deploy_mode=merged["spark"]["deploy_mode"],
         spark_submit=merged["spark"]["submit"],

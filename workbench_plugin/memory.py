@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from workbench_plugin._exceptions import ConfigError
 
 __all__ = [
+    "MAX_VIEW_CHARS",
     "ListLog",
     "Lock",
     "MemoryLog",
@@ -203,12 +204,20 @@ def encode_view(view: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+#: The longest view token read (a URL longer than Tornado's 64 KiB header limit never arrives).
+MAX_VIEW_CHARS = 65_536
+
+
 def decode_view(token: str) -> dict[str, Any]:
-    """The view state in a token from :func:`encode_view`; a one-line error when it is not one."""
+    """The view state in a token from :func:`encode_view`; a one-line error when it is not one
+    (too long, not base64url JSON, nested too deep, not an object)."""
+    if len(token) > MAX_VIEW_CHARS:
+        raise ConfigError(f"view: {len(token):,} characters; a view token has at most "
+                          f"{MAX_VIEW_CHARS:,}")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         view = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ConfigError(f"view={token[:40]!r}: not a view token from a HyperTuner link "
                           f"({exc.__class__.__name__})") from None
     if not isinstance(view, dict):

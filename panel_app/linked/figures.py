@@ -24,12 +24,28 @@ __all__ = [
 ]
 
 
+#: Shown instead of a value whose column cannot be named in a hover template.
+NO_FIELD = "(see the table)"
+
+
+def _field(column: str, fmt: str = "") -> str:
+    """A hover template showing ``column``'s value, or :data:`NO_FIELD`.
+
+    Bokeh shows labels and values as text, but the template around the ``@{column}``
+    placeholders is HTML, and the placeholder ends at the first ``}``: a name with a brace
+    (``a}<img src=x onerror=...>``) would put its rest into the page as HTML.
+    """
+    if "{" in column or "}" in column:
+        return NO_FIELD
+    return f"@{{{column}}}{fmt}"
+
+
 def tooltips(h: str | None, m: str) -> list[tuple[str, str]]:
     """Hover lines: the experiment, its state, the hyperparameter ``h`` (if any) and metric ``m``."""
     tips = [("experiment", "@label  @experiment_id"), ("state", "@state")]
     if h is not None:
-        tips.append((h, f"@{{h:{h}}}"))
-    tips.append((m, f"@{{m:{m}}}{{0.[0000]}}"))
+        tips.append((h, _field(f"h:{h}")))
+    tips.append((m, _field(f"m:{m}", "{0.[0000]}")))
     return tips
 
 

@@ -17,7 +17,7 @@ from bokeh.models import CustomJSTickFormatter
 
 from panel_app.run_page.guard import Guard
 from panel_app.run_page.model import RunPageModel
-from panel_app.run_page.templates import HPARAMS_TITLE, METRICS_TITLE, lock_html
+from panel_app.run_page.templates import HPARAMS_TITLE, METRICS_TITLE, css_token, lock_html, plain_title
 from workbench_plugin._exceptions import HyperTunerError
 from workbench_plugin.memory import Lock, ProjectMemory
 
@@ -59,10 +59,14 @@ class SliderPanel:
                 fmt = CustomJSTickFormatter(args={"labels": list(info.labels)},
                                             code=_CATEGORY_FORMAT)
             lo, hi = ranges[name]
+            token = css_token(name)
+            # Bokeh shows the title and its values as text, but the handles' tooltips as HTML
+            # (noUiSlider's innerHTML): no tooltips where the values are user-given labels
             slider = pn.widgets.RangeSlider(
-                label=name, start=info.start, end=info.end, step=info.step,
+                label=plain_title(name), start=info.start, end=info.end, step=info.step,
                 value=(max(lo, info.start), min(hi, info.end)), width=250, margin=(0, 8),
-                css_classes=["ht-slider", f"ht-slider-{name}"],
+                css_classes=["ht-slider", f"ht-slider-{token}"],
+                tooltips=info.space != "categorical",
                 **({"format": fmt} if fmt is not None else {}))
             slider.param.watch(functools.partial(self._on_slider, name), "value_throttled")
             self.sliders[name] = slider
@@ -72,9 +76,9 @@ class SliderPanel:
             lock = locks.get(name)
             toggle = pn.widgets.Toggle(label="locked" if lock else "lock", value=lock is not None,
                                        width=70, margin=(0, 8), color="light",
-                                       css_classes=["ht-lock-toggle", f"ht-lock-toggle-{name}"])
+                                       css_classes=["ht-lock-toggle", f"ht-lock-toggle-{token}"])
             label = pn.pane.HTML(lock_html(lock), margin=(4, 4),
-                                 css_classes=[f"ht-lock-{name}"])
+                                 css_classes=[f"ht-lock-{token}"])
             toggle.param.watch(functools.partial(self._on_lock, name), "value")
             self.locks[name], self.lock_labels[name] = toggle, label
             hparams.extend([slider, pn.Row(toggle, label, margin=(0, 0, 6, 0))])

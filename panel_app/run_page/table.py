@@ -12,7 +12,7 @@ from bokeh.models.widgets.tables import HTMLTemplateFormatter
 
 from panel_app.run_page.guard import Guard
 from panel_app.run_page.model import RunPageModel
-from panel_app.run_page.templates import STATE_TEMPLATE, TABLE_CSS, caption_html
+from panel_app.run_page.templates import STATE_TEMPLATE, TABLE_CSS, caption_html, column_titles
 
 __all__ = ["TABLE_MARK_MAX", "TablePanel", "table_patch"]
 
@@ -61,7 +61,7 @@ class TablePanel(param.Parameterized):
             frozen_columns=["#"], stylesheets=[TABLE_CSS],
             # dense: the server sorts, filters and pages (every row reachable, a page sent)
             pagination="remote" if model.dense else None, page_size=12,
-            header_filters=True,
+            header_filters=True, titles=column_titles(model.table.columns),
         )
         self.table.add_filter(pn.bind(self._filter, rows=self.param.rows))
         self.caption = pn.pane.HTML(self._caption(), margin=(0, 10))
@@ -109,7 +109,7 @@ class TablePanel(param.Parameterized):
             old, new = self.table.value, self.model.table
             if old is None or old.empty or list(old.columns) != list(new.columns) \
                     or len(new) < len(old):
-                self.table.value = new.copy()
+                self._replace(new)
                 return
             try:
                 patch = table_patch(old, new.iloc[: len(old)])
@@ -118,4 +118,10 @@ class TablePanel(param.Parameterized):
                 if len(new) > len(old):
                     self.table.stream(new.iloc[len(old):].copy(), follow=False)
             except (TypeError, ValueError):  # a value pandas cannot put in the old column's dtype
-                self.table.value = new.copy()
+                self._replace(new)
+
+    def _replace(self, new: pd.DataFrame) -> None:
+        titles = column_titles(new.columns)
+        if titles != self.table.titles:
+            self.table.titles = titles
+        self.table.value = new.copy()

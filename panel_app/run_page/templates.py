@@ -7,7 +7,10 @@ The class names (``ht-run-header``, ``ht-badge``, ``ht-progress-<group>``, ``ht-
 
 from __future__ import annotations
 
+import hashlib
 import html
+import re
+from collections.abc import Iterable
 
 from panel_app.palette import STATE_COLORS
 from workbench_plugin.lifecycle import Progress, State
@@ -22,7 +25,10 @@ __all__ = [
     "STATE_TEMPLATE",
     "TABLE_CSS",
     "caption_html",
+    "column_titles",
+    "css_token",
     "header_html",
+    "plain_title",
     "lock_html",
     "progress_html",
 ]
@@ -30,12 +36,40 @@ __all__ = [
 #: The progress groups in drawing order, with their colours (a group is named as its state).
 BADGES: tuple[tuple[str, str], ...] = tuple((g, STATE_COLORS[State(g)]) for g in Progress.GROUPS)
 
-#: Tabulator cell template of the state column: a coloured badge (Tabulator escapes ``value``).
+#: A name that is safe as it stands in a CSS class (and readable in a selector).
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+
+
+def css_token(name: str) -> str:
+    """A CSS class token for a user-given name: the name itself when it is plain (letters,
+    digits, ``_``, ``-``; at most 64), else ``n`` and a hash of it. Never a space, markup or
+    anything ``classList.add`` refuses (a name such as ``val loss`` blanked the page)."""
+    if _PLAIN_NAME.fullmatch(name):
+        return name
+    return "n" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+#: Zero-width space: splits a TeX delimiter without changing what is shown.
+_ZWSP = "\u200b"
+
+
+def plain_title(name: str) -> str:
+    """A user-given name for a Bokeh widget title, shown as text: Bokeh renders a title with
+    TeX delimiters (``$$..$$``, ``\\[..\\]``, ``\\(..\\)``) through MathJax into the page as
+    HTML (``\\href{javascript:...}`` included); a zero-width space splits each delimiter."""
+    while "$$" in name:
+        name = name.replace("$$", "$" + _ZWSP + "$")
+    return name.replace("\\[", "\\" + _ZWSP + "[").replace("\\(", "\\" + _ZWSP + "(") \
+        .replace("\\]", "\\" + _ZWSP + "]").replace("\\)", "\\" + _ZWSP + ")")
+
+
+#: Tabulator cell template of the state column: a coloured badge. ``<%- %>`` escapes the
+#: value (``<%= %>`` would insert it as HTML).
 STATE_TEMPLATE = (
     '<span style="display:inline-block;min-width:58px;padding:0 5px;border-radius:7px;'
     'color:#fff;text-align:center;background:<%= ({'
     + ",".join(f'"{k}":"{v}"' for k, v in STATE_COLORS.items())
-    + '})[value] || "#9e9e9e" %>"><%= value %></span>'
+    + '})[value] || "#9e9e9e" %>"><%- value %></span>'
 )
 
 TABLE_CSS = """
@@ -49,6 +83,11 @@ METRICS_TITLE = "<b>Metrics</b>"
 NOTES_TITLE = "<b>Notes</b>"
 NO_NOTES_HTML = ('<span style="color:#777">No notes yet: a note keeps this view (selection, '
                  "metric, chart) for whoever opens it.</span>")
+
+
+def column_titles(columns: Iterable[object]) -> dict[str, str]:
+    """The table's column titles, escaped: Tabulator puts a title into the page as HTML."""
+    return {str(c): html.escape(str(c)) for c in columns}
 
 
 def progress_html(progress: Progress) -> str:

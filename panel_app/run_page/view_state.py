@@ -51,38 +51,63 @@ def apply_view_state(model: RunPageModel, view: Mapping[str, Any]) -> list[str]:
         if chart in CHARTS:
             model.chart = chart
         else:
-            problems.append(f"chart={chart!r} (use bars or lines)")
+            problems.append(f"chart={_shown(chart)} (use bars or lines)")
         metric = view.get("metric")
         if metric is not None:
             if metric in model.param.bar_metric.objects:
                 model.bar_metric = metric
             else:
-                problems.append(f"metric={metric!r} is not a metric of this run")
+                problems.append(f"metric={_shown(metric)} is not a metric of this run")
         sel = view.get("selection") or {}
         try:
             ids = _resolve_origin(model, sel)
         except (KeyError, TypeError, ValueError) as exc:
-            problems.append(f"selection: {exc}")
+            problems.append(_shown_error(f"selection: {exc}"))
             ids, sel = [], {}
         model.origin = dict(sel)
         model.select_ids(ids)
     return problems
 
 
-def _resolve_origin(model: RunPageModel, sel: Mapping[str, Any]) -> list[str]:
+#: Where a problem quotes a value from a link, at most this many characters of it.
+_SHOWN_CHARS = 80
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
+
+
+def _shown_error(message: str) -> str:
+    """One bounded line (an exception's text may quote a whole value, or span lines)."""
+    line = " ".join(message.split())
+    return line if len(line) <= 2 * _SHOWN_CHARS else line[:2 * _SHOWN_CHARS] + "..."
+
+
+def _mapping(what: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} is {type(value).__name__}, not an object")
+    return value
+
+
+def _resolve_origin(model: RunPageModel, sel: Any) -> list[str]:
     if not sel:
         return []
+    sel = _mapping("selection", sel)
     if "ids" in sel:
+        if not isinstance(sel["ids"], list):
+            raise ValueError(f"ids is {type(sel['ids']).__name__}, not a list of labels")
         return model.ids_of_labels(str(lab) for lab in sel["ids"])
     if "geometry" in sel:
-        return model.ids_in_geometry(sel["geometry"], str(sel["x"]), str(sel["y"]))
+        return model.ids_in_geometry(_mapping("geometry", sel["geometry"]), str(sel["x"]),
+                                     str(sel["y"]))
     if "point" in sel:
-        p = sel["point"]
+        p = _mapping("point", sel["point"])
         return model.ids_at_point(str(sel["x"]), str(sel["y"]), float(p["x"]), float(p["y"]),
                                   x_span=tuple(p["x_span"]), y_span=tuple(p["y_span"]),
                                   frame=tuple(p["frame"]))
     if "ranges" in sel:
-        return model.ids_in_ranges(sel["ranges"])
+        return model.ids_in_ranges(_mapping("ranges", sel["ranges"]))
     raise ValueError(f"unknown selection kind {sorted(sel)}")
 
 

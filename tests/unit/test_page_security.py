@@ -1,0 +1,212 @@
+"""The page's security without a browser: names that are not CSS tokens, HTML in every shown
+string, and fuzzed link parameters (``?run=``, ``?view=``, ``?experiment=``, ``?compare=``)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+from bokeh.embed.util import contains_tex_string
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from panel_app.linked.figures import tooltips
+from panel_app.run_page.model import RunPageModel
+from panel_app.run_page.templates import column_titles, css_token, plain_title
+from panel_app.run_page.view import RunPage
+from panel_app.server import MAX_PARAM_CHARS, nav_html, no_runs_html, route_of
+from tests.fakes import FakeRunSource
+from workbench_plugin._exceptions import HyperTunerError
+from workbench_plugin.memory import MAX_VIEW_CHARS, decode_view, encode_view
+
+IMG = "<img src=x onerror=alert(1)>"
+SCRIPT = "<script>alert(2)</script>"
+SVG = "\"'><svg onload=alert(3)>"
+#: Metric names that broke the page (a space, a flag's name) or could.
+ODD_NAMES = ("val loss", "lr", "a/b", "<b>x</b>", "名前", "m" * 300, IMG)
+#: What ``classList.add`` accepts and a CSS selector reads without escapes.
+CSS_CLASS = re.compile(r"-?[A-Za-z_][A-Za-z0-9_-]*")
+
+
+# ---- names (defect 2) ----------------------------------------------------------------------
+@pytest.mark.parametrize("name", [*ODD_NAMES, "lr (metric)", "", " ", "-", "1st"])
+def test_css_tokens_are_class_names_and_distinct(name: str) -> None:
+    token = css_token(name)
+    assert CSS_CLASS.fullmatch(token), token
+    assert token != css_token(name + " ")
+    assert css_token(name) == token  # stable: users' styles and tests find it
+
+
+def test_plain_names_keep_their_readable_token() -> None:
+    assert css_token("batch_size") == "batch_size" and css_token("val-acc") == "val-acc"
+
+
+#: As the index names them: a metric named like a flag is "<name> (metric)".
+ODD_METRICS = tuple("lr (metric)" if m == "lr" else m for m in ODD_NAMES)
+
+
+def odd_source() -> FakeRunSource:
+    return FakeRunSource({"lr": [0.1, 0.2], "opt": [IMG, "sgd"]}, metrics=ODD_METRICS)
+
+
+def css_classes(page: RunPage) -> list[str]:
+    root = page.__panel__()
+    return [c for obj in root.select() for c in (getattr(obj, "css_classes", None) or [])]
+
+
+@pytest.mark.parametrize("points_max", [10_000, 2], ids=["glyphs", "dense"])
+def test_odd_metric_names_render_every_view(points_max: int) -> None:
+    source = odd_source()
+    page = RunPage(source, points_max=points_max)
+    assert page.model.dense == (points_max == 2)
+    assert page.__panel__().get_root() is not None
+    classes = css_classes(page)
+    bad = [c for c in classes if not CSS_CLASS.fullmatch(c)]
+    assert not bad, bad
+    assert len([c for c in classes if c.startswith("ht-slider-")]) == 2 + len(ODD_NAMES)
+    for metric in page.model.param.bar_metric.objects:  # every metric, bars and lines
+        page.metric_select.value = metric
+        for chart in ("bars", "lines"):
+            page.model.chart = chart
+            assert page.charts.panel.get_root() is not None
+    assert set(page.sliders) == {"lr", "opt", *ODD_METRICS}
+    source.advance()
+    page.refresh()
+    assert page.__panel__().get_root() is not None
+
+
+# ---- escaping (defect 1) -------------------------------------------------------------------
+@pytest.mark.parametrize("payload", [IMG, SCRIPT, SVG])
+def test_project_and_run_names_are_escaped_in_the_nav_and_the_empty_page(payload: str) -> None:
+    nav = nav_html(payload, [payload, "20260101-0900"], "20260101-0900")
+    empty = no_runs_html(payload)
+    for shown in (nav, empty):
+        assert "<img" not in shown and "<script" not in shown and "<svg" not in shown, shown
+    assert "&lt;" in nav and "&lt;" in empty
+    assert '?run=%3C' in nav or '?run=%22' in nav  # the link carries the id URL-quoted
+
+
+def test_table_titles_are_escaped() -> None:
+    page = RunPage(odd_source())
+    titles = page.table.titles
+    assert titles[IMG] == "&lt;img src=x onerror=alert(1)&gt;"
+    assert titles["<b>x</b>"] == "&lt;b&gt;x&lt;/b&gt;"
+    assert column_titles(["a/b"]) == {"a/b": "a/b"}
+
+
+def test_sliders_of_user_labels_have_no_html_tooltips() -> None:
+    page = RunPage(odd_source())
+    assert page.sliders["opt"].tooltips is False  # noUiSlider puts tooltips in as HTML
+    assert page.sliders["lr"].tooltips is True  # numbers: safe
+
+
+# ---- link parameters (fuzzed) --------------------------------------------------------------
+RUNS = {"20260101-0900": ["20260101-0900-0", "20260101-0900-1"],
+        "20260102-1000": ["20260102-1000-0"]}
+NAMES = ("run", "view", "experiment", "compare")
+
+
+def one_line(problem: str) -> None:
+    assert problem and "\n" not in problem and "\r" not in problem, repr(problem)
+    assert len(problem) < 400, len(problem)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(NAMES),
+                       st.one_of(st.text(max_size=300), st.binary(max_size=300),
+                                 st.from_regex(r"20260101-0900-[0-9,\- ]{0,20}", fullmatch=True)),
+                       min_size=1))
+def test_fuzzed_links_route_or_say_one_line(values: dict[str, str | bytes]) -> None:
+    args = {k: [v] for k, v in values.items()}
+    route = route_of(args, RUNS)
+    assert route.run_id in RUNS
+    for problem in route.problems:
+        one_line(problem)
+    assert set(route.select) <= set(RUNS[route.run_id])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=500),
+                 st.binary(max_size=500).map(lambda b: base64.urlsafe_b64encode(b).decode()),
+                 st.recursive(st.none() | st.booleans() | st.floats() | st.text(max_size=20),
+                              lambda inner: st.lists(inner, max_size=4)
+                              | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+                              max_leaves=20).map(lambda v: base64.urlsafe_b64encode(
+                                  json.dumps(v).encode()).decode())))
+def test_fuzzed_view_tokens_decode_or_say_one_line(token: str) -> None:
+    try:
+        view = decode_view(token)
+    except HyperTunerError as exc:
+        one_line(str(exc))
+    else:
+        assert isinstance(view, dict)
+
+
+MODEL = RunPageModel(FakeRunSource().frames())
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+                    lambda inner: st.lists(inner, max_size=5)
+                    | st.dictionaries(st.text(max_size=8), inner, max_size=5), max_leaves=25)
+KEYS = st.sampled_from(["ids", "geometry", "point", "ranges", "x", "y", "type", "x0", "x1", "y0",
+                        "y1", "xs", "ys", "x_span", "y_span", "frame", "alpha", "val_loss",
+                        "num_epochs", "batch_size"])
+SELECTION = st.dictionaries(KEYS, JSON | st.dictionaries(KEYS, JSON, max_size=6), max_size=4)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.fixed_dictionaries({}, optional={"chart": JSON, "metric": JSON,
+                                           "selection": SELECTION | JSON}))
+def test_fuzzed_views_restore_or_say_one_line(view: dict[str, Any]) -> None:
+    """A decoded token's view on a real run page model: restored, or problems of one line."""
+    problems = MODEL.apply_view_state(decode_view(encode_view(view)))
+    for problem in problems:
+        one_line(problem)
+    assert set(MODEL.selection) <= set(MODEL.order)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_megabyte_parameters_are_refused_quickly(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    huge = {"run": "2" * 2**20, "experiment": "20260101-0900-" + "1" * 2**20,
+            "compare": ",".join(["20260101-0900-0"] * (2**20 // 15)),
+            "view": encode_view({"selection": {"ids": ["#1"] * (2**20 // 6)}})}[name]
+    assert len(huge) >= 2**20
+    start = time.perf_counter()
+    route = route_of({name: [huge.encode()]}, RUNS)
+    took = time.perf_counter() - start
+    with capsys.disabled():
+        print(f"\n?{name}= of {len(huge):,} characters: routed in {took * 1000:.1f} ms")
+    assert route.run_id == "20260102-1000" and route.select == () and route.view == {}
+    [problem] = route.problems
+    one_line(problem)
+    limit = MAX_VIEW_CHARS if name == "view" else MAX_PARAM_CHARS
+    assert f"at most {limit:,}" in problem, problem
+    assert took < 5.0  # a sanity bound only; the figure is printed above
+
+
+def test_deeply_nested_view_is_one_line_not_a_recursion_error() -> None:
+    token = base64.urlsafe_b64encode(b"[" * 30_000).decode()
+    with pytest.raises(HyperTunerError, match=r"^view='W1tb.*not a view token") as info:
+        decode_view(token)
+    one_line(str(info.value))
+
+
+@pytest.mark.parametrize("name", [IMG, SVG, "a}<img src=x onerror=alert(4)>", "{x}", "val loss"])
+def test_hover_templates_hold_no_markup_from_names(name: str) -> None:
+    """Bokeh puts a hover template's text around the placeholders into the page as HTML."""
+    for label, template in tooltips(name, name):
+        rest = re.sub(r"@\{[^{}]+\}(\{[^{}]+\})?|@\w+|\$\w+(\{[^{}]+\})?", "", template)
+        assert "<" not in rest and ">" not in rest, (label, template)
+    assert tooltips("lr", "val loss")[-2:] == [("lr", "@{h:lr}"), ("val loss", "@{m:val loss}{0.[0000]}")]
+
+
+@pytest.mark.parametrize("name", ["$$x$$", "$$$$$", r"\[x\]", r"\(x\)", r"$$\href{javascript:alert(6)}{x}$$",
+                                  "a $ b", "plain"])
+def test_slider_titles_carry_no_tex_delimiters(name: str) -> None:
+    """Bokeh renders a slider title with TeX delimiters through MathJax, as HTML."""
+    title = plain_title(name)
+    assert not contains_tex_string(title) and title.replace("\u200b", "") == name
+    page = RunPage(FakeRunSource({"lr": [0.1, 0.2]}, metrics=(name,)))
+    assert not contains_tex_string(page.sliders[name].name)
