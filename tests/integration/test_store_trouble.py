@@ -42,7 +42,9 @@ def outages_in(steps: list[bool]) -> int:
 
 def test_gateway_says_once_per_outage_and_runs_the_batch(
         store: Store, project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    index, exps = launch_batch(store, project_dir, {"x": "1,2,3,4,5,6", "epochs": 1})
+    # enough experiments that the queue outlasts three outages however the steps interleave
+    # (each outage ends with at most two claims: 2 slots)
+    index, exps = launch_batch(store, project_dir, {"x": "1..12 +1", "epochs": 1})
     faults = FaultyBackend(store, monkeypatch)
     steps: list[bool] = []
     started = [0]
