@@ -38,7 +38,8 @@ def kill(index: ProjectIndex, engine: Engine, ident: str, *, grace_seconds: floa
         if state.terminal:
             results.append(KillResult(exp.experiment_id, before, before))
             continue
-        if not state.claimed and store.claim(run.project, run.run_id, exp.experiment_id, engine="kill"):
+        if not state.claimed and store.claim(run.project, run.run_id, exp.experiment_id,
+                                                     generation=state.next_generation, engine="kill"):
             store.append_state(run.project, run.run_id, exp.experiment_id, State.KILLED,
                                reason="cancelled before it started")
             results.append(KillResult(exp.experiment_id, before, State.KILLED))
