@@ -71,7 +71,8 @@ class StepReport:
     requeued: list[str] = field(default_factory=list)
     backed_off: int = 0  # claims given back because another gateway took the last slot
     queued: int = 0
-    active: int = 0
+    active: int = 0  # submissions of this gateway's projects not ended
+    slots_taken: int = 0  # submissions not ended in the whole store (what the slots limit)
     awaiting_usage: int = 0  # finished on YARN, accounting not read yet
 
     @property
@@ -133,10 +134,11 @@ class Gateway:
         out.sort(key=lambda t: (t[1].run.created, t[2].index))
         return out
 
-    def _active(self) -> int:
-        """Slots taken in the whole store: claimed, not given back, not ended; one per submission."""
+    def _active(self, *, everywhere: bool = True) -> int:
+        """Slots taken in the whole store (or this gateway's projects): claimed, not given back, not
+        ended; one per submission."""
         return len({engine_id_of(self.engine, s) or x.experiment_id
-                    for _, _, x, s in self._experiments(everywhere=True) if s.claimed and not s.terminal})
+                    for _, _, x, s in self._experiments(everywhere=everywhere) if s.claimed and not s.terminal})
 
     def _claim(self, entry: RunEntry, exp: Experiment) -> int | None:
         """Claim ``exp`` under its next generation; return the generation, or None if another took it."""
@@ -209,7 +211,7 @@ class Gateway:
         """Have the engine end leftovers and remove work folders of experiments that ended."""
         for _index, _entry, exp, state in self._experiments():
             exp_id = exp.experiment_id
-            if not state.terminal or exp_id in self._cleaned or not state.get("running_time"):
+            if not state.terminal or exp_id in self._cleaned or not state.claimed:
                 continue
             engine_id = engine_id_of(self.engine, state)
             if engine_id is not None and self.engine.poll(engine_id) == "alive":
@@ -281,7 +283,8 @@ class Gateway:
             report.submitted.append(exp.experiment_id)
             free -= 1
         self._refresh()
-        report.active = self._active()
+        report.active = self._active(everywhere=False)
+        report.slots_taken = self._active()
         report.queued = sum(1 for _, _, _, s in self._experiments() if not s.claimed and not s.terminal)
         return report
 

@@ -103,6 +103,12 @@ class ExperimentState:
         return self.fields.get(key, default)
 
 
+def _generation(event: dict[str, Any], default: int) -> int:
+    """The claim generation an event belongs to (``default`` when it names none)."""
+    value = event.get("generation")
+    return value if isinstance(value, int) else default
+
+
 def fold_states(events: Iterable[dict[str, Any]], claim: dict[str, Any] | None = None) -> ExperimentState:
     """Fold state events: the furthest non-terminal state, unless a terminal one exists.
 
@@ -114,12 +120,11 @@ def fold_states(events: Iterable[dict[str, Any]], claim: dict[str, Any] | None =
     if claim is not None:
         folded.claimed = True
         folded.claim_time = claim.get("time")
-        folded.generation = int(claim.get("generation", 0))
+        folded.generation = _generation(claim, 0)
     current = folded.generation
     # events of a generation given back are the past of another attempt (unmarked ones are of any)
-    ordered = sorted((e for e in events if int(e.get("generation", current)) >= current),
-                     key=lambda e: e.get("time", 0.0))
-    if any(e.get("state") == REQUEUED and int(e.get("generation", -1)) == current for e in ordered):
+    ordered = sorted((e for e in events if _generation(e, current) >= current), key=lambda e: e.get("time", 0.0))
+    if any(e.get("state") == REQUEUED and _generation(e, -1) == current for e in ordered):
         folded.claimed = False
         folded.requeued = True
         folded.claim_time = None

@@ -32,13 +32,16 @@ from workbench_plugin.store import Experiment, Store
 SCRIPT = "crash_train.py"
 CRASH_SCRIPT = textwrap.dedent(
     """
-    import argparse, os, time
+    import argparse, os, signal, time
     from workbench_plugin import tracking as ht
     ap = argparse.ArgumentParser()
     ap.add_argument("--x", type=float, default=1.0)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--sleep", type=float, default=0.1)
+    ap.add_argument("--stubborn", type=int, default=0)
     a = ap.parse_args()
+    if a.stubborn:  # ignores SIGTERM: a kill escalates to SIGKILL
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     me = os.environ["HYPERTUNER_EXPERIMENT_ID"]
     def note(kind):
         with open(os.environ["CRASH_SIDE_FILE"], "a") as side:

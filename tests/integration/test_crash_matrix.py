@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from engines.local import LocalEngine
+from gateway.control import kill
 from gateway.gateway import Gateway
 from tests.integration.crash_harness import Crashes, iter_kill_times
 from tests.integration.processes import wait_for
@@ -145,4 +146,20 @@ def test_a_script_dies_with_its_wrapper_and_its_folder_is_swept(store: Store, tm
         gateway.step()
         assert crashes.states()[exp_id] == State.LOST
         assert crashes.ends() == set()
+        _assert_clean(crashes)
+
+
+def test_a_kill_that_escalates_to_sigkill_leaves_no_work_folder(store: Store, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    with Crashes(store, tmp_path) as crashes:
+        crashes.launch({"x": "1", "epochs": 50, "sleep": 0.2, "stubborn": 1})
+        for name, value in crashes.env().items():
+            monkeypatch.setenv(name, value)
+        engine = LocalEngine(store, slots=1, flush_seconds=0.2, work_dir=str(crashes.work))
+        assert Gateway(store, engine).step().submitted
+        exp_id = crashes.experiments[0].experiment_id
+        wait_for(lambda: crashes.starts()[exp_id] == 1, what="the script to start")
+        [result] = kill(crashes.index, engine, exp_id, grace_seconds=0.5)
+        assert result.after == State.KILLED
+        assert "did not record it" in crashes.index.experiment(exp_id)[2].get("reason")  # SIGKILL, no finally
         _assert_clean(crashes)

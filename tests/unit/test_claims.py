@@ -110,7 +110,7 @@ def test_slots_count_every_project_of_the_store(store: Store, tmp_path: Path, pr
     gateway = Gateway(store, LocalEngine(store, slots=1), projects=["other"])
     assert store.claim("tiny", first[0].run_id, first[0].experiment_id, engine="local", **gateway.identity)
     report = gateway.step()  # the one slot is taken by the live claim in project "tiny"
-    assert (report.submitted, report.active, report.queued) == ([], 1, 2)
+    assert (report.submitted, report.slots_taken, report.active, report.queued) == ([], 1, 0, 2)
 
 
 class _FlakyFs(LocalFileSystem):
@@ -145,7 +145,7 @@ def test_a_read_error_never_adds_a_submission(store: Store, project_dir: Path) -
         thread.join()
     assert flaky.fs.failures == 0  # type: ignore[attr-defined]  # the failure happened
     assert len(reports) >= 3
-    assert all(r.submitted == [] and r.active == 1 for r in reports)
+    assert all(r.submitted == [] and r.slots_taken == 1 for r in reports)
 
 
 def test_fault_points_are_read_from_the_environment_only_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
