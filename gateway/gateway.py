@@ -194,6 +194,8 @@ class Gateway:
     def _maybe_give_back(self, entry: RunEntry, exp: Experiment, state: ExperimentState, now: float,
                          report: StepReport) -> None:
         """Requeue a claim whose gateway died before the experiment started."""
+        if state.state == State.RUNNING:
+            return  # its wrapper started (an engine that cannot adopt it): the claim stays
         claim = entry.claims.get(exp.experiment_id)
         alive = owner_alive(claim)
         if alive:
