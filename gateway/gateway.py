@@ -93,6 +93,8 @@ def owner_alive(claim: Mapping[str, Any] | None) -> bool | None:
     here (another host, or a claim that names no owner)."""
     if not claim or claim.get("host") != socket.gethostname() or not claim.get("pid"):
         return None
+    if proc_stat(os.getpid()) is None:
+        return None  # no /proc here (not Linux): processes cannot be told apart
     fields = proc_stat(int(claim["pid"]))
     return fields is not None and fields[0] not in ("Z", "X") and fields[19] == str(claim.get("start_ticks"))
 
