@@ -303,6 +303,13 @@ class Gateway:
         mine = [x for x in group if generations[x.experiment_id] is not None]
         if not mine:
             return []
+        self._refresh()
+        # my claims are one submission; another gateway's claims not yet submitted count one each
+        if self._active() - (len(mine) - 1) > self.engine.capacity().slots:  # another took the last slot
+            for x in mine:
+                self._give_back(entry, x.experiment_id, generations[x.experiment_id] or 0,
+                                "another gateway took the last slot")
+            return []
         try:
             engine_id = self.engine.submit_packed(run, mine)
         except EngineError as exc:
