@@ -65,13 +65,17 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent: int) -> Callable[[], None]:
-    """A ``preexec_fn``: the child gets SIGKILL when the process that started it dies (Linux);
-    if that already happened between fork and here, it ends at once."""
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn``: the child gets SIGKILL when the process that started it dies, even by
+    SIGKILL (Linux ``PR_SET_PDEATHSIG``); if that already happened between fork and here, it ends
+    at once. ``prctl`` is looked up here, in the parent: the child only calls it. None off Linux."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
 
     def arm() -> None:
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(137)
 
