@@ -97,6 +97,7 @@ class Crashes:
     max_running: int = 0
     wrapper_kills: dict[str, float] = field(default_factory=dict)  # experiment -> when its wrapper was killed
     gateway_starts: list[float] = field(default_factory=list)
+    gateway_kills: dict[int, float] = field(default_factory=dict)  # pid -> when it was killed
     _stop: threading.Event = field(default_factory=threading.Event)
     _sampler: threading.Thread | None = None
 
@@ -128,6 +129,7 @@ class Crashes:
         return proc
 
     def kill_gateway(self, proc: subprocess.Popen[bytes]) -> None:
+        self.gateway_kills[proc.pid] = time.time()
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         self.gateways.pop(proc.pid, None)
@@ -207,6 +209,19 @@ class Crashes:
         for exp in self.experiments:
             out += [e for e in self.events(exp.experiment_id) if e.get("state") == REQUEUED]
         return out
+
+    def requeue_delays(self) -> list[float]:
+        """For each claim given back because its gateway was killed here: seconds from the kill."""
+        run_id = self.experiments[0].run_id
+        delays = []
+        for event in self.requeued():
+            exp_id, generation = str(event["experiment_id"]), int(event["generation"])  # type: ignore[call-overload]
+            name = exp_id if generation == 0 else f"{exp_id}~{generation:06d}"
+            claim = self.store.read_record(f"{self.store.run_dir('crash', run_id)}/claims/{name}.json")
+            killed = self.gateway_kills.get(int(claim.get("pid", 0)))
+            if killed is not None and event.get("by") != claim.get("gateway"):  # not its own back-off
+                delays.append(float(event["time"]) - killed)  # type: ignore[arg-type]
+        return delays
 
     def leftover_work_folders(self) -> list[str]:
         return sorted(p.name for p in self.work.iterdir())

@@ -118,8 +118,11 @@ def test_random_kills_of_gateways_and_wrappers(store: Store, tmp_path: Path) -> 
             ended = crashes.index.experiment(exp_id)[2].get("ended")
             assert ended - crashes.wrapper_kills[exp_id] <= TRUE_WITHIN_SECONDS
         assert gateway_kills >= KILLS // 2
+        delays = crashes.requeue_delays()  # claims of killed gateways went back soon
+        assert all(d <= TRUE_WITHIN_SECONDS for d in delays), delays
         print(f"\ncrash matrix: {BATCH} experiments, {gateway_kills} gateway kills, {len(crashes.wrapper_kills)} "
-              f"wrapper kills, {len(lost)} lost (their wrapper killed), {len(crashes.requeued())} claims requeued, "
+              f"wrapper kills, {len(lost)} lost (their wrapper killed), {len(crashes.requeued())} claims requeued "
+              f"(at most {max(delays, default=0):.1f} s after their gateway died), "
               f"max {crashes.max_running} scripts on {crashes.slots} slots")
         _assert_clean(crashes)
 
