@@ -122,7 +122,7 @@ def test_random_kills_of_gateways_and_wrappers(store: Store, tmp_path: Path) -> 
         assert all(d <= TRUE_WITHIN_SECONDS for d in delays), delays
         print(f"\ncrash matrix: {BATCH} experiments, {gateway_kills} gateway kills, {len(crashes.wrapper_kills)} "
               f"wrapper kills, {len(lost)} lost (their wrapper killed), {len(crashes.requeued())} claims requeued "
-              f"(at most {max(delays, default=0):.1f} s after their gateway died), "
+              f"({len(delays)} of a killed gateway, at most {max(delays, default=0):.1f} s after the kill), "
               f"max {crashes.max_running} scripts on {crashes.slots} slots")
         _assert_clean(crashes)
 
