@@ -58,8 +58,9 @@ class Engine(Protocol):
     #: Whether :meth:`submit_packed` works (one submission for many experiments of a run).
     packs: bool
 
-    def submit(self, run: Run, experiment: Experiment) -> str:
-        """Start the wrapper for ``experiment``; return the engine id (PID, YARN app id)."""
+    def submit(self, run: Run, experiment: Experiment, *, generation: int = 0) -> str:
+        """Start the wrapper for ``experiment`` under claim ``generation`` (the wrapper starts the
+        script only if that claim was not given back); return the engine id (PID, YARN app id)."""
         ...
 
     def submit_packed(self, run: Run, experiments: Sequence[Experiment]) -> str:
@@ -89,6 +90,12 @@ class Engine(Protocol):
 
     def resources(self) -> Resources: ...
 
+    def clean_up(self, experiment_id: str, reported: Mapping[str, Any], engine_id: str | None) -> None:
+        """After ``experiment_id`` ended (its wrapper may have been killed with -9): end what is left
+        of its submission (``engine_id``; the script that outlived the wrapper) and remove its work
+        folders (the wrapper reported ``work_dir`` and ``host``). Safe to call more than once."""
+        ...
+
 
 class EngineBase:
     """Defaults of the optional abilities; every engine inherits them."""
@@ -112,6 +119,9 @@ class EngineBase:
 
     def adopt(self, reported: Mapping[str, Any]) -> str | None:
         return None
+
+    def clean_up(self, experiment_id: str, reported: Mapping[str, Any], engine_id: str | None) -> None:
+        return None  # the cluster cleans its containers
 
     def resources(self) -> Resources:
         """This machine's cores and memory, with the engine's slots."""

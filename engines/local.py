@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -21,11 +23,13 @@ from typing import Any
 from engines.base import Capacity, EngineBase, Liveness
 from engines.processes import (
     cpu_seconds,
+    kill_leftovers,
     kill_session,
     parse_pid_id,
     pid_id,
     process_liveness,
     reap,
+    remove_work_folders,
     start_ticks,
     track,
 )
@@ -68,11 +72,12 @@ class LocalEngine(EngineBase):
         options.update(overrides)
         return cls(store, **options)
 
-    def submit(self, run: Run, experiment: Experiment) -> str:
+    def submit(self, run: Run, experiment: Experiment, *, generation: int = 0) -> str:
         cmd = [
             self.python, "-m", "spark_jobs.experiment_wrapper",
             "--store", self.store.url, "--project", run.project, "--run", run.run_id,
             "--experiment", experiment.experiment_id, "--flush-seconds", str(self.flush_seconds),
+            "--generation", str(generation),
         ]
         if self.work_dir:
             cmd += ["--work-dir", self.work_dir]
@@ -111,6 +116,16 @@ class LocalEngine(EngineBase):
     def kill(self, engine_id: str, *, grace_seconds: float = 10.0) -> None:
         pid, _ = _parse(engine_id)  # the wrapper leads its session
         kill_session(pid, lambda: self.poll(engine_id) == "alive", grace_seconds)
+
+    def clean_up(self, experiment_id: str, reported: Mapping[str, Any], engine_id: str | None) -> None:
+        """Kill what is left of the wrapper's session (the script) and remove the experiment's work
+        folders here: the wrapper's ``finally`` does not run when it is killed with -9."""
+        if engine_id is not None:
+            pid, ticks = _parse(engine_id)
+            kill_leftovers(pid, ticks)
+        here = reported.get("host") in (None, socket.gethostname())
+        remove_work_folders(self.work_dir or tempfile.gettempdir(), experiment_id,
+                            str(reported.get("work_dir") or "") if here else "")
 
     def wait(self, timeout: float, stop: threading.Event | None = None) -> None:
         """Sleep up to ``timeout`` seconds, returning early when a child process ends."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 __all__ = [
     "STARTED",
     "cpu_seconds",
+    "kill_leftovers",
     "kill_session",
+    "remove_work_folders",
     "machine_memory_gib",
     "parse_pid_id",
     "pid_id",
@@ -115,6 +118,32 @@ def kill_session(pid: int, alive: Callable[[], bool], grace_seconds: float) -> N
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def kill_leftovers(pid: int, ticks: str) -> None:
+    """SIGKILL what is left of the session that ``pid`` (started at ``ticks``) led, once the leader
+    itself is gone (killed with -9: its script may still run in the group).
+
+    The kernel never hands out a PID that still names a process group, so while a leftover lives
+    no new process has ``pid``; a live process with ``pid`` and other ticks means the group is empty.
+    """
+    fields = proc_stat(pid)
+    if fields is not None and fields[19] != ticks:
+        return  # a recycled PID: the old group has no member left
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def remove_work_folders(root: str, experiment_id: str, reported: str = "") -> list[str]:
+    """Remove ``ht-<experiment_id>-*`` folders in ``root`` and ``reported`` (the wrapper's own
+    ``work_dir``, when it is such a folder); return what was removed."""
+    prefix = f"ht-{experiment_id}-"
+    found = {str(p) for p in Path(root).glob(f"{prefix}*") if p.is_dir()} if root else set()
+    if reported and Path(reported).name.startswith(prefix) and Path(reported).is_dir():
+        found.add(reported)
+    for folder in sorted(found):
+        shutil.rmtree(folder, ignore_errors=True)
+    return sorted(found)
 
 
 def cpu_seconds(pid: int) -> float | None:

@@ -207,12 +207,13 @@ class SparkEngine(EngineBase):
         return ["--archives", f"{default_fs}{snapshot}#snapshot"]
 
     # ---- the Engine interface ----------------------------------------------------------------
-    def submit(self, run: Run, experiment: Experiment) -> str:
+    def submit(self, run: Run, experiment: Experiment, *, generation: int = 0) -> str:
         exp = experiment.experiment_id
         argv = self._common(f"hypertuner {exp}", [exp])
         archive = self._snapshot_archive(run)
         argv += archive
-        argv += [str(JOBS / "experiment_job.py"), *self._wrapper_args(run), "--experiment", exp]
+        argv += [str(JOBS / "experiment_job.py"), *self._wrapper_args(run), "--experiment", exp,
+                 "--generation", str(generation)]
         if archive:
             argv += ["--snapshot-dir", "snapshot"]
         if self.work_dir:

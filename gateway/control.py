@@ -38,7 +38,8 @@ def kill(index: ProjectIndex, engine: Engine, ident: str, *, grace_seconds: floa
         if state.terminal:
             results.append(KillResult(exp.experiment_id, before, before))
             continue
-        if not state.claimed and store.claim(run.project, run.run_id, exp.experiment_id, engine="kill"):
+        if not state.claimed and store.claim(run.project, run.run_id, exp.experiment_id,
+                                                     generation=state.next_generation, engine="kill"):
             store.append_state(run.project, run.run_id, exp.experiment_id, State.KILLED,
                                reason="cancelled before it started")
             results.append(KillResult(exp.experiment_id, before, State.KILLED))
@@ -63,5 +64,7 @@ def kill(index: ProjectIndex, engine: Engine, ident: str, *, grace_seconds: floa
             store.append_state(run.project, run.run_id, exp.experiment_id, State.KILLED,
                                reason="killed on request; the wrapper did not record it")
             index.refresh()
+            # killed with -9 after the grace: its finally did not run; remove what it left
+            engine.clean_up(exp.experiment_id, entry.states[exp.experiment_id].fields, engine_id)
         results.append(KillResult(exp.experiment_id, before, entry.states[exp.experiment_id].state))
     return results

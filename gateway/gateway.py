@@ -4,24 +4,51 @@ It is a reconciler. Each :meth:`Gateway.step` reads the store (the queue and the
 truth), asks the engine whether submitted experiments are still alive, and:
 
 * marks an experiment ``lost``, with the reason, when its process is gone without a final state
-  (killed with -9, out of memory, machine restarted) or when a gateway claimed it and stopped
-  before submitting it;
-* claims queued experiments (an exclusive create in the store, so two gateways never submit the
-  same experiment) and submits them while slots are free.
+  (killed with -9, out of memory, machine restarted), then has the engine end what is left of it
+  (the script, should it have outlived its wrapper) and remove its work folder;
+* gives a claim back to the queue (``requeued``) when the gateway that claimed it died before
+  the experiment started, so nothing acknowledged is lost;
+* claims queued experiments and submits them while slots are free.
 
 Nothing lives only in memory: a gateway killed at any point is replaced by a new one that reads
 the store and carries on; experiments it had started keep running in their own sessions.
+
+**Claims.** A claim is an exclusive create in the store (``claims/<experiment>[~<generation>].json``)
+that names its owner: this gateway's id, host, PID and process start ticks. A claim with no
+submission and no ``running`` event is given back at once when its owner is a dead process on
+this host, and after :data:`CLAIM_GRACE_SECONDS` when the owner cannot be checked (another host,
+or no owner recorded). Giving back generation *g* and the wrapper's start of generation *g* are
+the same exclusive create (:meth:`Store.requeue`, :meth:`Store.start`): exactly one wins. If the
+give-back wins, a wrapper that was started late (its gateway died between starting it and
+recording it) stops without running the script; the experiment is claimed again as generation
+*g + 1*. So an experiment is never lost in the claim window, and never runs twice.
+
+**Slots.** Slots belong to the store and its engine, not to one gateway. Every gateway counts the
+active experiments from the store: claimed (and not given back) and not ended, in every project
+of the store, one per submission (a packed application takes one). To take a slot, a gateway
+writes its claim first and then counts again; when it sees more active experiments than slots, it
+gives its claim back and stops submitting for this step (after a short random pause, so two
+gateways do not collide forever). This keeps the count: of any set of claims over the limit, the
+one written last was written after all others, so its gateway's count sees them all and it backs
+off. Each claim is read back before its experiment is submitted, so a read error (the step is
+then dropped, and the indexes rebuilt from the store) can only delay a submission, never add one.
 """
 
 from __future__ import annotations
 
+import os
+import random
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from engines.processes import proc_stat, start_ticks
 from workbench_plugin._exceptions import EngineError, StoreError
+from workbench_plugin.faults import fault_point
 from workbench_plugin.index import ProjectIndex, RunEntry
 from workbench_plugin.lifecycle import KILL_REQUESTED, USAGE_EVENT, USAGE_EXPECTED, ExperimentState, State
 from workbench_plugin.store import Experiment, Store
@@ -29,18 +56,23 @@ from workbench_plugin.store import Experiment, Store
 if TYPE_CHECKING:  # the gateway drives whatever engine it is handed; it names the protocol only
     from engines.base import Engine
 
-__all__ = ["Gateway", "StepReport"]
+__all__ = ["CLAIM_GRACE_SECONDS", "Gateway", "StepReport", "owner_alive"]
 
-#: A claim this old with no submission recorded means its gateway died in between.
+#: A claim this old with no submission recorded, whose owner cannot be checked, is given back.
 CLAIM_GRACE_SECONDS = 30.0
+
+Row = tuple[ProjectIndex, RunEntry, Experiment, ExperimentState]
 
 
 @dataclass
 class StepReport:
     submitted: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
+    requeued: list[str] = field(default_factory=list)
+    backed_off: int = 0  # claims given back because another gateway took the last slot
     queued: int = 0
-    active: int = 0
+    active: int = 0  # submissions of this gateway's projects not ended
+    slots_taken: int = 0  # submissions not ended in the whole store (what the slots limit)
     awaiting_usage: int = 0  # finished on YARN, accounting not read yet
 
     @property
@@ -56,6 +88,17 @@ def engine_id_of(engine: Engine, state: ExperimentState) -> str | None:
     return engine.adopt(state.fields)
 
 
+def owner_alive(claim: Mapping[str, Any] | None) -> bool | None:
+    """Whether the gateway that wrote ``claim`` still runs: None when it cannot be told from
+    here (another host, or a claim that names no owner)."""
+    if not claim or claim.get("host") != socket.gethostname() or not claim.get("pid"):
+        return None
+    if proc_stat(os.getpid()) is None:
+        return None  # no /proc here (not Linux): processes cannot be told apart
+    fields = proc_stat(int(claim["pid"]))
+    return fields is not None and fields[0] not in ("Z", "X") and fields[19] == str(claim.get("start_ticks"))
+
+
 class Gateway:
     def __init__(
         self, store: Store, engine: Engine, *, projects: Iterable[str] | None = None,
@@ -66,24 +109,55 @@ class Gateway:
         self.only = set(projects) if projects is not None else None
         self.poll_seconds = poll_seconds
         self.log = log or (lambda msg: None)
+        #: Every project of the store (slots are counted across all of them); ``projects`` only
+        #: limits which ones this gateway reconciles and submits.
         self.indexes: dict[str, ProjectIndex] = {}
+        pid = os.getpid()
+        #: Written into every claim, so a later gateway can tell whether this one still runs.
+        self.identity = {"gateway": uuid.uuid4().hex[:12], "host": socket.gethostname(), "pid": pid,
+                         "start_ticks": start_ticks(pid)}
+        self._cleaned: set[str] = set()
 
     def _refresh(self) -> None:
         for name in self.store.projects():
-            if self.only is None or name in self.only:
-                self.indexes.setdefault(name, ProjectIndex(self.store, name))
+            self.indexes.setdefault(name, ProjectIndex(self.store, name))
         for index in self.indexes.values():
             index.refresh()
 
-    def _experiments(self) -> list[tuple[ProjectIndex, RunEntry, Experiment, ExperimentState]]:
+    def _experiments(self, *, everywhere: bool = False) -> list[Row]:
         out = []
-        for index in self.indexes.values():
+        for name, index in self.indexes.items():
+            if not everywhere and self.only is not None and name not in self.only:
+                continue
             for entry, exp, state in index.iter_experiments():
                 if not entry.settled:
                     out.append((index, entry, exp, state))
         # oldest run first, then launch order
         out.sort(key=lambda t: (t[1].run.created, t[2].index))
         return out
+
+    def _active(self, *, everywhere: bool = True) -> int:
+        """Slots taken in the whole store (or this gateway's projects): claimed, not given back, not
+        ended; one per submission."""
+        return len({engine_id_of(self.engine, s) or x.experiment_id
+                    for _, _, x, s in self._experiments(everywhere=everywhere) if s.claimed and not s.terminal})
+
+    def _claim(self, entry: RunEntry, exp: Experiment) -> int | None:
+        """Claim ``exp`` under its next generation; return the generation, or None if another took it."""
+        run = entry.run
+        generation = entry.states[exp.experiment_id].next_generation
+        if not self.store.claim(run.project, run.run_id, exp.experiment_id, generation=generation,
+                                engine=self.engine.name, **self.identity):
+            return None
+        fault_point("after-claim")
+        return generation
+
+    def _give_back(self, entry: RunEntry, exp_id: str, generation: int, reason: str) -> bool:
+        """Requeue claim ``generation`` of ``exp_id``; False when its wrapper started first."""
+        run = entry.run
+        done = self.store.requeue(run.project, run.run_id, exp_id, generation=generation, reason=reason,
+                                  by=self.identity["gateway"])
+        return done is not None
 
     def _reconcile(self, report: StepReport) -> None:
         now = time.time()
@@ -94,8 +168,7 @@ class Gateway:
                 continue
             engine_id = engine_id_of(self.engine, state)
             if engine_id is None:
-                if state.claim_time is not None and now - state.claim_time > CLAIM_GRACE_SECONDS:
-                    gone.append((index, entry, exp, "its gateway stopped between claiming and submitting it"))
+                self._maybe_give_back(entry, exp, state, now, report)
                 continue
             if engine_id not in polled:
                 polled[engine_id] = self.engine.poll(engine_id)
@@ -110,14 +183,45 @@ class Gateway:
             state = entry.states[exp.experiment_id]
             if state.terminal:
                 continue
+            run, exp_id = entry.run, exp.experiment_id
             if state.get(KILL_REQUESTED):
-                self.store.append_state(entry.run.project, entry.run.run_id, exp.experiment_id, State.KILLED,
-                                        reason="killed on request")
+                self.store.append_state(run.project, run.run_id, exp_id, State.KILLED,
+                                        reason="killed on request", generation=state.generation)
                 continue
-            self.store.append_state(entry.run.project, entry.run.run_id, exp.experiment_id,
-                                    State.LOST, reason=reason)
-            report.lost.append(exp.experiment_id)
-            self.log(f"{exp.experiment_id}: lost ({reason})")
+            self.store.append_state(run.project, run.run_id, exp_id, State.LOST, reason=reason,
+                                    generation=state.generation)
+            report.lost.append(exp_id)
+            self.log(f"{exp_id}: lost ({reason})")
+
+    def _maybe_give_back(self, entry: RunEntry, exp: Experiment, state: ExperimentState, now: float,
+                         report: StepReport) -> None:
+        """Requeue a claim whose gateway died before the experiment started."""
+        if state.state == State.RUNNING:
+            return  # its wrapper started (an engine that cannot adopt it): the claim stays
+        claim = entry.claims.get(exp.experiment_id)
+        alive = owner_alive(claim)
+        if alive:
+            return
+        if alive is None and (state.claim_time is None or now - state.claim_time <= CLAIM_GRACE_SECONDS):
+            return
+        reason = ("its gateway stopped between claiming and starting it" if alive is False else
+                  f"claimed more than {CLAIM_GRACE_SECONDS:.0f} s ago by a gateway that cannot be checked from here,"
+                  " and not started")
+        if self._give_back(entry, exp.experiment_id, state.generation, reason):
+            report.requeued.append(exp.experiment_id)
+            self.log(f"{exp.experiment_id}: back in the queue ({reason})")
+
+    def _clean_up_ended(self) -> None:
+        """Have the engine end leftovers and remove work folders of experiments that ended."""
+        for _index, _entry, exp, state in self._experiments():
+            exp_id = exp.experiment_id
+            if not state.terminal or exp_id in self._cleaned or not state.claimed:
+                continue
+            engine_id = engine_id_of(self.engine, state)
+            if engine_id is not None and self.engine.poll(engine_id) == "alive":
+                continue  # the wrapper wrote its final state and is cleaning up itself
+            self._cleaned.add(exp_id)
+            self.engine.clean_up(exp_id, state.fields, engine_id)
 
     def _record_usage(self, report: StepReport) -> None:
         """What the cluster accounted for finished experiments (vcore-seconds, MB-seconds), once."""
@@ -142,15 +246,13 @@ class Gateway:
         self._refresh()
         self._reconcile(report)
         self._record_usage(report)
-        if report.lost:
+        if report.lost or report.requeued:
             self._refresh()
+        self._clean_up_ended()
         rows = self._experiments()
-        # one slot per submission: experiments packed into one application take one between them
-        submissions = {engine_id_of(self.engine, s) or x.experiment_id
-                       for _, _, x, s in rows if s.claimed and not s.terminal}
-        active = len(submissions)
         queued = [(i, e, x) for i, e, x, s in rows if not s.claimed and not s.terminal]
-        free = self.engine.capacity().slots - active
+        slots = self.engine.capacity().slots
+        free = slots - self._active()
         packed_runs: set[str] = set()
         for _index, entry, exp in queued:
             if free <= 0:
@@ -162,23 +264,32 @@ class Gateway:
                     group = [x for _, e, x in queued if e is entry]
                     report.submitted.extend(self._submit_packed(entry, group))
                     free -= 1
-                    active += 1
                 continue
-            if not self.store.claim(run.project, run.run_id, exp.experiment_id, engine=self.engine.name):
+            generation = self._claim(entry, exp)
+            if generation is None:
                 continue  # another gateway took it
+            # count again, with every claim written so far: over the limit, the last claim backs off
+            self._refresh()
+            if self._active() > slots:
+                self._give_back(entry, exp.experiment_id, generation, "another gateway took the last slot")
+                report.backed_off += 1
+                time.sleep(random.uniform(0.0, self.poll_seconds))
+                break
             try:
-                engine_id = self.engine.submit(run, exp)
+                engine_id = self.engine.submit(run, exp, generation=generation)
             except EngineError as exc:
                 self.store.append_state(run.project, run.run_id, exp.experiment_id, State.FAILED,
-                                        reason=str(exc))
+                                        reason=str(exc), generation=generation)
                 continue
+            fault_point("after-submit")
             self.store.append_state(run.project, run.run_id, exp.experiment_id, State.SUBMITTED,
-                                    engine_id=engine_id, **self._usage_expected())
+                                    engine_id=engine_id, generation=generation, **self._usage_expected())
             report.submitted.append(exp.experiment_id)
             free -= 1
-            active += 1
-        report.active = active
-        report.queued = len(queued) - len(report.submitted)
+        self._refresh()
+        report.active = self._active(everywhere=False)
+        report.slots_taken = self._active()
+        report.queued = sum(1 for _, _, _, s in self._experiments() if not s.claimed and not s.terminal)
         return report
 
     def _usage_expected(self) -> dict[str, bool]:
@@ -188,18 +299,28 @@ class Gateway:
     def _submit_packed(self, entry: RunEntry, group: list[Experiment]) -> list[str]:
         """Claim what is still free of ``group`` and submit it as one application."""
         run = entry.run
-        mine = [x for x in group if self.store.claim(run.project, run.run_id, x.experiment_id, engine=self.engine.name)]
+        generations = {x.experiment_id: self._claim(entry, x) for x in group}
+        mine = [x for x in group if generations[x.experiment_id] is not None]
         if not mine:
+            return []
+        self._refresh()
+        # my claims are one submission; another gateway's claims not yet submitted count one each
+        if self._active() - (len(mine) - 1) > self.engine.capacity().slots:  # another took the last slot
+            for x in mine:
+                self._give_back(entry, x.experiment_id, generations[x.experiment_id] or 0,
+                                "another gateway took the last slot")
             return []
         try:
             engine_id = self.engine.submit_packed(run, mine)
         except EngineError as exc:
             for x in mine:
-                self.store.append_state(run.project, run.run_id, x.experiment_id, State.FAILED, reason=str(exc))
+                self.store.append_state(run.project, run.run_id, x.experiment_id, State.FAILED, reason=str(exc),
+                                        generation=generations[x.experiment_id])
             return []
         for x in mine:
             self.store.append_state(run.project, run.run_id, x.experiment_id, State.SUBMITTED, engine_id=engine_id,
-                                    packed=len(mine), **self._usage_expected())
+                                    packed=len(mine), generation=generations[x.experiment_id],
+                                    **self._usage_expected())
         self.log(f"{run.run_id}: {len(mine)} experiments packed into {engine_id}")
         return [x.experiment_id for x in mine]
 
@@ -215,6 +336,7 @@ class Gateway:
                 if type(exc) is not outage:
                     self.log(f"gateway: {exc}; retrying")
                     outage = type(exc)
+                self.indexes = {}  # a refresh cut short may have skipped files: read the store afresh
                 stop.wait(max(self.poll_seconds, 2.0))
                 continue
             outage = None

@@ -50,6 +50,7 @@ SPARK_JOBS_CORE = frozenset({
     "workbench_plugin", "workbench_plugin.tracking", "workbench_plugin.store", "workbench_plugin.fs",
     "workbench_plugin.webhdfs", "workbench_plugin.patience", "workbench_plugin.snapshot", "workbench_plugin.patterns",
     "workbench_plugin._exceptions", "workbench_plugin.config", "workbench_plugin.lifecycle",
+    "workbench_plugin.faults",
 })
 #: (file, imported module or its prefix, kinds) -> why this import against the direction is fine.
 EXCEPTIONS: dict[tuple[str, str], tuple[frozenset[str], str]] = {

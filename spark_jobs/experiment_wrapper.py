@@ -6,6 +6,11 @@ scripts that cannot be changed) into Parquet parts every few seconds and at exit
 and stderr as log chunks, and writes the experiment's states itself: ``running``, then
 ``succeeded``, ``failed`` (with the exit code) or ``killed``.
 
+Its ``running`` event is the start of one claim generation, written as an exclusive create: when a
+gateway gave the claim back first (its own gateway died before recording the submission), the
+wrapper stops without starting the script, so an experiment never runs twice. The script dies
+with the wrapper (``PR_SET_PDEATHSIG``), even when the wrapper is killed with -9.
+
 Used by the local engine as a process, and by cluster engines inside the container::
 
     python -m spark_jobs.experiment_wrapper --store URL --project P --run R --experiment E
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import os
 import resource
 import shutil
@@ -28,10 +34,12 @@ import tarfile
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from workbench_plugin._exceptions import SnapshotError
+from workbench_plugin.faults import fault_point
 from workbench_plugin.fs import filesystem_for
 from workbench_plugin.lifecycle import State
 from workbench_plugin.patience import DEFAULT_PATIENCE_SECONDS, PatientFileSystem
@@ -56,6 +64,26 @@ EXIT_POLL_SECONDS = 0.02
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn``: the child gets SIGKILL when the process that started it dies, even by
+    SIGKILL (Linux ``PR_SET_PDEATHSIG``); if that already happened between fork and here, it ends
+    at once. ``prctl`` is looked up here, in the parent: the child only calls it. None off Linux."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(137)
+
+    return arm
+
+
 def _start_ticks() -> str:
     """This process's start time in clock ticks (with the PID, a reusable process identity)."""
     try:
@@ -69,8 +97,11 @@ class ExperimentWrapper:
     def __init__(
         self, store: Store, run: Run, experiment: Experiment, *, work_root: str | None = None,
         flush_seconds: float = 2.0, python: str | None = None, snapshot_dir: str | None = None,
+        generation: int | None = None,
     ) -> None:
         self.store = store
+        #: The claim generation this wrapper starts (None: the newest, read from the store).
+        self.generation = generation
         #: The snapshot already unpacked (YARN localizes it as an archive); else read from the store.
         self.snapshot_dir = snapshot_dir or None
         self.run = run
@@ -95,7 +126,8 @@ class ExperimentWrapper:
 
     # ---- store helpers ---------------------------------------------------------------------
     def _state(self, state: str, **fields: Any) -> None:
-        self.store.append_state(self.run.project, self.run.run_id, self.exp.experiment_id, state, **fields)
+        self.store.append_state(self.run.project, self.run.run_id, self.exp.experiment_id, state,
+                                generation=self.generation, **fields)
 
     # ---- signal handling --------------------------------------------------------------------
     def _on_term(self, signum: int, frame: object) -> None:
@@ -150,10 +182,12 @@ class ExperimentWrapper:
             for p in points:
                 add(p.kind, p.epoch, p.step, now, p.metrics, "stdout")
         if rows["name"]:
+            fault_point("before-metrics-part")
             self.store.write_metrics_part(
                 self.run.project, self.run.run_id, self.exp.experiment_id, self._part_seq, rows
             )
             self._part_seq += 1
+            fault_point("after-metrics-part")
         for stream, data in logs.items():
             if data:
                 self.store.write_log_chunk(
@@ -180,9 +214,22 @@ class ExperimentWrapper:
         if threading.current_thread() is threading.main_thread():  # not so in some Spark task runners
             signal.signal(signal.SIGTERM, self._on_term)
             signal.signal(signal.SIGINT, self._on_term)
-        work = Path(tempfile.mkdtemp(prefix=f"ht-{self.exp.experiment_id}-", dir=self.work_root))
-        self._state(State.RUNNING, pid=os.getpid(), start_ticks=_start_ticks(), host=socket.gethostname(),
-                    work_dir=str(work))
+        run, exp_id = self.run, self.exp.experiment_id
+        if self.generation is None:
+            self.generation = self.store.claim_generation(run.project, run.run_id, exp_id)
+        work = Path(tempfile.mkdtemp(prefix=f"ht-{exp_id}-", dir=self.work_root))
+        began = None
+        try:
+            began = self.store.start(run.project, run.run_id, exp_id, generation=self.generation,
+                                     pid=os.getpid(), start_ticks=_start_ticks(), host=socket.gethostname(),
+                                     work_dir=str(work))
+        finally:
+            if began is None:
+                shutil.rmtree(work, ignore_errors=True)
+        if began is None:
+            print(f"experiment_wrapper: claim {self.generation} of {exp_id} was given back before it started; "
+                  "not starting it", file=sys.stderr)
+            return 0
         started = time.time()
         try:
             src, track = work / "src", work / "track"
@@ -205,7 +252,7 @@ class ExperimentWrapper:
             try:
                 self.proc = subprocess.Popen(
                     argv, cwd=src, env=env, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_die_with_parent(os.getpid()),
                 )
             except OSError as exc:
                 self._state(State.FAILED, reason=f"cannot start {argv[0]!r}: {exc.strerror}", exit_code=None)
@@ -243,6 +290,7 @@ class ExperimentWrapper:
                 "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
                 "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
             }
+            fault_point("before-final-state")
             if self.killed:
                 self._state(State.KILLED, exit_code=rc, reason="received SIGTERM: killed on request, or by its "
                             "cluster (a YARN kill, preemption)", **timing)
@@ -280,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--snapshot-dir", default="", help="the snapshot, already unpacked (a YARN archive)")
     ap.add_argument("--store-patience", type=float, default=DEFAULT_PATIENCE_SECONDS,
                     help="seconds each store call may wait for an unreachable store before the experiment fails")
+    ap.add_argument("--generation", type=int, default=-1, help="the claim generation to start (default: the newest)")
     args = ap.parse_args(argv)
     store = patient_store(args.store, args.store_patience)
     run = store.read_run(args.project, args.run)
@@ -290,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     wrapper = ExperimentWrapper(
         store, run, experiments[args.experiment], work_root=args.work_dir or None,
         flush_seconds=args.flush_seconds, python=args.python or None, snapshot_dir=args.snapshot_dir or None,
+        generation=args.generation if args.generation >= 0 else None,
     )
     return wrapper.execute()
 

@@ -22,8 +22,9 @@ from typing import Any
 
 from workbench_plugin._exceptions import ConfigError
 
-__all__ = ["Config", "DEFAULTS", "ENGINES", "ENV_WEBHDFS", "HdfsSettings", "check_password_hash",
-           "hash_password", "hdfs_settings", "is_loopback", "load_config", "verify_password"]
+__all__ = ["Config", "DEFAULTS", "ENGINES", "ENV_FAULT_POINTS", "ENV_WEBHDFS", "HdfsSettings",
+           "check_password_hash", "fault_points", "hash_password", "hdfs_settings", "is_loopback", "load_config",
+           "verify_password"]
 
 #: The engines HyperTuner knows, looked up by name (see ``workbench_plugin.plugins``).
 ENGINES = ("local", "spark")
@@ -45,6 +46,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 #: The environment variable naming the NameNode's HTTP address for ``hdfs://`` store URLs.
 ENV_WEBHDFS = "HYPERTUNER_WEBHDFS"
+
+#: Test-only: comma-separated named points at which a process SIGKILLs itself (``workbench_plugin.faults``).
+ENV_FAULT_POINTS = "HYPERTUNER_FAULT_POINTS"
 
 # environment variable -> (section, key)
 _ENV = {
@@ -99,6 +103,13 @@ def hdfs_settings(environ: Mapping[str, str] | None = None) -> HdfsSettings:
     (the container side, ``Store(url)``): what the engine passed on to the child process."""
     env = os.environ if environ is None else environ
     return HdfsSettings(**{key: env.get(name, "") for key, name in _HDFS_ENV.items()})
+
+
+def fault_points(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """Test-only: the named points (``after-claim``, ...) at which this process kills itself with
+    SIGKILL, from :data:`ENV_FAULT_POINTS`; empty, as always outside the crash tests."""
+    env = os.environ if environ is None else environ
+    return frozenset(p.strip() for p in env.get(ENV_FAULT_POINTS, "").split(",") if p.strip())
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,15 @@
 An experiment with no state event is ``queued``. A gateway that submits it writes
 ``submitted`` (with the engine's id, and whether the engine will account its usage after the
 end); the wrapper writes ``running`` and then the final state itself; a reconciler writes
-``lost`` when the submission vanished without one. Two more event kinds ride in the same
-folder: ``kill_requested`` (a user asked to kill it) and ``usage`` (what the cluster accounted
-for it, after the end). Every other part of HyperTuner takes state names from here.
+``lost`` when the submission vanished without one. Three more event kinds ride in the same
+folder: ``kill_requested`` (a user asked to kill it), ``usage`` (what the cluster accounted
+for it, after the end) and ``requeued`` (a claim given back because its gateway died before
+the experiment started).
+
+Claims have generations: a ``requeued`` event gives claim generation *g* back, the experiment
+folds as queued again, and the next claim is generation *g + 1*. Events that carry an older
+``generation`` than the current claim belong to the attempt that was given back and are ignored.
+Every other part of HyperTuner takes state names from here.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ __all__ = [
     "ACTIVE",
     "KILL_REQUESTED",
     "PENDING_OR_SUCCEEDED",
+    "REQUEUED",
     "STATES",
     "TERMINAL",
     "USAGE_EVENT",
@@ -56,6 +63,8 @@ _RANK = {State.QUEUED: 0, State.SUBMITTED: 1, State.RUNNING: 2}
 
 #: A user asked to kill the experiment: if it then vanishes without a final state, it was killed, not lost.
 KILL_REQUESTED = "kill_requested"
+#: A claim given back (its gateway died before the experiment started): the experiment is queued again.
+REQUEUED = "requeued"
 #: Events that carry what the cluster accounted for a finished experiment (vcore-seconds, ...).
 USAGE_EVENT = "usage"
 #: The ``submitted`` event's field saying that the engine accounts usage after the end.
@@ -71,6 +80,10 @@ class ExperimentState:
     state: State = State.QUEUED
     claimed: bool = False
     claim_time: float | None = None
+    #: The claim generation the fold describes; a requeued experiment is claimed next as ``generation + 1``.
+    generation: int = 0
+    #: The claim of :attr:`generation` was given back (``requeued``): the experiment is unclaimed.
+    requeued: bool = False
     fields: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -78,11 +91,22 @@ class ExperimentState:
         return self.state in TERMINAL
 
     @property
+    def next_generation(self) -> int:
+        """The generation the next claim of this experiment takes (after a give-back, one more)."""
+        return self.generation + 1 if self.requeued else self.generation
+
+    @property
     def engine_id(self) -> str | None:
         return self.fields.get("engine_id")
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.fields.get(key, default)
+
+
+def _generation(event: dict[str, Any], default: int) -> int:
+    """The claim generation an event belongs to (``default`` when it names none)."""
+    value = event.get("generation")
+    return value if isinstance(value, int) else default
 
 
 def fold_states(events: Iterable[dict[str, Any]], claim: dict[str, Any] | None = None) -> ExperimentState:
@@ -96,7 +120,15 @@ def fold_states(events: Iterable[dict[str, Any]], claim: dict[str, Any] | None =
     if claim is not None:
         folded.claimed = True
         folded.claim_time = claim.get("time")
-    ordered = sorted(events, key=lambda e: e.get("time", 0.0))
+        folded.generation = _generation(claim, 0)
+    current = folded.generation
+    # events of a generation given back are the past of another attempt (unmarked ones are of any)
+    ordered = sorted((e for e in events if _generation(e, current) >= current), key=lambda e: e.get("time", 0.0))
+    if any(e.get("state") == REQUEUED and _generation(e, -1) == current for e in ordered):
+        folded.claimed = False
+        folded.requeued = True
+        folded.claim_time = None
+        ordered = [e for e in ordered if e.get("state") != REQUEUED and "generation" not in e]
     usage = [e for e in ordered if e.get("state") == USAGE_EVENT]  # written after the end
     for event in ordered:
         try:

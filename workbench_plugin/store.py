@@ -40,6 +40,7 @@ from workbench_plugin._exceptions import (
     StoreError,
 )
 from workbench_plugin.fs import FileSystem, filesystem_for
+from workbench_plugin.lifecycle import REQUEUED, State
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -326,10 +327,15 @@ class Store:
         self.fs.write_atomic(f"{self.run_dir(project, run_id)}/states/{name}", _dumps(record))
         return record
 
-    def claim(self, project: str, run_id: str, experiment_id: str, **fields: Any) -> bool:
-        """Take the right to submit an experiment; exactly one caller ever gets True."""
-        record = {"experiment_id": experiment_id, "time": _now(), **fields}
-        path = f"{self.run_dir(project, run_id)}/claims/{experiment_id}.json"
+    def claim(self, project: str, run_id: str, experiment_id: str, *, generation: int = 0, **fields: Any) -> bool:
+        """Take the right to submit an experiment; exactly one caller ever gets True per generation.
+
+        Generation 0 is ``claims/<experiment>.json``; after a claim was given back
+        (:meth:`requeue`), the next one is ``claims/<experiment>~<generation>.json``.
+        """
+        record = {"experiment_id": experiment_id, "time": _now(), "generation": generation, **fields}
+        name = experiment_id if generation == 0 else f"{experiment_id}~{generation:06d}"
+        path = f"{self.run_dir(project, run_id)}/claims/{name}.json"
         return self.fs.create_exclusive(path, _dumps(record))
 
     # ---- metrics, logs, artifacts ----------------------------------------------------------
@@ -409,3 +415,31 @@ class Store:
             out.append(event)
         return [e for e in out if kind is None or e.get("kind") == kind]
 
+    # ---- claim generations: who starts the claimed experiment ---------------------------------
+    def _generation_token(self, project: str, run_id: str, experiment_id: str, generation: int,
+                          state: str, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``states/<experiment>~gen~<generation>.json``, an exclusive create: one of the wrapper's
+        start and a gateway's give-back wins for each claim generation."""
+        record = {"experiment_id": experiment_id, "state": state, "time": _now(), "generation": generation,
+                  **fields}
+        path = f"{self.run_dir(project, run_id)}/states/{experiment_id}~gen~{generation:06d}.json"
+        return record if self.fs.create_exclusive(path, _dumps(record)) else None
+
+    def start(self, project: str, run_id: str, experiment_id: str, *, generation: int,
+              **fields: Any) -> dict[str, Any] | None:
+        """The wrapper's ``running`` event for claim ``generation``; None when the claim was given
+        back first (:meth:`requeue`), and the script must not start."""
+        return self._generation_token(project, run_id, experiment_id, generation, State.RUNNING, fields)
+
+    def requeue(self, project: str, run_id: str, experiment_id: str, *, generation: int,
+                **fields: Any) -> dict[str, Any] | None:
+        """Give claim ``generation`` back (a ``requeued`` event): None when its wrapper started
+        first, and the experiment stays claimed."""
+        return self._generation_token(project, run_id, experiment_id, generation, REQUEUED, fields)
+
+    def claim_generation(self, project: str, run_id: str, experiment_id: str) -> int:
+        """The newest claim generation of an experiment (0 when never given back, or not claimed)."""
+        prefix = f"{experiment_id}~"
+        gens = [int(n[len(prefix):-len(".json")]) for n in self.fs.listdir(f"{self.run_dir(project, run_id)}/claims")
+                if n.startswith(prefix) and n[len(prefix):-len(".json")].isdigit()]
+        return max(gens, default=0)
