@@ -7,7 +7,8 @@ truth), asks the engine whether submitted experiments are still alive, and:
   (killed with -9, out of memory, machine restarted), then has the engine end what is left of it
   (the script, should it have outlived its wrapper) and remove its work folder;
 * gives a claim back to the queue (``requeued``) when the gateway that claimed it died before
-  the experiment started, so nothing acknowledged is lost;
+  the experiment started, or when its submission ended before the wrapper started (a container
+  that could not be localized while HDFS was down), so nothing acknowledged is lost;
 * claims queued experiments and submits them while slots are free.
 
 Nothing lives only in memory: a gateway killed at any point is replaced by a new one that reads
@@ -60,6 +61,10 @@ __all__ = ["CLAIM_GRACE_SECONDS", "Gateway", "StepReport", "owner_alive"]
 
 #: A claim this old with no submission recorded, whose owner cannot be checked, is given back.
 CLAIM_GRACE_SECONDS = 30.0
+#: A submission that ended before its wrapper started (a container that could not be localized
+#: while HDFS was down, an application the cluster refused) goes back to the queue, unless the
+#: experiment has been claimed this many times already: then it is lost, with the reason.
+MAX_CLAIMS = 5
 
 Row = tuple[ProjectIndex, RunEntry, Experiment, ExperimentState]
 
@@ -188,6 +193,21 @@ class Gateway:
                 self.store.append_state(run.project, run.run_id, exp_id, State.KILLED,
                                         reason="killed on request", generation=state.generation)
                 continue
+            if state.state == State.SUBMITTED and state.generation + 1 < MAX_CLAIMS:
+                # it never started (no ``running`` event for this claim): nothing ran, so nothing is
+                # lost by running it again; the give-back and a late wrapper's start race exclusively
+                why = f"{state.engine_id} ended before the experiment started"
+                if self._give_back(entry, exp_id, state.generation, why):
+                    report.requeued.append(exp_id)
+                    self.log(f"{exp_id}: back in the queue ({why})")
+                    continue
+                _index.refresh()
+                state = entry.states[exp_id]
+                if state.terminal:
+                    continue
+            elif state.state == State.SUBMITTED:
+                reason = (f"{state.engine_id} ended before the experiment started, and it had been claimed "
+                          f"{MAX_CLAIMS} times (see the engine's log)")
             self.store.append_state(run.project, run.run_id, exp_id, State.LOST, reason=reason,
                                     generation=state.generation)
             report.lost.append(exp_id)

@@ -19,7 +19,7 @@ from workbench_plugin._exceptions import StoreError
 from workbench_plugin.config import fault_points
 from workbench_plugin.fs import LocalFileSystem
 from workbench_plugin.lifecycle import REQUEUED, State, fold_states
-from workbench_plugin.store import Store
+from workbench_plugin.store import Experiment, Run, Store
 
 
 def _dead_owner() -> dict[str, object]:
@@ -164,3 +164,40 @@ def test_work_folders_of_an_experiment_are_swept(tmp_path: Path) -> None:
     removed = remove_work_folders(str(tmp_path), "run-1")
     assert removed == [str(p) for p in mine]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ht-run-10-abc", "ht-run-2-abc"]
+
+
+class _StartsLate(LocalEngine):
+    """A local engine whose first ``failures`` submissions end before the wrapper starts (as a YARN
+    container that cannot be localized while HDFS is down): the wrapper's interpreter is /bin/false."""
+
+    def __init__(self, store: Store, failures: int) -> None:
+        super().__init__(store, slots=1, flush_seconds=0.2)
+        self.failures = failures
+        self.real_python = self.python
+
+    def submit(self, run: Run, experiment: Experiment, *, generation: int = 0) -> str:
+        self.python = "/bin/false" if self.failures > 0 else self.real_python
+        self.failures -= 1
+        return super().submit(run, experiment, generation=generation)
+
+
+def test_a_submission_that_ended_before_it_started_goes_back_to_the_queue(store: Store, project_dir: Path) -> None:
+    index, exps = launch_batch(store, project_dir, {"x": 1, "epochs": 1})
+    lines: list[str] = []
+    Gateway(store, _StartsLate(store, failures=2), poll_seconds=0.05, log=lines.append).serve(until_idle=True)
+    index.refresh()
+    _, exp, state = index.experiment(exps[0].experiment_id)
+    assert state.state == State.SUCCEEDED and state.generation == 2
+    back = [line for line in lines if "back in the queue" in line]
+    assert len(back) == 2 and all("ended before the experiment started" in line for line in back), lines
+
+
+def test_a_submission_that_never_starts_is_lost_after_a_few_claims(store: Store, project_dir: Path) -> None:
+    from gateway.gateway import MAX_CLAIMS
+
+    index, exps = launch_batch(store, project_dir, {"x": 1, "epochs": 1})
+    Gateway(store, _StartsLate(store, failures=10**6), poll_seconds=0.05).serve(until_idle=True)
+    index.refresh()
+    state = index.experiment(exps[0].experiment_id)[2]
+    assert state.state == State.LOST and state.generation == MAX_CLAIMS - 1
+    assert f"claimed {MAX_CLAIMS} times" in str(state.get("reason"))
