@@ -90,6 +90,12 @@ class Engine(Protocol):
 
     def resources(self) -> Resources: ...
 
+    def ended_by(self, engine_id: str) -> str | None:
+        """For a submission that ended without its wrapper writing a final state: a sentence when
+        its cluster says it was killed (a user's ``yarn application -kill``, preemption); None
+        when the engine cannot tell (the experiment is then lost)."""
+        ...
+
     def clean_up(self, experiment_id: str, reported: Mapping[str, Any], engine_id: str | None) -> None:
         """After ``experiment_id`` ended (its wrapper may have been killed with -9): end what is left
         of its submission (``engine_id``; the script that outlived the wrapper) and remove its work
@@ -122,6 +128,9 @@ class EngineBase:
 
     def clean_up(self, experiment_id: str, reported: Mapping[str, Any], engine_id: str | None) -> None:
         return None  # the cluster cleans its containers
+
+    def ended_by(self, engine_id: str) -> str | None:
+        return None
 
     def resources(self) -> Resources:
         """This machine's cores and memory, with the engine's slots."""

@@ -278,6 +278,17 @@ class SparkEngine(EngineBase):
         pid, ticks = _parse_local(engine_id)
         return process_liveness(self._children, pid, ticks)
 
+    def ended_by(self, engine_id: str) -> str | None:
+        kind, rest = engine_id.split(":", 1)
+        if kind != "yarn":
+            return None
+        assert self.rm is not None
+        report = self.rm.application(rest)
+        if report.state != "KILLED" and report.final_status != "KILLED":
+            return None
+        said = report.diagnostics.strip().splitlines()[0][:200] if report.diagnostics.strip() else ""
+        return f"YARN application {rest} was killed" + (f" ({said})" if said else "")
+
     def kill(self, engine_id: str, *, grace_seconds: float = 10.0) -> None:
         kind, rest = engine_id.split(":", 1)
         if kind == "yarn":

@@ -193,6 +193,13 @@ class Gateway:
                 self.store.append_state(run.project, run.run_id, exp_id, State.KILLED,
                                         reason="killed on request", generation=state.generation)
                 continue
+            engine_id = engine_id_of(self.engine, state)
+            killed_by = self.engine.ended_by(engine_id) if engine_id and state.state == State.RUNNING else None
+            if killed_by is not None:  # killed from outside before its wrapper could say so
+                self.store.append_state(run.project, run.run_id, exp_id, State.KILLED, reason=killed_by,
+                                        generation=state.generation)
+                self.log(f"{exp_id}: killed ({killed_by})")
+                continue
             if state.state == State.SUBMITTED and state.generation + 1 < MAX_CLAIMS:
                 # it never started (no ``running`` event for this claim): nothing ran, so nothing is
                 # lost by running it again; the give-back and a late wrapper's start race exclusively
