@@ -23,7 +23,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ __all__ = ["SparkEngine"]
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = ROOT / "spark_jobs"
 _APP_ID = re.compile(r"application_\d+_\d+")
+#: ``container_[e<epoch>_]<cluster timestamp>_<application>_<attempt>_<container>``
+_CONTAINER_ID = re.compile(r"container_(?:e\d+_)?(\d+)_(\d+)_\d+_\d+")
 #: Memory YARN adds to every container on top of what Spark asks for (spark's default minimum).
 _OVERHEAD_MB = 384
 #: Seconds after an application finished before its usage totals are read as final.
@@ -277,6 +279,11 @@ class SparkEngine(EngineBase):
             return "gone" if self.rm.application(rest).terminal else "alive"
         pid, ticks = _parse_local(engine_id)
         return process_liveness(self._children, pid, ticks)
+
+    def adopt(self, reported: Mapping[str, Any]) -> str | None:
+        """``yarn:<application id>`` from the YARN container the wrapper reported running in."""
+        found = _CONTAINER_ID.fullmatch(str(reported.get("container_id") or ""))
+        return f"yarn:application_{found[1]}_{found[2]}" if found and self.yarn else None
 
     def ended_by(self, engine_id: str) -> str | None:
         kind, rest = engine_id.split(":", 1)

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from workbench_plugin._exceptions import SnapshotError
+from workbench_plugin.config import container_id
 from workbench_plugin.faults import fault_point
 from workbench_plugin.fs import filesystem_for
 from workbench_plugin.lifecycle import State
@@ -222,7 +223,7 @@ class ExperimentWrapper:
         try:
             began = self.store.start(run.project, run.run_id, exp_id, generation=self.generation,
                                      pid=os.getpid(), start_ticks=_start_ticks(), host=socket.gethostname(),
-                                     work_dir=str(work))
+                                     work_dir=str(work), **({"container_id": cid} if (cid := container_id()) else {}))
         finally:
             if began is None:
                 shutil.rmtree(work, ignore_errors=True)

@@ -23,8 +23,8 @@ from typing import Any
 from workbench_plugin._exceptions import ConfigError
 
 __all__ = ["Config", "DEFAULTS", "ENGINES", "ENV_FAULT_POINTS", "ENV_WEBHDFS", "HdfsSettings",
-           "check_password_hash", "fault_points", "hash_password", "hdfs_settings", "is_loopback", "load_config",
-           "verify_password"]
+           "check_password_hash", "container_id", "fault_points", "hash_password", "hdfs_settings", "is_loopback",
+           "load_config", "verify_password"]
 
 #: The engines HyperTuner knows, looked up by name (see ``workbench_plugin.plugins``).
 ENGINES = ("local", "spark")
@@ -110,6 +110,14 @@ def fault_points(environ: Mapping[str, str] | None = None) -> frozenset[str]:
     SIGKILL, from :data:`ENV_FAULT_POINTS`; empty, as always outside the crash tests."""
     env = os.environ if environ is None else environ
     return frozenset(p.strip() for p in env.get(ENV_FAULT_POINTS, "").split(",") if p.strip())
+
+
+def container_id(environ: Mapping[str, str] | None = None) -> str:
+    """The id of the YARN container this process runs in (``CONTAINER_ID``, set by the
+    NodeManager), or "" outside YARN: the wrapper reports it, so an engine can find the
+    application again when its submission was never recorded."""
+    env = os.environ if environ is None else environ
+    return env.get("CONTAINER_ID", "")
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,20 @@ def test_spark_engine_does_not_adopt_a_wrapper_pid(store: Store) -> None:
     assert engine.packs and not engine.accounts_usage
 
 
+def test_spark_on_yarn_adopts_the_application_of_the_container_its_wrapper_reported(
+        store: Store, tmp_path: Path) -> None:
+    (tmp_path / "core-site.xml").write_text("<configuration/>")
+    engine = SparkEngine(store, master="yarn", rm_url="http://127.0.0.1:1", spark_submit="/bin/false",
+                         hadoop_conf_dir=str(tmp_path))
+    running = {"pid": 12, "start_ticks": "345", "container_id": "container_1796204071204_0002_01_000001"}
+    assert engine.adopt(running) == "yarn:application_1796204071204_0002"
+    epoch = {"container_id": "container_e17_1796204071204_0031_02_000003"}  # with an RM epoch
+    assert engine.adopt(epoch) == "yarn:application_1796204071204_0031"
+    assert engine.adopt({"pid": 12}) is None and engine.adopt({"container_id": "x_1_2"}) is None
+    state = ExperimentState(state=State.RUNNING, claimed=True, fields=running)
+    assert engine_id_of(engine, state) == "yarn:application_1796204071204_0002"
+
+
 def test_engines_build_from_config(store: Store, tmp_path: Path) -> None:
     env = {"HYPERTUNER_STORE": store.url, "HYPERTUNER_ENGINE": "spark", "HYPERTUNER_SPARK_MASTER": "yarn",
            "HYPERTUNER_YARN_RM": "http://rm.example:8088", "HADOOP_CONF_DIR": str(tmp_path),
