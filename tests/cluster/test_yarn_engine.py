@@ -83,6 +83,8 @@ def test_demo_batch_runs_as_yarn_applications_with_results_on_hdfs(
         assert engine_id.startswith("yarn:application_"), engine_id
         app_id = engine_id.split(":", 1)[1]
         app_ids.append(app_id)
+        # the wrapper reported its container: what SparkEngine.adopt finds the application by
+        assert app_id.split("_", 1)[1] + "_" in str(state.get("container_id")), state.fields
         app = rm_app(minicluster.rm_url, app_id)  # the RM's own record of it
         assert (app["state"], app["finalStatus"]) == ("FINISHED", "SUCCEEDED")
         assert exp.experiment_id.lower() in app["applicationTags"].split(",")
