@@ -14,13 +14,13 @@ import hmac
 import ipaddress
 import os
 import secrets
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from workbench_plugin._exceptions import ConfigError
+from workbench_plugin._toml import read_toml
 
 __all__ = ["Config", "DEFAULTS", "ENGINES", "ENV_FAULT_POINTS", "ENV_WEBHDFS", "HdfsSettings",
            "check_password_hash", "container_id", "fault_points", "hash_password", "hdfs_settings", "is_loopback",
@@ -320,20 +320,7 @@ def load_config(
     if file:
         if isinstance(file, str) and "\x00" in file:
             raise ConfigError(f"HYPERTUNER_CONFIG: {_short(file)} contains a NUL character; remove it")
-        try:
-            data = tomllib.loads(Path(file).read_bytes().decode("utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"HYPERTUNER_CONFIG: no such file {str(file)!r}") from None
-        except IsADirectoryError:
-            raise ConfigError(f"HYPERTUNER_CONFIG: {str(file)!r} is a folder; give a TOML file") from None
-        except OSError as exc:
-            raise ConfigError(f"HYPERTUNER_CONFIG: {str(file)!r} cannot be read ({exc.strerror or exc})") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{file}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file}: not valid TOML ({' '.join(str(exc).split())})") from None
-        except RecursionError:
-            raise ConfigError(f"{file}: arrays or tables nested too deeply to read; flatten them") from None
+        data = read_toml(Path(file), ConfigError, name="HYPERTUNER_CONFIG")
         _merge(merged, data, str(file))
     for name, (section, key) in _ENV.items():
         if name in env:

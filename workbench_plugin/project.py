@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench_plugin._exceptions import ProjectNotFound, SpecError
+from workbench_plugin._toml import read_toml
 from workbench_plugin.commands import FlagStyle
 from workbench_plugin.patterns import compile_patterns
 from workbench_plugin.store import validate_project_name
@@ -72,26 +72,9 @@ def _check_str(key: str, value: Any) -> None:
         raise SpecError(f"{key}: {value[:60]!r} contains a NUL character; remove it")
 
 
-def read_toml(file: Path, error: type[SpecError] = SpecError) -> dict[str, Any]:
-    """A TOML file as a dict; a file that cannot be read or parsed is one ``error`` naming it."""
-    try:
-        text = file.read_bytes().decode("utf-8")
-        return tomllib.loads(text)
-    except IsADirectoryError:
-        raise error(f"{file}: is a folder, not a TOML file; give the file's path") from None
-    except OSError as exc:
-        raise error(f"{file}: cannot be read ({exc.strerror or exc}); check the path") from None
-    except UnicodeDecodeError as exc:
-        raise error(f"{file}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"{file}: not valid TOML ({' '.join(str(exc).split())})") from None
-    except RecursionError:
-        raise error(f"{file}: arrays or tables nested too deeply to read; flatten them") from None
-
-
 def _load(root: Path) -> ProjectSettings:
     file = root / PROJECT_FILE
-    data = read_toml(file)
+    data = read_toml(file, SpecError)
     section = data.get("project")
     if not isinstance(section, dict):
         raise SpecError(f"{file}: missing [project] section with name and script")
