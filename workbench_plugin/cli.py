@@ -208,7 +208,7 @@ def _registered(store: Store, settings: ProjectSettings) -> bool:
         known = store.project(settings.name)
     except ProjectNotFound:
         return False
-    if Path(known.path).resolve() != Path(settings.root).resolve():
+    if known.path and Path(known.path).resolve() != Path(settings.root).resolve():  # "": rebuilt, unknown
         raise SpecError(f"project name: {settings.name!r} is already used in store {store.url!r} by "
                         f"{known.path!r}; choose another with --name")
     return True

@@ -211,15 +211,25 @@ class Store:
         return [p for p in self.fs.listdir("projects") if self.fs.exists(f"projects/{p}/project.json")]
 
     def project(self, name: str) -> Project:
+        """The project's record. A damaged one is set aside and a record rebuilt in its place
+        (``path`` empty: unknown), so the project and its runs keep working."""
+        path = f"projects/{name}/project.json"
         try:
-            data = json.loads(self.fs.read_bytes(f"projects/{name}/project.json"))
+            raw = self.fs.read_bytes(path)
         except FileNotFoundError:
             known = ", ".join(self.projects()) or "none yet"
             raise ProjectNotFound(
                 f"project {name!r}: not in store {self.url!r} (projects: {known});"
                 " run 'hypertuner init' in the project folder"
             ) from None
-        return Project(**data)
+        try:
+            data = json.loads(raw)
+            return Project(**data)
+        except (ValueError, TypeError) as exc:  # not JSON, not UTF-8, not a project record
+            rebuilt = Project(name=name, path="", created=_now(), author="")
+            if self.set_aside(path, exc) is not None:
+                self.fs.create_exclusive(path, _dumps(asdict(rebuilt)))  # another reader may be first
+            return rebuilt
 
     # ---- runs --------------------------------------------------------------------------
     @staticmethod

@@ -429,3 +429,19 @@ def test_two_readers_setting_the_same_file_aside_say_it_once(store: Store, caplo
     assert (first, second) == ("quarantine/projects/p/events/1~aaaaaa.json", None)
     assert len(warned(caplog)) == 1
     assert store.fs.read_bytes("quarantine/projects/p/events/1~aaaaaa.json") == b"{"
+
+
+def test_a_damaged_project_record_is_set_aside_and_rebuilt(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    run = make_run(store, n=2)
+    store.fs.move("projects/p/project.json", "elsewhere.json")  # a truncated record in its place:
+    store.fs.write_atomic("projects/p/project.json", b'{"name": "p", "pa')
+    caplog.set_level(logging.WARNING)
+    assert store.project("p").name == "p"
+    lines = warned(caplog)
+    assert len(lines) == 1 and "projects/p/project.json is damaged" in lines[0]
+    assert store.quarantined() == ["projects/p/project.json"]
+    assert store.projects() == ["p"] and store.project("p").path == ""  # rebuilt: the folder is unknown
+    assert warned(caplog) == []
+    index = ProjectIndex(store, "p")
+    index.refresh()
+    assert list(index.runs) == [run.run_id]
