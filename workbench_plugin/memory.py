@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from workbench_plugin._exceptions import ConfigError
 
 __all__ = [
+    "MAX_NOTE_CHARS",
     "MAX_VIEW_CHARS",
     "ListLog",
     "Lock",
@@ -191,6 +192,9 @@ class ProjectMemory:
         text = text.strip()
         if not text:
             raise ConfigError("note: the text is empty; write something to save")
+        if len(text) > MAX_NOTE_CHARS:
+            raise ConfigError(f"note: {len(text):,} characters; a note holds at most {MAX_NOTE_CHARS:,} "
+                              "(keep the long text in a file of the project)")
         extra = {"author": author} if author else {}
         record = self.log.append_event(NOTE_EVENT, run_id=run_id, text=text, view=dict(view),
                                        **extra)
@@ -204,6 +208,8 @@ def encode_view(view: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+#: The longest note kept (it is shown on every page of the run).
+MAX_NOTE_CHARS = 2_000
 #: The longest view token read (a URL longer than Tornado's 64 KiB header limit never arrives).
 MAX_VIEW_CHARS = 65_536
 

@@ -210,3 +210,34 @@ def test_slider_titles_carry_no_tex_delimiters(name: str) -> None:
     assert not contains_tex_string(title) and title.replace("\u200b", "") == name
     page = RunPage(FakeRunSource({"lr": [0.1, 0.2]}, metrics=(name,)))
     assert not contains_tex_string(page.sliders[name].name)
+
+
+#: One page for the note-box fuzzing (its memory is a list: what a store keeps, without the disk).
+NOTE_PAGE = RunPage(FakeRunSource(finished=3))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=3000) | st.sampled_from(["", "   ", "<img src=x onerror=alert(1)>", "a\nb\r\nc",
+                                                 "\x00", "x" * 2001, "$$x$$", "\u202e\u200b"]))
+def test_fuzzed_note_text_is_kept_as_typed_or_refused_in_one_line(text: str) -> None:
+    """The note box: whatever is typed is either kept (stripped, shown as the note's label, not
+    as HTML) or refused in one line in the header; the page keeps working either way."""
+    before = len(NOTE_PAGE.memory.notes(NOTE_PAGE.model.run_frames.run_id))
+    NOTE_PAGE.notes.input.value = text
+    note = NOTE_PAGE.save_note()
+    notes = NOTE_PAGE.memory.notes(NOTE_PAGE.model.run_frames.run_id)
+    if note is None:
+        one_line(NOTE_PAGE.error)
+        assert len(notes) == before and (not text.strip() or len(text.strip()) > 2000)
+        NOTE_PAGE.show_error("")
+    else:
+        assert note.text == text.strip() and notes[-1].text == note.text
+        labels = [getattr(item, "label", "") for item in NOTE_PAGE.notes.listing.objects]
+        assert any(label.startswith(note.text) for label in labels)
+
+
+def test_a_note_longer_than_the_limit_is_refused_naming_it() -> None:
+    page = RunPage(FakeRunSource(finished=2))
+    assert page.save_note("y" * 2001) is None
+    assert page.error == ("note: 2,001 characters; a note holds at most 2,000 "
+                          "(keep the long text in a file of the project)")
