@@ -94,6 +94,7 @@ class Crashes:
     side: Path = field(init=False)
     work: Path = field(init=False)
     gateways: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    serving: dict[int, bool] = field(default_factory=dict)  # pid -> a `serve`, not a `gateway`
     max_running: int = 0
     wrapper_kills: dict[str, float] = field(default_factory=dict)  # experiment -> when its wrapper was killed
     gateway_starts: list[float] = field(default_factory=list)
@@ -119,12 +120,16 @@ class Crashes:
             env[ENV_FAULT_POINTS] = faults
         return env
 
-    def start_gateway(self, faults: str = "") -> subprocess.Popen[bytes]:
+    def start_gateway(self, faults: str = "", *, serve: bool = False) -> subprocess.Popen[bytes]:
+        """A ``hypertuner gateway``, or with ``serve`` a ``hypertuner serve`` (the dashboard on a
+        free port of 127.0.0.1 with its in-process gateway)."""
         log = open(self.root / "gateways.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-m", "workbench_plugin.cli", "--store", self.store.url, "gateway"],
+        command = ["serve", "--port", "0", "--project", str(self.root / "proj")] if serve else ["gateway"]
+        proc = subprocess.Popen([sys.executable, "-m", "workbench_plugin.cli", "--store", self.store.url, *command],
                                 env=self.env(faults), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
         self.gateways[proc.pid] = proc
+        self.serving[proc.pid] = serve
         self.gateway_starts.append(time.time())
         return proc
 

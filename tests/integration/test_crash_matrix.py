@@ -94,21 +94,26 @@ BATCH, KILLS, PAUSE = 100, 50, (0.4, 1.2)
 
 
 def test_random_kills_of_gateways_and_wrappers(store: Store, tmp_path: Path) -> None:
+    """A `hypertuner gateway` and a `hypertuner serve` (dashboard + in-process gateway) side by side,
+    each killed with -9 at random moments and started again, and wrappers killed too."""
     rnd = random.Random(9)
     with Crashes(store, tmp_path) as crashes:
         crashes.launch({"x": ",".join(str(i) for i in range(1, BATCH + 1)), "epochs": 2, "sleep": 0.1})
         crashes.start_gateway()
-        crashes.start_gateway()
-        gateway_kills = 0
+        crashes.start_gateway(serve=True)
+        gateway_kills = serve_kills = 0
         for pause in iter_kill_times(KILLS, *PAUSE, seed=9):
             time.sleep(pause)
             wrappers = crashes.wrappers()
             if wrappers and rnd.random() < 0.3:
                 crashes.kill_wrapper(rnd.choice(wrappers))
             else:
-                crashes.kill_gateway(rnd.choice(list(crashes.gateways.values())))
-                crashes.start_gateway()
+                victim = rnd.choice(list(crashes.gateways.values()))
+                serve = crashes.serving[victim.pid]
+                crashes.kill_gateway(victim)
+                crashes.start_gateway(serve=serve)
                 gateway_kills += 1
+                serve_kills += serve
         wait_for(crashes.all_ended, timeout=120, what="every experiment to end")
         states = crashes.states()
         lost = {e for e, s in states.items() if s == State.LOST}
@@ -120,7 +125,9 @@ def test_random_kills_of_gateways_and_wrappers(store: Store, tmp_path: Path) -> 
         assert gateway_kills >= KILLS // 2
         delays = crashes.requeue_delays()  # claims of killed gateways went back soon
         assert all(d <= TRUE_WITHIN_SECONDS for d in delays), delays
-        print(f"\ncrash matrix: {BATCH} experiments, {gateway_kills} gateway kills, {len(crashes.wrapper_kills)} "
+        assert serve_kills >= KILLS // 6
+        print(f"\ncrash matrix: {BATCH} experiments, {gateway_kills} gateway kills ({serve_kills} of them `serve`), "
+              f"{len(crashes.wrapper_kills)} "
               f"wrapper kills, {len(lost)} lost (their wrapper killed), {len(crashes.requeued())} claims requeued "
               f"({len(delays)} of a killed gateway, at most {max(delays, default=0):.1f} s after the kill), "
               f"max {crashes.max_running} scripts on {crashes.slots} slots")
