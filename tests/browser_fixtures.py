@@ -5,6 +5,7 @@ A missing or broken Chromium fails the tests that need it (never a skip), saying
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -47,3 +48,14 @@ def browser() -> Iterator[Any]:
             chromium.close()
     finally:
         playwright.stop()
+
+
+@pytest.fixture
+def no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Exceptions in server callbacks only get logged (by tornado, bokeh, panel): fail on them.
+    A browser test module asks for it with ``pytest.mark.usefixtures("no_server_errors")``."""
+    caplog.set_level(logging.ERROR)
+    yield
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    assert not errors, "server logged errors:\n" + "\n".join(
+        f"{r.name}: {r.getMessage()}" for r in errors)

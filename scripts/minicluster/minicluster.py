@@ -370,11 +370,7 @@ class MiniCluster:
         """Stop the ResourceManager only (HDFS and the NodeManager keep running); returns once its
         REST API no longer answers."""
         self._command("stop-rm")
-        deadline = time.monotonic() + 30
-        while _answers(f"{self.rm_url}/ws/v1/cluster/info"):
-            if time.monotonic() > deadline:
-                raise self._error("the ResourceManager still answers 30 s after stop-rm")
-            time.sleep(0.1)
+        self._until_silent(f"{self.rm_url}/ws/v1/cluster/info", "the ResourceManager", "stop-rm")
 
     def start_rm(self) -> None:
         """Start the ResourceManager again on the same ports; returns once its REST API answers
@@ -390,10 +386,14 @@ class MiniCluster:
         """Stop the NameNode only (the DataNode, YARN and running containers keep going); returns
         once WebHDFS no longer answers."""
         self._command("stop-nn")
-        deadline = time.monotonic() + 30
-        while _answers(f"{self.webhdfs_url}/webhdfs/v1/?op=GETFILESTATUS"):
+        self._until_silent(f"{self.webhdfs_url}/webhdfs/v1/?op=GETFILESTATUS", "WebHDFS", "stop-nn")
+
+    def _until_silent(self, url: str, what: str, command: str, timeout: float = 30) -> None:
+        """Return once ``url`` no longer answers (a stopped service)."""
+        deadline = time.monotonic() + timeout
+        while _answers(url):
             if time.monotonic() > deadline:
-                raise self._error("WebHDFS still answers 30 s after stop-nn")
+                raise self._error(f"{what} still answers {timeout:.0f} s after {command}")
             time.sleep(0.1)
 
     def start_nn(self) -> None:

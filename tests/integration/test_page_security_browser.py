@@ -8,7 +8,6 @@ would run is counted by a dialog listener.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from tests.integration.browser import READY_JS, VIEWPORT, VISIBLE_JS, wait_for
 from workbench_plugin.index import ProjectIndex, RunView
 from workbench_plugin.store import Experiment, Run, Store
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_server_errors")]
 
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(2)</script>"
@@ -36,15 +35,6 @@ BRACE = "a}<img src=x onerror=alert(4)>"
 #: TEX would be rendered by MathJax into a slider title as HTML (a javascript: link here).
 TEX = r"$$\href{javascript:alert(6)}{tex}$$"
 METRICS = (SVG, "val loss", "lr", "a/b", "<b>x</b>", "名前", "m" * 300, BRACE, TEX)
-
-
-@pytest.fixture(autouse=True)
-def no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    caplog.set_level(logging.ERROR)
-    yield
-    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
-    assert not errors, "server logged errors:\n" + "\n".join(
-        f"{r.name}: {r.getMessage()}" for r in errors)
 
 
 def write_run(store: Store) -> Run:

@@ -6,7 +6,6 @@ Bokeh's own views (frame bbox and scales), never hard-coded.
 
 from __future__ import annotations
 
-import logging
 import socket
 import time
 import urllib.request
@@ -31,7 +30,7 @@ from tests.integration.browser import (
     wait_for,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_server_errors")]
 
 
 def ids_where(source: FakeRunSource, **params: Any) -> list[str]:
@@ -40,16 +39,6 @@ def ids_where(source: FakeRunSource, **params: Any) -> list[str]:
 
 
 # ---- fixtures ------------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Exceptions in server callbacks only get logged (by tornado, bokeh, panel): fail on them."""
-    caplog.set_level(logging.ERROR)
-    yield
-    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
-    assert not errors, "server logged errors:\n" + "\n".join(
-        f"{r.name}: {r.getMessage()}" for r in errors)
-
-
 @pytest.fixture(scope="module")
 def source() -> FakeRunSource:
     return FakeRunSource()  # 8 experiments, all finished: batch_size x num_epochs x alpha
