@@ -151,20 +151,25 @@ def test_resource_manager_outage_mid_batch_keeps_the_queue(yarn: dict[str, str],
                                                            project_dir: Path) -> None:
     store = Store(yarn["HYPERTUNER_STORE"])
     env = {**yarn, "HYPERTUNER_SLOTS": "1"}
-    index, exps = launch_batch(store, project_dir, {"x": "1,2,3", "epochs": 2})
+    index, exps = launch_batch(store, project_dir, {"x": "1,2,3", "epochs": 2, "sleep": 3})
     gateway = subprocess.Popen([*HYPERTUNER, "gateway"], env=_env(env), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     rm_down = False
     try:
         first = exps[0].experiment_id
         wait_for(lambda: _state(index, first) == "succeeded", timeout=180, what="the first experiment to finish")
-        minicluster.stop_rm()  # mid-batch: one done, two to go
+        # and the second handed to YARN: a gateway inside spark-submit while the RM stops would wait
+        # in spark-submit (and say nothing) rather than meet the outage in its own step
+        second = exps[1].experiment_id
+        wait_for(lambda: _state(index, second) in ("running", "succeeded"), timeout=180,
+                 what="the second experiment to run")
+        minicluster.stop_rm()  # mid-batch: one done, one running, one to go
         rm_down = True
         down = hypertuner(env, "resources")
         lines = down.stderr.strip().splitlines()
         assert down.returncode == 2 and len(lines) == 1 and minicluster.rm_url in lines[0], down.stderr
         time.sleep(6)  # the gateway tries, fails, keeps the rest queued
-        rest = [e.experiment_id for e in exps[1:]]
+        rest = [e.experiment_id for e in exps[2:]]
         assert {_state(index, e) for e in rest} <= {"queued", "submitted", "running"}
         minicluster.start_rm()
         rm_down = False
