@@ -164,9 +164,13 @@ class StdoutParser:
         self._epoch: int | None = None  # set by "Epoch 3/10" (or an epoch-only custom match)
         self._step: int | None = None  # set by a step-only custom match
         self._next_step = 0
+        #: What caught the last line fed: ``"keras"``, ``"key=value"``, the custom pattern(s) that
+        #: matched (joined by `` | ``), or ``None`` when the line gave no point.
+        self.last_rule: str | None = None
 
     def feed(self, line: str) -> list[Point]:
         """The points in one line of output (usually zero or one)."""
+        self.last_rule = None
         text = _last_update(line)[:MAX_METRIC_LINE]
         if not text.strip():
             return []
@@ -174,8 +178,12 @@ class StdoutParser:
             point = self._custom(text)
         else:
             point = self._keras(text) if ":" in text or "Epoch" in text else None
-            if point is None and "=" in text:
+            if point is not None:
+                self.last_rule = "keras"
+            elif "=" in text:
                 point = self._key_value(text)
+                if point is not None:
+                    self.last_rule = "key=value"
         return [] if point is None else [point]
 
     def _point(self, epoch: int | None, step: int | None, metrics: dict[str, float]) -> Point:
@@ -239,6 +247,7 @@ class StdoutParser:
         assert self.patterns is not None
         epoch = step = None
         metrics: dict[str, float] = {}
+        caught: list[str] = []
         for regex in self.patterns:
             match = regex.search(text)
             if match is None:
@@ -269,6 +278,8 @@ class StdoutParser:
             epoch = m_epoch if m_epoch is not None else epoch
             step = m_step if m_step is not None else step
             metrics.update(found)
+            if found:
+                caught.append(regex.pattern)
         if not metrics:
             if epoch is not None:  # a header such as "Epoch 3": context for the lines after it
                 self._epoch = epoch
@@ -279,6 +290,7 @@ class StdoutParser:
             epoch = self._epoch
             if epoch is None and self._step is not None:
                 step, self._step = self._step, None
+        self.last_rule = " | ".join(caught)
         return self._point(epoch, step, metrics)
 
 

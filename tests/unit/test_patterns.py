@@ -177,3 +177,18 @@ def test_parse_stream_with_patterns() -> None:
     assert parse_stream(["a 1", "a 2"], patterns=[r"a (?P<a>\d)"]) == [
         Point("step", None, 0, {"a": 1.0}), Point("step", None, 1, {"a": 2.0}),
     ]
+
+
+def test_last_rule_names_what_caught_the_line() -> None:
+    parser = StdoutParser()
+    parser.feed("Epoch 1/2")
+    assert parser.last_rule is None
+    parser.feed(KERAS_FINAL)
+    assert parser.last_rule == "keras"
+    parser.feed("epoch=2 loss=0.1")
+    assert parser.last_rule == "key=value"
+    parser.feed("nothing here")
+    assert parser.last_rule is None
+    custom = StdoutParser([r"loss (?P<loss>\S+)", r"acc (?P<acc>\S+)", r"lr (?P<lr>\S+)"])
+    custom.feed("loss 0.5 acc 0.9")
+    assert custom.last_rule == r"loss (?P<loss>\S+) | acc (?P<acc>\S+)"
