@@ -115,7 +115,7 @@ def _print_lines(report: CheckReport, every_line: bool, out: IO[str]) -> None:
         text = printable(r.text, _TEXT_WIDTH)
         if r.stream == "stderr":
             mark = "!" if r.points else " "
-            out.write(f"{dim}{r.number:>6} ! {text}{reset}  {dim}(stderr, not read){reset}\n")
+            out.write(f"{dim}{'':>6} ! {text}{reset}  {dim}(stderr, not read){reset}\n")
             if r.points:
                 out.write(f"{dim}       {mark} would give {_caught(r)} on stdout{reset}\n")
         elif r.points:
@@ -142,13 +142,16 @@ def _print_summary(report: CheckReport, out: IO[str], *, hint: str) -> None:
 
 
 def _proposals(args: argparse.Namespace, lines: list[OutputLine]) -> list[tuple[str, OutputLine | None, Proposal]]:
+    """Proposals for ``--line N`` (the Nth stdout line, as numbered on screen) and ``--explain``."""
     found = []
+    stdout = [line for line in lines if line.stream == "stdout"]
     for n in args.line:
-        if not lines:
-            raise SpecError(f"--line {n}: the output has no lines; run it with --all to see what it printed")
-        if not 1 <= n <= len(lines):
-            raise SpecError(f"--line {n}: the output has {len(lines)} lines; give a line number from 1 to {len(lines)}")
-        line = lines[n - 1]
+        if not stdout:
+            raise SpecError(f"--line {n}: the output has no stdout lines; run it with --all to see what it printed")
+        if not 1 <= n <= len(stdout):
+            raise SpecError(f"--line {n}: the output has {len(stdout)} lines; give a line number from 1 to "
+                            f"{len(stdout)}")
+        line = stdout[n - 1]
         found.append((f"line {n}", line, propose_pattern(line.text, percentages=args.percent, where=f"--line {n}")))
     for i, text in enumerate(args.explain, 1):
         where = "--explain" if len(args.explain) == 1 else f"--explain #{i}"
@@ -197,11 +200,9 @@ def cmd_patterns(args: argparse.Namespace, *, stdin: IO[bytes] | None = None, ou
                     f"{printable(log, 200)} --line N (or --explain 'TEXT')".replace("  ", " "))
             _print_summary(report, out, hint=hint)
     data["proposals"] = []
-    for label, line, proposal in proposals:
+    for label, _line, proposal in proposals:
         entry: dict[str, Any] = {"for": label, "pattern": proposal.pattern, "toml": proposal.toml,
                                  "reads": proposal.expected}
-        if line is not None and line.stream == "stderr":
-            entry["note"] = "this line is on stderr, which is not read for metrics"
         if lines:
             entry["catches"] = count_caught(lines, [proposal.pattern])
             entry["with_project_patterns"] = count_caught(lines, [*patterns, proposal.pattern])
@@ -239,10 +240,9 @@ def _print_proposal(entry: dict[str, Any], lines: list[OutputLine], has_patterns
     reads = " ".join(f"{printable(k, 40)}={fmt(v)}" for k, v in entry["reads"].items())
     out.write(f"proposed pattern for {entry['for']} (reads {reads}):\n")
     out.write(f"  stdout_patterns = [{entry['toml']}]\n")
-    if entry.get("note"):
-        out.write(f"  note: {entry['note']}\n")
     if lines:
-        out.write(f"  it catches {entry['catches']} of {len(lines)} lines")
+        stdout = sum(1 for line in lines if line.stream == "stdout")
+        out.write(f"  it catches {entry['catches']} of {stdout} lines")
         if entry["with_project_patterns"] != entry["catches"] or has_patterns:
             out.write(f"; with the project's patterns, {entry['with_project_patterns']}")
         out.write("\n")

@@ -13,7 +13,7 @@ from workbench_plugin._exceptions import SpecError
 
 __all__ = ["append_to_array"]
 
-_HEADER = re.compile(r"^[ \t]*\[\[?[ \t]*([^\]\n]*?)[ \t]*\]\]?[ \t]*(?:#.*)?$", re.MULTILINE)
+_HEADER = re.compile(r"^[ \t]*\[\[?[ \t]*([^\]\r\n]*?)[ \t]*\]\]?[ \t]*(?:#[^\r\n]*)?\r?$", re.MULTILINE)
 
 
 def _array_end(text: str, open_at: int) -> tuple[int, int]:
@@ -67,7 +67,7 @@ def append_to_array(text: str, section: str, key: str, item: str, value: str, *,
     current = table.get(key, []) if isinstance(table, dict) else None
     if not isinstance(current, list):
         raise SpecError(refuse % f"{key} is not a list")
-    headers = [m for m in _HEADER.finditer(text)]
+    headers = list(_HEADER.finditer(text))
     mine = [m for m in headers if m.group(1).strip().strip("\"'") == section]
     if len(mine) != 1 or mine[0].group(0).lstrip().startswith("[["):
         raise SpecError(refuse % f"no single [{section}] header")

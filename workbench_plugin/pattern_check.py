@@ -56,14 +56,14 @@ _INT_RE = r"\d+"
 _TOKEN = re.compile(
     r"(?<![\w.+\-@/])(?:[-+]?(?:\d++(?:\.\d++)?|\.\d++)(?:[eE][-+]?\d++)?|[-+]?(?:nan|inf))(?![\w]|\.\d)"
 )
-_LABEL_TAIL = re.compile(r"[A-Za-z_][\w'/.\-]*+(?: [A-Za-z_][\w'/.\-]*+){0,2}$")
-_LABEL_STRIP = " \t:=[(#|"
+_LABEL_TAIL = re.compile(r"[A-Za-z_][\w/.\-]*+(?:'s)?(?: [A-Za-z_][\w/.\-]*+(?:'s)?){0,2}$")
+_LABEL_STRIP = " \t:=[(#|\x00"  # \x00: where a terminal colour was
 # Terminal colours: read as separators when naming numbers, kept in the pattern as they are.
 _ANSI = re.compile(r"\x1b\[[0-9;?]*+[ -/]*+[@-~]")
 
 
 class OutputLine(NamedTuple):
-    """One line of output; ``number`` counts from 1 over stdout and stderr as they came."""
+    """One line of output; ``number`` counts from 1 within its stream."""
 
     number: int
     stream: str  # "stdout" or "stderr"

@@ -3,7 +3,8 @@ group killed at a time limit) or read a log a user gives. For ``hypertuner patte
 
 Both stop at :data:`MAX_LINES` lines or :data:`MAX_BYTES` bytes, whichever comes first; a run that
 reaches either is stopped (it would only block on a full pipe). Stdout and stderr are read apart,
-as the experiment wrapper reads them (metrics from stdout only), and kept in the order they came.
+as the experiment wrapper reads them (metrics from stdout only), and kept in about the order they
+came; lines are numbered within their stream, so stdout's numbers do not depend on that order.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class _Collector:
 
     def __init__(self, max_lines: int, max_bytes: int) -> None:
         self.lines: list[OutputLine] = []
+        self._counts = {"stdout": 0, "stderr": 0}
         self.bytes = 0
         self.max_lines, self.max_bytes = max_lines, max_bytes
         self.full = threading.Event()
@@ -65,7 +67,8 @@ class _Collector:
                     return False
             self.bytes += len(raw)
             text = raw.decode("utf-8", errors="replace").rstrip("\n")
-            self.lines.append(OutputLine(len(self.lines) + 1, stream, text))
+            self._counts[stream] += 1
+            self.lines.append(OutputLine(self._counts[stream], stream, text))
             return not self.full.is_set()
 
     def pump(self, source: IO[bytes], stream: str) -> None:
