@@ -246,10 +246,9 @@ def _print_proposal(entry: dict[str, Any], lines: list[OutputLine], has_patterns
         if entry["with_project_patterns"] != entry["catches"] or has_patterns:
             out.write(f"; with the project's patterns, {entry['with_project_patterns']}")
         out.write("\n")
-        if entry["lines_with_points_now"] > entry["with_project_patterns"]:
-            out.write(f"  note: custom patterns replace the default rules (Keras lines, key=value): "
-                      f"{entry['lines_with_points_now']} lines give points now, "
-                      f"{entry['with_project_patterns']} would with it\n")
+        if entry["lines_with_points_now"] and not has_patterns:
+            out.write(f"  note: custom patterns replace the default rules (Keras lines, key=value), which catch "
+                      f"{entry['lines_with_points_now']} lines now; add a pattern for those too\n")
 
 
 def check_project(settings: ProjectSettings, timeout: float, out: IO[str] | None = None) -> CheckReport:
