@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from workbench_plugin import batch
+from workbench_plugin import _patterns_cli, batch
 from workbench_plugin._argparse import OneLineParser as _Parser
 from workbench_plugin._exceptions import ConfigError, HyperTunerError, ProjectNotFound, SpecError
 from workbench_plugin._table import fmt, format_table, progress_line
@@ -58,6 +59,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="project name (default: the folder's name)")
     p.add_argument("--flag-style", default="space",
                    help="'space' (--lr 0.1), 'equals' (--lr=0.1) or a template like '{bs} {epochs}'")
+    p.add_argument("--check", action="store_true",
+                   help="then run the script once and say which metrics its output gives")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="with --check: stop the script after this many seconds (default 60)")
+
+    p = sub.add_parser("patterns", help="which metrics the stdout rules read from the script's output; "
+                       "propose a pattern for a line they miss")
+    _patterns_cli.add_arguments(p)
 
     for name, text in (("plan", "preview a batch"), ("run", "launch a batch")):
         p = sub.add_parser(name, help=text)
@@ -196,9 +205,13 @@ def cmd_init(ctx: _Context, args: argparse.Namespace) -> int:
         if not _registered(ctx.store, settings):
             ctx.store.create_project(settings.name, settings.root)
 
+    if args.check and not (math.isfinite(args.timeout) and args.timeout > 0):  # before anything is written
+        raise SpecError(f"--timeout: {args.timeout:g} is not a time limit; give seconds greater than 0, as in 60")
     settings = write_project_file(folder, name=args.name or folder.name, script=args.script,
                                   flag_style=args.flag_style, register=register)
-    print(f"project {settings.name} in {folder} (store {ctx.store.url})")
+    print(f"project {settings.name} in {folder} (store {ctx.store.url})", flush=True)
+    if args.check:
+        _patterns_cli.check_project(settings, args.timeout)
     return 0
 
 
@@ -451,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "hash-password":  # needs no config or store
             return cmd_hash_password()
+        if args.command == "patterns":  # nor does this
+            return _patterns_cli.cmd_patterns(args)
         ctx = _Context(args)
         return COMMANDS[args.command](ctx, args)
     except HyperTunerError as exc:

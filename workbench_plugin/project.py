@@ -26,7 +26,7 @@ from workbench_plugin.commands import FlagStyle
 from workbench_plugin.patterns import compile_patterns
 from workbench_plugin.store import validate_project_name
 
-__all__ = ["PROJECT_FILE", "ProjectSettings", "find_project", "write_project_file"]
+__all__ = ["PROJECT_FILE", "ProjectSettings", "add_stdout_pattern", "find_project", "write_project_file"]
 
 PROJECT_FILE = "hypertuner.toml"
 _KEYS = {"name", "script", "flag_style", "interpreter", "stdout_patterns"}
@@ -156,3 +156,48 @@ def write_project_file(root: str | os.PathLike[str], *, name: str, script: str, 
 
 def _toml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def add_stdout_pattern(root: str | os.PathLike[str], pattern: str) -> bool:
+    """Append ``pattern`` to the project's ``stdout_patterns``, all or nothing: the edited text keeps
+    the rest of the file (comments included), is checked by reading it back and as settings, and
+    replaces the file by a rename. False when the pattern is there already."""
+    from workbench_plugin._toml_edit import append_to_array
+    from workbench_plugin.pattern_check import toml_string
+
+    folder = Path(root).resolve()
+    file = folder / PROJECT_FILE
+    settings = _load(folder)
+    if pattern in settings.stdout_patterns:
+        return False
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"project: cannot read {str(file)!r} ({exc.strerror or exc})") from None
+    text = raw.decode("utf-8")  # _load read it as UTF-8 already
+    new = append_to_array(text, "project", "stdout_patterns", toml_string(pattern), pattern, where=str(file))
+    temp = folder / f".{PROJECT_FILE}.{os.getpid()}.tmp"
+    try:
+        try:
+            temp.write_bytes(new.encode("utf-8"))
+            with contextlib.suppress(OSError):
+                temp.chmod(file.stat().st_mode & 0o7777)
+            _load_text_check(folder, temp)
+            if file.read_bytes() != raw:
+                raise SpecError(f"project: {str(file)!r} changed while it was being edited; run the command again")
+            os.replace(temp, file)
+        except OSError as exc:
+            raise SpecError(f"project: cannot write {str(file)!r} ({exc.strerror or exc})") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+    return True
+
+
+def _load_text_check(folder: Path, temp: Path) -> None:
+    """The edited file, read as settings before it replaces the old one (a bad pattern is refused)."""
+    data = read_toml(temp, SpecError, name=PROJECT_FILE)
+    section = data["project"]
+    ProjectSettings(name=section.get("name", folder.name), root=str(folder), script=section.get("script", ""),
+                    flag_style=section.get("flag_style", "space"), interpreter=section.get("interpreter", ""),
+                    stdout_patterns=section.get("stdout_patterns", []))
