@@ -41,7 +41,7 @@ def norm(name: str) -> str:
 
 def parse_sample(text: str, hyperparameters: list[str]) -> list[Point]:
     try:
-        parser = StdoutParser(None, hyperparameters=hyperparameters)  # type: ignore[call-arg]
+        parser = StdoutParser(None, hyperparameters=hyperparameters)
     except TypeError:  # a parser from before hyperparameter echoes
         parser = StdoutParser()
     points: list[Point] = []
