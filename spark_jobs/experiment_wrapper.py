@@ -110,7 +110,7 @@ class ExperimentWrapper:
         self.work_root = work_root or None
         self.flush_seconds = flush_seconds
         self.python = python or run.interpreter or sys.executable
-        self.parser = StdoutParser(run.stdout_patterns or None)
+        self.parser = StdoutParser(run.stdout_patterns or None, hyperparameters=experiment.params)
         self._lock = threading.Lock()
         self._stdout_points: list[Any] = []
         self._logs: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
@@ -146,6 +146,9 @@ class ExperimentWrapper:
             with self._lock:
                 self._logs[name] += raw
                 self._stdout_points.extend(points)
+        tail = self.parser.close() if name == "stdout" else []  # a table the script left open
+        with self._lock:
+            self._stdout_points.extend(tail)
         stream.close()
         with self._lock:
             self._open_streams -= 1

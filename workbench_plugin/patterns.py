@@ -1,24 +1,46 @@
 """Metrics read from a script's stdout, for scripts that cannot use the tracking SDK.
 
 Standard library only (it runs inside every container). The wrapper feeds each stdout line to a
-:class:`StdoutParser` and gets :class:`Point` s back. Without patterns the parser knows two
+:class:`StdoutParser` and gets :class:`Point` s back. Without patterns the parser knows these
 styles:
 
-* Keras progress lines. ``Epoch 3/10`` sets the current epoch; a following
+* Keras progress lines (``"keras"``). ``Epoch 3/10`` sets the current epoch; a following
   ``100/100 [====] - 1s 10ms/step - loss: 0.1234 - acc: 0.95`` is an epoch point with those
   metrics (Keras 2 and 3, verbose 1 and 2). Progress redrawn with ``\\r`` counts only its last
   update, and mid-epoch updates (``ETA:``, ``32/100``) are skipped. ``loss: 0.5 - acc: 0.9``
   with no ``Epoch`` line before it is a step point.
-* ``key=value`` pairs: ``epoch=3 loss=0.12`` is an epoch point, ``step=10 loss=0.3`` a step
+* ``key=value`` pairs (``"key=value"``): ``epoch=3 loss=0.12`` is an epoch point, ``step=10 loss=0.3`` a step
   point, ``loss=0.1 acc=0.9`` a point at the next step. A line may also start with
   ``epoch 3/12`` or ``step 40``. Values must be numbers (``1e-3``, ``-2.5``, ``nan``); other
   pairs (``mode=train``), pairs in URLs or ``a==b``, and arguments of calls such as
   ``Namespace(lr=0.1)`` are ignored.
 
+* Other printed shapes, each named in :attr:`StdoutParser.last_rule`: ``"dict"`` (``{'loss': 0.5,
+  'epoch': 1.0}``, JSON lines), ``"optuna"`` (``Trial 3 finished with value: 0.8``; the trial's
+  parameters are not metrics), ``"sklearn-cv"`` (``[CV 1/5] END ...; score: (test=0.9)``),
+  ``"boosting"`` (XGBoost/LightGBM ``[10]\tvalid_0's l2: 0.5``, the round is the step),
+  ``"catboost"`` (``3:\tlearn: 0.6\ttest: 0.6``), ``"table"`` (a header of column names then rows
+  of numbers, as scikit-learn's ``Iter  Train Loss`` or fastai's ``epoch train_loss ...``; the
+  first column is the step or epoch when named so), ``"log table"`` (``| name | value |`` rows
+  between dashed lines, as stable-baselines prints; one point per table) and ``"pairs"``: a line
+  cut at ``|``, tabs, ``,``, ``;``, `` - `` and runs of spaces into pieces ``name: value``,
+  ``name = value`` or ``name value`` (names of up to four words with ``. / @ ' -``; a value may be
+  followed by ``%`` (dropped: ``Accuracy: 98%`` is 98.0) and a running average in brackets). The
+  epoch or step is read from the line (``Epoch 3/10``, ``epoch: 3``, ``[iteration 0001]``,
+  ``Iteration 5,``, ``Episode: 7``); a line that gives only that sets the context of the lines
+  after it. A line with one pair is a metric only when its name says so (``Best val loss 0.2``,
+  ``Final accuracy: 0.93``; not ``Time: 3`` or ``seed: 42``). Values with units (``36.9s``),
+  counters (``640/60000``) and times are not metrics.
+
+Hyperparameter echoes: ``StdoutParser(hyperparameters=[...])`` takes the names of the flags the
+experiment was given; a default-rule name equal to one of them (``learning_rate`` and
+``learning-rate`` alike) is recorded in :attr:`StdoutParser.echoes`, never as a metric.
+
 Custom patterns (a project's ``stdout_patterns``) replace both: regular expressions whose named
 groups are metrics, except ``epoch`` and ``step`` (ints). All patterns are tried on each line
 and what they capture makes one point; a match with only ``epoch``/``step`` sets the context of
-the lines after it (as ``Epoch 3/10`` does). A capture that is not a number drops that
+the lines after it (as ``Epoch 3/10`` does); they are taken as written (no echo check).
+A capture that is not a number drops that
 pattern's match for the line (stdout is not ours to reject); a bad pattern is a ``SpecError``
 when the parser is built, and so is a pattern that repeats a repetition (``(a+)+``), which can
 backtrack exponentially. Metrics are read from the first :data:`MAX_METRIC_LINE` characters of a
@@ -34,7 +56,7 @@ from typing import Any, NamedTuple
 
 from workbench_plugin._exceptions import SpecError
 
-__all__ = ["MAX_METRIC_LINE", "Point", "StdoutParser", "parse_stream", "compile_patterns"]
+__all__ = ["MAX_METRIC_LINE", "Point", "StdoutParser", "parse_stream", "compile_patterns", "flag_key"]
 
 #: Metrics are read from the first this-many characters of a line (after ``\r`` redraws); the whole
 #: line still goes to the log. It bounds the work per line, custom patterns included.
@@ -67,6 +89,59 @@ _KV_PREFIX = re.compile(r"\s*(epoch|step)\s+(\d+)(?:\s*/\s*\d+)?\s*[:,]?(?=\s)",
 # A call starts a word (not at every letter of one) and stops at the next parenthesis: linear.
 _CALL = re.compile(r"(?<![\w.])[A-Za-z_][\w.]*+\([^()]*+\)")  # Namespace(lr=0.1, ...): arguments, not metrics
 _SPECIAL = ("epoch", "step")
+
+# ---- the other default shapes (all linear: possessive or bounded repeats, no nested backtracking) ----
+_NUM_TOKEN = re.compile(rf"^{_NUMBER}$")
+# Where the line says which epoch/step it is: "Epoch 3/10", "epoch: 3", "Epoch:[541/1500]", "[iteration 0001]".
+_MARKER = re.compile(
+    r"(?<![\w.])(epoch|step|iter|iteration|round|trial|episode|it)(?:\s*+[:#]?\s*+\[?\s*+)(\d{1,12})(?![\w.])",
+    re.IGNORECASE,
+)
+_MARKER_ONLY = re.compile(
+    r"\W*+(?:\w++\s++){0,2}?(?:epoch|step|iter|iteration|round|trial|episode)\s*+[:#]?\s*+\[?\s*+\d{1,12}\]?"
+    r"(?:\s*+/\s*+\d++)?\W*+$",
+    re.IGNORECASE,
+)
+_STEP_WORDS = {"step", "iter", "iteration", "round", "trial", "episode", "it"}
+_MARKER_WORDS = _STEP_WORDS | {"epoch"}
+# One piece "name: value", "name = value" or "name value": a name of up to four words, then a number,
+# maybe "%", a running average "(0.5)", closing brackets. Anchored at the piece's end.
+_WORD = r"[A-Za-z_][\w.@/'-]{0,63}+"
+_PAIR = re.compile(
+    rf"(?<![\w.@/'-])({_WORD}(?: {_WORD}){{0,3}})(?:\s*+[:=]\s*+|\s++)({_NUMBER})(%?)"
+    rf"(?:\s*+\(\s*+{_NUMBER}\s*+%?\)|\s*+\[\s*+{_NUMBER}\s*+\])?[)\].]{{0,2}}\s*+$"
+)
+_PIECES = re.compile(r"\s*+(?:\||;|,(?!\d)|(?<=\s)-\s)\s*+|\t\s*+|\s{2,}+")
+# Names that make a lone "name: value" line a metric (summary lines); others ("Time: 3") are not.
+_NUMBER_START = re.compile(rf"{_NUMBER}(?![\w.:/])")
+_LOG_LEVELS = {"INFO", "DEBUG", "WARNING", "WARN", "ERROR", "CRITICAL", "I", "W", "E"}
+_METRIC_WORDS = re.compile(
+    r"(?i)loss|acc|error|err\b|ppl|perplexity|auc|f1|score|reward|return|rmse|mse|mae|map\b|iou|bleu|rouge|"
+    r"precision|recall|dice|elbo|likelihood|nll|value\b|metric"
+)
+_DICT_PAIR = re.compile(rf"""['"]([^'"{{}}]{{1,100}})['"]\s*+:\s*+['"]?({_NUMBER})['"]?(?=\s*+[,}}])""")
+_OPTUNA = re.compile(
+    rf"(?:Trial (\d+) finished with value: ({_NUMBER})|Finished trial#(\d+) (?:with|resulted in) value: ({_NUMBER}))"
+)
+_OPTUNA_BEST = re.compile(rf"Best is trial#? ?\d+ with value: ({_NUMBER})|Current best value is ({_NUMBER})")
+_SKLEARN_CV = re.compile(r"\[CV(?: (\d+)/\d+)?\] END \.*+([^;]*+);")
+_CV_SCORE = re.compile(rf"(?:(train|test)=({_NUMBER})|score=({_NUMBER}))")
+_BOOSTING = re.compile(r"(?:^|\s)\[(\d{1,9})\]:?\s++(.*+)$")
+_BOOSTING_PAIR = re.compile(rf"({_WORD}(?: {_WORD})?):\s*+({_NUMBER})$")
+_CATBOOST = re.compile(r"\s*+(\d{1,9}):\s++(learn|test|validation\w*+):")
+_CATBOOST_PAIR = re.compile(rf"(\w++):\s*+({_NUMBER})(?![\w:])")
+_TABLE_CELL = re.compile(r"[A-Za-z_][\w.@/%' -]{0,40}")
+_DASHES = re.compile(r"\s*+-{10,}\s*+$")
+_LOG_ROW = re.compile(r"\s*+\|(\s*+)([^|]{1,80}?)\s*+\|\s*+([^|]{0,40}?)\s*+\|\s*+$")
+
+
+def flag_key(name: str) -> str:
+    """How names are compared with flag names: ``learning-rate``, ``Learning_Rate`` -> ``learning_rate``."""
+    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
+
+
+def _number(text: str) -> float | None:
+    return float(text) if _NUM_TOKEN.match(text) else None
 
 
 def _last_update(line: str) -> str:
@@ -157,36 +232,66 @@ def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
 class StdoutParser:
     """Turns stdout lines into metric points; keeps the current epoch and step between lines."""
 
-    def __init__(self, patterns: Sequence[str] | None = None) -> None:
+    def __init__(self, patterns: Sequence[str] | None = None, *, hyperparameters: Iterable[str] = ()) -> None:
         if isinstance(patterns, str):  # one pattern given bare
             patterns = [patterns]
         self.patterns = compile_patterns(patterns) if patterns else None
         self._epoch: int | None = None  # set by "Epoch 3/10" (or an epoch-only custom match)
         self._step: int | None = None  # set by a step-only custom match
         self._next_step = 0
-        #: What caught the last line fed: ``"keras"``, ``"key=value"``, the custom pattern(s) that
-        #: matched (joined by `` | ``), or ``None`` when the line gave no point.
+        self._flags = {flag_key(h) for h in hyperparameters if isinstance(h, str) and h.strip("-")}
+        #: Hyperparameter echoes seen by the default rules: name as printed -> value as printed.
+        self.echoes: dict[str, str] = {}
+        self._table: list[str] | None = None  # column names of a header line ("table" rule)
+        self._log_table: dict[str, float] | None = None  # rows of an open "| name | value |" table
+        self._log_prefix = ""
+        #: What caught the last line fed: ``"keras"``, ``"key=value"``, ``"pairs"``, ``"dict"``,
+        #: ``"optuna"``, ``"sklearn-cv"``, ``"boosting"``, ``"catboost"``, ``"table"``, ``"log table"``,
+        #: ``"echo"`` (only hyperparameter echoes), the custom pattern(s) that matched (joined by
+        #: `` | ``), or ``None`` when the line gave no point.
         self.last_rule: str | None = None
 
     def feed(self, line: str) -> list[Point]:
         """The points in one line of output (usually zero or one)."""
         self.last_rule = None
         text = _last_update(line)[:MAX_METRIC_LINE]
-        if not text.strip():
-            return []
         if self.patterns is not None:
+            if not text.strip():
+                return []
             point = self._custom(text)
-        else:
-            point = self._keras(text) if ":" in text or "Epoch" in text else None
+            return [] if point is None else [point]
+        points = self._log_table_line(text)
+        if points is not None:
+            return points
+        stripped = text.strip()
+        if not stripped:
+            self._table = None
+            return []
+        progress = _KERAS_PROGRESS.match(stripped)
+        if "ETA:" in stripped or (progress and int(progress.group(1)) < int(progress.group(2))):
+            return []  # a Keras mid-epoch update: only the epoch's last update counts
+        for name, rule in self._rules:
+            echoes = len(self.echoes)
+            point = rule(self, text)
             if point is not None:
-                self.last_rule = "keras"
-            elif "=" in text:
-                point = self._key_value(text)
-                if point is not None:
-                    self.last_rule = "key=value"
-        return [] if point is None else [point]
+                self.last_rule = name
+                return [point]
+            if len(self.echoes) > echoes:
+                self.last_rule = "echo"
+                return []
+        return []
 
-    def _point(self, epoch: int | None, step: int | None, metrics: dict[str, float]) -> Point:
+    def close(self) -> list[Point]:
+        """Points still held at the end of the output (a table not closed)."""
+        rows, self._log_table = self._log_table, None
+        return [] if not rows else [p for p in [self._point(None, None, rows)] if p is not None]
+
+    def _point(self, epoch: int | None, step: int | None, metrics: dict[str, float]) -> Point | None:
+        if self._flags:
+            for name in [n for n in metrics if flag_key(n) in self._flags]:
+                self.echoes[name] = repr(metrics.pop(name))
+            if not metrics:
+                return None
         if epoch is None and step is None:
             step = self._next_step
         if step is not None:
@@ -195,6 +300,8 @@ class StdoutParser:
 
     # ---- the default styles --------------------------------------------------------------------
     def _keras(self, text: str) -> Point | None:
+        if ":" not in text and "Epoch" not in text:
+            return None
         stripped = text.strip()
         match = _KERAS_EPOCH.match(stripped)
         if match:
@@ -218,6 +325,8 @@ class StdoutParser:
         return self._point(self._epoch, None, metrics)
 
     def _key_value(self, text: str) -> Point | None:
+        if "=" not in text:
+            return None
         epoch = step = None
         prefix = _KV_PREFIX.match(text)
         if prefix:
@@ -240,7 +349,171 @@ class StdoutParser:
                 metrics[key] = float(value)
         if not metrics:
             return None
+        if epoch is None and step is None and not prefix:
+            epoch, step = self._marker(text)
         return self._point(epoch, step, metrics)
+
+    # ---- the other default shapes ------------------------------------------------------------
+    def _marker(self, text: str) -> tuple[int | None, int | None]:
+        """(epoch, step) as the line names it: "Epoch 3/10", "[iteration 0001]", "Iteration 5,"."""
+        match = _MARKER.search(text)
+        if match is None:
+            return None, None
+        word, number = match.group(1).lower(), int(match.group(2))
+        if word == "it" and not text.lstrip().lower().startswith("it"):
+            return None, None  # "it" only as a line's first word ("it 40 loss 0.3")
+        return (None, number) if word in _STEP_WORDS else (number, None)
+
+    def _dict(self, text: str) -> Point | None:
+        stripped = text.strip()
+        if not (stripped.startswith("{") and stripped.endswith("}")):
+            return None
+        epoch = step = None
+        metrics: dict[str, float] = {}
+        for key, value in _DICT_PAIR.findall(stripped):
+            number = _as_int(value)
+            if key in _SPECIAL and number is not None and number >= 0:
+                if key == "epoch":
+                    epoch = number
+                else:
+                    step = number
+            else:
+                metrics[key] = float(value)
+        return self._point(epoch, step, metrics) if metrics else None
+
+    def _optuna(self, text: str) -> Point | None:
+        match = _OPTUNA.search(text)
+        if match is None:
+            return None
+        trial, value = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+        metrics = {"value": float(value)}
+        best = _OPTUNA_BEST.search(text, match.end())
+        if best is not None:
+            metrics["best_value"] = float(best.group(1) or best.group(2))
+        return self._point(None, int(trial), metrics)  # the parameters are the trial's, not metrics
+
+    def _sklearn_cv(self, text: str) -> Point | None:
+        match = _SKLEARN_CV.search(text)
+        if match is None:
+            return None
+        for key, value, _ in _KV_PAIR.findall(" " + match.group(2).replace(",", " ")):
+            if flag_key(key) in self._flags:
+                self.echoes[key] = value
+        metrics: dict[str, float] = {}
+        for part, value, plain in _CV_SCORE.findall(text, match.end()):
+            metrics[f"{part}_score" if part else "score"] = float(value or plain)
+        return self._point(None, None, metrics) if metrics else None
+
+    def _boosting(self, text: str) -> Point | None:
+        match = _BOOSTING.search(text)
+        if match is None:
+            return None
+        metrics: dict[str, float] = {}
+        for piece in re.split(r"\t|\s{2,}", match.group(2).strip()):
+            pair = _BOOSTING_PAIR.match(piece.strip())
+            if pair is None:
+                return None
+            metrics[pair.group(1)] = float(pair.group(2))
+        return self._point(None, int(match.group(1)), metrics) if metrics else None
+
+    def _catboost(self, text: str) -> Point | None:
+        match = _CATBOOST.match(text)
+        if match is None:
+            return None
+        metrics = {k: float(v) for k, v in _CATBOOST_PAIR.findall(text, match.end(1) + 1)}
+        return self._point(None, int(match.group(1)), metrics) if metrics else None
+
+    def _table_line(self, text: str) -> Point | None:
+        cells = [c for c in re.split(r"\s{2,}", text.strip()) if c]
+        if self._table is not None and len(cells) == len(self._table) and _number(cells[0]) is not None:
+            epoch = step = None
+            metrics: dict[str, float] = {}
+            for name, cell in zip(self._table, cells, strict=True):
+                value = _number(cell.rstrip("%"))
+                if value is None:
+                    continue  # times ("00:20", "7.89m")
+                lower = name.lower()
+                if lower in _MARKER_WORDS and value.is_integer():
+                    if lower == "epoch":
+                        epoch = int(value)
+                    else:
+                        step = int(value)
+                else:
+                    metrics[name] = value
+            if metrics:
+                return self._point(epoch, step, metrics)
+        header = len(cells) >= 2 and all(_TABLE_CELL.fullmatch(c) and len(c.split()) <= 3 for c in cells)
+        self._table = cells if header else None
+        return None
+
+    def _log_table_line(self, text: str) -> list[Point] | None:
+        """stable-baselines tables: ``| name | value |`` rows between dashed lines, one point per table."""
+        if _DASHES.match(text):
+            if self._log_table is None:
+                self._log_table, self._log_prefix = {}, ""
+                return []
+            rows, self._log_table = self._log_table, None
+            point = self._point(None, None, rows) if rows else None
+            self.last_rule = "log table" if point is not None else None
+            return [] if point is None else [point]
+        if self._log_table is None:
+            return None
+        row = _LOG_ROW.match(text)
+        if row is None:
+            self._log_table = None  # not such a table after all
+            return None
+        indent, name, value = row.groups()
+        if not value:
+            self._log_prefix = name if name.endswith("/") else ""
+            return []
+        number = _number(value)
+        if number is not None:
+            self._log_table[(self._log_prefix if len(indent) > 1 else "") + name] = number
+        return []
+
+    def _pairs(self, text: str) -> Point | None:
+        """``name: value`` / ``name = value`` / ``name value`` pieces, and where the line's epoch is."""
+        metrics: dict[str, float] = {}
+        pieces = _PIECES.split(_CALL.sub(" ", text))
+        for i, piece in enumerate(pieces):
+            if not piece or "=" in piece.replace(" = ", ""):
+                continue  # key=value pairs are the key=value rule's
+            pair = _PAIR.search(piece)
+            if pair is None and i + 1 < len(pieces) and _NUMBER_START.match(pieces[i + 1]):
+                pair = _PAIR.search(f"{piece} {pieces[i + 1]}")  # "loss  7.64": the name, then its value
+            if pair is None:
+                continue
+            words = pair.group(1).split()
+            while len(words) > 1 and words[0] in _LOG_LEVELS:
+                words.pop(0)  # "INFO Best accuracy: 0.5"
+            name = " ".join(words)
+            if name.split()[-1].lower() in _MARKER_WORDS:
+                continue  # "epoch 3", "end of epoch 1": where, not what
+            metrics[name] = float(pair.group(2))
+        epoch, step = self._marker(text)
+        if len(metrics) == 1 and not _METRIC_WORDS.search(next(iter(metrics))):
+            metrics = {}  # a lone "Time: 3" or "seed: 42" is too common to be a metric
+        if not metrics:
+            if (epoch is not None or step is not None) and _MARKER_ONLY.match(text):
+                self._epoch = epoch  # a header such as "-- Epoch 3" or "Epoch: 18"
+            return None
+        if epoch is not None:
+            self._epoch = epoch
+        elif step is None:
+            epoch = self._epoch
+        return self._point(epoch, step, metrics)
+
+    _rules: tuple[tuple[str, Any], ...] = (
+        ("keras", _keras),
+        ("optuna", _optuna),
+        ("sklearn-cv", _sklearn_cv),
+        ("dict", _dict),
+        ("boosting", _boosting),
+        ("catboost", _catboost),
+        ("key=value", _key_value),
+        ("table", _table_line),
+        ("pairs", _pairs),
+    )
 
     # ---- custom patterns ---------------------------------------------------------------------
     def _custom(self, text: str) -> Point | None:
@@ -294,12 +567,15 @@ class StdoutParser:
         return self._point(epoch, step, metrics)
 
 
-def parse_stream(lines: Iterable[str] | str, patterns: Sequence[str] | None = None) -> list[Point]:
+def parse_stream(
+    lines: Iterable[str] | str, patterns: Sequence[str] | None = None, *, hyperparameters: Iterable[str] = ()
+) -> list[Point]:
     """Every point in some output: an iterable of lines, or one string split on newlines."""
     if isinstance(lines, str):
         lines = lines.split("\n")
-    parser = StdoutParser(patterns)
+    parser = StdoutParser(patterns, hyperparameters=hyperparameters)
     points: list[Point] = []
     for line in lines:
         points.extend(parser.feed(line))
+    points.extend(parser.close())
     return points
