@@ -37,13 +37,23 @@ def _project(tmp_path: Path, script: str = MNIST, toml: str = TOML) -> Path:
     return folder
 
 
-def test_runs_the_script_and_says_nothing_is_captured(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_runs_the_script_and_shows_what_the_default_rules_capture(capsys: pytest.CaptureFixture[str],
+                                                                   tmp_path: Path) -> None:
     folder = _project(tmp_path)
     code, out, err = run_cli(capsys, "patterns", "--project", str(folder), "--all")
     assert code == 0, err
-    assert "     2 . Train Epoch: 1 [0/60000 (0%)]\\tLoss: 2.300" in out
-    assert "exit code 0" in out and "no metrics captured" in out and "--line N" in out
-    assert "1 stderr lines look like metrics, but only stdout is read" in out
+    assert "     1 . Loading data..." in out
+    assert "     2 | Train Epoch: 1 [0/60000 (0%)]\\tLoss: 2.300\n       +-> epoch 1: Loss=2.3  (pairs)" in out
+    assert "exit code 0" in out and "1 stderr lines look like metrics, but only stdout is read" in out
+
+
+def test_says_nothing_is_captured_and_how_to_go_on(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    script = "for r in range(1, 4):\n    print(f'round {r} ended with loss of {2.3 / r:.3f} after 5s')\n"
+    folder = _project(tmp_path, script=script)
+    code, out, err = run_cli(capsys, "patterns", "--project", str(folder), "--all")
+    assert code == 0, err
+    assert "     1 . round 1 ended with loss of 2.300 after 5s" in out
+    assert "no metrics captured" in out and "--line N" in out
 
 
 def test_line_proposal_then_add_keeps_comments(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -112,7 +122,8 @@ def test_log_file_stdin_and_json(capsys: pytest.CaptureFixture[str], tmp_path: P
     code, out, err = run_cli(capsys, "patterns", "--log", str(log), "--line", "2", "--json")
     assert code == 0, err
     data = json.loads(out)
-    assert data["lines_read"] == 4 and data["lines_with_points"] == 0 and data["lines"] == []
+    assert data["lines_read"] == 4 and data["lines_with_points"] == 4  # the default rules read CatBoost too
+    assert [line["rule"] for line in data["lines"]] == ["catboost"] * 4
     (proposal,) = data["proposals"]
     assert proposal["reads"] == {"step": 1, "learn": 0.8, "test": 0.7, "best": 0.7} and proposal["catches"] == 4
     assert tomllib.loads(f"p = {proposal['toml']}")["p"] == proposal["pattern"]
