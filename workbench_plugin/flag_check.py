@@ -72,6 +72,10 @@ def check_spec(spec: SearchSpec, flags: FlagSet, style: FlagStyle | str, *, scri
             params[name], sources[name], scales[name] = values, spec.sources[name], spec.scales[name]
             continue
         else:
+            same_dest = [o for f, o in by_key.values() if f.dest == _key(name)]  # --bs with dest=batch_size
+            if same_dest:
+                raise SpecError(f"{name}: the script has no flag {_shown(rendered)}; did you mean "
+                                f"{_shown(same_dest[0])} (which sets {one_line(name, 60)})?")
             raise SpecError(_no_such_flag(name, rendered, by_key))
         canonical = option.lstrip("-") or name
         if canonical in given:
