@@ -70,9 +70,12 @@ def open_index(store: Store, settings: ProjectSettings) -> ProjectIndex:
 
 
 def plan_batch(config: Config, store: Store, settings: ProjectSettings, spec: SearchSpec) -> tuple[Plan, ProjectIndex]:
-    """The plan of ``spec`` for the project: snapshot taken, experiments flagged against history."""
+    """The plan of ``spec`` for the project: snapshot taken, names and values checked against the
+    script's flags (found once per snapshot; a one-line warning on stderr when they are not known),
+    experiments flagged against history."""
+    from workbench_plugin.flag_check import check_spec
     from workbench_plugin.planning import make_plan
-    from workbench_plugin.snapshot import create_snapshot
+    from workbench_plugin.snapshot import create_snapshot, snapshot_flags
 
     spec.expand(max_batch=config.max_batch)  # refuse oversize batches before any work
     index = open_index(store, settings)
@@ -80,7 +83,13 @@ def plan_batch(config: Config, store: Store, settings: ProjectSettings, spec: Se
         store, settings.root, max_file_bytes=int(config.max_file_mb * 1024 * 1024),
         exclude=(config.store_path,),
     )
-    return make_plan(settings, spec, snapshot, index, max_batch=config.max_batch), index
+    flags = snapshot_flags(store, snapshot, settings.root, settings.script, settings.interpreter)
+    checked = check_spec(spec, flags, settings.flag_style, script=settings.script)  # SpecError: nothing queued
+    for warning in checked.warnings:
+        print(f"hypertuner: warning: {warning}", file=sys.stderr, flush=True)
+    plan = make_plan(settings, checked.spec, snapshot, index, max_batch=config.max_batch, options=checked.options,
+                     flags=flags, warnings=checked.warnings)
+    return plan, index
 
 
 def wait_for_run(config: Config, store: Store, index: ProjectIndex, run_id: str, timeout: float = 0.0) -> int:

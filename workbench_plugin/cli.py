@@ -63,10 +63,18 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="then run the script once and say which metrics its output gives")
     p.add_argument("--timeout", type=float, default=60.0,
                    help="with --check: stop the script after this many seconds (default 60)")
+    p.add_argument("--interpreter", default="",
+                   help="the Python that runs the script, as a path (e.g. /opt/envs/torch/bin/python): its "
+                        "environment must have the packages the script imports, on every machine that runs "
+                        "experiments; written to hypertuner.toml (default: empty, the Python running hypertuner)")
 
     p = sub.add_parser("patterns", help="which metrics the stdout rules read from the script's output; "
                        "propose a pattern for a line they miss")
     _patterns_cli.add_arguments(p)
+
+    p = sub.add_parser("flags", help="the flags the training script accepts (read from it, else from its --help)")
+    p.add_argument("--project", help="project folder (default: the current folder)")
+    p.add_argument("--json", action="store_true", help="print every detail as JSON")
 
     for name, text in (("plan", "preview a batch"), ("run", "launch a batch")):
         p = sub.add_parser(name, help=text)
@@ -169,6 +177,9 @@ def _print_plan(plan: Plan) -> None:
     print(f"project {plan.settings.name}: {len(plan.experiments)} experiments "
           f"({plan.count('new')} new, {plan.count('redundant')} redundant, {plan.count('similar')} similar); "
           f"snapshot {snap.snapshot_id} ({len(snap.files)} files, {'reused' if snap.reused else 'new'})")
+    if not plan.settings.interpreter:
+        print(f"interpreter: python is the Python running hypertuner ({_one_line(sys.executable)}); "
+              "set interpreter in hypertuner.toml to choose another")
     print(format_table(rows, ["#", "status", *hp, "command"], max_width=100))
     _print_left_out(plan, sys.stdout)
     for e in plan.experiments:
@@ -208,7 +219,7 @@ def cmd_init(ctx: _Context, args: argparse.Namespace) -> int:
     if args.check and not (math.isfinite(args.timeout) and args.timeout > 0):  # before anything is written
         raise SpecError(f"--timeout: {args.timeout:g} is not a time limit; give seconds greater than 0, as in 60")
     settings = write_project_file(folder, name=args.name or folder.name, script=args.script,
-                                  flag_style=args.flag_style, register=register)
+                                  flag_style=args.flag_style, interpreter=args.interpreter, register=register)
     print(f"project {settings.name} in {folder} (store {ctx.store.url})", flush=True)
     if args.check:
         _patterns_cli.check_project(settings, args.timeout)
@@ -301,6 +312,39 @@ def _spawn_gateway(ctx: _Context, folder: Path) -> None:
                          stderr=log, start_new_session=True)
 
 
+def cmd_flags(ctx: _Context, args: argparse.Namespace) -> int:
+    """The script's flags, as found for the project's current snapshot (stored with it)."""
+    from workbench_plugin.flags import as_mapping, one_line
+    from workbench_plugin.snapshot import create_snapshot, snapshot_flags
+
+    settings = ctx.settings()
+    snapshot = create_snapshot(ctx.store, settings.root, max_file_bytes=int(ctx.config.max_file_mb * 1024 * 1024),
+                               exclude=(ctx.config.store_path,))
+    flags = snapshot_flags(ctx.store, snapshot, settings.root, settings.script, settings.interpreter)
+    script = one_line(settings.script, 80)
+    if args.json:
+        print(json.dumps({"script": settings.script, "snapshot_id": snapshot.snapshot_id, "source": flags.source,
+                          "reason": flags.reason, "accepts_unknown": flags.accepts_unknown, "notes": list(flags.notes),
+                          "flags": [as_mapping(f) for f in flags.flags]}, indent=1))
+        return 0
+    if not flags.known:
+        print(f"the flags of {script} are not known: {flags.reason}")
+        return 0
+    how = "read from the script" if flags.source == "ast" else "from its --help"
+    extra = "; it uses parse_known_args, so it also takes flags it does not declare" if flags.accepts_unknown else ""
+    notes = "".join(f"; {one_line(n, 80)}" for n in flags.notes)
+    print(f"{script}: {len(flags.flags)} flags ({how}){extra}{notes}")
+    rows = [{"flag": one_line(", ".join(f.option_strings) or f"{f.dest} (positional)", 40),
+             "type": "switch" if f.is_switch else f.type,
+             "default": one_line("?" if not f.default_known else "-" if f.default is None
+                                 else json.dumps(f.default), 24),
+             "choices": one_line(",".join(map(str, f.choices)), 30) if f.choices is not None else "",
+             "help": one_line(" ".join(f.help.split()), 60)} for f in flags.flags]
+    if rows:
+        print(format_table(rows, ["flag", "type", "default", "choices", "help"], max_width=60))
+    return 0
+
+
 def cmd_status(ctx: _Context, args: argparse.Namespace) -> int:
     index = ctx.index()
     if args.run:
@@ -327,6 +371,7 @@ def cmd_status(ctx: _Context, args: argparse.Namespace) -> int:
 
 def cmd_show(ctx: _Context, args: argparse.Namespace) -> int:
     from workbench_plugin.commands import render_command
+    from workbench_plugin.planning import shown_interpreter
 
     index = ctx.index()
     matches = index.resolve(args.experiment)
@@ -337,7 +382,7 @@ def cmd_show(ctx: _Context, args: argparse.Namespace) -> int:
     row = frames.experiments.set_index("experiment_id").loc[exp.experiment_id]
     print(f"experiment {exp.experiment_id} ({exp.label} of run {entry.run.run_id})")
     print(f"  state       {state.state}" + (f" - {state.get('reason')}" if state.get("reason") else ""))
-    print(f"  command     {render_command(exp.argv, interpreter='python')}")
+    print(f"  command     {render_command(exp.argv, interpreter=shown_interpreter(entry.run.interpreter))}")
     print(f"  snapshot    {entry.run.snapshot_id}")
     for key in ("engine_id", "host", "exit_code", "duration", "cpu_seconds", "max_rss_mb"):
         if state.get(key) is not None:
@@ -455,7 +500,7 @@ def cmd_demo(ctx: _Context, args: argparse.Namespace) -> int:
 COMMANDS = {
     "init": cmd_init, "plan": cmd_plan, "run": cmd_run, "status": cmd_status, "show": cmd_show,
     "kill": cmd_kill, "serve": cmd_serve, "gateway": cmd_gateway, "demo": cmd_demo,
-    "submit": cmd_submit, "resources": cmd_resources,
+    "submit": cmd_submit, "resources": cmd_resources, "flags": cmd_flags,
 }
 
 

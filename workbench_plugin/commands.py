@@ -64,14 +64,17 @@ class FlagStyle:
                     seen.setdefault(field, None)
         return tuple(seen)
 
-    def args(self, params: Mapping[str, Any]) -> list[str]:
-        """The arguments for ``params`` (without the script)."""
+    def args(self, params: Mapping[str, Any], options: Mapping[str, str] | None = None) -> list[str]:
+        """The arguments for ``params`` (without the script). ``options`` gives the option string of a
+        name where the script spells it otherwise than prefix + name (``-lr``); templates ignore it."""
         for name in params:
             check_name(name)
+        options = options or {}
         if self.kind == "space":
-            return [part for name, value in params.items() for part in (self.prefix + name, format_value(value))]
+            return [part for name, value in params.items()
+                    for part in (options.get(name, self.prefix + name), format_value(value))]
         if self.kind == "equals":
-            return [f"{self.prefix}{name}={format_value(value)}" for name, value in params.items()]
+            return [f"{options.get(name, self.prefix + name)}={format_value(value)}" for name, value in params.items()]
         for field in self.placeholders:
             if field not in params:
                 known = ", ".join(params) or "none"
@@ -125,13 +128,15 @@ def _parse_template(template: str) -> tuple[tuple[_Piece, ...], ...]:
     return tuple(tokens)
 
 
-def build_argv(script: str, params: Mapping[str, Any], style: FlagStyle | str = "space") -> list[str]:
-    """``[script, *args]`` for one experiment; the runner prepends the interpreter.
+def build_argv(script: str, params: Mapping[str, Any], style: FlagStyle | str = "space",
+               options: Mapping[str, str] | None = None) -> list[str]:
+    """``[script, *args]`` for one experiment; the runner prepends the interpreter (``options``: see
+    :meth:`FlagStyle.args`).
 
     Values are written with :func:`~workbench_plugin.space.format_value`. The list is meant for
     ``subprocess`` without a shell: each value is one element, never re-split or interpreted.
     """
-    return [script, *FlagStyle.parse(style).args(params)]
+    return [script, *FlagStyle.parse(style).args(params, options)]
 
 
 def render_command(argv: list[str], interpreter: str = "python") -> str:

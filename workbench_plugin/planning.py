@@ -9,11 +9,14 @@ differ, or when the identical experiment ended failed, killed or lost (worth a r
 from __future__ import annotations
 
 import getpass
+import shlex
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from workbench_plugin.commands import FlagStyle, build_argv, render_command
+from workbench_plugin.flags import FlagSet
 from workbench_plugin.index import ProjectIndex
 from workbench_plugin.lifecycle import PENDING_OR_SUCCEEDED
 from workbench_plugin.project import ProjectSettings
@@ -21,7 +24,7 @@ from workbench_plugin.snapshot import Snapshot
 from workbench_plugin.space import SearchSpec, format_value
 from workbench_plugin.store import Experiment, Run, Store
 
-__all__ = ["Match", "Plan", "ProposedExperiment", "launch", "make_plan"]
+__all__ = ["Match", "Plan", "ProposedExperiment", "launch", "make_plan", "shown_interpreter"]
 
 @dataclass(frozen=True)
 class Match:
@@ -53,12 +56,23 @@ class Plan:
     spec: SearchSpec
     snapshot: Snapshot
     experiments: list[ProposedExperiment] = field(default_factory=list)
+    #: the script's flags as found for this snapshot (None: not looked up)
+    flags: FlagSet | None = None
+    #: one line each: what was not checked, and why
+    warnings: tuple[str, ...] = ()
 
     def count(self, status: str) -> int:
         return sum(1 for e in self.experiments if e.status == status)
 
     def command(self, exp: ProposedExperiment) -> str:
-        return render_command(exp.argv, interpreter="python")
+        return render_command(exp.argv, interpreter=shown_interpreter(self.settings.interpreter))
+
+
+def shown_interpreter(interpreter: str) -> str:
+    """The interpreter as command lines show it (for :func:`render_command`): as configured, one argv
+    element like the runner's; ``python`` when empty, which means the Python that runs HyperTuner
+    (the gateway's on a laptop, ``spark.python`` in a container)."""
+    return shlex.quote(interpreter) if interpreter else "python"
 
 
 def params_key(script: str, params: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -67,7 +81,8 @@ def params_key(script: str, params: dict[str, Any]) -> tuple[str, tuple[tuple[st
 
 def make_plan(
     settings: ProjectSettings, spec: SearchSpec, snapshot: Snapshot, index: ProjectIndex,
-    *, max_batch: int,
+    *, max_batch: int, options: Mapping[str, str] | None = None, flags: FlagSet | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> Plan:
     style = FlagStyle.parse(settings.flag_style)
     combos = spec.expand(max_batch=max_batch)
@@ -77,7 +92,7 @@ def make_plan(
         history[params_key(entry.run.script, exp.params)].append((entry.run, exp, folded.state))
     proposed = []
     for i, params in enumerate(combos):
-        argv = build_argv(settings.script, params, style)
+        argv = build_argv(settings.script, params, style, options)
         redundant: list[Match] = []
         similar: list[Match] = []
         for run, exp, state in history.get(params_key(settings.script, params), []):
@@ -92,7 +107,7 @@ def make_plan(
                 why = "snapshot differs" if not same_code else "data differs"
                 similar.append(Match(exp.experiment_id, state, why))
         proposed.append(ProposedExperiment(i, params, argv, tuple(redundant), tuple(similar)))
-    return Plan(settings, spec, snapshot, proposed)
+    return Plan(settings, spec, snapshot, proposed, flags, warnings)
 
 
 def launch(

@@ -49,6 +49,9 @@ class ProjectSettings:
         for key in ("name", "script", "flag_style", "interpreter"):
             _check_str(key, getattr(self, key))
         validate_project_name(self.name)
+        if not self.interpreter.isprintable():
+            raise SpecError(f"interpreter: {self.interpreter[:60]!r} contains control characters; give the path "
+                            "of a Python, as in '/opt/envs/torch/bin/python'")
         FlagStyle.parse(self.flag_style)
         if not isinstance(self.stdout_patterns, list):
             raise SpecError(f"stdout_patterns: {self.stdout_patterns!r} is not a list; give a list of regular "
@@ -109,6 +112,7 @@ def find_project(start: str | os.PathLike[str] | None = None) -> ProjectSettings
 
 
 def write_project_file(root: str | os.PathLike[str], *, name: str, script: str, flag_style: str = "space",
+                       interpreter: str = "",
                        register: Callable[[ProjectSettings], object] | None = None) -> ProjectSettings:
     """Write ``hypertuner.toml``, all or nothing: the settings are checked, the file is written to a
     temporary name, ``register`` (the store) is called, and only then is the file linked into place.
@@ -120,12 +124,15 @@ def write_project_file(root: str | os.PathLike[str], *, name: str, script: str, 
         f"name = {_toml_str(name)}\n"
         f"script = {_toml_str(script)}\n"
         f"flag_style = {_toml_str(flag_style)}\n"
-        'interpreter = ""\n'
+        "# The Python that runs the script (a path); its environment needs the script's packages.\n"
+        "# Empty: the Python that runs hypertuner (spark.python in a cluster container).\n"
+        f"interpreter = {_toml_str(interpreter)}\n"
         "# Regular expressions with named groups read metrics from stdout when the script does\n"
         "# not use the tracking SDK; empty means the defaults (Keras lines, key=value pairs).\n"
         "stdout_patterns = []\n"
     )
-    settings = ProjectSettings(name=name, root=str(folder), script=script, flag_style=flag_style)
+    settings = ProjectSettings(name=name, root=str(folder), script=script, flag_style=flag_style,
+                               interpreter=interpreter)
     if file.exists():
         raise SpecError(f"project: {str(file)!r} already exists; edit it instead")
     temp = folder / f".{PROJECT_FILE}.{os.getpid()}.tmp"

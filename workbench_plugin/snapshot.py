@@ -15,23 +15,28 @@ listed in :attr:`Snapshot.left_out`; ``hypertuner plan`` names them.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import json
 import os
 import stat
+import sys
 import tarfile
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pathspec
 
+from workbench_plugin import flags
 from workbench_plugin._exceptions import SnapshotError
+from workbench_plugin.flags import RETRY, FlagSet, unknown
 from workbench_plugin.store import Store
 
-__all__ = ["Snapshot", "SKIPPED_DIRS", "build_manifest", "create_snapshot", "extract_snapshot"]
+__all__ = ["Snapshot", "SKIPPED_DIRS", "build_manifest", "create_snapshot", "extract_snapshot", "snapshot_flags"]
 
 #: Folders never copied into a snapshot, wherever they appear.
 SKIPPED_DIRS = frozenset(
@@ -252,3 +257,42 @@ def extract_snapshot(store: Store, snapshot_id: str, dest: str | os.PathLike[str
     raw.seek(0)
     with tarfile.open(fileobj=raw, mode="r:") as tar:
         tar.extractall(dest, filter="data")
+
+
+def snapshot_flags(store: Store, snapshot: Snapshot, root: str | os.PathLike[str], script: str,
+                   interpreter: str, *, timeout: float = 20.0) -> FlagSet:
+    """The flags of ``script`` in ``snapshot``, found once and stored beside the archive.
+
+    Stored as ``snapshots/<id>.flags-<key>.json`` (``key``: the script's path and the interpreter),
+    written once like every store file, and read back whenever the snapshot is reused: a second plan
+    with unchanged files does not look again. The script is read from ``root`` (checked against the
+    snapshot's manifest); only when reading it is not enough is the snapshot unpacked into a
+    temporary folder to run ``interpreter script --help`` there. A ``--help`` that failed (as when
+    the interpreter lacks a package) is not stored, so fixing the environment is seen at once.
+    """
+    path = store.snapshot_flags(snapshot.snapshot_id, _digest([script, interpreter])[:12])
+    try:
+        return FlagSet.from_json(store.fs.read_bytes(path))
+    except FileNotFoundError:
+        pass
+    except (ValueError, KeyError, TypeError) as exc:  # damaged: set aside, found again below
+        store.set_aside(path, exc)
+    entry = next((f for f in snapshot.files if f["path"] == script), None)
+    source: bytes | None = None
+    if entry is None:
+        found = unknown(f"{script} is not in the snapshot (ignored, or larger than snapshot.max_file_mb)")
+    else:
+        with contextlib.suppress(OSError):
+            data = (Path(root) / script).read_bytes()
+            if hashlib.sha256(data).hexdigest() == entry["sha256"]:
+                source = data
+
+        def ask() -> FlagSet:
+            with tempfile.TemporaryDirectory(prefix="hypertuner-flags-") as work:
+                extract_snapshot(store, snapshot.snapshot_id, work)
+                return flags.flags_from_help([interpreter or sys.executable], script, work, timeout=timeout)
+
+        found = flags.discover(source, script, ask)
+    if RETRY not in found.notes:
+        store.fs.create_exclusive(path, found.to_json().encode())
+    return found

@@ -11,6 +11,12 @@ Forms (one per flag; whitespace around items is ignored)::
     256..28 /2           decreasing multiplicative range: 256, 128, 64, 32
     1e-4..1e-1 log 4     4 values evenly spaced in log10, both ends included
 
+A single word ``START..END`` whose ends are not numbers (``a..b``, ``1..b``) is a malformed range
+and a :class:`SpecError`, not a categorical value. Text with ``..`` that is clearly not a range
+stays a value: a path (``../data``, ``data/../x``: a ``/`` or ``\\``), three or more dots
+(``a...b``), or ``..`` at an end (``../``). To pass text such as ``v1..v2`` literally, list it
+in a spec file: ``name = ["v1..v2"]`` (listed values are taken as they are).
+
 Range arithmetic is done in :class:`~decimal.Decimal` on the literal text, so ``0.3..0.7 +0.2``
 ends at exactly ``0.7``. Every error is a one-line :class:`SpecError` that starts with the flag.
 """
@@ -279,6 +285,25 @@ def _split_head(text: str) -> tuple[str, str]:
     return parts[0], parts[1].strip() if len(parts) > 1 else ""
 
 
+def _malformed_range(head: str) -> bool:
+    """Whether one word reads as START..END with an end that is not a number (``a..b``, ``1..b``).
+
+    Paths (a ``/`` or ``\\``), three dots in a row and a ``..`` at either end are values, not ranges.
+    """
+    if "/" in head or "\\" in head or "..." in head or head.count("..") != 1:
+        return False
+    start, _, end = head.partition("..")
+    return bool(start) and bool(end) and not (_NUMBER.fullmatch(start) and _NUMBER.fullmatch(end))
+
+
+def _malformed(name: str, item: str, spec: str) -> SpecError:
+    return SpecError(f"{name}: {_short(item)} is not a range: START..END takes numbers, as in '1..10 +1' or "
+                     f"'1e-4..1e-1 log 4'; for text with '..' list it in a spec file, as in {name} = [{_short(item)}]"
+                     if item == spec else
+                     f"{name}: item {_short(item)} of {_short(spec)} is not a range: START..END takes numbers, "
+                     "as in '1..10 +1'; for text with '..' list it in a spec file")
+
+
 def _is_number_or_empty(text: str) -> bool:
     return not text or bool(_NUMBER.fullmatch(text))
 
@@ -315,12 +340,16 @@ def _parse_text(name: str, spec: str) -> tuple[tuple[Value, ...], Scale]:
             if ".." in head and _NUMBER.fullmatch(head.partition("..")[0]) and _looks_like_range(head, op):
                 raise SpecError(f"{name}: item {item!r} of {spec!r} is a range; a range stands alone, "
                                 "so give the range or list its values, as in '1,2,3'")
+            if ".." in head and _malformed_range(head):
+                raise _malformed(name, item, spec)
             values.append(_scalar(name, item))
         _check_unique(name, values, spec)
         return tuple(values), _scale_of(values, "linear")
     head, op = _split_head(text)
     if ".." in head and _looks_like_range(head, op):
         return _range(name, spec, head, op)
+    if ".." in head and _malformed_range(head):
+        raise _malformed(name, text, text)
     if _has_spaced_range(text):
         raise SpecError(f"{name}: range {spec!r} has spaces around '..'; write START..END without them, {_EXAMPLES}")
     value = _scalar(name, text)

@@ -11,7 +11,7 @@ Layout under the store root::
     projects/<project>/runs/<run>/metrics/<experiment>~<seq>~<rand>.parquet
     projects/<project>/runs/<run>/logs/<experiment>/<stream>~<seq>.txt
     projects/<project>/runs/<run>/artifacts/<experiment>/<name>
-    snapshots/<snapshot id>.tar.gz and <snapshot id>.json (manifest)
+    snapshots/<snapshot id>.tar.gz and <snapshot id>.json (manifest), <snapshot id>.flags-<key>.json (flags)
     quarantine/<same relative path> and <...>.reason.json   damaged files, set aside (never deleted)
 
 No file is ever rewritten: mutable things (states, annotations, locks) are events folded on
@@ -199,6 +199,11 @@ class Store:
     def snapshot_archive(snapshot_id: str) -> str:
         """The store path of a snapshot's archive (its manifest sits beside it as ``.json``)."""
         return f"snapshots/{snapshot_id}.tar.gz"
+
+    @staticmethod
+    def snapshot_flags(snapshot_id: str, key: str) -> str:
+        """The store path of the flags found in a snapshot's script (``key``: script and interpreter)."""
+        return f"snapshots/{snapshot_id}.flags-{key}.json"
 
     # ---- projects ----------------------------------------------------------------------
     def create_project(self, name: str, path: str) -> Project:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.test_flags import ARGPARSE, DYNAMIC
 from workbench_plugin.cli import main
 from workbench_plugin.store import Store
 
@@ -30,6 +31,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
         (["lr=0.5..0.1 +0.1"], "lr"),
         (["x=5..1 *2"], "x"),
         (["x=a..b +1"], "x"),
+        (["x=a..b"], "not a range"),
+        (["x=1..b"], "not a range"),
         (["1x=1,2"], "1x"),
         (["x=1,2", "x=3"], "x"),
         (["x"], "NAME=VALUES"),
@@ -167,3 +170,100 @@ def test_unreachable_namenode_is_one_line(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert f"NameNode at http://127.0.0.1:{port} is unreachable" in lines[0]
+
+
+# ---- flags (issue 10): discovery, the flags command, checks in plan/run -------------------------------
+def _project(tmp_path: Path, script: str, **toml: str) -> tuple[Path, str]:
+    import textwrap
+
+    folder = tmp_path / "p"
+    folder.mkdir(parents=True)
+    (folder / "train.py").write_text(textwrap.dedent(script))
+    extra = "".join(f'{k} = "{v}"\n' for k, v in toml.items())
+    (folder / "hypertuner.toml").write_text(f'[project]\nname = "p"\nscript = "train.py"\n{extra}')
+    store = str(tmp_path / "s")
+    Store(store).create_project("p", str(folder))
+    return folder, store
+
+
+def test_flags_command_prints_a_table_json_or_why_not(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    hostile = ARGPARSE.replace('help="step size"', 'help="' + "step\\x1b[2J\\nsize " * 50 + '"')
+    folder, store = _project(tmp_path, hostile)
+    code, out, _ = run_cli(capsys, "--store", store, "flags", "--project", str(folder))
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("train.py: 13 flags (read from the script)")
+    assert lines[1].split() == ["flag", "type", "default", "choices", "help"]
+    row = next(line for line in lines if line.startswith("-l, --learning-rate"))
+    assert row.split()[2:4] == ["float", "0.001"] and "\\x1b" in row and "\x1b" not in out and len(row) < 200
+    assert any(line.startswith("--optimizer") and "adam,sgd" in line for line in lines)
+    code, out, _ = run_cli(capsys, "--store", store, "flags", "--project", str(folder), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["source"] == "ast" and data["flags"][1]["option_strings"] == ["-l", "--learning-rate"]
+    assert data["flags"][1]["help"].startswith("step\x1b[2J\nsize")  # --json is full (and JSON-escaped)
+
+    empty, store2 = _project(tmp_path / "e", "")
+    code, out, err = run_cli(capsys, "--store", store2, "flags", "--project", str(empty))
+    assert code == 0 and len(out.splitlines()) == 1 and "the flags of train.py are not known:" in out, out
+    assert "printed no usage line" in out
+
+
+def test_plan_refuses_unknown_flags_and_wrong_values_in_one_line(capsys: pytest.CaptureFixture[str],
+                                                                  project_dir: Path, tmp_path: Path) -> None:
+    store = str(tmp_path / "s")
+    Store(store).create_project("tiny", str(project_dir))
+    for values, needle in [(["xx=1"], "xx: the script has no flag --xx; did you mean --x?"),
+                           (["x=1", "epochs=0.5"], "epochs: value '0.5' is not accepted by --epochs (type=int)"),
+                           (["x=fast"], "x: value 'fast' is not accepted by --x (type=float)")]:
+        for command in ("plan", "run"):
+            code, out, err = run_cli(capsys, "--store", store, command, "--project", str(project_dir), *values)
+            assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    assert not Store(store).fs.exists("projects/tiny/runs") or not Store(store).fs.listdir("projects/tiny/runs")
+    folder, store2 = _project(tmp_path, ARGPARSE.replace("parse_known_args", "parse_args"))
+    code, _, err = run_cli(capsys, "--store", store2, "plan", "--project", str(folder), "optimizer=adam,adamw")
+    assert code == 2 and "choices of --optimizer: adam, sgd" in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_flags_warn_in_one_line_and_plan_goes_on(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    folder, store = _project(tmp_path, "print('loss=0.5')\n")
+    code, out, err = run_cli(capsys, "--store", store, "plan", "--project", str(folder), "x=1,2")
+    assert code == 0 and "2 experiments" in out
+    assert err.strip().splitlines() == [err.strip()] and err.startswith("hypertuner: warning: the flags of train.py "
+                                                                        "are not known (")
+
+
+def test_help_fallback_runs_once_per_snapshot_and_spellings_follow_the_script(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    counter = tmp_path / "help-runs"
+    count = f"open({str(counter)!r}, 'a').write('x')"
+    script = DYNAMIC.replace("import argparse, sys", f"import argparse, sys\n    {count}")
+    folder, store = _project(tmp_path, script)
+    for _ in range(2):
+        code, out, err = run_cli(capsys, "--store", store, "plan", "--project", str(folder), "--json",
+                                 "learning_rate=0.1", "epochs=2", "data=d")
+        assert code == 2 and "data: the script has no flag --data" in err  # a positional is not a --flag
+        code, out, err = run_cli(capsys, "--store", store, "plan", "--project", str(folder), "--json",
+                                 "learning_rate=0.1", "epochs=2")
+        assert code == 0, err
+        assert json.loads(out)[0]["argv"] == ["train.py", "--learning-rate", "0.1", "--epochs", "2"]
+    assert counter.read_text() == "x"  # --help ran once: the second plan read the stored flags
+    assert [n for n in Store(store).fs.listdir("snapshots") if ".flags-" in n]
+
+
+def test_interpreter_is_documented_written_and_shown(capsys: pytest.CaptureFixture[str], project_dir: Path,
+                                                     tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["init", "--help"])
+    assert "--interpreter" in capsys.readouterr().out
+    (project_dir / "hypertuner.toml").unlink()
+    store = str(tmp_path / "s")
+    code, _, err = run_cli(capsys, "--store", store, "init", str(project_dir), "--script", "train.py",
+                           "--interpreter", sys.executable)
+    assert code == 0, err
+    assert f'interpreter = "{sys.executable}"' in (project_dir / "hypertuner.toml").read_text()
+    code, out, _ = run_cli(capsys, "--store", store, "plan", "--project", str(project_dir), "x=1", "epochs=1")
+    assert f"  {sys.executable} train.py --x 1 --epochs 1" in out and "  python train.py" not in out
+    code, out, _ = run_cli(capsys, "--store", store, "run", "--project", str(project_dir), "x=1", "epochs=1")
+    experiment = json.loads(run_cli(capsys, "--store", store, "plan", "--project", str(project_dir), "--json",
+                                    "x=1", "epochs=1")[1])[0]["redundant_with"][0]
+    code, out, _ = run_cli(capsys, "--store", store, "show", experiment, "--project", str(project_dir))
+    assert f"command     {sys.executable} train.py --x 1 --epochs 1" in out

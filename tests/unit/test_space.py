@@ -318,3 +318,18 @@ def test_any_text_parses_or_fails_with_one_line(name: str, spec: str) -> None:
 )
 def test_a_step_glued_to_the_range_is_read_as_a_step(text: str, expected: tuple[float, ...]) -> None:
     assert SearchSpec.parse({"x": text}).params["x"] == expected
+
+
+# ---- malformed ranges (issue 10): never a category ------------------------------------------------
+@pytest.mark.parametrize("spec", ["a..b", "1..b", "a..2", "v1..v2", "a..b,c", "1,x..y"])
+def test_a_malformed_range_is_an_error_not_a_category(spec: str) -> None:
+    assert_one_line_error("x", spec, "not a range", "'1..10 +1'", "spec file")
+
+
+@pytest.mark.parametrize("spec", ["../data", "data/../x", "a...b", "../", "C:\\a..b"])
+def test_text_with_dots_that_is_clearly_not_a_range_stays_a_value(spec: str) -> None:
+    assert values(spec) == (spec,)
+
+
+def test_a_listed_value_with_dots_is_taken_as_it_is() -> None:
+    assert values(["v1..v2"]) == ("v1..v2",)
