@@ -111,6 +111,7 @@ _PAIR = re.compile(
     rf"(?<![\w.@/'-])({_WORD}(?: {_WORD}){{0,3}})(?:\s*+[:=]\s*+|\s++)({_NUMBER})(%?)"
     rf"(?:\s*+\(\s*+{_NUMBER}\s*+%?\)|\s*+\[\s*+{_NUMBER}\s*+\])?[)\].]{{0,2}}\s*+$"
 )
+_PAREN_PAD = re.compile(r"\(\s++")  # "(  0.08)" -> "(0.08)": padding, not a piece boundary
 _PIECES = re.compile(r"\s*+(?:\||;|,(?!\d)|(?<=\s)-\s)\s*+|\t\s*+|\s{2,}+")
 # Names that make a lone "name: value" line a metric (summary lines); others ("Time: 3") are not.
 _NUMBER_START = re.compile(rf"{_NUMBER}(?![\w.:/])")
@@ -132,6 +133,10 @@ _CATBOOST = re.compile(r"\s*+(\d{1,9}):\s++(learn|test|validation\w*+):")
 _CATBOOST_PAIR = re.compile(rf"(\w++):\s*+({_NUMBER})(?![\w:])")
 _TABLE_CELL = re.compile(r"[A-Za-z_][\w.@/%' -]{0,40}")
 _DASHES = re.compile(r"\s*+-{10,}\s*+$")
+# Blocks of one "name: value" / "name = value" per indented line under a header, one point per block:
+# Hugging Face's "***** eval metrics *****" and Ray Tune's "Result for <trial>:".
+_BLOCK_HEAD = re.compile(r"\s*+(?:\*{3,}+ ([\w ]{1,40}?) metrics \*{3,}+|Result for [^\s:]{1,200}+:)\s*+$")
+_BLOCK_ROW = re.compile(rf"\s++({_WORD})\s*+[:=]\s*+(\S{{1,100}}+)\s*+$")
 _LOG_ROW = re.compile(r"\s*+\|(\s*+)([^|]{1,80}?)\s*+\|\s*+([^|]{0,40}?)\s*+\|\s*+$")
 
 
@@ -245,6 +250,8 @@ class StdoutParser:
         self._table: list[str] | None = None  # column names of a header line ("table" rule)
         self._log_table: dict[str, float] | None = None  # rows of an open "| name | value |" table
         self._log_prefix = ""
+        self._block: dict[str, str] | None = None  # rows of an open "Result for ...:" block ("block" rule)
+        self._block_all = False  # the block's header says "metrics": every number in it is one
         #: What caught the last line fed: ``"keras"``, ``"key=value"``, ``"pairs"``, ``"dict"``,
         #: ``"optuna"``, ``"sklearn-cv"``, ``"boosting"``, ``"catboost"``, ``"table"``, ``"log table"``,
         #: ``"echo"`` (only hyperparameter echoes), the custom pattern(s) that matched (joined by
@@ -263,6 +270,13 @@ class StdoutParser:
         points = self._log_table_line(text)
         if points is not None:
             return points
+        ended = self._block_line(text)
+        if ended is not None:
+            return ended
+        points = self._lines(text)
+        return points
+
+    def _lines(self, text: str) -> list[Point]:
         stripped = text.strip()
         if not stripped:
             self._table = None
@@ -282,9 +296,48 @@ class StdoutParser:
         return []
 
     def close(self) -> list[Point]:
-        """Points still held at the end of the output (a table not closed)."""
+        """Points still held at the end of the output (a table or a block not closed)."""
         rows, self._log_table = self._log_table, None
-        return [] if not rows else [p for p in [self._point(None, None, rows)] if p is not None]
+        held = [] if not rows else [p for p in [self._point(None, None, rows)] if p is not None]
+        return held + self._end_block()
+
+    def _block_line(self, text: str) -> list[Point] | None:
+        """``***** eval metrics *****`` or ``Result for trial:`` then indented ``name = value`` rows:
+        one point when the block ends. ``None``: not such a line, the other rules read it."""
+        head = _BLOCK_HEAD.match(text)
+        row = _BLOCK_ROW.match(text) if self._block is not None and head is None else None
+        if row is not None:
+            assert self._block is not None
+            self._block[row.group(1)] = row.group(2)
+            return []
+        ended = self._end_block()
+        if head is not None:
+            self._block, self._block_all = {}, head.group(1) is not None
+        if head is None and not ended:
+            return None
+        rest = [] if head is not None else self._lines(text)
+        self.last_rule = "block" if ended and not rest else self.last_rule
+        return ended + rest
+
+    def _end_block(self) -> list[Point]:
+        rows, self._block = self._block, None
+        if not rows:
+            return []
+        epoch = step = None
+        metrics: dict[str, float] = {}
+        for name, value in rows.items():
+            number = _number(value)
+            if number is None:
+                continue  # times ("0:00:12.24"), flags ("false"), addresses
+            if name in _SPECIAL and number.is_integer() and number >= 0:
+                if name == "epoch":
+                    epoch = int(number)
+                else:
+                    step = int(number)
+            elif self._block_all or _METRIC_WORDS.search(name):
+                metrics[name] = number  # "Result for": only names that say so (not pid, timestamp)
+        point = self._point(epoch, step, metrics) if metrics else None
+        return [] if point is None else [point]
 
     def _point(self, epoch: int | None, step: int | None, metrics: dict[str, float]) -> Point | None:
         if self._flags:
@@ -347,6 +400,10 @@ class StdoutParser:
                         step = number
             elif not total:  # "acc=95/100" is a ratio, not a number
                 metrics[key] = float(value)
+        if len(metrics) == 1:
+            (name,) = metrics
+            if not _METRIC_WORDS.search(name) and flag_key(name) not in self._flags:
+                return None  # "tree pruning end, ..., max_depth=3": a setting among prose
         if not metrics:
             return None
         if epoch is None and step is None and not prefix:
@@ -377,6 +434,8 @@ class StdoutParser:
                     epoch = number
                 else:
                     step = number
+            elif key in _SPECIAL:
+                continue  # Hugging Face's fractional 'epoch': 0.38 is where, not what
             else:
                 metrics[key] = float(value)
         return self._point(epoch, step, metrics) if metrics else None
@@ -474,7 +533,7 @@ class StdoutParser:
     def _pairs(self, text: str) -> Point | None:
         """``name: value`` / ``name = value`` / ``name value`` pieces, and where the line's epoch is."""
         metrics: dict[str, float] = {}
-        pieces = _PIECES.split(_CALL.sub(" ", text))
+        pieces = _PIECES.split(_PAREN_PAD.sub("(", _CALL.sub(" ", text)))
         for i, piece in enumerate(pieces):
             if not piece or "=" in piece.replace(" = ", ""):
                 continue  # key=value pairs are the key=value rule's
