@@ -307,10 +307,10 @@ class StdoutParser:
                         step = number
             elif not total:  # "acc=95/100" is a ratio, not a number
                 metrics[key] = float(value)
-        if len(metrics) == 1:
+        if len(metrics) == 1 and epoch is None and step is None and not prefix:
             (name,) = metrics
             if not _METRIC_WORDS.search(name) and flag_key(name) not in self._flags:
-                return None  # "tree pruning end, ..., max_depth=3": a setting among prose
+                return None  # "tree pruning end, ..., max_depth=3": a setting among prose ("step=1 n=2" counts)
         if not metrics:
             return None
         if epoch is None and step is None and not prefix:
