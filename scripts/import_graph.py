@@ -49,6 +49,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 SPARK_JOBS_CORE = frozenset({
     "workbench_plugin", "workbench_plugin.tracking", "workbench_plugin.store", "workbench_plugin.fs",
     "workbench_plugin.webhdfs", "workbench_plugin.patience", "workbench_plugin.snapshot", "workbench_plugin.patterns",
+    "workbench_plugin._stdout_rules",
     "workbench_plugin._exceptions", "workbench_plugin.config", "workbench_plugin.lifecycle",
     "workbench_plugin.faults",
 })

@@ -22,7 +22,10 @@ styles:
   ``"catboost"`` (``3:\tlearn: 0.6\ttest: 0.6``), ``"table"`` (a header of column names then rows
   of numbers, as scikit-learn's ``Iter  Train Loss`` or fastai's ``epoch train_loss ...``; the
   first column is the step or epoch when named so), ``"log table"`` (``| name | value |`` rows
-  between dashed lines, as stable-baselines prints; one point per table) and ``"pairs"``: a line
+  between dashed lines, as stable-baselines prints; one point per table), ``"block"`` (Hugging
+  Face's ``***** eval metrics *****`` or Ray Tune's ``Result for <trial>:`` followed by indented
+  ``name = value`` / ``name: value`` rows, one point per block; under ``Result for`` only names that
+  say metric count, not ``pid`` or ``timestamp``) and ``"pairs"``: a line
   cut at ``|``, tabs, ``,``, ``;``, `` - `` and runs of spaces into pieces ``name: value``,
   ``name = value`` or ``name value`` (names of up to four words with ``. / @ ' -``; a value may be
   followed by ``%`` (dropped: ``Accuracy: 98%`` is 98.0) and a running average in brackets). The
@@ -49,12 +52,50 @@ line, so every line costs bounded time. Steps not given count up from 0 after th
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from workbench_plugin._exceptions import SpecError
+from workbench_plugin._stdout_rules import (  # noqa: F401 (flag_key: public here)
+    _BLOCK_HEAD,
+    _BLOCK_ROW,
+    _BOOSTING,
+    _BOOSTING_PAIR,
+    _CALL,
+    _CATBOOST,
+    _CATBOOST_PAIR,
+    _CV_SCORE,
+    _DASHES,
+    _DICT_PAIR,
+    _KERAS_EPOCH,
+    _KERAS_LEAD,
+    _KERAS_PAIR,
+    _KERAS_PROGRESS,
+    _KV_PAIR,
+    _KV_PREFIX,
+    _LOG_LEVELS,
+    _LOG_ROW,
+    _MARKER,
+    _MARKER_ONLY,
+    _MARKER_WORDS,
+    _METRIC_WORDS,
+    _NUMBER_START,
+    _OPTUNA,
+    _OPTUNA_BEST,
+    _PAIR,
+    _PAREN_PAD,
+    _PIECES,
+    _SKLEARN_CV,
+    _SPECIAL,
+    _STEP_WORDS,
+    _TABLE_CELL,
+    _as_int,
+    _last_update,
+    _nested_repeat,
+    _number,
+    flag_key,
+)
 
 __all__ = ["MAX_METRIC_LINE", "Point", "StdoutParser", "parse_stream", "compile_patterns", "flag_key"]
 
@@ -70,135 +111,6 @@ class Point(NamedTuple):
     epoch: int | None
     step: int | None
     metrics: dict[str, float]
-
-
-# Possessive quantifiers (no backtracking into a run of digits) keep every match linear.
-_NUMBER = r"[-+]?(?:(?:\d++(?:\.\d*+)?|\.\d++)(?:[eE][-+]?\d++)?|(?i:nan|inf(?:inity)?))"
-
-# Keras: "Epoch 3/10" alone on its line.
-_KERAS_EPOCH = re.compile(r"\s*Epoch\s+(\d+)\s*/\s*\d+\s*$")
-# One " - "-separated part "name: value".
-_KERAS_PAIR = re.compile(rf"([A-Za-z_][\w./]*):\s*({_NUMBER})\s*$")
-# Parts allowed beside the metrics: progress "100/100 [===]" or "32/Unknown", times "1s 10ms/step", "ETA: 2s".
-_KERAS_LEAD = re.compile(r"(?:\d+/(?:\d+|Unknown)\b|ETA:|\d+(?:\.\d+)?(?:s|ms|us|µs)\b)")
-_KERAS_PROGRESS = re.compile(r"\s*(\d+)/(\d+)\b")
-
-# key=value: the key starts a word (after a space, "[" or "{"), the value ends at a space or , ; ] }.
-_KV_PAIR = re.compile(rf"(?:^|(?<=[\s\[{{]))([A-Za-z_][\w.]*+)=({_NUMBER})(?:/(\d+))?(?=$|[\s,;\]}}])")
-_KV_PREFIX = re.compile(r"\s*(epoch|step)\s+(\d+)(?:\s*/\s*\d+)?\s*[:,]?(?=\s)", re.IGNORECASE)
-# A call starts a word (not at every letter of one) and stops at the next parenthesis: linear.
-_CALL = re.compile(r"(?<![\w.])[A-Za-z_][\w.]*+\([^()]*+\)")  # Namespace(lr=0.1, ...): arguments, not metrics
-_SPECIAL = ("epoch", "step")
-
-# ---- the other default shapes (all linear: possessive or bounded repeats, no nested backtracking) ----
-_NUM_TOKEN = re.compile(rf"^{_NUMBER}$")
-# Where the line says which epoch/step it is: "Epoch 3/10", "epoch: 3", "Epoch:[541/1500]", "[iteration 0001]".
-_MARKER = re.compile(
-    r"(?<![\w.])(epoch|step|iter|iteration|round|trial|episode|it)(?:\s*+[:#]?\s*+\[?\s*+)(\d{1,12})(?![\w.])",
-    re.IGNORECASE,
-)
-_MARKER_ONLY = re.compile(
-    r"\W*+(?:\w++\s++){0,2}?(?:epoch|step|iter|iteration|round|trial|episode)\s*+[:#]?\s*+\[?\s*+\d{1,12}\]?"
-    r"(?:\s*+/\s*+\d++)?\W*+$",
-    re.IGNORECASE,
-)
-_STEP_WORDS = {"step", "iter", "iteration", "round", "trial", "episode", "it"}
-_MARKER_WORDS = _STEP_WORDS | {"epoch"}
-# One piece "name: value", "name = value" or "name value": a name of up to four words, then a number,
-# maybe "%", a running average "(0.5)", closing brackets. Anchored at the piece's end.
-_WORD = r"[A-Za-z_][\w.@/'-]{0,63}+"
-_PAIR = re.compile(
-    rf"(?<![\w.@/'-])({_WORD}(?: {_WORD}){{0,3}})(?:\s*+[:=]\s*+|\s++)({_NUMBER})(%?)"
-    rf"(?:\s*+\(\s*+{_NUMBER}\s*+%?\)|\s*+\[\s*+{_NUMBER}\s*+\])?[)\].]{{0,2}}\s*+$"
-)
-_PIECES = re.compile(r"\s*+(?:\||;|,(?!\d)|(?<=\s)-\s)\s*+|\t\s*+|\s{2,}+")
-# Names that make a lone "name: value" line a metric (summary lines); others ("Time: 3") are not.
-_NUMBER_START = re.compile(rf"{_NUMBER}(?![\w.:/])")
-_LOG_LEVELS = {"INFO", "DEBUG", "WARNING", "WARN", "ERROR", "CRITICAL", "I", "W", "E"}
-_METRIC_WORDS = re.compile(
-    r"(?i)loss|acc|error|err\b|ppl|perplexity|auc|f1|score|reward|return|rmse|mse|mae|map\b|iou|bleu|rouge|"
-    r"precision|recall|dice|elbo|likelihood|nll|value\b|metric"
-)
-_DICT_PAIR = re.compile(rf"""['"]([^'"{{}}]{{1,100}})['"]\s*+:\s*+['"]?({_NUMBER})['"]?(?=\s*+[,}}])""")
-_OPTUNA = re.compile(
-    rf"(?:Trial (\d+) finished with value: ({_NUMBER})|Finished trial#(\d+) (?:with|resulted in) value: ({_NUMBER}))"
-)
-_OPTUNA_BEST = re.compile(rf"Best is trial#? ?\d+ with value: ({_NUMBER})|Current best value is ({_NUMBER})")
-_SKLEARN_CV = re.compile(r"\[CV(?: (\d+)/\d+)?\] END \.*+([^;]*+);")
-_CV_SCORE = re.compile(rf"(?:(train|test)=({_NUMBER})|score=({_NUMBER}))")
-_BOOSTING = re.compile(r"(?:^|\s)\[(\d{1,9})\]:?\s++(.*+)$")
-_BOOSTING_PAIR = re.compile(rf"({_WORD}(?: {_WORD})?):\s*+({_NUMBER})$")
-_CATBOOST = re.compile(r"\s*+(\d{1,9}):\s++(learn|test|validation\w*+):")
-_CATBOOST_PAIR = re.compile(rf"(\w++):\s*+({_NUMBER})(?![\w:])")
-_TABLE_CELL = re.compile(r"[A-Za-z_][\w.@/%' -]{0,40}")
-_DASHES = re.compile(r"\s*+-{10,}\s*+$")
-_LOG_ROW = re.compile(r"\s*+\|(\s*+)([^|]{1,80}?)\s*+\|\s*+([^|]{0,40}?)\s*+\|\s*+$")
-
-
-def flag_key(name: str) -> str:
-    """How names are compared with flag names: ``learning-rate``, ``Learning_Rate`` -> ``learning_rate``."""
-    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
-
-
-def _number(text: str) -> float | None:
-    return float(text) if _NUM_TOKEN.match(text) else None
-
-
-def _last_update(line: str) -> str:
-    """The last update of a line redrawn with carriage returns or backspaces."""
-    line = line.rstrip("\n")
-    if "\r" in line:
-        parts = [p for p in line.split("\r") if p.strip()]
-        line = parts[-1] if parts else ""
-    if "\b" in line:
-        line = line.rsplit("\b", 1)[-1]
-    return line
-
-
-def _as_int(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            value = float(text)
-        except ValueError:
-            return None
-        return int(value) if value.is_integer() else None
-
-
-def _nested_repeat(pattern: str) -> bool:
-    """Whether a backtracking repeat (``*``, ``+``, ``{2,}``) holds another one: ``(a+)+`` and the
-    like backtrack exponentially on a line that almost matches. Possessive repeats and atomic
-    groups never backtrack, so ``(?:[0-9]+,)*+`` is fine."""
-    # the stdlib's own parse of the pattern (re._parser; sre_parse, its old name, warns on import)
-    c: Any = importlib.import_module("re._constants")
-    p: Any = importlib.import_module("re._parser")
-
-    def repeats(items: Any) -> Iterator[tuple[bool, Any]]:
-        """(backtracking and unbounded-ish, body) for every repeat, and the bodies of every group."""
-        for op, av in items:
-            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
-                yield av[1] > 1, av[2]
-            elif op is c.POSSESSIVE_REPEAT:
-                continue  # never backtracks into its body
-            elif op is c.SUBPATTERN:
-                yield from repeats(av[3])
-            elif op is c.BRANCH:
-                for branch in av[1]:
-                    yield from repeats(branch)
-            elif op in (c.ASSERT, c.ASSERT_NOT):
-                yield from repeats(av[1])
-
-    def has_repeat(items: Any) -> bool:
-        return any(many or has_repeat(body) for many, body in repeats(items))
-
-    def nested(items: Any) -> bool:
-        return any((many and has_repeat(body)) or nested(body) for many, body in repeats(items))
-
-    try:
-        return nested(p.parse(pattern))
-    except (re.error, RecursionError):
-        return False  # re.compile reports it
 
 
 def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
@@ -245,8 +157,10 @@ class StdoutParser:
         self._table: list[str] | None = None  # column names of a header line ("table" rule)
         self._log_table: dict[str, float] | None = None  # rows of an open "| name | value |" table
         self._log_prefix = ""
+        self._block: dict[str, str] | None = None  # rows of an open "Result for ...:" block ("block" rule)
+        self._block_all = False  # the block's header says "metrics": every number in it is one
         #: What caught the last line fed: ``"keras"``, ``"key=value"``, ``"pairs"``, ``"dict"``,
-        #: ``"optuna"``, ``"sklearn-cv"``, ``"boosting"``, ``"catboost"``, ``"table"``, ``"log table"``,
+        #: ``"optuna"``, ``"sklearn-cv"``, ``"boosting"``, ``"catboost"``, ``"table"``, ``"log table"``, ``"block"``,
         #: ``"echo"`` (only hyperparameter echoes), the custom pattern(s) that matched (joined by
         #: `` | ``), or ``None`` when the line gave no point.
         self.last_rule: str | None = None
@@ -263,6 +177,13 @@ class StdoutParser:
         points = self._log_table_line(text)
         if points is not None:
             return points
+        ended = self._block_line(text)
+        if ended is not None:
+            return ended
+        points = self._lines(text)
+        return points
+
+    def _lines(self, text: str) -> list[Point]:
         stripped = text.strip()
         if not stripped:
             self._table = None
@@ -282,9 +203,48 @@ class StdoutParser:
         return []
 
     def close(self) -> list[Point]:
-        """Points still held at the end of the output (a table not closed)."""
+        """Points still held at the end of the output (a table or a block not closed)."""
         rows, self._log_table = self._log_table, None
-        return [] if not rows else [p for p in [self._point(None, None, rows)] if p is not None]
+        held = [] if not rows else [p for p in [self._point(None, None, rows)] if p is not None]
+        return held + self._end_block()
+
+    def _block_line(self, text: str) -> list[Point] | None:
+        """``***** eval metrics *****`` or ``Result for trial:`` then indented ``name = value`` rows:
+        one point when the block ends. ``None``: not such a line, the other rules read it."""
+        head = _BLOCK_HEAD.match(text)
+        row = _BLOCK_ROW.match(text) if self._block is not None and head is None else None
+        if row is not None:
+            assert self._block is not None
+            self._block[row.group(1)] = row.group(2)
+            return []
+        ended = self._end_block()
+        if head is not None:
+            self._block, self._block_all = {}, head.group(1) is not None
+        if head is None and not ended:
+            return None
+        rest = [] if head is not None else self._lines(text)
+        self.last_rule = "block" if ended and not rest else self.last_rule
+        return ended + rest
+
+    def _end_block(self) -> list[Point]:
+        rows, self._block = self._block, None
+        if not rows:
+            return []
+        epoch = step = None
+        metrics: dict[str, float] = {}
+        for name, value in rows.items():
+            number = _number(value)
+            if number is None:
+                continue  # times ("0:00:12.24"), flags ("false"), addresses
+            if name in _SPECIAL and number.is_integer() and number >= 0:
+                if name == "epoch":
+                    epoch = int(number)
+                else:
+                    step = int(number)
+            elif self._block_all or _METRIC_WORDS.search(name):
+                metrics[name] = number  # "Result for": only names that say so (not pid, timestamp)
+        point = self._point(epoch, step, metrics) if metrics else None
+        return [] if point is None else [point]
 
     def _point(self, epoch: int | None, step: int | None, metrics: dict[str, float]) -> Point | None:
         if self._flags:
@@ -347,6 +307,10 @@ class StdoutParser:
                         step = number
             elif not total:  # "acc=95/100" is a ratio, not a number
                 metrics[key] = float(value)
+        if len(metrics) == 1 and epoch is None and step is None and not prefix:
+            (name,) = metrics
+            if not _METRIC_WORDS.search(name) and flag_key(name) not in self._flags:
+                return None  # "tree pruning end, ..., max_depth=3": a setting among prose ("step=1 n=2" counts)
         if not metrics:
             return None
         if epoch is None and step is None and not prefix:
@@ -377,6 +341,8 @@ class StdoutParser:
                     epoch = number
                 else:
                     step = number
+            elif key in _SPECIAL:
+                continue  # Hugging Face's fractional 'epoch': 0.38 is where, not what
             else:
                 metrics[key] = float(value)
         return self._point(epoch, step, metrics) if metrics else None
@@ -474,7 +440,7 @@ class StdoutParser:
     def _pairs(self, text: str) -> Point | None:
         """``name: value`` / ``name = value`` / ``name value`` pieces, and where the line's epoch is."""
         metrics: dict[str, float] = {}
-        pieces = _PIECES.split(_CALL.sub(" ", text))
+        pieces = _PIECES.split(_PAREN_PAD.sub("(", _CALL.sub(" ", text)))
         for i, piece in enumerate(pieces):
             if not piece or "=" in piece.replace(" = ", ""):
                 continue  # key=value pairs are the key=value rule's

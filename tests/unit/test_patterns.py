@@ -198,8 +198,10 @@ def test_last_rule_names_what_caught_the_line() -> None:
 @pytest.mark.parametrize(("lines", "rule", "point"), [
     (["{'loss': 0.5, 'learning_rate': 5e-05, 'epoch': 1.0}"], "dict",
      Point("epoch", 1, None, {"loss": 0.5, "learning_rate": 5e-05})),
-    (['{"train_loss": 3.2, "test_acc1": 78.8, "epoch": 250}'], "dict", Point("epoch", 250, None, {"train_loss": 3.2, "test_acc1": 78.8})),  # noqa: E501 (real log lines)
-    (["[10]\ttrain-rmse:0.5\teval-rmse:0.75"], "boosting", Point("step", None, 10, {"train-rmse": 0.5, "eval-rmse": 0.75})),  # noqa: E501 (real log lines)
+    (['{"train_loss": 3.2, "test_acc1": 78.8, "epoch": 250}'], "dict",
+     Point("epoch", 250, None, {"train_loss": 3.2, "test_acc1": 78.8})),
+    (["[10]\ttrain-rmse:0.5\teval-rmse:0.75"], "boosting",
+     Point("step", None, 10, {"train-rmse": 0.5, "eval-rmse": 0.75})),
     (["[3]\tvalid_0's l2: 0.25"], "boosting", Point("step", None, 3, {"valid_0's l2": 0.25})),
     (["7:\tlearn: 0.6\ttest: 0.55\tbest: 0.5 (3)\ttotal: 2ms\tremaining: 1s"], "catboost",
      Point("step", None, 7, {"learn": 0.6, "test": 0.55, "best": 0.5})),
@@ -208,18 +210,23 @@ def test_last_rule_names_what_caught_the_line() -> None:
     (["Epoch 1/10, Loss: 0.5, Acc: 0.9"], "pairs", Point("epoch", 1, None, {"Loss": 0.5, "Acc": 0.9})),
     (["epoch 3 | loss 0.12 | acc 0.9"], "pairs", Point("epoch", 3, None, {"loss": 0.12, "acc": 0.9})),
     (["Train Epoch: 1 [640/60000 (1%)]\tLoss: 2.3"], "pairs", Point("epoch", 1, None, {"Loss": 2.3})),
-    (["Test set: Average loss: 0.1, Accuracy: 9800/10000 (98%)"], "pairs", Point("step", None, 0, {"Average loss": 0.1})),  # noqa: E501 (real log lines)
+    (["Test set: Average loss: 0.1, Accuracy: 9800/10000 (98%)"], "pairs",
+     Point("step", None, 0, {"Average loss": 0.1})),
     (["epoch: 1, train_loss: 0.2, train_accuracy: 93.0, test_accuracy: 92%"], "pairs",
      Point("epoch", 1, None, {"train_loss": 0.2, "train_accuracy": 93.0, "test_accuracy": 92.0})),
-    (["val/loss 0.3  train-acc 0.8  top1 acc 71.5"], "pairs", Point("step", None, 0, {"val/loss": 0.3, "train-acc": 0.8, "top1 acc": 71.5})),  # noqa: E501 (real log lines)
+    (["val/loss 0.3  train-acc 0.8  top1 acc 71.5"], "pairs",
+     Point("step", None, 0, {"val/loss": 0.3, "train-acc": 0.8, "top1 acc": 71.5})),
     (["Final accuracy: 0.93"], "pairs", Point("step", None, 0, {"Final accuracy": 0.93})),
     (["Best val loss 0.2"], "pairs", Point("step", None, 0, {"Best val loss": 0.2})),
-    (["[I 2020-12-16 12:46:55,364] Trial 3 finished with value: 0.8 and parameters: {'lr': 0.1}. Best is trial 1 with value: 0.9."],  # noqa: E501 (real log lines)
+    (["[I 2020-12-16 12:46:55,364] Trial 3 finished with value: 0.8 and parameters: {'lr': 0.1}. "
+      "Best is trial 1 with value: 0.9."],
      "optuna", Point("step", None, 3, {"value": 0.8, "best_value": 0.9})),
-    (["[CV 1/5] END ....C=1, kernel='rbf';, score=0.933 total time=   0.0s"], "sklearn-cv", Point("step", None, 0, {"score": 0.933})),  # noqa: E501 (real log lines)
+    (["[CV 1/5] END ....C=1, kernel='rbf';, score=0.933 total time=   0.0s"], "sklearn-cv",
+     Point("step", None, 0, {"score": 0.933})),
     (["  Iter       Train Loss   Estimated Time ", "     1           1.2980            7.89m"], "table",
      Point("step", None, 1, {"Train Loss": 1.298})),
-    (["epoch     train_loss  valid_loss  accuracy  time    ", "0         0.31        0.25        0.91      00:20"], "table",  # noqa: E501 (real log lines)
+    (["epoch     train_loss  valid_loss  accuracy  time    ",
+      "0         0.31        0.25        0.91      00:20"], "table",
      Point("epoch", 0, None, {"train_loss": 0.31, "valid_loss": 0.25, "accuracy": 0.91})),
 ])
 def test_other_default_shapes(lines: list[str], rule: str, point: Point) -> None:
@@ -246,7 +253,8 @@ def test_log_table_is_one_point_when_it_closes() -> None:
 
 
 @pytest.mark.parametrize("line", [
-    "Time: 3", "seed: 42", "    learning_rate: 0.0005", "trainable params: 3,784,704 || all params: 467,772,416 || trainable%: 0.8091",  # noqa: E501 (real log lines)
+    "Time: 3", "seed: 42", "    learning_rate: 0.0005",
+    "trainable params: 3,784,704 || all params: 467,772,416 || trainable%: 0.8091",
     "Total training time: 0.00 seconds.", "eta: 4:43:31", "Requirement already satisfied: numpy in /usr/lib (1.25.2)",
     "100/100 [00:01<00:00, 87.3it/s]", "File \"/x/engine.py\", line 220, in train", "Epoch 3/10",
 ])
@@ -268,3 +276,21 @@ def test_hyperparameter_echoes_are_not_metrics() -> None:
 def test_parse_stream_takes_hyperparameters_and_closes_open_tables() -> None:
     assert parse_stream("lr=0.1\nloss=0.2", hyperparameters=["lr"]) == [Point("step", None, 0, {"loss": 0.2})]
     assert parse_stream("----------\n| loss | 0.5 |") == [Point("step", None, 0, {"loss": 0.5})]
+
+
+def test_metrics_and_result_blocks_are_one_point_each() -> None:
+    hf = ["***** eval metrics *****", "  epoch                   =       30.0",
+          "  eval_loss               =     0.0429", "  eval_runtime            = 0:00:12.24", ""]
+    parser = StdoutParser()
+    assert [p for line in hf for p in parser.feed(line)] == [Point("epoch", 30, None, {"eval_loss": 0.0429})]
+    assert parser.last_rule == "block"
+    ray = ["Result for Trainer_00001:", "  epoch: 0", "  pid: 8642", "  val/loss: 0.09", "  done: false"]
+    assert parse_stream(ray) == [Point("epoch", 0, None, {"val/loss": 0.09})]  # closed at the end
+
+
+def test_running_average_with_padding_and_lone_settings() -> None:
+    line = "Epoch: [0][  400/80073]\tLoss 6.9802e+00 (7.0827e+00)\tAcc@1   0.00 (  0.08)"
+    assert parse_stream([line]) == [Point("epoch", 0, None, {"Loss": 6.9802, "Acc@1": 0.0})]
+    assert parse_stream(["[17:10:29] /x/updater_prune.cc:74: tree pruning end, 1 roots, max_depth=3"]) == []
+    assert parse_stream(["{'loss': 1.5, 'learning_rate': 1e-05, 'epoch': 0.38}"])[0].metrics == {
+        "loss": 1.5, "learning_rate": 1e-05}  # a fractional epoch is where, not a metric
