@@ -110,7 +110,9 @@ class ExperimentWrapper:
         self.work_root = work_root or None
         self.flush_seconds = flush_seconds
         self.python = python or run.interpreter or sys.executable
-        self.parser = StdoutParser(run.stdout_patterns or None, hyperparameters=experiment.params)
+        # a key named like one of the script's flags is an echo of a setting, not a metric
+        echoes = [*experiment.params, *(run.script_flags or ())]
+        self.parser = StdoutParser(run.stdout_patterns or None, hyperparameters=echoes)
         self._lock = threading.Lock()
         self._stdout_points: list[Any] = []
         self._logs: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}

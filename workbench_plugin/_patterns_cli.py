@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from workbench_plugin._exceptions import ProjectNotFound, SpecError
 from workbench_plugin._table import fmt, format_table
+from workbench_plugin.flags import flags_from_source
 from workbench_plugin.pattern_check import (
     CheckReport,
     LineResult,
@@ -136,6 +137,9 @@ def _print_summary(report: CheckReport, out: IO[str], *, hint: str) -> None:
         out.write(format_table(rows, ["metric", "points", "first", "last"]) + "\n")
     else:
         out.write(f"no metrics captured. {hint}\n")
+    if report.echoes:
+        shown = ", ".join(f"{printable(k, 40)}={printable(v, 20)}" for k, v in list(report.echoes.items())[:10])
+        out.write(f"echoed hyperparameters (named like the script's flags, so not metrics): {shown}\n")
     if report.stderr_with_points:
         out.write(f"note: {report.stderr_with_points} stderr lines look like metrics, but only stdout is read; "
                   "print them to stdout (print(..., flush=True), or logging.StreamHandler(sys.stdout))\n")
@@ -157,6 +161,19 @@ def _proposals(args: argparse.Namespace, lines: list[OutputLine]) -> list[tuple[
         where = "--explain" if len(args.explain) == 1 else f"--explain #{i}"
         found.append(("the text given", None, propose_pattern(text, percentages=args.percent, where=where)))
     return found
+
+
+def _flag_names(settings: ProjectSettings | None, script_args: list[str]) -> list[str]:
+    """The names a printed setting may go by: the script's flags (read from its source; no ``--help`` run)
+    and the options given after ``--``. A run treats them as echoes too (``Run.script_flags``)."""
+    names = [a.lstrip("-").partition("=")[0] for a in script_args if a.startswith("--") and len(a) > 2]
+    if settings is not None:
+        try:
+            source = Path(settings.root, settings.script).read_bytes()
+        except OSError:
+            return names
+        names.extend(flags_from_source(source, settings.script).names())
+    return names
 
 
 def _with_patterns(settings: ProjectSettings | None) -> list[str]:
@@ -181,7 +198,8 @@ def cmd_patterns(args: argparse.Namespace, *, stdin: IO[bytes] | None = None, ou
         output = _run(settings, list(args.script_args), args.timeout)
     lines = output.lines if output else []
     patterns = _with_patterns(settings)
-    report = check_lines(lines, patterns) if output else None
+    echoes = _flag_names(settings, list(args.script_args))
+    report = check_lines(lines, patterns, hyperparameters=echoes) if output else None
     proposals = _proposals(args, lines)
     data: dict[str, Any] = {}
     if output is not None and report is not None:

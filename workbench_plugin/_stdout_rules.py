@@ -57,6 +57,9 @@ _PAREN_PAD = re.compile(r"\(\s++")  # "(  0.08)" -> "(0.08)": padding, not a pie
 _PIECES = re.compile(r"\s*+(?:\||;|,(?!\d)|(?<=\s)-\s)\s*+|\t\s*+|\s{2,}+")
 # Names that make a lone "name: value" line a metric (summary lines); others ("Time: 3") are not.
 _NUMBER_START = re.compile(rf"{_NUMBER}(?![\w.:/])")
+# Prose around a name in a sentence ("and accuracy is 0.9"): never part of the metric's name.
+_FILLER_WORDS = {"and", "is", "was", "are", "were", "of", "the", "at", "to", "now", "then", "with", "for", "on",
+                 "after", "so", "far", "=", "a", "an"}
 _LOG_LEVELS = {"INFO", "DEBUG", "WARNING", "WARN", "ERROR", "CRITICAL", "I", "W", "E"}
 _METRIC_WORDS = re.compile(
     r"(?i)loss|acc|error|err\b|ppl|perplexity|auc|f1|score|reward|return|rmse|mse|mae|map\b|iou|bleu|rouge|"

@@ -144,6 +144,13 @@ class FlagSet:
         return cls(flags=flags, source=data["source"], reason=data["reason"],
                    accepts_unknown=data["accepts_unknown"], notes=tuple(data["notes"]))
 
+    def names(self) -> list[str]:
+        """Every name a flag goes by, without dashes (``lr``, ``learning-rate``, ``learning_rate``), sorted:
+        what a script echoing its arguments prints as keys."""
+        found = {f.dest for f in self.flags if f.dest}
+        found.update(o.lstrip("-") for f in self.flags for o in f.option_strings if o.startswith("--"))
+        return sorted(n for n in found if n)
+
     def by_option(self) -> dict[str, Flag]:
         """Every option string (``--lr``, ``-l``) to its flag."""
         return {o: f for f in self.flags for o in f.option_strings}

@@ -96,6 +96,7 @@ class CheckReport(NamedTuple):
     rules: dict[str, int]  # rule -> lines it caught
     stderr_lines: int
     stderr_with_points: int  # stderr lines that would give points on stdout
+    echoes: dict[str, str]  # hyperparameters echoed on stdout (name as printed -> value): not metrics
 
 
 class Proposal(NamedTuple):
@@ -108,10 +109,13 @@ class Proposal(NamedTuple):
 
 
 # ---- what is captured ------------------------------------------------------------------------------
-def check_lines(lines: Iterable[OutputLine], patterns: Sequence[str] | None = None) -> CheckReport:
-    """Replay ``lines`` through the stdout rules (the project's ``patterns``, or the defaults)."""
-    parser = StdoutParser(list(patterns) if patterns else None)
-    side = StdoutParser(list(patterns) if patterns else None)  # stderr: its own context, not counted
+def check_lines(lines: Iterable[OutputLine], patterns: Sequence[str] | None = None, *,
+                hyperparameters: Iterable[str] = ()) -> CheckReport:
+    """Replay ``lines`` through the stdout rules (the project's ``patterns``, or the defaults);
+    keys named like ``hyperparameters`` (the script's flags) are echoes, as in a run."""
+    names = list(hyperparameters)
+    parser = StdoutParser(list(patterns) if patterns else None, hyperparameters=names)
+    side = StdoutParser(list(patterns) if patterns else None, hyperparameters=names)  # stderr: not counted
     results: list[LineResult] = []
     series: dict[str, list[float]] = {}
     rules: dict[str, int] = {}
@@ -133,7 +137,8 @@ def check_lines(lines: Iterable[OutputLine], patterns: Sequence[str] | None = No
                 for name, value in point.metrics.items():
                     series.setdefault(name, []).append(value)
     metrics = [MetricSummary(name, len(values), values[0], values[-1]) for name, values in series.items()]
-    return CheckReport(results, metrics, len(results), with_points, rules, stderr_lines, stderr_points)
+    return CheckReport(results, metrics, len(results), with_points, rules, stderr_lines, stderr_points,
+                       dict(parser.echoes))
 
 
 def count_caught(lines: Iterable[OutputLine], patterns: Sequence[str]) -> int:
@@ -365,6 +370,7 @@ def report_data(report: CheckReport, *, every_line: bool = False) -> dict[str, A
         "stderr_lines": report.stderr_lines,
         "stderr_with_points": report.stderr_with_points,
         "metrics": [m._asdict() for m in report.metrics],
+        "echoes": report.echoes,
         "lines": [
             {"line": r.number, "stream": r.stream, "text": r.text[:MAX_METRIC_LINE], "rule": r.rule,
              "read": r.stream == "stdout",

@@ -68,6 +68,7 @@ from workbench_plugin._stdout_rules import (  # noqa: F401 (flag_key: public her
     _CV_SCORE,
     _DASHES,
     _DICT_PAIR,
+    _FILLER_WORDS,
     _KERAS_EPOCH,
     _KERAS_LEAD,
     _KERAS_PAIR,
@@ -450,8 +451,10 @@ class StdoutParser:
             if pair is None:
                 continue
             words = pair.group(1).split()
-            while len(words) > 1 and words[0] in _LOG_LEVELS:
-                words.pop(0)  # "INFO Best accuracy: 0.5"
+            while len(words) > 1 and (words[0] in _LOG_LEVELS or words[0].lower() in _FILLER_WORDS):
+                words.pop(0)  # "INFO Best accuracy: 0.5", "... and accuracy is 0.9"
+            while len(words) > 1 and words[-1].lower() in _FILLER_WORDS:
+                words.pop()  # "accuracy is 0.9": the name is "accuracy"
             name = " ".join(words)
             if name.split()[-1].lower() in _MARKER_WORDS:
                 continue  # "epoch 3", "end of epoch 1": where, not what

@@ -140,6 +140,7 @@ def launch(
         n_experiments=len(experiments),
         stdout_patterns=list(plan.settings.stdout_patterns) or None,
         note=note,
+        script_flags=plan.flags.names() if plan.flags is not None and plan.flags.known else None,
         extra={"packing": packing} if packing != "none" else {},
     )
     if experiments:

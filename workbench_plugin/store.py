@@ -171,6 +171,9 @@ class Run:
     n_experiments: int
     stdout_patterns: list[str] | None = None
     note: str = ""
+    #: the names of every flag the script declares (dests and long options without dashes), where known:
+    #: a printed ``lr=0.01`` is then an echo of a hyperparameter, not a metric, even if ``lr`` is not tuned
+    script_flags: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -172,3 +172,35 @@ def test_stdout_is_not_parsed_for_scripts_that_use_the_sdk(store: Store, tmp_pat
     assert set(states(index).values()) == {"succeeded"}
     curves = index.frames(exps[0].run_id).curves
     assert curves[["epoch", "name", "value"]].values.tolist() == [[1.0, "loss", 0.25]]
+
+
+ECHOES_ITS_ARGUMENTS = textwrap.dedent(
+    """
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--learning-rate", type=float, default=0.01)
+    parser.add_argument("--epochs", type=int, default=1)
+    args = parser.parse_args()
+    print(f"learning_rate={args.learning_rate} epochs={args.epochs}", flush=True)  # an echo, not a metric
+    for epoch in range(1, args.epochs + 1):
+        print(f"epoch={epoch} loss={1 / epoch}", flush=True)
+    """
+)
+
+
+def test_a_printed_flag_is_an_echo_even_when_it_is_not_tuned(store: Store, tmp_path: Path) -> None:
+    from tests.integration.processes import cli
+
+    folder = tmp_path / "echo"
+    folder.mkdir()
+    (folder / "train.py").write_text(ECHOES_ITS_ARGUMENTS)
+    assert cli(store, "init", "--script", "train.py", cwd=folder).returncode == 0
+    done = cli(store, "run", "epochs=2", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    index = ProjectIndex(store, "echo")
+    index.refresh()
+    (run_id,) = {e.run_id for _, e, _ in index.iter_experiments()}
+    assert store.read_run("echo", run_id).script_flags == ["epochs", "learning-rate", "learning_rate"]
+    curves = index.frames(run_id).curves
+    assert sorted(set(curves["name"])) == ["loss"]  # not learning_rate: the script only echoed it
+    assert curves["epoch"].tolist() == [1.0, 2.0]

@@ -169,3 +169,23 @@ def test_init_check_runs_the_script_once(capsys: pytest.CaptureFixture[str], tmp
     code, out, err = run_cli(capsys, "--store", store2, "init", str(folder), "--script", "train.py", "--check")
     assert code == 0, err
     assert (folder / "ran").exists() and "1 gave points (key=value: 1)" in out and "loss    1" in out
+
+
+def test_a_printed_flag_is_shown_as_an_echo_not_a_metric(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import argparse
+        p = argparse.ArgumentParser()
+        p.add_argument("--lr", type=float, default=0.01)
+        args = p.parse_args()
+        print(f"lr={args.lr}")
+        print("epoch=1 loss=0.5")
+        """
+    )
+    folder = _project(tmp_path, script=script)
+    code, out, err = run_cli(capsys, "patterns", "--project", str(folder))
+    assert code == 0, err
+    assert "echoed hyperparameters (named like the script's flags, so not metrics): lr=0.01" in out
+    assert "loss    1" in out and "\nlr " not in out
+    code, out, _ = run_cli(capsys, "patterns", "--project", str(folder), "--json")
+    assert json.loads(out)["echoes"] == {"lr": "0.01"}

@@ -294,3 +294,11 @@ def test_running_average_with_padding_and_lone_settings() -> None:
     assert parse_stream(["[17:10:29] /x/updater_prune.cc:74: tree pruning end, 1 roots, max_depth=3"]) == []
     assert parse_stream(["{'loss': 1.5, 'learning_rate': 1e-05, 'epoch': 0.38}"])[0].metrics == {
         "loss": 1.5, "learning_rate": 1e-05}  # a fractional epoch is where, not a metric
+
+
+def test_prose_words_around_a_name_are_not_part_of_it() -> None:
+    parser = StdoutParser()
+    (point,) = parser.feed("the loss is now 0.5")
+    assert point.metrics == {"loss": 0.5}
+    (point,) = parser.feed("Loss at round 1 is 2.300 and accuracy is 0.9")
+    assert "accuracy" in point.metrics and not any(" is" in name or "and " in name for name in point.metrics)
