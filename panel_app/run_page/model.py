@@ -24,7 +24,7 @@ from panel_app.linked.hit_tap import TAP_RADIUS, nearest_point
 from panel_app.linked.selection import Mode, combine, mask_of_rows, rows_of
 from panel_app.palette import PALETTE, STATE_COLORS
 from panel_app.run_page.view_state import CHARTS, apply_view_state, view_state
-from workbench_plugin.frames import RunFrames
+from workbench_plugin.frames import RESERVED_COLUMNS, RunFrames
 from workbench_plugin.lifecycle import Progress, State
 
 __all__ = ["POINTS_MAX", "RunPageModel"]
@@ -194,11 +194,16 @@ class RunPageModel(param.Parameterized):
             sliders[m] = slider_info(axes[m], raw, "metric")
         self.sliders = sliders
         self._label_row = {lab: i for i, lab in enumerate(labels)}
+        # the table's own columns keep their names: a flag or metric named "#" or "experiment"
+        # gets a column of its own ("# (flag)")
+        own = {"#", "state", "experiment"}
         table = pd.DataFrame({"#": labels, "state": states})
         for h in frames.hparams:  # raw values, so that numbers sort as numbers
-            table[h] = exps[h].to_numpy() if h in exps else [None] * n
+            table[h if h not in own else f"{h} (flag)"] = exps[h].to_numpy() if h in exps \
+                else [None] * n
         for m in frames.metrics:
-            table[m] = _round(pd.Series(self.data[f"m:{m}"]))
+            table[m if m not in own and m not in table else f"{m} (metric)"] = \
+                _round(pd.Series(self.data[f"m:{m}"]))
         table["experiment"] = list(self.order)
         self.table = table
 
@@ -293,8 +298,10 @@ class RunPageModel(param.Parameterized):
     def curve_name(self, metric: str) -> str:
         """The name a metric column was logged under (``"x (metric)"`` clashes with an hparam)."""
         suffix = " (metric)"
-        if metric.endswith(suffix) and metric[: -len(suffix)] in self.run_frames.hparams:
-            return metric[: -len(suffix)]
+        base = metric[: -len(suffix)]
+        frames = self.run_frames
+        if metric.endswith(suffix) and (base in frames.hparams or base in RESERVED_COLUMNS):
+            return base
         return metric
 
     def curve_arrays(self, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -73,7 +73,7 @@ class SliderPanel:
             if info.role == "metric":
                 metrics.append(slider)
                 continue
-            lock = locks.get(name)
+            lock = locks.get(self.model.run_frames.flag_of(name))
             toggle = pn.widgets.Toggle(label="locked" if lock else "lock", value=lock is not None,
                                        width=70, margin=(0, 8), color="light",
                                        css_classes=["ht-lock-toggle", f"ht-lock-toggle-{token}"])
@@ -128,6 +128,7 @@ class SliderPanel:
         if self.setting:
             return
         run_id = self.model.run_frames.run_id
+        flag = self.model.run_frames.flag_of(name)  # a flag named "state" has its own column
         toggle = self.locks[name]
         lock: Lock | None = None
         try:
@@ -136,16 +137,16 @@ class SliderPanel:
                 lo, hi = self.sliders[name].value
                 if info.space == "categorical":
                     picked = [lab for i, lab in enumerate(info.labels) if lo - 1e-9 <= i <= hi + 1e-9]
-                    lock = self.memory.lock(name, run_id=run_id, values=picked, author=self.author)
+                    lock = self.memory.lock(flag, run_id=run_id, values=picked, author=self.author)
                 else:
                     low, high = self.model.value_span(name, lo, hi)
-                    lock = self.memory.lock(name, run_id=run_id, low=low, high=high,
+                    lock = self.memory.lock(flag, run_id=run_id, low=low, high=high,
                                             author=self.author)
             else:
-                self.memory.unlock(name, run_id=run_id, author=self.author)
+                self.memory.unlock(flag, run_id=run_id, author=self.author)
         # a bad value (ConfigError) or a store that failed: say so, show the lock as stored
         except (HyperTunerError, OSError, ValueError) as exc:
             self.on_error(f"lock {name}: {exc}")
-            lock = self.memory.locks().get(name)
+            lock = self.memory.locks().get(flag)
         toggle.label = "locked" if lock else "lock"
         self.lock_labels[name].object = lock_html(lock)

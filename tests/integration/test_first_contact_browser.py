@@ -1,0 +1,79 @@
+"""What a new user met on the run page (issue 10, "first contact"), in real Chromium against the
+dashboard's own page factory (:func:`panel_app.server.make_page`) over a real store.
+
+The odd runs of :mod:`tests.integration.odd_runs` (no metrics, names with spaces, dots, slashes
+and hyphens, flags named as the frame's own columns, only strings, one experiment, an all-NaN
+metric, a constant flag) each render: header, table rows, plots or "No metrics yet".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from panel_app.server import ServedPage, make_page, serve_app
+from tests.integration.browser import VIEWPORT
+from tests.integration.odd_runs import ODD_RUNS, write_odd_run
+from workbench_plugin.index import ProjectIndex
+from workbench_plugin.store import Store
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_server_errors")]
+
+#: Every plot that is drawn is idle (and there is at least one), or there is none to wait for.
+PLOTS_IDLE_JS = """() => {
+  if (!window.Bokeh || Bokeh.documents.length === 0) { return false; }
+  const plots = [...Bokeh.index.all_views()].filter((v) => v.model.name === "bars" ||
+      (v.model.name || "").startsWith("scatter:"));
+  return plots.every((v) => v.is_idle) ? plots.length : false;
+}"""
+
+
+@pytest.fixture(scope="module")
+def odd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServedPage, dict[str, str]]]:
+    store = Store(str(Path(tmp_path_factory.mktemp("odd")) / "store"))
+    runs = {name: write_odd_run(store, "p", name) for name in ODD_RUNS}
+    with serve_app(make_page(ProjectIndex(store, "p"), refresh_ms=60_000)) as server:
+        yield server, runs
+
+
+def open_run(browser: Any, url: str) -> tuple[Page, list[str]]:
+    page = browser.new_page(viewport=VIEWPORT)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    return page, errors
+
+
+@pytest.mark.parametrize("name", list(ODD_RUNS))
+def test_odd_runs_render(browser: Any, odd: tuple[ServedPage, dict[str, str]], name: str) -> None:
+    server, runs = odd
+    params, metrics = ODD_RUNS[name]
+    page, errors = open_run(browser, f"{server.url}?run={runs[name]}")
+    try:
+        expect(page.locator(".ht-run-header")).to_contain_text(
+            f"{len(params)} experiments", timeout=60_000)
+        expect(page.locator(".tabulator-row")).to_have_count(len(params), timeout=60_000)
+        if metrics:
+            page.wait_for_function(PLOTS_IDLE_JS, timeout=60_000)
+            scatters = page.evaluate("() => [...Bokeh.index.all_views()].filter((v) => "
+                                     "(v.model.name || '').startsWith('scatter:')).length")
+            assert scatters >= 1
+            expect(page.locator(".tabulator-col-title")).to_contain_text(
+                [*(f"{m}" for m in list(metrics)[:1])])
+        else:
+            expect(page.get_by_text("No metrics yet.")).to_be_visible()
+            expect(page.get_by_text("No metric to chart yet.")).to_be_visible()
+        titles = page.locator(".tabulator-col-title").all_inner_texts()
+        for flag in params[0]:
+            assert flag in titles or f"{flag} (flag)" in titles, (flag, titles)
+        # the frame's own columns keep their meaning: states and labels
+        expect(page.locator(".tabulator-cell[tabulator-field='state']").first).to_have_text(
+            "succeeded")
+        expect(page.locator(".tabulator-cell[tabulator-field='#']").first).to_have_text("#1")
+        assert not errors, errors
+    finally:
+        page.close()
