@@ -20,7 +20,7 @@ import param
 
 from panel_app.linked.axes import AxisInfo, SliderInfo, axis_info, in_range, slider_info, value_label
 from panel_app.linked.hit_box_lasso import mask_in_geometry
-from panel_app.linked.hit_tap import TAP_RADIUS, nearest_point
+from panel_app.linked.hit_tap import TAP_RADIUS, bars_at, nearest_point
 from panel_app.linked.selection import Mode, combine, mask_of_rows, rows_of
 from panel_app.palette import PALETTE, STATE_COLORS
 from panel_app.run_page.view_state import CHARTS, apply_view_state, view_state
@@ -251,6 +251,21 @@ class RunPageModel(param.Parameterized):
                             frame=frame, x_log=ax.kind == "log", y_log=ay.kind == "log",
                             radius=radius)
         return [] if row is None else [self.order[row]]
+
+    def ids_at_bar(self, metric: str, px: float, *, x_span: tuple[float, float] | None = None,
+                   frame_w: int | None = None) -> list[str]:
+        """The experiments of the bar chart's column at x ``px`` (what ``BAR_TAP_JS`` picks):
+        the bar of one experiment, or in dense mode every experiment drawn in that pixel
+        column of a chart ``frame_w`` pixels wide showing ``x_span`` (x is the rank)."""
+        if metric not in self.axes:
+            return []
+        tops = self.data[self.axes[metric].column]
+        if self.dense:
+            rows = bars_at(tops, px, xs=self.data[f"r:{metric}"], half=0.5, x_span=x_span,
+                           frame_w=frame_w)
+        else:
+            rows = bars_at(tops, px)
+        return [self.order[r] for r in rows]
 
     def ids_in_ranges(self, ranges: Mapping[str, Sequence[float]]) -> list[str]:
         """The experiments inside every slider range given (positions on the sliders)."""
