@@ -8,6 +8,11 @@ metric, a constant flag) each render: header, table rows, plots or "No metrics y
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +21,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from panel_app.server import ServedPage, make_page, serve_app
-from tests.integration.browser import VIEWPORT
-from tests.integration.odd_runs import ODD_RUNS, write_odd_run
+from tests.integration.browser import READY_JS, VIEWPORT, wait_for
+from tests.integration.odd_runs import ODD_RUNS, write_odd_run, write_run
+from tests.integration.processes import HYPERTUNER, _env, free_port, stop_process
 from workbench_plugin.index import ProjectIndex
 from workbench_plugin.store import Store
 
@@ -77,3 +83,67 @@ def test_odd_runs_render(browser: Any, odd: tuple[ServedPage, dict[str, str]], n
         assert not errors, errors
     finally:
         page.close()
+
+
+# ---- a server that goes away -------------------------------------------------------------
+def start_serve(store: Store, project: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """``hypertuner serve`` on ``port``, once it answers (a static file: no session)."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [*HYPERTUNER, "--store", store.url, "serve", "--project", str(project), "--port",
+             str(port), "--no-gateway"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_env())
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"hypertuner serve exited with {proc.returncode}:\n"
+                                 f"{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/js/bokeh.min.js",
+                                        timeout=5) as response:
+                return response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    try:
+        wait_for(up, timeout=60, what=f"hypertuner serve on port {port}")
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc
+
+
+def test_a_page_says_it_lost_its_server_and_comes_back(
+        browser: Any, tmp_path: Path, project_dir: Path) -> None:
+    store = Store(str(tmp_path / "store"))
+    params, metrics = ODD_RUNS["constant"]
+    write_run(store, "tiny", params, metrics)
+    port, log = free_port(), tmp_path / "serve.log"
+    procs = [start_serve(store, project_dir, port, log)]
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_function(READY_JS, timeout=60_000)
+        expect(page.locator(".tabulator-row")).to_have_count(3, timeout=30_000)
+        page.evaluate("() => { window.__before_kill = true; }")
+        banner = page.locator(".ht-disconnected")
+        expect(banner).to_have_count(0)
+
+        os.kill(procs[0].pid, signal.SIGKILL)  # our own child, by its PID
+        procs[0].wait(10)
+        expect(banner).to_be_visible(timeout=5_000)
+        expect(banner).to_contain_text("Disconnected")
+        expect(banner).to_contain_text("retrying")
+        page.wait_for_timeout(1500)  # it keeps retrying while the server is down
+        expect(banner).to_be_visible()
+
+        procs.append(start_serve(store, project_dir, port, log))
+        expect(banner).to_have_count(0, timeout=20_000)  # reloaded: a fresh session
+        page.wait_for_function(READY_JS, timeout=60_000)
+        expect(page.locator(".tabulator-row")).to_have_count(3, timeout=30_000)
+        expect(page.locator(".ht-run-header")).to_contain_text("3 experiments")
+        assert page.evaluate("() => window.__before_kill === undefined")  # a new page
+    finally:
+        page.close()
+        for proc in procs:
+            stop_process(proc)
