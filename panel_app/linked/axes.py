@@ -18,11 +18,16 @@ import pandas as pd
 
 __all__ = [
     "DISCRETE_MAX",
+    "NUMBER_JS",
     "AxisInfo",
     "AxisKind",
     "SliderInfo",
+    "TickInfo",
     "axis_info",
     "in_range",
+    "linear_tick_count",
+    "log_ticks",
+    "number_label",
     "slider_info",
     "to_space",
     "value_label",
@@ -76,6 +81,8 @@ class SliderInfo(NamedTuple):
     end: float
     step: float
     labels: tuple[str, ...] = ()
+    #: Categories that are not numbers (strings, booleans, a mix): picked, not slid.
+    picker: bool = False
 
     def to_value(self, position: float) -> Any:
         """A slider position as the hyperparameter's or metric's own value."""
@@ -87,8 +94,15 @@ class SliderInfo(NamedTuple):
         return float(position)
 
     def describe(self, lo: float, hi: float) -> str:
-        a, b = value_label(self.to_value(lo)), value_label(self.to_value(hi))
+        label = value_label if self.space == "categorical" else number_label
+        a, b = label(self.to_value(lo)), label(self.to_value(hi))
         return a if a == b else f"{a}..{b}"
+
+    def title_values(self, lo: float, hi: float) -> str:
+        """What the slider's title shows of positions ``lo..hi`` (the browser formats them
+        with :data:`NUMBER_JS`, the twin of :func:`number_label`)."""
+        a, b = (number_label(self.to_value(p)) for p in (lo, hi))
+        return f"{a} .. {b}"
 
 
 def slider_info(axis: AxisInfo, raw: pd.Series, role: Literal["hparam", "metric"]) -> SliderInfo:
@@ -97,7 +111,7 @@ def slider_info(axis: AxisInfo, raw: pd.Series, role: Literal["hparam", "metric"
         pos = np.round(axis.values)  # undo the jitter
         k = len(axis.tick_labels)
         return SliderInfo(axis.name, role, "categorical", pos, 0.0, float(max(k - 1, 1)), 1.0,
-                          axis.tick_labels)
+                          axis.tick_labels, picker=_numeric(raw) is None)
     nums = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     if axis.kind == "log":
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -149,6 +163,117 @@ def value_label(v: Any) -> str:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         return str(int(v))
     return str(v)
+
+
+def number_label(v: Any, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits, as Python writes the rounded float
+    (``0.001``, ``1e-05``, ``250``, ``0.015``), never rounded to ``0``; other values as
+    :func:`value_label`. :data:`NUMBER_JS` is its browser twin."""
+    if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+        return value_label(v)
+    x = float(v)
+    if not math.isfinite(x):
+        return value_label(None) if math.isnan(x) else ("∞" if x > 0 else "-∞")
+    return value_label(float(f"{x:.{digits}g}"))
+
+
+#: The body of a JS function of ``tick`` (a number): :func:`number_label` with 3 digits. A
+#: log slider (positions in decades) passes ``10 ** position``.
+NUMBER_JS = """
+const fmt = (x) => {
+  if (!Number.isFinite(x)) { return Number.isNaN(x) ? "\u2014" : (x > 0 ? "\u221e" : "-\u221e"); }
+  const v = Number(x.toPrecision(3));
+  const a = Math.abs(v);
+  if (v !== 0 && (a < 1e-4 || a >= 1e16)) {
+    const [m, e] = v.toExponential().split("e");
+    const n = Number(e);
+    return `${m}e${n < 0 ? "-" : "+"}${String(Math.abs(n)).padStart(2, "0")}`;
+  }
+  return String(v);
+};
+"""
+
+
+class TickInfo(NamedTuple):
+    """Where a log axis has its ticks (data units) and what they say."""
+
+    ticks: tuple[float, ...]
+    labels: tuple[str, ...]
+
+
+#: Estimated width of a tick label's character at 10 px (pixels), and the space kept between
+#: two labels; a vertical axis needs a line of height between its labels.
+LABEL_CHAR_PX = 6.5
+LABEL_GAP_PX = 10.0
+LABEL_LINE_PX = 14.0
+_NICE = (1.0, 2.0, 5.0)
+
+
+def _fits(ticks: Sequence[float], labels: Sequence[str], lo: float, hi: float, pixels: float,
+          vertical: bool, log: bool) -> bool:
+    """Whether no two neighbouring labels of the ticks overlap on ``pixels`` of axis."""
+    if hi <= lo:
+        return len(ticks) <= 1
+    pos = [((math.log10(t) if log else t) - lo) / (hi - lo) * pixels for t in ticks]
+    for i in range(1, len(ticks)):
+        need = LABEL_LINE_PX if vertical else \
+            (len(labels[i - 1]) + len(labels[i])) / 2 * LABEL_CHAR_PX
+        if pos[i] - pos[i - 1] < need + LABEL_GAP_PX:
+            return False
+    return True
+
+
+def _nice_ticks(a: float, b: float, count: int) -> list[float]:
+    """Round values from ``a`` to ``b``, as Bokeh's ``BasicTicker`` places about ``count`` of
+    them: the step of 1, 2 or 5 times 10^k whose number of ticks is nearest to ``count``."""
+    span = b - a
+    raw = span / max(count, 1)
+    if raw <= 0 or not math.isfinite(raw):
+        return [a]
+    base = 10.0 ** math.floor(math.log10(raw))
+    step = min((m * base for m in (*_NICE, 10.0)), key=lambda c: abs(count - span / c))
+    first = math.ceil(a / step - 1e-9)
+    return [float(f"{k * step:.12g}") for k in range(first, int(math.floor(b / step + 1e-9)) + 1)]
+
+
+def log_ticks(start: float, end: float, pixels: float, *, vertical: bool = False) -> TickInfo:
+    """Ticks for a log axis from ``start`` to ``end`` (data units) on ``pixels`` of screen whose
+    labels do not collide: decades (every 2nd, 3rd, ... when they do not fit) when the axis
+    spans a decade or more, else a few round values; the most that fit, at least one."""
+    if not (start > 0 and end > 0 and math.isfinite(start) and math.isfinite(end)):
+        return TickInfo((), ())
+    a, b = sorted((start, end))
+    lo, hi = math.log10(a), math.log10(b)
+    candidates: list[list[float]] = []
+    first, last = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
+    if last - first >= 1:  # two decades or more inside: decades, thinned
+        for stride in (1, 2, 3, 5, 10, 20, 50, 100):
+            start_k = first + (-first) % stride
+            candidates.append([10.0 ** k for k in range(start_k, last + 1, stride)])
+    else:
+        for count in (8, 6, 5, 4, 3, 2, 1):
+            ticks = [t for t in _nice_ticks(a, b, count) if a <= t <= b]
+            if ticks and ticks not in candidates:
+                candidates.append(ticks)
+    for ticks in candidates:
+        labels = [number_label(t) for t in ticks]
+        if ticks and _fits(ticks, labels, lo, hi, pixels, vertical, True):
+            return TickInfo(tuple(ticks), tuple(labels))
+    ticks = candidates[-1][:1] if candidates and candidates[-1] else [10.0 ** round((lo + hi) / 2)]
+    return TickInfo(tuple(ticks), tuple(number_label(t) for t in ticks))
+
+
+def linear_tick_count(start: float, end: float, pixels: float, *, vertical: bool = False) -> int:
+    """How many ticks a linear axis from ``start`` to ``end`` can label on ``pixels`` without
+    collisions (what Bokeh's ticker is asked for): the most of 2..8 whose round values fit."""
+    a, b = sorted((float(start), float(end)))
+    if not (math.isfinite(a) and math.isfinite(b)) or b <= a:
+        return 2
+    for count in (8, 7, 6, 5, 4, 3):
+        ticks = [t for t in _nice_ticks(a, b, count) if a <= t <= b]
+        if _fits(ticks, [number_label(t) for t in ticks], a, b, pixels, vertical, False):
+            return count
+    return 2
 
 
 def _min_step(uniques: np.ndarray) -> float:

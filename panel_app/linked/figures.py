@@ -11,12 +11,13 @@ from typing import Any
 
 from bokeh.models import FixedTicker, Range1d
 
-from panel_app.linked.axes import AxisInfo
+from panel_app.linked.axes import AxisInfo, linear_tick_count, log_ticks
 
 __all__ = [
     "axis_range",
     "bar_labels",
     "categorical_ticks",
+    "fit_ticks",
     "follow_range",
     "style_chart",
     "style_scatter_axes",
@@ -63,6 +64,7 @@ def style_scatter_axes(fig: Any, ax: AxisInfo, ay: AxisInfo, *, left: bool, bott
     fig.axis.axis_label_text_font_size = "12px"
     fig.axis.major_label_text_font_size = "10px"
     categorical_ticks(fig, ax)
+    fit_ticks(fig, ax, ay)
     if bottom:
         fig.xaxis.axis_label = ax.name
     else:
@@ -86,6 +88,29 @@ def categorical_ticks(fig: Any, ax: AxisInfo) -> None:
             continue
         axis.ticker = FixedTicker(ticks=list(ax.ticks))
         axis.major_label_overrides = labels
+
+
+def fit_ticks(fig: Any, ax: AxisInfo, ay: AxisInfo) -> None:
+    """Ticks whose labels do not collide in a small cell: decades (or a few round values) at
+    fixed places on a log axis (:func:`~panel_app.linked.axes.log_ticks`), and on a linear
+    axis as many as its labels leave room for (:func:`~panel_app.linked.axes.linear_tick_count`)."""
+    for axes, info, pixels, vertical in ((fig.xaxis, ax, fig.frame_width, False),
+                                          (fig.yaxis, ay, fig.frame_height, True)):
+        if info.kind == "categorical" or info.start is None or info.end is None or not pixels:
+            continue
+        for axis in axes:
+            if info.kind == "log":
+                ticks = log_ticks(info.start, info.end, float(pixels), vertical=vertical)
+                overrides = {t: label for t, label in zip(ticks.ticks, ticks.labels, strict=True)}
+                if not (isinstance(axis.ticker, FixedTicker)
+                        and tuple(axis.ticker.ticks) == ticks.ticks):
+                    axis.ticker = FixedTicker(ticks=list(ticks.ticks), minor_ticks=[])
+                if axis.major_label_overrides != overrides:
+                    axis.major_label_overrides = overrides
+            else:
+                count = linear_tick_count(info.start, info.end, float(pixels), vertical=vertical)
+                if getattr(axis.ticker, "desired_num_ticks", count) != count:
+                    axis.ticker.desired_num_ticks = count
 
 
 def bar_labels(fig: Any, n: int, highlight: Any = None) -> None:

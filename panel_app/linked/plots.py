@@ -60,6 +60,7 @@ from panel_app.linked.figures import (
     axis_range,
     bar_labels,
     categorical_ticks,
+    fit_ticks,
     follow_range,
     style_chart,
     style_scatter_axes,
@@ -504,6 +505,8 @@ class LinkedPlots:
             self._rebin_base(key)
         for m, rng in self.y_ranges.items():
             follow_range(rng, self.model.axes[m])
+        for (h, m), fig in self.scatters.items():
+            fit_ticks(fig, self.model.axes[h], self.model.axes[m])
         for h, rng in self.x_ranges.items():
             info = self.model.axes[h]
             follow_range(rng, info)

@@ -267,15 +267,38 @@ class RunPageModel(param.Parameterized):
             rows = bars_at(tops, px)
         return [self.order[r] for r in rows]
 
-    def ids_in_ranges(self, ranges: Mapping[str, Sequence[float]]) -> list[str]:
-        """The experiments inside every slider range given (positions on the sliders)."""
+    def ids_in_ranges(self, ranges: Mapping[str, Sequence[float]],
+                      categories: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+        """The experiments inside every slider range given (positions on the sliders) and
+        with one of the picked ``categories`` of each category picker given (labels)."""
         mask = np.ones(len(self.order), dtype=bool)
         for name, (lo, hi) in ranges.items():
             info = self.sliders.get(name)
             if info is None:
                 continue
             mask &= in_range(info.values, float(lo), float(hi))
+        for name, picked in (categories or {}).items():
+            info = self.sliders.get(name)
+            if info is None:
+                continue
+            wanted = [i for i, label in enumerate(info.labels) if label in set(map(str, picked))]
+            mask &= np.isin(info.values, np.asarray(wanted, dtype=np.float64))
         return [self.order[i] for i in np.flatnonzero(mask)]
+
+    def selection_categories(self) -> dict[str, list[str]]:
+        """Per category picker, the categories of the selected experiments (all of them with
+        no selection), in the picker's order."""
+        rows = np.asarray(self.selected_rows(), dtype=np.int64)
+        out: dict[str, list[str]] = {}
+        for name, info in self.sliders.items():
+            if not info.picker:
+                continue
+            if not len(rows):
+                out[name] = list(info.labels)
+                continue
+            shown = {int(v) for v in info.values[rows] if np.isfinite(v)}
+            out[name] = [label for i, label in enumerate(info.labels) if i in shown]
+        return out
 
     def value_span(self, name: str, lo: float, hi: float) -> tuple[float, float]:
         """The smallest and largest value of ``name`` among the rows inside slider positions

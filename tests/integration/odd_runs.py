@@ -14,7 +14,7 @@ from typing import Any
 
 from workbench_plugin.store import METRIC_COLUMNS, Experiment, Run, Store
 
-__all__ = ["ODD_RUNS", "write_odd_run", "write_run"]
+__all__ = ["ODD_RUNS", "ODD_SCALES", "write_odd_run", "write_run"]
 
 
 def write_run(store: Store, project: str, params: Sequence[Mapping[str, Any]],
@@ -78,9 +78,14 @@ ODD_RUNS: dict[str, tuple[list[dict[str, Any]], dict[str, Callable[[int, int], f
         [{"lr": "auto", "amp": True}, {"lr": 0.1, "amp": False}, {"lr": 0.01, "amp": True},
          {"lr": None, "amp": False}],
         {"acc": lambda i, e: 0.6 + 0.1 * i}),
+    "log-scales": (
+        _grid(lr=[1e-5, 1e-4, 1e-3, 1e-2, 0.1], width=[200, 250, 300], wd=[0.015, 0.02]),
+        {"loss": lambda i, e: 0.1 + 0.05 * (i % 7) / e}),
 }
+#: The scales a run's spec gives (log-stepped values).
+ODD_SCALES: dict[str, dict[str, str]] = {"log-scales": {"lr": "log", "width": "log", "wd": "log"}}
 
 
 def write_odd_run(store: Store, project: str, name: str) -> str:
     params, metrics = ODD_RUNS[name]
-    return write_run(store, project, params, metrics)
+    return write_run(store, project, params, metrics, scales=ODD_SCALES.get(name))

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from panel_app.linked.axes import log_ticks
 from panel_app.server import ServedPage, make_page, serve_app
-from tests.integration.browser import READY_JS, VIEWPORT, wait_for
+from tests.integration.browser import READY_JS, VIEWPORT, column, wait_for
 from tests.integration.odd_runs import ODD_RUNS, write_odd_run, write_run
 from tests.integration.processes import HYPERTUNER, _env, free_port, stop_process
 from workbench_plugin.index import ProjectIndex
@@ -147,3 +148,66 @@ def test_a_page_says_it_lost_its_server_and_comes_back(
         page.close()
         for proc in procs:
             stop_process(proc)
+
+
+def test_a_string_hyperparameter_is_picked_by_category(
+        browser: Any, odd: tuple[ServedPage, dict[str, str]]) -> None:
+    server, runs = odd
+    page, errors = open_run(browser, f"{server.url}?run={runs['strings-only']}")
+    try:
+        page.wait_for_function(READY_JS, timeout=60_000)
+        expect(page.locator(".tabulator-row")).to_have_count(6, timeout=30_000)
+        picker = page.locator(".ht-picker-optimizer")
+        expect(picker).to_be_visible()
+        assert page.locator(".ht-slider-optimizer").count() == 0  # no numeric range slider
+        buttons = picker.locator(".bk-btn")
+        expect(buttons).to_have_text(["adam", "rmsprop", "sgd"])
+        buttons.get_by_text("adam", exact=True).click()
+        buttons.get_by_text("rmsprop", exact=True).click()  # only sgd left
+        expect(page.locator(".ht-selected")).to_have_text("2 selected")
+        expect(page.locator(".tabulator-row")).to_have_count(2)
+        cells = page.locator(".tabulator-cell[tabulator-field='optimizer']").all_inner_texts()
+        assert cells == ["sgd", "sgd"], cells
+        wait_for(lambda: len(column(page, "runpage-highlight", "experiment_id") or []) == 2,
+                 what="the two sgd experiments highlighted")
+        # it follows a selection made elsewhere: Clear selection ticks every category again
+        page.get_by_role("button", name="Clear selection").click()
+        expect(page.locator(".ht-selected")).to_have_text("0 selected")
+        expect(picker.locator(".bk-btn.bk-active")).to_have_count(3)
+        assert not errors, errors
+    finally:
+        page.close()
+
+
+#: A scatter cell's x axis: its ticker's fixed ticks (null when Bokeh picks them) and labels.
+X_TICKS_JS = """(name) => {
+  const fig = Bokeh.documents[0].get_model_by_name(name);
+  const axis = fig.below[0];
+  const ticks = axis.ticker.ticks ?? null;
+  const over = axis.major_label_overrides;
+  const labels = ticks == null ? null : ticks.map((t) => over instanceof Map ? over.get(t) : over[t]);
+  return {ticks, labels, frame: Bokeh.index.get_one(fig).frame.bbox.width};
+}"""
+
+
+def test_log_axes_have_few_ticks_whose_labels_do_not_collide(
+        browser: Any, odd: tuple[ServedPage, dict[str, str]]) -> None:
+    server, runs = odd
+    page, errors = open_run(browser, f"{server.url}?run={runs['log-scales']}")
+    try:
+        page.wait_for_function(READY_JS, timeout=60_000)
+        for flag, span in (("wd", (0.015, 0.02)), ("width", (200, 300)), ("lr", (1e-5, 0.1))):
+            shown = page.evaluate(X_TICKS_JS, f"scatter:{flag}:loss")
+            assert shown["ticks"] is not None, flag  # fixed: log_ticks chose them
+            assert 2 <= len(shown["ticks"]) <= 4, (flag, shown)
+            want = log_ticks(*[v for v in (page.evaluate(
+                f"() => Bokeh.documents[0].get_model_by_name('range:{flag}').start"), page.evaluate(
+                f"() => Bokeh.documents[0].get_model_by_name('range:{flag}').end"))],
+                shown["frame"])
+            assert tuple(shown["ticks"]) == want.ticks and tuple(shown["labels"]) == want.labels
+            assert span[0] <= min(shown["ticks"]) * 10 and max(shown["ticks"]) <= span[1] * 10
+        title = page.locator(".ht-slider-lr .bk-slider-title").inner_text()
+        assert title.endswith("1e-05 .. 0.1"), title  # was 0.00001 .. 0.1 (and 0 .. 0.01)
+        assert not errors, errors
+    finally:
+        page.close()
