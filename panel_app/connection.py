@@ -45,6 +45,7 @@ tries.className = cls + "-tries";
 tries.style.cssText = "margin-left:10px;font-weight:400;opacity:.85";
 banner.append(text, tries);
 document.body.appendChild(banner);
+document.body.style.paddingTop = `${banner.offsetHeight}px`;  // hide nothing under it
 const base = document.baseURI || (location.origin + "/");
 const url = new URL(probe, base).href;
 let n = 0;

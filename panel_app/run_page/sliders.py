@@ -36,7 +36,9 @@ __all__ = ["SliderPanel"]
 #: Significant digits, never "0" for 0.001 (:func:`~panel_app.linked.axes.number_label`).
 _NUMBER_FORMAT = NUMBER_JS + "return fmt(tick);"
 _LOG_FORMAT = NUMBER_JS + "return fmt(Math.pow(10, tick));"
-_CATEGORY_FORMAT = "const i = Math.round(tick); return (i >= 0 && i < labels.length) ? labels[i] : '';"
+#: A category's label; past the last one (a slider over one category ends at 1), the last.
+_CATEGORY_FORMAT = ("const i = Math.min(Math.max(Math.round(tick), 0), labels.length - 1); "
+                    "return i >= 0 ? labels[i] : '';")
 
 
 class SliderPanel:
