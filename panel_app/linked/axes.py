@@ -24,6 +24,7 @@ __all__ = [
     "SliderInfo",
     "TickInfo",
     "axis_info",
+    "category_stride",
     "in_range",
     "linear_tick_count",
     "log_ticks",
@@ -261,6 +262,17 @@ def log_ticks(start: float, end: float, pixels: float, *, vertical: bool = False
             return TickInfo(tuple(ticks), tuple(labels))
     ticks = candidates[-1][:1] if candidates and candidates[-1] else [10.0 ** round((lo + hi) / 2)]
     return TickInfo(tuple(ticks), tuple(number_label(t) for t in ticks))
+
+
+def category_stride(labels: Sequence[str], pixels: float) -> int:
+    """Label every how-many-th category of a categorical axis of ``pixels`` so that no two
+    labels collide (1: all of them)."""
+    n = len(labels)
+    if n <= 1 or pixels <= 0:
+        return 1
+    widest = max(len(label) for label in labels) * LABEL_CHAR_PX + LABEL_GAP_PX
+    slot = pixels / n  # the categories are evenly spaced
+    return max(1, math.ceil(widest / slot))
 
 
 def linear_tick_count(start: float, end: float, pixels: float, *, vertical: bool = False) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 from bokeh.models import FixedTicker, Range1d
 
-from panel_app.linked.axes import AxisInfo, linear_tick_count, log_ticks
+from panel_app.linked.axes import AxisInfo, category_stride, linear_tick_count, log_ticks
 
 __all__ = [
     "axis_range",
@@ -77,16 +77,18 @@ def style_scatter_axes(fig: Any, ax: AxisInfo, ay: AxisInfo, *, left: bool, bott
 
 
 def categorical_ticks(fig: Any, ax: AxisInfo) -> None:
-    """Category names at the positions of a categorical x axis."""
+    """Category names at the positions of a categorical x axis (every so many of them when
+    they would collide: :func:`~panel_app.linked.axes.category_stride`)."""
     if ax.kind != "categorical":
         return
-    labels = dict(zip(ax.ticks, ax.tick_labels, strict=True))
+    stride = category_stride(ax.tick_labels, float(fig.frame_width or 0))
+    labels = dict(zip(ax.ticks[::stride], ax.tick_labels[::stride], strict=True))
     for axis in fig.xaxis:
-        if isinstance(axis.ticker, FixedTicker) and list(axis.ticker.ticks) == list(ax.ticks):
+        if isinstance(axis.ticker, FixedTicker) and list(axis.ticker.ticks) == list(labels):
             if axis.major_label_overrides != labels:
                 axis.major_label_overrides = labels
             continue
-        axis.ticker = FixedTicker(ticks=list(ax.ticks))
+        axis.ticker = FixedTicker(ticks=list(labels))
         axis.major_label_overrides = labels
 
 

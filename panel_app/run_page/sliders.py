@@ -31,7 +31,12 @@ from panel_app.run_page.templates import (
 from workbench_plugin._exceptions import HyperTunerError
 from workbench_plugin.memory import Lock, ProjectMemory
 
-__all__ = ["SliderPanel"]
+__all__ = ["PICKER_BUTTONS_MAX", "PICKER_BUTTON_CHARS", "SliderPanel"]
+
+#: Up to this many categories, of at most this many characters together, a picker is a row of
+#: toggle buttons; more are a scrolling list of check boxes.
+PICKER_BUTTONS_MAX = 5
+PICKER_BUTTON_CHARS = 30
 
 #: Significant digits, never "0" for 0.001 (:func:`~panel_app.linked.axes.number_label`).
 _NUMBER_FORMAT = NUMBER_JS + "return fmt(tick);"
@@ -54,7 +59,7 @@ class SliderPanel:
         self.on_error = on_error
         self.sliders: dict[str, pn.widgets.RangeSlider] = {}
         #: The category pickers of hyperparameters whose values are not numbers, by name.
-        self.pickers: dict[str, pn.widgets.CheckButtonGroup] = {}
+        self.pickers: dict[str, pn.widgets.CheckButtonGroup | pn.widgets.CheckBoxGroup] = {}
         self.locks: dict[str, pn.widgets.Toggle] = {}
         self.lock_labels: dict[str, pn.pane.HTML] = {}
         self.panel = pn.Column(width=270, margin=(0, 5))
@@ -99,15 +104,24 @@ class SliderPanel:
         self.panel.objects = hparams + metrics
 
     def _picker(self, name: str, labels: tuple[str, ...], picked: list[str],
-                token: str) -> pn.widgets.CheckButtonGroup:
-        """Toggle buttons, one per category (Bokeh shows their labels as text)."""
-        picker = pn.widgets.CheckButtonGroup(
-            label=plain_title(name), options=list(labels), value=list(picked), width=250,
-            margin=(0, 8, 4, 8), color="primary", variant="outline", orientation="horizontal",
-            css_classes=["ht-picker", f"ht-picker-{token}"])
+                token: str) -> pn.viewable.Viewable:
+        """Toggle buttons for a few short categories, else a scrolling list of check boxes
+        (Bokeh shows both kinds of labels as text)."""
+        classes = ["ht-picker", f"ht-picker-{token}"]
+        if len(labels) <= PICKER_BUTTONS_MAX and sum(map(len, labels)) <= PICKER_BUTTON_CHARS:
+            picker: Any = pn.widgets.CheckButtonGroup(
+                label=plain_title(name), options=list(labels), value=list(picked), width=250,
+                margin=(0, 8, 4, 8), color="primary", variant="outline", css_classes=classes)
+            box: pn.viewable.Viewable = picker
+        else:
+            picker = pn.widgets.CheckBoxGroup(
+                label=plain_title(name), options=list(labels), value=list(picked), inline=False,
+                width=230, margin=(0, 8, 4, 8), css_classes=classes)
+            box = pn.Column(picker, height=min(150, 22 * len(labels) + 8), scroll=True, width=250,
+                            margin=0)
         picker.param.watch(functools.partial(self._on_slider, name), "value")
         self.pickers[name] = picker
-        return picker
+        return box
 
     def _lock_row(self, name: str, locks: Mapping[str, Lock], token: str) -> pn.Row:
         lock = locks.get(self.model.run_frames.flag_of(name))

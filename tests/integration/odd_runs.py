@@ -78,6 +78,9 @@ ODD_RUNS: dict[str, tuple[list[dict[str, Any]], dict[str, Callable[[int, int], f
         [{"lr": "auto", "amp": True}, {"lr": 0.1, "amp": False}, {"lr": 0.01, "amp": True},
          {"lr": None, "amp": False}],
         {"acc": lambda i, e: 0.6 + 0.1 * i}),
+    "many-categories": (
+        [{"model": f"model-{i}", "k": i % 3} for i in range(14)],
+        {"acc": lambda i, e: i / 14}),
     "log-scales": (
         _grid(lr=[1e-5, 1e-4, 1e-3, 1e-2, 0.1], width=[200, 250, 300], wd=[0.015, 0.02]),
         {"loss": lambda i, e: 0.1 + 0.05 * (i % 7) / e}),

@@ -81,6 +81,10 @@ def test_odd_runs_render(browser: Any, odd: tuple[ServedPage, dict[str, str]], n
         expect(page.locator(".tabulator-cell[tabulator-field='state']").first).to_have_text(
             "succeeded")
         expect(page.locator(".tabulator-cell[tabulator-field='#']").first).to_have_text("#1")
+        if name == "many-categories":  # a scrolling list of check boxes, not a row of buttons
+            box = page.locator(".ht-picker-model").bounding_box()
+            assert box is not None and box["width"] <= 260, box
+            expect(page.locator(".ht-picker-model input[type=checkbox]")).to_have_count(14)
         if name == "constant":  # a slider over one value names it at both ends
             title = page.locator(".ht-slider-seed .bk-slider-title").inner_text()
             assert title.endswith("7 .. 7"), title  # was "7 .."

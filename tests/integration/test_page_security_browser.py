@@ -128,7 +128,7 @@ def test_payloads_are_shown_as_text_and_never_run(
         # the payload flags have string values: category pickers, titled and labelled as text
         pickers = " ".join(page.locator(".ht-picker-title").all_inner_texts())
         assert FLAG in pickers and SVG in pickers, pickers
-        buttons = " ".join(page.locator(".ht-picker .bk-btn").all_inner_texts())
+        buttons = " ".join(page.locator(".ht-picker .bk-btn, .ht-picker label").all_inner_texts())
         assert SCRIPT in buttons and IMG in buttons and "plain" in buttons, buttons
         assert TEX in titles and page.locator("a[href^=javascript]").count() == 0
         cells = " ".join(page.locator(".tabulator-cell").all_inner_texts())

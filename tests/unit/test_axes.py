@@ -18,6 +18,7 @@ from panel_app.linked.axes import (
     LABEL_GAP_PX,
     NUMBER_JS,
     axis_info,
+    category_stride,
     linear_tick_count,
     log_ticks,
     number_label,
@@ -154,3 +155,22 @@ def test_a_picker_selects_and_follows_the_selection() -> None:
                                     if source.params_of(i)["optimizer"] == "adam"]
     page.slider_panel.locks["optimizer"].value = True
     assert page.memory.locks()["optimizer"].describe() == "adam"
+
+
+def test_many_categories_label_every_so_many() -> None:
+    names = [f"model-{i}" for i in range(40)]
+    stride = category_stride(names, 150)
+    assert stride > 1 and (150 / 40) * stride >= len("model-10") * LABEL_CHAR_PX + LABEL_GAP_PX
+    assert category_stride(["adam", "sgd"], 150) == 1
+    assert category_stride([], 150) == 1
+
+
+def test_many_or_long_categories_get_check_boxes_not_buttons() -> None:
+    import panel as pn
+
+    source = FakeRunSource({"name": [f"model-{i}" for i in range(12)], "opt": ["adam", "sgd"]})
+    page = RunPage(source)
+    assert isinstance(page.slider_panel.pickers["name"], pn.widgets.CheckBoxGroup)
+    assert isinstance(page.slider_panel.pickers["opt"], pn.widgets.CheckButtonGroup)
+    page.slider_panel.pickers["name"].value = ["model-3"]
+    assert page.model.selection == [i for i in source.ids if source.params_of(i)["name"] == "model-3"]
