@@ -174,3 +174,11 @@ def test_many_or_long_categories_get_check_boxes_not_buttons() -> None:
     assert isinstance(page.slider_panel.pickers["opt"], pn.widgets.CheckButtonGroup)
     page.slider_panel.pickers["name"].value = ["model-3"]
     assert page.model.selection == [i for i in source.ids if source.params_of(i)["name"] == "model-3"]
+
+
+def test_a_link_with_bad_categories_says_so_in_one_line() -> None:
+    page = RunPage(strings_source())
+    problems = page.model.apply_view_state(
+        {"selection": {"ranges": {}, "categories": {"optimizer": "adam"}}})
+    assert problems == ["selection: categories of 'optimizer' is str, not a list"]
+    assert page.model.selection == []
