@@ -22,12 +22,8 @@ __all__ = [
     "AxisInfo",
     "AxisKind",
     "SliderInfo",
-    "TickInfo",
     "axis_info",
-    "category_stride",
     "in_range",
-    "linear_tick_count",
-    "log_ticks",
     "number_label",
     "slider_info",
     "to_space",
@@ -193,99 +189,6 @@ const fmt = (x) => {
   return String(v);
 };
 """
-
-
-class TickInfo(NamedTuple):
-    """Where a log axis has its ticks (data units) and what they say."""
-
-    ticks: tuple[float, ...]
-    labels: tuple[str, ...]
-
-
-#: Estimated width of a tick label's character at 10 px (pixels), and the space kept between
-#: two labels; a vertical axis needs a line of height between its labels.
-LABEL_CHAR_PX = 6.5
-LABEL_GAP_PX = 10.0
-LABEL_LINE_PX = 14.0
-_NICE = (1.0, 2.0, 5.0)
-
-
-def _fits(ticks: Sequence[float], labels: Sequence[str], lo: float, hi: float, pixels: float,
-          vertical: bool, log: bool) -> bool:
-    """Whether no two neighbouring labels of the ticks overlap on ``pixels`` of axis."""
-    if hi <= lo:
-        return len(ticks) <= 1
-    pos = [((math.log10(t) if log else t) - lo) / (hi - lo) * pixels for t in ticks]
-    for i in range(1, len(ticks)):
-        need = LABEL_LINE_PX if vertical else \
-            (len(labels[i - 1]) + len(labels[i])) / 2 * LABEL_CHAR_PX
-        if pos[i] - pos[i - 1] < need + LABEL_GAP_PX:
-            return False
-    return True
-
-
-def _nice_ticks(a: float, b: float, count: int) -> list[float]:
-    """Round values from ``a`` to ``b``, as Bokeh's ``BasicTicker`` places about ``count`` of
-    them: the step of 1, 2 or 5 times 10^k whose number of ticks is nearest to ``count``."""
-    span = b - a
-    raw = span / max(count, 1)
-    if raw <= 0 or not math.isfinite(raw):
-        return [a]
-    base = 10.0 ** math.floor(math.log10(raw))
-    step = min((m * base for m in (*_NICE, 10.0)), key=lambda c: abs(count - span / c))
-    first = math.ceil(a / step - 1e-9)
-    return [float(f"{k * step:.12g}") for k in range(first, int(math.floor(b / step + 1e-9)) + 1)]
-
-
-def log_ticks(start: float, end: float, pixels: float, *, vertical: bool = False) -> TickInfo:
-    """Ticks for a log axis from ``start`` to ``end`` (data units) on ``pixels`` of screen whose
-    labels do not collide: decades (every 2nd, 3rd, ... when they do not fit) when the axis
-    spans a decade or more, else a few round values; the most that fit, at least one."""
-    if not (start > 0 and end > 0 and math.isfinite(start) and math.isfinite(end)):
-        return TickInfo((), ())
-    a, b = sorted((start, end))
-    lo, hi = math.log10(a), math.log10(b)
-    candidates: list[list[float]] = []
-    first, last = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
-    if last - first >= 1:  # two decades or more inside: decades, thinned
-        for stride in (1, 2, 3, 5, 10, 20, 50, 100):
-            start_k = first + (-first) % stride
-            candidates.append([10.0 ** k for k in range(start_k, last + 1, stride)])
-    else:
-        for count in (8, 6, 5, 4, 3, 2, 1):
-            ticks = [t for t in _nice_ticks(a, b, count) if a <= t <= b]
-            if ticks and ticks not in candidates:
-                candidates.append(ticks)
-    for ticks in candidates:
-        labels = [number_label(t) for t in ticks]
-        if ticks and _fits(ticks, labels, lo, hi, pixels, vertical, True):
-            return TickInfo(tuple(ticks), tuple(labels))
-    ticks = candidates[-1][:1] if candidates and candidates[-1] else [10.0 ** round((lo + hi) / 2)]
-    return TickInfo(tuple(ticks), tuple(number_label(t) for t in ticks))
-
-
-def category_stride(labels: Sequence[str], pixels: float) -> int:
-    """Label every how-many-th category of a categorical axis of ``pixels`` so that no two
-    labels collide (1: all of them)."""
-    n = len(labels)
-    if n <= 1 or pixels <= 0:
-        return 1
-    widest = max(len(label) for label in labels) * LABEL_CHAR_PX + LABEL_GAP_PX
-    slot = pixels / n  # the categories are evenly spaced
-    return max(1, math.ceil(widest / slot))
-
-
-def linear_tick_count(start: float, end: float, pixels: float, *, vertical: bool = False) -> int:
-    """How many ticks a linear axis from ``start`` to ``end`` can label on ``pixels`` without
-    collisions (what Bokeh's ticker is asked for): the most of 2..8 whose round values fit."""
-    a, b = sorted((float(start), float(end)))
-    if not (math.isfinite(a) and math.isfinite(b)) or b <= a:
-        return 2
-    for count in (8, 7, 6, 5, 4, 3):
-        ticks = [t for t in _nice_ticks(a, b, count) if a <= t <= b]
-        if _fits(ticks, [number_label(t) for t in ticks], a, b, pixels, vertical, False):
-            return count
-    return 2
 
 
 def _min_step(uniques: np.ndarray) -> float:

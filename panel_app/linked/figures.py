@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bokeh.models import FixedTicker, Range1d
+from bokeh.models import CustomJSTicker, CustomJSTickFormatter, FixedTicker, Range1d
 
-from panel_app.linked.axes import AxisInfo, category_stride, linear_tick_count, log_ticks
+from panel_app.linked.axes import NUMBER_JS, AxisInfo
+from panel_app.linked.ticks import LOG_TICKS_JS, category_stride, linear_tick_count
 
 __all__ = [
     "axis_range",
@@ -92,23 +93,29 @@ def categorical_ticks(fig: Any, ax: AxisInfo) -> None:
         axis.major_label_overrides = labels
 
 
+#: The ticks of a log axis, computed in the browser for the range shown (zoomed too).
+_LOG_TICKER = NUMBER_JS + LOG_TICKS_JS + "return logTicks(cb_data.start, cb_data.end, pixels, vertical);"
+_NUMBER_LABEL = NUMBER_JS + "return fmt(tick);"
+
+
 def fit_ticks(fig: Any, ax: AxisInfo, ay: AxisInfo) -> None:
-    """Ticks whose labels do not collide in a small cell: decades (or a few round values) at
-    fixed places on a log axis (:func:`~panel_app.linked.axes.log_ticks`), and on a linear
-    axis as many as its labels leave room for (:func:`~panel_app.linked.axes.linear_tick_count`)."""
+    """Ticks whose labels do not collide in a small cell: on a log axis decades (or a few round
+    values), chosen in the browser for the range shown by
+    :data:`~panel_app.linked.ticks.LOG_TICKS_JS` (the twin of
+    :func:`~panel_app.linked.ticks.log_ticks`) and labelled with significant digits; on a
+    linear axis as many as its labels leave room for
+    (:func:`~panel_app.linked.ticks.linear_tick_count`)."""
     for axes, info, pixels, vertical in ((fig.xaxis, ax, fig.frame_width, False),
                                           (fig.yaxis, ay, fig.frame_height, True)):
         if info.kind == "categorical" or info.start is None or info.end is None or not pixels:
             continue
         for axis in axes:
             if info.kind == "log":
-                ticks = log_ticks(info.start, info.end, float(pixels), vertical=vertical)
-                overrides = {t: label for t, label in zip(ticks.ticks, ticks.labels, strict=True)}
-                if not (isinstance(axis.ticker, FixedTicker)
-                        and tuple(axis.ticker.ticks) == ticks.ticks):
-                    axis.ticker = FixedTicker(ticks=list(ticks.ticks), minor_ticks=[])
-                if axis.major_label_overrides != overrides:
-                    axis.major_label_overrides = overrides
+                if not isinstance(axis.ticker, CustomJSTicker):
+                    axis.ticker = CustomJSTicker(args={"pixels": float(pixels),
+                                                       "vertical": vertical},
+                                                 major_code=_LOG_TICKER, minor_code="return [];")
+                    axis.formatter = CustomJSTickFormatter(code=_NUMBER_LABEL)
             else:
                 count = linear_tick_count(info.start, info.end, float(pixels), vertical=vertical)
                 if getattr(axis.ticker, "desired_num_ticks", count) != count:

@@ -13,16 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from panel_app.linked.axes import (
+from panel_app.linked.axes import NUMBER_JS, axis_info, number_label, slider_info
+from panel_app.linked.ticks import (
     LABEL_CHAR_PX,
     LABEL_GAP_PX,
-    NUMBER_JS,
-    axis_info,
+    LOG_TICKS_JS,
     category_stride,
     linear_tick_count,
     log_ticks,
-    number_label,
-    slider_info,
 )
 from panel_app.run_page.model import RunPageModel
 from panel_app.run_page.view import RunPage
@@ -38,11 +36,16 @@ def test_number_labels_keep_significant_digits() -> None:
     assert number_label(math.nan) == "—" and number_label("adam") == "adam"
 
 
-def test_number_js_writes_what_number_label_writes() -> None:
+def _node() -> str:
     node = shutil.which("node")
     if node is None:
-        pytest.fail("node is not on PATH: NUMBER_JS is tested by running it in Node.js; install "
-                    "Node.js (e.g. `apt-get install nodejs`)")
+        pytest.fail("node is not on PATH: NUMBER_JS and LOG_TICKS_JS are tested by running them "
+                    "in Node.js; install Node.js (e.g. `apt-get install nodejs`)")
+    return node
+
+
+def test_number_js_writes_what_number_label_writes() -> None:
+    node = _node()
     rng = np.random.default_rng(3)
     values = [0.001, 1e-05, 0.1, 0.015, 250.0, 3.0, 0.30000000000000004, 123456.0, -0.00025, 0.0,
               1.5e-05, 0.0001, 99999.0, 1e-9, *(10 ** rng.uniform(-8, 8, 200)).tolist(),
@@ -88,6 +91,29 @@ def test_log_ticks_are_decades_or_a_few_round_values_that_do_not_collide(
         assert all(float(math.log10(t)).is_integer() for t in info.ticks), info
         assert len(info.ticks) >= 2
     assert info.labels == tuple(number_label(t) for t in info.ticks)
+
+
+def test_log_ticks_js_picks_what_log_ticks_picks() -> None:
+    rng = np.random.default_rng(5)
+    cases: list[list[Any]] = []
+    for i in range(300):
+        lo = rng.uniform(-12, 8)
+        hi = lo + (rng.uniform(0, 0.4) if i % 3 == 0 else rng.uniform(0, 12))
+        a, b = float(10 ** lo), float(10 ** hi)
+        if i % 7 == 0:
+            a, b = b, a  # either order
+        cases.append([a, b, float(rng.integers(40, 700)), bool(i % 2)])
+    cases += [[200, 300, 150, False], [0.015, 0.02, 150, False], [1e-5, 0.1, 150, True],
+              [1e-4, 100, 110, True], [5, 5, 100, False], [-1, 10, 100, False], [0, 1, 80, False]]
+    code = (f"{NUMBER_JS}{LOG_TICKS_JS}"
+            f"process.stdout.write(JSON.stringify({json.dumps(cases)}.map("
+            "([a, b, px, v]) => logTicks(a, b, px, v))));")
+    proc = subprocess.run([_node(), "-e", code], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    for case, ticks in zip(cases, got, strict=True):
+        assert tuple(ticks) == log_ticks(case[0], case[1], case[2], vertical=case[3]).ticks, case
 
 
 def test_log_ticks_of_the_ranges_seen_overlapping() -> None:
