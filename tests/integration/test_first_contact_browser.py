@@ -155,6 +155,8 @@ def test_a_page_says_it_lost_its_server_and_comes_back(
         page.close()
         for proc in procs:
             stop_process(proc)
+    served_log = log.read_text(errors="replace")
+    assert "Traceback" not in served_log and "ERROR" not in served_log, served_log
 
 
 def test_a_string_hyperparameter_is_picked_by_category(
