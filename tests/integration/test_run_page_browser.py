@@ -336,3 +336,25 @@ def test_click_on_a_bar_selects_its_experiment(
     epochs = source.params_of(target)["num_epochs"]
     title = page.locator(".ht-slider-num_epochs .bk-slider-title").inner_text()
     assert title.rstrip(". ").endswith(str(epochs)), title
+
+
+def test_click_on_a_dense_bar_chart_selects_the_experiment_drawn_there(browser: Any) -> None:
+    """Dense mode: the bars are a density image of the experiments sorted by the metric; a
+    click selects the experiment(s) of that pixel column, binned into every highlight image."""
+    source = FakeRunSource()
+    with serve_run_page(source, refresh_ms=1000, page_options={"points_max": 4}) as served:
+        page = open_page(browser, served.url, rows=8)
+        try:
+            run_page = served.live_pages()[-1]
+            ranks = np.asarray(run_page.model.data["r:val_acc"])
+            target = run_page.model.order[int(np.flatnonzero(ranks == 2)[0])]
+            f = frame(page, "bars", xs=[2.0])  # the chart runs past the viewport's right edge
+            page.mouse.click(f["sx"][0], f["top"] + f["height"] - 4)
+            expect(page.locator(SELECTED_IDS)).to_have_text([target])
+            expect(page.locator(".ht-selected")).to_have_text("1 selected")
+            assert run_page.model.selection == [target]
+            hl = run_page.plots.layers[("alpha", "val_loss")].source.name
+            wait_for(lambda: any(page.evaluate(IMAGE_JS, hl)["pixels"]),
+                     what="the scatter plots' highlight images show it")
+        finally:
+            page.close()
