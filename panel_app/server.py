@@ -175,6 +175,9 @@ def make_page(index: ProjectIndex, *, refresh_ms: int = 1500) -> Any:
         route = route_of(args, {r: entry.by_id.keys() for r, entry in list(index.runs.items())})
         run_id = route.run_id
         if run_id is None:
+            from panel_app.connection import watch_connection
+
+            watch_connection(pn.state.curdoc)
             return pn.pane.HTML(no_runs_html(index.project), margin=(0, 10))
         header = pn.pane.HTML(nav_html(index.project, sorted(index.runs, reverse=True), run_id),
                               margin=(0, 10))

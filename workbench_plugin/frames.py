@@ -17,7 +17,10 @@ from workbench_plugin.store import Experiment, Run
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["RunFrames", "RunSource", "Scale", "build_frames"]
+__all__ = ["RESERVED_COLUMNS", "RunFrames", "RunSource", "Scale", "build_frames"]
+
+#: The experiment frame's own columns, before the hyperparameters and metrics.
+RESERVED_COLUMNS = ("experiment_id", "label", "state")
 
 Scale = Literal["linear", "log", "categorical"]
 
@@ -29,7 +32,11 @@ class RunFrames:
     ``experiment_id`` (str, unique), ``label`` (short str such as ``"#3"``), ``state``
     (one of :class:`~workbench_plugin.lifecycle.State`), one column per hyperparameter (named as the flag; int, float
     or str values) and one column per metric (float; NaN until logged). A metric's value is
-    its ``summary`` value when the script logged one, else its last per-epoch value.
+    its ``summary`` value when the script logged one, else its last per-epoch value. A flag
+    named as one of the first three columns (:data:`RESERVED_COLUMNS`) gets the column
+    ``"<flag> (flag)"``, a metric named as a column before it ``"<metric> (metric)"``;
+    ``hparams`` and ``metrics`` name the columns, :attr:`flags` maps a renamed column back to
+    its flag.
 
     ``curves`` is long: ``experiment_id``, ``epoch`` (float, NaN when only steps were
     logged), ``step`` (float, NaN when only epochs), ``name``, ``value``; sorted by
@@ -43,6 +50,12 @@ class RunFrames:
     metrics: tuple[str, ...]
     scales: dict[str, Scale] = field(default_factory=dict)
     version: int = 0
+    #: The hyperparameter columns not named as their flag (a flag named ``state``): column -> flag.
+    flags: dict[str, str] = field(default_factory=dict)
+
+    def flag_of(self, column: str) -> str:
+        """The flag a hyperparameter column shows (the column's own name unless renamed)."""
+        return self.flags.get(column, column)
 
 
 class RunSource(Protocol):
@@ -220,19 +233,22 @@ def build_frames(run: Run, experiments: Sequence[Experiment], states: Sequence[s
     order), and ``table``, every metric point read (columns :data:`~workbench_plugin.store.POINT_COLUMNS`,
     strings dictionary-encoded, as :meth:`~workbench_plugin.store.Store.read_metrics_part` reads
     them). Built with numpy over the columns: 100k experiments x 100 epochs in about 30 s."""
-    hparams = tuple(run.spec)
+    # a flag named "state" must neither replace the states nor make two columns of one name
+    flags = {f"{h} (flag)": h for h in run.spec if h in RESERVED_COLUMNS}
+    column_of = {flag: column for column, flag in flags.items()}
+    hparams = tuple(column_of.get(h, h) for h in run.spec)
     columns: dict[str, Any] = {
         "experiment_id": [e.experiment_id for e in experiments],
         "label": [e.label for e in experiments],
         "state": [str(s) for s in states],
     }
     for h in hparams:
-        columns[h] = [e.params.get(h) for e in experiments]
-    scales: dict[str, Any] = {h: run.scales.get(h, "linear") for h in hparams}
+        columns[h] = [e.params.get(flags.get(h, h)) for e in experiments]
+    scales: dict[str, Any] = {h: run.scales.get(flags.get(h, h), "linear") for h in hparams}
     for h in hparams:
         if any(isinstance(v, str) for v in columns[h]):
             scales[h] = "categorical"
-    wide = pd.DataFrame(columns, columns=["experiment_id", "label", "state", *hparams])
+    wide = pd.DataFrame(columns, columns=[*RESERVED_COLUMNS, *hparams])
     del columns
 
     labels, points, summary = _points(experiments, table)
@@ -275,4 +291,5 @@ def build_frames(run: Run, experiments: Sequence[Experiment], states: Sequence[s
         metrics=tuple(metrics),
         scales=scales,
         version=version,
+        flags=flags,
     )

@@ -18,11 +18,13 @@ import pandas as pd
 
 __all__ = [
     "DISCRETE_MAX",
+    "NUMBER_JS",
     "AxisInfo",
     "AxisKind",
     "SliderInfo",
     "axis_info",
     "in_range",
+    "number_label",
     "slider_info",
     "to_space",
     "value_label",
@@ -76,6 +78,8 @@ class SliderInfo(NamedTuple):
     end: float
     step: float
     labels: tuple[str, ...] = ()
+    #: Categories that are not numbers (strings, booleans, a mix): picked, not slid.
+    picker: bool = False
 
     def to_value(self, position: float) -> Any:
         """A slider position as the hyperparameter's or metric's own value."""
@@ -87,8 +91,15 @@ class SliderInfo(NamedTuple):
         return float(position)
 
     def describe(self, lo: float, hi: float) -> str:
-        a, b = value_label(self.to_value(lo)), value_label(self.to_value(hi))
+        label = value_label if self.space == "categorical" else number_label
+        a, b = label(self.to_value(lo)), label(self.to_value(hi))
         return a if a == b else f"{a}..{b}"
+
+    def title_values(self, lo: float, hi: float) -> str:
+        """What the slider's title shows of positions ``lo..hi`` (the browser formats them
+        with :data:`NUMBER_JS`, the twin of :func:`number_label`)."""
+        a, b = (number_label(self.to_value(p)) for p in (lo, hi))
+        return f"{a} .. {b}"
 
 
 def slider_info(axis: AxisInfo, raw: pd.Series, role: Literal["hparam", "metric"]) -> SliderInfo:
@@ -97,7 +108,7 @@ def slider_info(axis: AxisInfo, raw: pd.Series, role: Literal["hparam", "metric"
         pos = np.round(axis.values)  # undo the jitter
         k = len(axis.tick_labels)
         return SliderInfo(axis.name, role, "categorical", pos, 0.0, float(max(k - 1, 1)), 1.0,
-                          axis.tick_labels)
+                          axis.tick_labels, picker=_numeric(raw) is None)
     nums = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     if axis.kind == "log":
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -149,6 +160,35 @@ def value_label(v: Any) -> str:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         return str(int(v))
     return str(v)
+
+
+def number_label(v: Any, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits, as Python writes the rounded float
+    (``0.001``, ``1e-05``, ``250``, ``0.015``), never rounded to ``0``; other values as
+    :func:`value_label`. :data:`NUMBER_JS` is its browser twin."""
+    if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+        return value_label(v)
+    x = float(v)
+    if not math.isfinite(x):
+        return value_label(None) if math.isnan(x) else ("∞" if x > 0 else "-∞")
+    return value_label(float(f"{x:.{digits}g}"))
+
+
+#: The body of a JS function of ``tick`` (a number): :func:`number_label` with 3 digits. A
+#: log slider (positions in decades) passes ``10 ** position``.
+NUMBER_JS = """
+const fmt = (x) => {
+  if (!Number.isFinite(x)) { return Number.isNaN(x) ? "\u2014" : (x > 0 ? "\u221e" : "-\u221e"); }
+  const v = Number(x.toPrecision(3));
+  const a = Math.abs(v);
+  if (v !== 0 && (a < 1e-4 || a >= 1e16)) {
+    const [m, e] = v.toExponential().split("e");
+    const n = Number(e);
+    return `${m}e${n < 0 ? "-" : "+"}${String(Math.abs(n)).padStart(2, "0")}`;
+  }
+  return String(v);
+};
+"""
 
 
 def _min_step(uniques: np.ndarray) -> float:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bokeh.models import FixedTicker, Range1d
+from bokeh.models import CustomJSTicker, CustomJSTickFormatter, FixedTicker, Range1d
 
-from panel_app.linked.axes import AxisInfo
+from panel_app.linked.axes import NUMBER_JS, AxisInfo
+from panel_app.linked.ticks import LOG_TICKS_JS, category_stride, linear_tick_count
 
 __all__ = [
     "axis_range",
     "bar_labels",
     "categorical_ticks",
+    "fit_ticks",
     "follow_range",
     "style_chart",
     "style_scatter_axes",
@@ -63,6 +65,7 @@ def style_scatter_axes(fig: Any, ax: AxisInfo, ay: AxisInfo, *, left: bool, bott
     fig.axis.axis_label_text_font_size = "12px"
     fig.axis.major_label_text_font_size = "10px"
     categorical_ticks(fig, ax)
+    fit_ticks(fig, ax, ay)
     if bottom:
         fig.xaxis.axis_label = ax.name
     else:
@@ -75,17 +78,48 @@ def style_scatter_axes(fig: Any, ax: AxisInfo, ay: AxisInfo, *, left: bool, bott
 
 
 def categorical_ticks(fig: Any, ax: AxisInfo) -> None:
-    """Category names at the positions of a categorical x axis."""
+    """Category names at the positions of a categorical x axis (every so many of them when
+    they would collide: :func:`~panel_app.linked.axes.category_stride`)."""
     if ax.kind != "categorical":
         return
-    labels = dict(zip(ax.ticks, ax.tick_labels, strict=True))
+    stride = category_stride(ax.tick_labels, float(fig.frame_width or 0))
+    labels = dict(zip(ax.ticks[::stride], ax.tick_labels[::stride], strict=True))
     for axis in fig.xaxis:
-        if isinstance(axis.ticker, FixedTicker) and list(axis.ticker.ticks) == list(ax.ticks):
+        if isinstance(axis.ticker, FixedTicker) and list(axis.ticker.ticks) == list(labels):
             if axis.major_label_overrides != labels:
                 axis.major_label_overrides = labels
             continue
-        axis.ticker = FixedTicker(ticks=list(ax.ticks))
+        axis.ticker = FixedTicker(ticks=list(labels))
         axis.major_label_overrides = labels
+
+
+#: The ticks of a log axis, computed in the browser for the range shown (zoomed too).
+_LOG_TICKER = NUMBER_JS + LOG_TICKS_JS + "return logTicks(cb_data.start, cb_data.end, pixels, vertical);"
+_NUMBER_LABEL = NUMBER_JS + "return fmt(tick);"
+
+
+def fit_ticks(fig: Any, ax: AxisInfo, ay: AxisInfo) -> None:
+    """Ticks whose labels do not collide in a small cell: on a log axis decades (or a few round
+    values), chosen in the browser for the range shown by
+    :data:`~panel_app.linked.ticks.LOG_TICKS_JS` (the twin of
+    :func:`~panel_app.linked.ticks.log_ticks`) and labelled with significant digits; on a
+    linear axis as many as its labels leave room for
+    (:func:`~panel_app.linked.ticks.linear_tick_count`)."""
+    for axes, info, pixels, vertical in ((fig.xaxis, ax, fig.frame_width, False),
+                                          (fig.yaxis, ay, fig.frame_height, True)):
+        if info.kind == "categorical" or info.start is None or info.end is None or not pixels:
+            continue
+        for axis in axes:
+            if info.kind == "log":
+                if not isinstance(axis.ticker, CustomJSTicker):
+                    axis.ticker = CustomJSTicker(args={"pixels": float(pixels),
+                                                       "vertical": vertical},
+                                                 major_code=_LOG_TICKER, minor_code="return [];")
+                    axis.formatter = CustomJSTickFormatter(code=_NUMBER_LABEL)
+            else:
+                count = linear_tick_count(info.start, info.end, float(pixels), vertical=vertical)
+                if getattr(axis.ticker, "desired_num_ticks", count) != count:
+                    axis.ticker.desired_num_ticks = count
 
 
 def bar_labels(fig: Any, n: int, highlight: Any = None) -> None:

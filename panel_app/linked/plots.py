@@ -2,10 +2,11 @@
 
 Every highlight on the page is drawn from one ``mask`` source (a byte per experiment):
 
-* a box, lasso or click in a scatter plot sets the mask in the browser (``SELECT_JS`` of
-  :mod:`~panel_app.linked.hit_box_lasso`, ``TAP_JS`` of :mod:`~panel_app.linked.hit_tap`,
-  with ``sync: false``) and the server receives only the geometry or the click
-  point, from which it computes the same experiments with numpy for the table and sliders;
+* a box, lasso or click in a scatter plot, or a click on a bar, sets the mask in the browser
+  (``SELECT_JS`` of :mod:`~panel_app.linked.hit_box_lasso`, ``TAP_JS`` and ``BAR_TAP_JS`` of
+  :mod:`~panel_app.linked.hit_tap`, with ``sync: false``) and the server receives only the
+  geometry or the click point, from which it computes the same experiments with numpy for the
+  table and sliders;
 * a selection made on the server (table rows, sliders, a note, a link) sends the mask;
 * a change of the mask runs ``RENDER_JS`` of :mod:`~panel_app.linked.selection` (glyph mode:
   the highlight sources get the selected rows, drawn on the ``overlay`` level so the base
@@ -59,19 +60,22 @@ from panel_app.linked.figures import (
     axis_range,
     bar_labels,
     categorical_ticks,
+    fit_ticks,
     follow_range,
     style_chart,
     style_scatter_axes,
     tooltips,
 )
 from panel_app.linked.hit_box_lasso import SELECT_JS
-from panel_app.linked.hit_tap import TAP_JS, TAP_RADIUS
+from panel_app.linked.hit_tap import BAR_HALF_WIDTH, BAR_TAP_JS, TAP_JS, TAP_RADIUS
 from panel_app.linked.selection import HIGHLIGHT_LINE, RENDER_JS, rows_of
 
-__all__ = ["GeometryHandler", "LinkedPlots", "PlotModel", "TapHandler"]
+__all__ = ["BarTapHandler", "GeometryHandler", "LinkedPlots", "PlotModel", "TapHandler"]
 
 GeometryHandler = Callable[[str, str, Mapping[str, Any]], None]
 TapHandler = Callable[[str, str, float, float], None]
+#: A click on the bar chart of a metric at x (bar ``i`` at ``i + 0.5``; a rank when dense).
+BarTapHandler = Callable[[str, float], None]
 
 
 class PlotModel(Protocol):
@@ -106,10 +110,14 @@ class LinkedPlots:
 
     def __init__(self, model: PlotModel, on_geometry: GeometryHandler, on_tap: TapHandler, *,
                  matrix_size: tuple[int, int] = (820, 600),
-                 bars_size: tuple[int, int] = (540, 260)) -> None:
+                 bars_size: tuple[int, int] = (540, 260),
+                 on_bar_tap: BarTapHandler | None = None) -> None:
         self.model = model
         self.on_geometry = on_geometry
         self.on_tap = on_tap
+        self.on_bar_tap = on_bar_tap
+        #: The bar chart's click test in the browser (its columns follow the metric shown).
+        self._bar_tap_js: CustomJS | None = None
         self.matrix_size = matrix_size
         self.bars_size = bars_size
         self.source = ColumnDataSource(data=self._plot_data(), name="runpage-source")
@@ -317,8 +325,34 @@ class LinkedPlots:
         fig.yaxis.axis_label = metric
         style_chart(fig)
         bar_labels(fig, len(labels), self._bar_highlight())
+        self._bar_taps(fig, {"xcol": None, "ycol": col, "half": BAR_HALF_WIDTH, "xr": None,
+                             "fw": None})
         self.bars = fig
         return fig
+
+    def _bar_taps(self, fig: Any, args: dict[str, Any]) -> None:
+        """A click on a bar selects its experiment(s): ``BAR_TAP_JS`` in the browser, the same
+        test on the server from the click's x (:meth:`bar_tap_context`)."""
+        self._bar_tap_js = CustomJS(args={"src": self.source, "mask": self.mask, **args},
+                                    code=BAR_TAP_JS)
+        fig.js_on_event("tap", self._bar_tap_js)
+        fig.js_on_event("doubletap", self._bar_tap_js)
+
+        def on_tap(event: Event) -> None:
+            metric = self.model.bar_metric
+            if self.on_bar_tap is not None and metric is not None and \
+                    isinstance(event, Tap | DoubleTap) and event.x is not None:
+                self.on_bar_tap(metric, float(event.x))
+
+        fig.on_event(Tap, on_tap)
+        fig.on_event(DoubleTap, on_tap)
+
+    def bar_tap_context(self) -> dict[str, Any]:
+        """What the server needs to repeat a bar click's test: a dense chart's span and width."""
+        if self.bars is None or "bars" not in self.layers:
+            return {}
+        xr = self.bars.x_range
+        return {"x_span": (float(xr.start), float(xr.end)), "frame_w": int(self.bars_size[0])}
 
     def _build_dense_bars(self, metric: str) -> Any:
         """Dense mode: experiments sorted by the metric, one pixel column per ~n/w of them."""
@@ -337,6 +371,8 @@ class LinkedPlots:
         style_chart(fig)
         self._bar_renderers = []
         self._sync_layers()
+        self._bar_taps(fig, {"xcol": f"r:{metric}", "ycol": info.column, "half": 0.5,
+                             "xr": fig.x_range, "fw": width})
         self.bars = fig
         return fig
 
@@ -429,6 +465,12 @@ class LinkedPlots:
             if hover is not None:
                 tips = list(hover.tooltips)
                 hover.tooltips = [*tips[:-1], (metric, "$data_y{0.[0000]}")]
+        if self._bar_tap_js is not None:
+            args = dict(self._bar_tap_js.args)
+            args["ycol"] = self.model.axes[metric].column
+            if args.get("xcol") is not None:
+                args["xcol"] = f"r:{metric}"
+            self._bar_tap_js.args = args
         self._line_metric = metric
         self.update_lines()
 
@@ -463,6 +505,8 @@ class LinkedPlots:
             self._rebin_base(key)
         for m, rng in self.y_ranges.items():
             follow_range(rng, self.model.axes[m])
+        for (h, m), fig in self.scatters.items():
+            fit_ticks(fig, self.model.axes[h], self.model.axes[m])
         for h, rng in self.x_ranges.items():
             info = self.model.axes[h]
             follow_range(rng, info)

@@ -20,11 +20,11 @@ import param
 
 from panel_app.linked.axes import AxisInfo, SliderInfo, axis_info, in_range, slider_info, value_label
 from panel_app.linked.hit_box_lasso import mask_in_geometry
-from panel_app.linked.hit_tap import TAP_RADIUS, nearest_point
+from panel_app.linked.hit_tap import TAP_RADIUS, bars_at, nearest_point
 from panel_app.linked.selection import Mode, combine, mask_of_rows, rows_of
 from panel_app.palette import PALETTE, STATE_COLORS
 from panel_app.run_page.view_state import CHARTS, apply_view_state, view_state
-from workbench_plugin.frames import RunFrames
+from workbench_plugin.frames import RESERVED_COLUMNS, RunFrames
 from workbench_plugin.lifecycle import Progress, State
 
 __all__ = ["POINTS_MAX", "RunPageModel"]
@@ -194,11 +194,16 @@ class RunPageModel(param.Parameterized):
             sliders[m] = slider_info(axes[m], raw, "metric")
         self.sliders = sliders
         self._label_row = {lab: i for i, lab in enumerate(labels)}
+        # the table's own columns keep their names: a flag or metric named "#" or "experiment"
+        # gets a column of its own ("# (flag)")
+        own = {"#", "state", "experiment"}
         table = pd.DataFrame({"#": labels, "state": states})
         for h in frames.hparams:  # raw values, so that numbers sort as numbers
-            table[h] = exps[h].to_numpy() if h in exps else [None] * n
+            table[h if h not in own else f"{h} (flag)"] = exps[h].to_numpy() if h in exps \
+                else [None] * n
         for m in frames.metrics:
-            table[m] = _round(pd.Series(self.data[f"m:{m}"]))
+            table[m if m not in own and m not in table else f"{m} (metric)"] = \
+                _round(pd.Series(self.data[f"m:{m}"]))
         table["experiment"] = list(self.order)
         self.table = table
 
@@ -247,15 +252,53 @@ class RunPageModel(param.Parameterized):
                             radius=radius)
         return [] if row is None else [self.order[row]]
 
-    def ids_in_ranges(self, ranges: Mapping[str, Sequence[float]]) -> list[str]:
-        """The experiments inside every slider range given (positions on the sliders)."""
+    def ids_at_bar(self, metric: str, px: float, *, x_span: tuple[float, float] | None = None,
+                   frame_w: int | None = None) -> list[str]:
+        """The experiments of the bar chart's column at x ``px`` (what ``BAR_TAP_JS`` picks):
+        the bar of one experiment, or in dense mode every experiment drawn in that pixel
+        column of a chart ``frame_w`` pixels wide showing ``x_span`` (x is the rank)."""
+        if metric not in self.axes:
+            return []
+        tops = self.data[self.axes[metric].column]
+        if self.dense:
+            rows = bars_at(tops, px, xs=self.data[f"r:{metric}"], half=0.5, x_span=x_span,
+                           frame_w=frame_w)
+        else:
+            rows = bars_at(tops, px)
+        return [self.order[r] for r in rows]
+
+    def ids_in_ranges(self, ranges: Mapping[str, Sequence[float]],
+                      categories: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+        """The experiments inside every slider range given (positions on the sliders) and
+        with one of the picked ``categories`` of each category picker given (labels)."""
         mask = np.ones(len(self.order), dtype=bool)
         for name, (lo, hi) in ranges.items():
             info = self.sliders.get(name)
             if info is None:
                 continue
             mask &= in_range(info.values, float(lo), float(hi))
+        for name, picked in (categories or {}).items():
+            info = self.sliders.get(name)
+            if info is None:
+                continue
+            wanted = [i for i, label in enumerate(info.labels) if label in set(map(str, picked))]
+            mask &= np.isin(info.values, np.asarray(wanted, dtype=np.float64))
         return [self.order[i] for i in np.flatnonzero(mask)]
+
+    def selection_categories(self) -> dict[str, list[str]]:
+        """Per category picker, the categories of the selected experiments (all of them with
+        no selection), in the picker's order."""
+        rows = np.asarray(self.selected_rows(), dtype=np.int64)
+        out: dict[str, list[str]] = {}
+        for name, info in self.sliders.items():
+            if not info.picker:
+                continue
+            if not len(rows):
+                out[name] = list(info.labels)
+                continue
+            shown = {int(v) for v in info.values[rows] if np.isfinite(v)}
+            out[name] = [label for i, label in enumerate(info.labels) if i in shown]
+        return out
 
     def value_span(self, name: str, lo: float, hi: float) -> tuple[float, float]:
         """The smallest and largest value of ``name`` among the rows inside slider positions
@@ -293,8 +336,10 @@ class RunPageModel(param.Parameterized):
     def curve_name(self, metric: str) -> str:
         """The name a metric column was logged under (``"x (metric)"`` clashes with an hparam)."""
         suffix = " (metric)"
-        if metric.endswith(suffix) and metric[: -len(suffix)] in self.run_frames.hparams:
-            return metric[: -len(suffix)]
+        base = metric[: -len(suffix)]
+        frames = self.run_frames
+        if metric.endswith(suffix) and (base in frames.hparams or base in RESERVED_COLUMNS):
+            return base
         return metric
 
     def curve_arrays(self, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

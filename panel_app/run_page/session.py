@@ -7,6 +7,7 @@ from typing import Any
 
 import panel as pn
 
+from panel_app.connection import watch_connection
 from panel_app.run_page.view import RunPage
 from panel_app.run_page.view_state import view_from_args
 from workbench_plugin.frames import RunSource
@@ -51,4 +52,5 @@ def new_run_page(source: RunSource, *, refresh_ms: int = 1500,
         page.show_error("; ".join([*said, page.error] if page.error else said))
     if in_session:
         page.start_live()
+        watch_connection(doc)
     return page

@@ -30,6 +30,7 @@ __all__ = [
     "header_html",
     "plain_title",
     "lock_html",
+    "picker_title_html",
     "progress_html",
 ]
 
@@ -119,6 +120,12 @@ def header_html(run_id: str, progress: Progress, selected: int, error: str) -> s
         f" &middot; {progress.total} experiments {progress_html(progress)}{badges}"
         f' &middot; <span class="ht-selected">{selected} selected</span> {shown_error}</div>'
     )
+
+
+def picker_title_html(name: str) -> str:
+    """The title of a hyperparameter's category picker (Bokeh's button group has none)."""
+    return (f'<span class="ht-picker-title" style="font-size:12px">{html.escape(name)}: '
+            '<span style="color:#777">the values picked</span></span>')
 
 
 def lock_html(lock: Lock | None) -> str:

@@ -9,6 +9,7 @@ module level.
 
 How a selection flows:
 
+* a click on a point or a bar: the same, from the click's point (``TAP_JS``, ``BAR_TAP_JS``);
 * box/lasso in a scatter plot: the browser fills the highlight source itself (``SELECT_JS``)
   and the server receives only the geometry; :meth:`RunPage._on_geometry` computes the ids with
   numpy, sets ``model.selection``, and the table's ``selection`` follows;
@@ -62,7 +63,8 @@ class RunPage(pn.viewable.Viewer):
         self.author = author
         self.model = RunPageModel(source.frames(), points_max=points_max)
         self.plots = LinkedPlots(self.model, self._on_geometry, self._on_tap,
-                                 matrix_size=(760, 760), bars_size=(560, 250))
+                                 matrix_size=(760, 760), bars_size=(560, 250),
+                                 on_bar_tap=self._on_bar_tap)
         #: The mask the browser's highlight layers show (a box select or a click sets it in
         #: the browser only, so the server's copy of the mask source may be stale).
         self._shown = self.model.selection_mask().tobytes()
@@ -166,6 +168,11 @@ class RunPage(pn.viewable.Viewer):
         ids = self.model.ids_at_point(x, y, px, py, **context)
         point = {"x": px, "y": py, **{k: list(v) for k, v in context.items()}}
         self._browser_made(ids, {"point": point, "x": x, "y": y})
+
+    def _on_bar_tap(self, metric: str, px: float) -> None:
+        """A click on the bar chart of ``metric`` at x ``px`` (``BAR_TAP_JS`` highlighted it)."""
+        ids = self.model.ids_at_bar(metric, px, **self.plots.bar_tap_context())
+        self._browser_made(ids, {"ids": self.model.labels_of(ids)})
 
     def _browser_made(self, ids: list[str], origin: dict[str, Any]) -> None:
         """A selection the browser already highlights (``SELECT_JS``/``TAP_JS``)."""

@@ -3,7 +3,8 @@
 A view state is a plain dict, ``{"chart": "bars" | "lines", "metric": name, "selection":
 origin}``, where ``origin`` says how the selection was made (see ``RunPageModel.origin``):
 ``{"ids": [labels]}``, ``{"geometry": {...}, "x": h, "y": m}``, ``{"point": {...}, "x": h,
-"y": m}`` or ``{"ranges": {name: [lo, hi]}}``. Links carry it in ``?view=`` as a token of
+"y": m}`` or ``{"ranges": {name: [lo, hi]}, "categories": {name: [labels]}}`` (sliders and
+category pickers). Links carry it in ``?view=`` as a token of
 :func:`~workbench_plugin.memory.encode_view`; notes store the dict. Restoring recomputes the
 selection from how it was made, so a brush still selects what lies inside it after new
 experiments arrive. No panel imports here.
@@ -107,7 +108,11 @@ def _resolve_origin(model: RunPageModel, sel: Any) -> list[str]:
                                   x_span=tuple(p["x_span"]), y_span=tuple(p["y_span"]),
                                   frame=tuple(p["frame"]))
     if "ranges" in sel:
-        return model.ids_in_ranges(_mapping("ranges", sel["ranges"]))
+        categories = _mapping("categories", sel.get("categories") or {})
+        for name, picked in categories.items():
+            if not isinstance(picked, list):
+                raise ValueError(f"categories of {name!r} is {type(picked).__name__}, not a list")
+        return model.ids_in_ranges(_mapping("ranges", sel["ranges"]), categories)
     raise ValueError(f"unknown selection kind {sorted(sel)}")
 
 

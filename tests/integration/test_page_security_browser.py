@@ -124,7 +124,12 @@ def test_payloads_are_shown_as_text_and_never_run(
         assert FLAG in header and f"{SVG}" in header and "val loss" in header, header
         assert f"{SVG} (metric)" in header and "lr (metric)" in header and "<b>x</b>" in header and "名前" in header
         titles = " ".join(page.locator(".bk-slider-title").all_inner_texts()).replace("\u200b", "")
-        assert FLAG in titles and SVG in titles and "lr (metric)" in titles
+        assert "lr (metric)" in titles
+        # the payload flags have string values: category pickers, titled and labelled as text
+        pickers = " ".join(page.locator(".ht-picker-title").all_inner_texts())
+        assert FLAG in pickers and SVG in pickers, pickers
+        buttons = " ".join(page.locator(".ht-picker .bk-btn, .ht-picker label").all_inner_texts())
+        assert SCRIPT in buttons and IMG in buttons and "plain" in buttons, buttons
         assert TEX in titles and page.locator("a[href^=javascript]").count() == 0
         cells = " ".join(page.locator(".tabulator-cell").all_inner_texts())
         assert SCRIPT in cells and SVG in cells, cells

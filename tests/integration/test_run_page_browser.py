@@ -303,3 +303,58 @@ def test_slider_release_selects_and_other_sliders_follow(
     assert page.locator(".ht-slider-batch_size .bk-slider-title").inner_text().endswith("32 .. 64")
     [run_page] = [p for p in served.live_pages() if p.model.selection == expected]
     assert run_page.model.view_state()["selection"]["ranges"]["num_epochs"][1] < 0.5
+
+
+BAR_JS = """([i]) => {
+  const fig = Bokeh.documents[0].get_model_by_name("bars");
+  const view = Bokeh.index.get_one(fig);
+  const c = view.canvas_view.el.getBoundingClientRect();
+  const f = view.frame;
+  return {x: c.left + f.x_scale.compute(i + 0.5),
+          y: c.top + f.bbox.top + f.bbox.height - 3};
+}"""
+
+
+def test_click_on_a_bar_selects_its_experiment(
+        cleared: Page, served: ServedPage, source: FakeRunSource) -> None:
+    page = cleared
+    other = "scatter:alpha:val_loss"
+    dark_before = dark_pixels(page, other)
+    target = source.ids[2]
+    row = column(page, "runpage-source", "experiment_id").index(target)
+    spot = page.evaluate(BAR_JS, [row])
+    page.mouse.click(spot["x"], spot["y"])  # at the foot of the bar (any height in its column)
+    wait_for(lambda: column(page, "highlight:alpha:val_loss", "experiment_id") == [target],
+             what="the clicked bar's experiment highlighted in a scatter plot")
+    wait_for(lambda: dark_pixels(page, other) > dark_before + 20, what="ring painted")
+    expect(page.locator(SELECTED_IDS)).to_have_text([target])
+    expect(page.locator(".tabulator-row")).to_have_count(1)  # the table shows the selection
+    expect(page.locator(".ht-selected")).to_have_text("1 selected")
+    assert column(page, "highlight:bars", "experiment_id") == [target]
+    assert [p for p in served.live_pages() if p.model.selection == [target]]  # the server's
+    # the sliders follow: num_epochs shows the one value of the experiment
+    epochs = source.params_of(target)["num_epochs"]
+    title = page.locator(".ht-slider-num_epochs .bk-slider-title").inner_text()
+    assert title.rstrip(". ").endswith(str(epochs)), title
+
+
+def test_click_on_a_dense_bar_chart_selects_the_experiment_drawn_there(browser: Any) -> None:
+    """Dense mode: the bars are a density image of the experiments sorted by the metric; a
+    click selects the experiment(s) of that pixel column, binned into every highlight image."""
+    source = FakeRunSource()
+    with serve_run_page(source, refresh_ms=1000, page_options={"points_max": 4}) as served:
+        page = open_page(browser, served.url, rows=8)
+        try:
+            run_page = served.live_pages()[-1]
+            ranks = np.asarray(run_page.model.data["r:val_acc"])
+            target = run_page.model.order[int(np.flatnonzero(ranks == 2)[0])]
+            f = frame(page, "bars", xs=[2.0])  # the chart runs past the viewport's right edge
+            page.mouse.click(f["sx"][0], f["top"] + f["height"] - 4)
+            expect(page.locator(SELECTED_IDS)).to_have_text([target])
+            expect(page.locator(".ht-selected")).to_have_text("1 selected")
+            assert run_page.model.selection == [target]
+            hl = run_page.plots.layers[("alpha", "val_loss")].source.name
+            wait_for(lambda: any(page.evaluate(IMAGE_JS, hl)["pixels"]),
+                     what="the scatter plots' highlight images show it")
+        finally:
+            page.close()

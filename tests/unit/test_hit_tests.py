@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from panel_app.linked.hit_box_lasso import SELECT_JS, mask_in_geometry
-from panel_app.linked.hit_tap import TAP_JS, TAP_RADIUS, nearest_point
+from panel_app.linked.hit_tap import BAR_TAP_JS, TAP_JS, TAP_RADIUS, bars_at, nearest_point
 
 #: Runs a CustomJS body the way Bokeh does (named args, ``cb_obj``) and reports the mask it set.
 _HARNESS = r"""
@@ -154,3 +154,46 @@ def test_tap_js_picks_what_nearest_point_picks(tmp_path: Path) -> None:
         if w is not None:
             expected[w] = 1
         assert g["mask"] == expected, f"case {i}: numpy picked {w}"
+
+
+def test_bar_tap_js_picks_what_bars_at_picks(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    cases: list[dict[str, Any]] = []
+    want: list[np.ndarray] = []
+    for i in range(30):
+        n = 0 if i == 29 else int(rng.integers(1, 40))
+        tops = rng.normal(0, 1, n)
+        tops[rng.choice(n, n // 6, replace=False)] = np.nan
+        dense = i % 3 == 2  # ranks as x, and a pixel column as the least half-width
+        xs = rng.permutation(n).astype(np.float64) if dense else None
+        span = (-0.5, n - 0.5) if dense else None
+        frame_w = (4 if i < 12 else int(rng.integers(3, 200))) if dense else None
+        px = float(rng.uniform(-1, n + 1))
+        if i % 5 == 0 and n:
+            px = float(rng.integers(0, n)) + (0.0 if dense else 0.5) + 0.39  # near an edge
+        want.append(bars_at(tops, px, xs=xs, x_span=span, frame_w=frame_w))
+        cases.append({"xcol": "r:m" if dense else None, "ycol": "m:m",
+                      "xs": xs if dense else np.zeros(n), "ys": tops, "use_map": bool(i % 2),
+                      "args": {"half": 0.5 if dense else 0.4, "fw": frame_w,
+                               "xr": {"start": span[0], "end": span[1]} if span else None},
+                      "cb_obj": {"x": px}})
+        if dense:
+            want[-1] = bars_at(tops, px, xs=xs, half=0.5, x_span=span, frame_w=frame_w)
+    got = _run_js(tmp_path, BAR_TAP_JS, cases)
+    assert sum(len(w) > 0 for w in want) >= 10 and sum(len(w) == 0 for w in want) >= 3
+    assert any(len(w) > 1 for w in want)  # a pixel column of a dense chart holds several
+    for i, (w, g, case) in enumerate(zip(want, got, cases, strict=True)):
+        assert g is not None and g["sync"] is False, i
+        expected = [0] * len(case["ys"])
+        for r in w:
+            expected[r] = 1
+        assert g["mask"] == expected, f"case {i}: numpy picked {w.tolist()}"
+
+
+def test_bars_at_picks_the_column_and_never_a_missing_bar() -> None:
+    tops = np.array([0.5, np.nan, -0.2, 0.01])
+    assert bars_at(tops, 0.5).tolist() == [0]
+    assert bars_at(tops, 0.95).tolist() == []  # the gap between bars
+    assert bars_at(tops, 1.5).tolist() == []  # no value, no bar
+    assert bars_at(tops, 2.2).tolist() == [2]  # below the baseline: its column all the same
+    assert bars_at(tops, 3.8).tolist() == [3]  # a short bar: anywhere in its column

@@ -126,6 +126,33 @@ def test_a_metric_named_like_a_hyperparameter_gets_its_own_column(store: Store) 
     assert curve(index, run, 1, "state") == [(1.0, 3.0)]
 
 
+def test_a_flag_named_like_a_frame_column_gets_its_own_column(store: Store) -> None:
+    """A flag named ``state`` replaced the states and made two ``state`` columns (the run page
+    was blank); it is a column of its own, named back to the flag by ``flag_of``."""
+    store.create_project("p", "/somewhere")
+    run_id = store.new_run_id()
+    run = Run(run_id=run_id, project="p", created=1.0, author="me", script="train.py",
+              interpreter="", flag_style="space", spec={"state": "a,b", "label": "1", "lr": "0.1"},
+              scales={"label": "log"}, snapshot_id="s1", data_id="d1", engine="local",
+              n_experiments=2)
+    store.write_run(run, [Experiment(f"{run_id}-{i}", run_id, i,
+                                     {"state": "ab"[i], "label": 1, "lr": 0.1}, []) for i in range(2)])
+    write_points(store, run, 0, [(0, "epoch", 1, 1.0, "state", 3.0)])
+    index = ProjectIndex(store, "p")
+    index.refresh()
+    frames = index.frames(run.run_id)
+    assert sorted(frames.hparams) == ["label (flag)", "lr", "state (flag)"]
+    table = frames.experiments
+    assert list(table.columns).count("state") == 1
+    assert table["state"].tolist() == ["queued", "queued"]
+    assert table["label"].tolist() == ["#1", "#2"]
+    assert table["state (flag)"].tolist() == ["a", "b"]
+    assert frames.scales["state (flag)"] == "categorical" and frames.scales["label (flag)"] == "log"
+    assert frames.flag_of("state (flag)") == "state" and frames.flag_of("lr") == "lr"
+    assert frames.metrics == ("state (metric)",)
+    assert curve(index, run, 0, "state") == [(1.0, 3.0)]
+
+
 def test_points_of_unknown_experiments_stay_in_curves_only(store: Store) -> None:
     run = make_run(store, n=1)
     write_points(store, run, 0, [(0, "epoch", 1, 1.0, "loss", 0.5), (7, "epoch", 1, 1.0, "loss", 0.4)])

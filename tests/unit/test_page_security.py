@@ -67,13 +67,14 @@ def test_odd_metric_names_render_every_view(points_max: int) -> None:
     classes = css_classes(page)
     bad = [c for c in classes if not CSS_CLASS.fullmatch(c)]
     assert not bad, bad
-    assert len([c for c in classes if c.startswith("ht-slider-")]) == 2 + len(ODD_NAMES)
+    assert len([c for c in classes if c.startswith("ht-slider-")]) == 1 + len(ODD_NAMES)
+    assert [c for c in classes if c.startswith("ht-picker-")] == ["ht-picker-opt"]
     for metric in page.model.param.bar_metric.objects:  # every metric, bars and lines
         page.metric_select.value = metric
         for chart in ("bars", "lines"):
             page.model.chart = chart
             assert page.charts.panel.get_root() is not None
-    assert set(page.sliders) == {"lr", "opt", *ODD_METRICS}
+    assert set(page.sliders) == {"lr", *ODD_METRICS} and set(page.slider_panel.pickers) == {"opt"}
     source.advance()
     page.refresh()
     assert page.__panel__().get_root() is not None
@@ -100,8 +101,11 @@ def test_table_titles_are_escaped() -> None:
 
 def test_sliders_of_user_labels_have_no_html_tooltips() -> None:
     page = RunPage(odd_source())
-    assert page.sliders["opt"].tooltips is False  # noUiSlider puts tooltips in as HTML
+    # string values get a category picker (Bokeh shows button labels as text), not a slider
+    assert "opt" in page.slider_panel.pickers and "opt" not in page.sliders
     assert page.sliders["lr"].tooltips is True  # numbers: safe
+    few = [n for n, i in page.model.sliders.items() if i.space == "categorical" and not i.picker]
+    assert all(page.sliders[n].tooltips is False for n in few)  # noUiSlider: tooltips are HTML
 
 
 # ---- link parameters (fuzzed) --------------------------------------------------------------

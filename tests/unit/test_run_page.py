@@ -166,6 +166,41 @@ def test_table_selection_sends_the_mask_and_moves_the_sliders() -> None:
     assert page.sliders["val_acc"].value == (info.start, info.end)
 
 
+def test_a_click_on_a_bar_selects_its_experiment_and_every_view_follows() -> None:
+    source = FakeRunSource()
+    page = RunPage(source)
+    plots = page.plots
+    assert plots.on_bar_tap is not None and plots._bar_tap_js is not None
+    assert plots._bar_tap_js.args["ycol"] == "m:val_acc"
+    plots.on_bar_tap("val_acc", 3.5)  # bar 3 (the fourth) is centred at 3.5
+    assert page.model.selection == [source.ids[3]]
+    assert "1 selected" in page.header.object
+    assert page.table_panel.rows is not None and page.table_panel.rows.tolist() == [3]
+    assert list(page.table.selection) == [3]
+    assert page.model.view_state()["selection"] == {"ids": page.model.labels_of([source.ids[3]])}
+    epochs = page.model.sliders["num_epochs"]
+    lo, hi = page.sliders["num_epochs"].value
+    assert epochs.labels[round(lo)] == epochs.labels[round(hi)] == \
+        str(source.params_of(source.ids[3])["num_epochs"])
+    plots.on_bar_tap("val_acc", 4.0)  # between two bars: nothing
+    assert page.model.selection == []
+    page.model.bar_metric = "val_loss"  # the browser's test follows the metric shown
+    assert plots._bar_tap_js.args["ycol"] == "m:val_loss"
+
+
+def test_a_click_on_a_dense_bar_chart_selects_its_pixel_column() -> None:
+    source = FakeRunSource()
+    page = RunPage(source, points_max=4)
+    ranks = page.model.data["r:val_acc"]
+    best = page.model.order[int(np.argmax(ranks))]
+    page.plots.on_bar_tap("val_acc", float(np.max(ranks)))
+    assert page.model.selection == [best]
+    assert page.plots._bar_tap_js.args["xcol"] == "r:val_acc"
+    assert page.model.ids_at_bar("val_acc", 3.0, x_span=(-0.5, 7.5), frame_w=2) == \
+        sorted([page.model.order[r] for r in np.flatnonzero(np.abs(ranks - 3.0) <= 2)],
+               key=page.model.order.index)
+
+
 def test_slider_selects_what_lies_inside_and_the_table_follows() -> None:
     source = FakeRunSource()
     page = RunPage(source)
