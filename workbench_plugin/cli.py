@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from workbench_plugin import _patterns_cli, batch
+from workbench_plugin import _patterns_cli, _plan_cli, batch
 from workbench_plugin._argparse import OneLineParser as _Parser
 from workbench_plugin._exceptions import ConfigError, HyperTunerError, ProjectNotFound, SpecError
 from workbench_plugin._table import fmt, format_table, progress_line
@@ -30,7 +30,6 @@ from workbench_plugin.store import Store
 if TYPE_CHECKING:
     from engines.base import Engine, Resources
     from workbench_plugin.planning import Plan
-    from workbench_plugin.space import SearchSpec
 
 __all__ = ["main"]
 
@@ -77,21 +76,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print every detail as JSON")
 
     for name, text in (("plan", "preview a batch"), ("run", "launch a batch")):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("values", nargs="*", metavar="NAME=VALUES",
-                       help="e.g. 'batch_size=32..256 *2' 'lr=1e-4..1e-1 log 4' optimizer=adam,sgd")
-        p.add_argument("--spec", help="a .toml or .json file with the values")
-        p.add_argument("--project", help="project folder (default: the current folder)")
-        if name == "plan":
-            p.add_argument("--json", action="store_true", help="print the plan as JSON")
-        else:
-            p.add_argument("--skip-redundant", action="store_true",
-                           help="leave out experiments that already ran with the same snapshot")
-            p.add_argument("--detach", action="store_true", help="return at once; a background gateway runs it")
-            p.add_argument("--note", default="", help="a note kept with the run")
-            p.add_argument("--packing", choices=["none", "tasks"],
-                           help="spark engine: one application per experiment (none) or one per run with "
-                                "a task per experiment (tasks); default: config spark.packing")
+        _plan_cli.add_arguments(sub.add_parser(name, help=text), name)
 
     p = sub.add_parser("status", help="runs of the project, or the experiments of one run")
     p.add_argument("run", nargs="?")
@@ -151,42 +136,15 @@ class _Context:
         return load_engine(self.config, self.store)
 
 
-def _spec(args: argparse.Namespace) -> SearchSpec:
-    from workbench_plugin.space import SearchSpec
-
-    if args.spec and args.values:
-        raise SpecError("values: give NAME=VALUES arguments or --spec FILE, not both")
-    if args.spec:
-        return SearchSpec.from_any(args.spec)
-    return SearchSpec.from_assignments(args.values)
+def _prepare(ctx: _Context, args: argparse.Namespace) -> _plan_cli.Prepared:
+    return _plan_cli.prepare(ctx.config, ctx.store, ctx.settings(), args)
 
 
-def _plan(ctx: _Context, args: argparse.Namespace) -> tuple[Plan, ProjectIndex]:
-    settings = ctx.settings()
-    return batch.plan_batch(ctx.config, ctx.store, settings, _spec(args))
-
-
-def _print_plan(plan: Plan) -> None:
-    hp = list(plan.spec.params)
-    rows = []
-    for e in plan.experiments:
-        row: dict[str, Any] = {"#": e.index + 1, "status": e.status, **e.params}
-        row["command"] = plan.command(e)
-        rows.append(row)
-    snap = plan.snapshot
-    print(f"project {plan.settings.name}: {len(plan.experiments)} experiments "
-          f"({plan.count('new')} new, {plan.count('redundant')} redundant, {plan.count('similar')} similar); "
-          f"snapshot {snap.snapshot_id} ({len(snap.files)} files, {'reused' if snap.reused else 'new'})")
-    if not plan.settings.interpreter:
-        print(f"interpreter: python is the Python running hypertuner ({_one_line(sys.executable)}); "
-              "set interpreter in hypertuner.toml to choose another")
-    print(format_table(rows, ["#", "status", *hp, "command"], max_width=100))
-    _print_left_out(plan, sys.stdout)
-    for e in plan.experiments:
-        for m in e.redundant_with:
-            print(f"  #{e.index + 1} redundant: same as {m.experiment_id} ({m.state})")
-        for m in e.similar_to:
-            print(f"  #{e.index + 1} similar: {m.experiment_id} ({m.state}, {m.why})")
+def _interpreter_note(plan: Plan) -> str:
+    if plan.settings.interpreter:
+        return ""
+    return (f"interpreter: python is the Python running hypertuner ({_one_line(sys.executable)}); "
+            "set interpreter in hypertuner.toml to choose another")
 
 
 def _print_left_out(plan: Plan, stream: Any) -> None:
@@ -239,31 +197,33 @@ def _registered(store: Store, settings: ProjectSettings) -> bool:
 
 
 def cmd_plan(ctx: _Context, args: argparse.Namespace) -> int:
-    plan, _ = _plan(ctx, args)
+    prepared = _prepare(ctx, args)
     if args.json:
-        print(json.dumps([{"index": e.index, "status": e.status, "params": e.params, "argv": e.argv,
-                           "redundant_with": [m.experiment_id for m in e.redundant_with],
-                           "similar_to": [m.experiment_id for m in e.similar_to]}
-                          for e in plan.experiments], indent=1))
-        _print_left_out(plan, sys.stderr)  # stdout stays JSON
+        print(json.dumps(_plan_cli.listing_json(prepared), indent=1))
+        _print_left_out(prepared.plan, sys.stderr)  # stdout stays JSON
     else:
-        _print_plan(plan)
+        _plan_cli.print_listing(prepared, _interpreter_note(prepared.plan))
+        _print_left_out(prepared.plan, sys.stdout)
     return 0
 
 
 def cmd_run(ctx: _Context, args: argparse.Namespace) -> int:
     from workbench_plugin.planning import launch
 
-    plan, index = _plan(ctx, args)
-    run, experiments = launch(ctx.store, plan, engine=ctx.config.engine,
-                              skip_redundant=args.skip_redundant, note=args.note,
-                              packing=getattr(args, "packing", None) or ctx.config.packing)
-    skipped = len(plan.experiments) - len(experiments)
+    prepared = _prepare(ctx, args)
+    plan, index = prepared.plan, prepared.index
+    note = args.note or (f"next batch from the locks of run {prepared.origin['from_run']}" if prepared.origin else "")
+    run, experiments = launch(ctx.store, plan, engine=ctx.config.engine, skip_redundant=args.skip_redundant,
+                              note=note, packing=getattr(args, "packing", None) or ctx.config.packing,
+                              skip=prepared.skip, star=prepared.star, origin=prepared.origin)
+    chosen = len(prepared.skip)
+    redundant = len(plan.experiments) - len(experiments) - chosen
+    left = ", ".join([*([f"{redundant} redundant skipped"] if redundant else []),
+                      *([f"{chosen} skipped (rows {','.join(str(i + 1) for i in prepared.skip)})"] if chosen else [])])
     if not experiments:
-        print(f"nothing to run: all {skipped} experiments are redundant")
+        print(f"nothing to run: all {len(plan.experiments)} experiments left out ({left})")
         return 0
-    print(f"run {run.run_id}: {len(experiments)} experiments queued"
-          + (f", {skipped} redundant skipped" if skipped else ""))
+    print(f"run {run.run_id}: {len(experiments)} experiments queued" + (f", {left}" if left else ""))
     if args.detach:
         _spawn_gateway(ctx, Path(plan.settings.root))
         print(f"detached; follow with 'hypertuner status {run.run_id}'")

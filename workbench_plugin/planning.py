@@ -11,10 +11,11 @@ from __future__ import annotations
 import getpass
 import shlex
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from workbench_plugin._exceptions import HyperTunerError
 from workbench_plugin.commands import FlagStyle, build_argv, render_command
 from workbench_plugin.flags import FlagSet
 from workbench_plugin.index import ProjectIndex
@@ -22,9 +23,15 @@ from workbench_plugin.lifecycle import PENDING_OR_SUCCEEDED
 from workbench_plugin.project import ProjectSettings
 from workbench_plugin.snapshot import Snapshot
 from workbench_plugin.space import SearchSpec, format_value
-from workbench_plugin.store import Experiment, Run, Store
+from workbench_plugin.store import Experiment, Run, Store, run_id_of
 
-__all__ = ["Match", "Plan", "ProposedExperiment", "launch", "make_plan", "shown_interpreter"]
+__all__ = ["LINEAGE_KEY", "ListingRow", "Match", "Plan", "PreviousResult", "ProposedExperiment", "launch", "listing",
+           "make_plan", "shown_interpreter"]
+
+#: The key of ``Run.extra`` that records where a run came from (``next_batch.lineage_of`` reads it):
+#: ``{"from_run", "locks", "skipped", "starred"}``. In ``extra`` rather than a new ``Run`` field, so that
+#: an older gateway reading the record (``Run(**data)``) does not take it for a damaged file.
+LINEAGE_KEY = "lineage"
 
 @dataclass(frozen=True)
 class Match:
@@ -110,18 +117,103 @@ def make_plan(
     return Plan(settings, spec, snapshot, proposed, flags, warnings)
 
 
+class PreviousResult(NamedTuple):
+    """An earlier experiment with the same setting, as a listing shows it (``hypertuner show ID`` opens it)."""
+
+    experiment_id: str
+    run_id: str
+    state: str
+    why: str  #: "same" (redundant), "snapshot differs", "data differs", "failed before" (similar)
+    metrics: dict[str, float]  #: its final metrics (NaN left out)
+
+
+class ListingRow(NamedTuple):
+    """One row of a plan's listing; estimates and scores join on :attr:`index`."""
+
+    #: 0-based, as ``ProposedExperiment.index``; :attr:`row` is the number printed. (It shadows
+    #: ``tuple.index``, which nothing here calls.)
+    index: int  # type: ignore[assignment]
+    params: dict[str, Any]
+    argv: list[str]
+    command: str
+    status: str  #: "new", "redundant" or "similar"
+    previous: list[PreviousResult]
+    skipped: bool
+    starred: bool
+
+    @property
+    def row(self) -> int:
+        return self.index + 1
+
+    @property
+    def previous_runs(self) -> int:
+        """In how many earlier runs the same setting was found."""
+        return len({p.run_id for p in self.previous})
+
+
+def listing(plan: Plan, index: ProjectIndex, *, skip: Collection[int] = (), star: Collection[int] = (),
+            skip_redundant: bool = False) -> list[ListingRow]:
+    """The plan's rows with their earlier results (final metrics read from ``index``) and whether they
+    are skipped (``skip``: 0-based rows; redundant ones too with ``skip_redundant``) or starred."""
+    finals: dict[str, dict[str, dict[str, float]]] = {}
+
+    def metrics_of(run_id: str, experiment_id: str) -> dict[str, float]:
+        if run_id not in finals:
+            try:
+                frames = index.frames(run_id)
+            except HyperTunerError:
+                finals[run_id] = {}
+            else:
+                table = frames.experiments
+                finals[run_id] = {
+                    str(r["experiment_id"]): {m: float(r[m]) for m in frames.metrics if r[m] == r[m]}
+                    for r in table[["experiment_id", *frames.metrics]].to_dict("records")
+                }
+        return finals[run_id].get(experiment_id, {})
+
+    rows = []
+    for e in plan.experiments:
+        previous = []
+        for m in (*e.redundant_with, *e.similar_to):
+            run_id = run_id_of(m.experiment_id)
+            metrics = metrics_of(run_id, m.experiment_id)
+            previous.append(PreviousResult(m.experiment_id, run_id, m.state, m.why, metrics))
+        skipped = e.index in skip or (skip_redundant and bool(e.redundant_with))
+        rows.append(ListingRow(e.index, e.params, e.argv, plan.command(e), e.status, previous, skipped,
+                               e.index in star))
+    return rows
+
+
 def launch(
     store: Store, plan: Plan, *, engine: str, skip_redundant: bool = False, note: str = "",
-    packing: str = "none",
+    packing: str = "none", skip: Collection[int] = (), star: Collection[int] = (),
+    origin: Mapping[str, Any] | None = None,
 ) -> tuple[Run, list[Experiment]]:
-    """Write the chosen experiments to the store as queued; the gateway takes it from there."""
-    chosen = [e for e in plan.experiments if not (skip_redundant and e.redundant_with)]
+    """Write the chosen experiments to the store as queued; the gateway takes it from there.
+
+    ``skip`` (0-based rows of the plan) and, with ``skip_redundant``, the redundant rows are left out
+    and recorded with the run (``Run.extra["lineage"]["skipped"]``), as are the ``star`` rows and
+    ``origin`` (``from_run`` and ``locks`` of a batch started from a run's locks).
+    """
+    chosen = [e for e in plan.experiments if not (e.index in skip or (skip_redundant and e.redundant_with))]
     run_id = store.new_run_id()
     width = max(3, len(str(len(chosen))))
     experiments = [
         Experiment(f"{run_id}-{i:0{width}d}", run_id, i, p.params, p.argv)
         for i, p in enumerate(chosen)
     ]
+    ids = {p.index: x.experiment_id for p, x in zip(chosen, experiments, strict=True)}
+    lineage: dict[str, Any] = dict(origin or {})
+    left_out = [{"row": e.index + 1, "params": e.params, "why": "chosen" if e.index in skip else "redundant"}
+                for e in plan.experiments if e.index not in ids]
+    if left_out:
+        lineage["skipped"] = left_out
+    starred = [{"row": i + 1, "experiment_id": ids[i]} for i in sorted(star) if i in ids]
+    if starred:
+        lineage["starred"] = starred
+    extra: dict[str, Any] = {"packing": packing} if packing != "none" else {}
+    if lineage:
+        extra[LINEAGE_KEY] = lineage
     import time
 
     run = Run(
@@ -141,7 +233,7 @@ def launch(
         stdout_patterns=list(plan.settings.stdout_patterns) or None,
         note=note,
         script_flags=plan.flags.names() if plan.flags is not None and plan.flags.known else None,
-        extra={"packing": packing} if packing != "none" else {},
+        extra=extra,
     )
     if experiments:
         store.write_run(run, experiments)

@@ -39,7 +39,7 @@ from typing import Any, Literal, TypeAlias
 from workbench_plugin._exceptions import BatchTooLarge, SpecError
 
 __all__ = ["MAX_RANGE_VALUES", "MAX_SPEC_CHARS", "MAX_VALUE_CHARS", "Scale", "SearchSpec", "Value", "check_name",
-           "format_value", "parse_values"]
+           "format_value", "parse_values", "range_form"]
 
 Value: TypeAlias = int | float | str
 Scale: TypeAlias = Literal["linear", "log", "categorical"]
@@ -283,6 +283,22 @@ def _split_head(text: str) -> tuple[str, str]:
             op = glued["op"]
             return glued["head"], f"log {op[3:]}" if op.startswith("log") else op
     return parts[0], parts[1].strip() if len(parts) > 1 else ""
+
+
+def range_form(text: str) -> tuple[str, str, str] | None:
+    """``'28..256 *2'`` -> ``('28', '256', '*2')``, ``'1e-4..1e-1 log 4'`` -> ``('1e-4', '1e-1', 'log 4')``:
+    the ends and the step of a well-formed range (steps glued on included), else None (a list, a value)."""
+    text = text.strip()
+    if not text or "," in text:
+        return None
+    head, op = _split_head(text)
+    start, sep, end = head.partition("..")
+    if not sep or not op or not _NUMBER.fullmatch(start) or not _NUMBER.fullmatch(end):
+        return None
+    match = _OPERATOR.fullmatch(op)
+    if match is None:
+        return None
+    return start, end, f"log {match['count']}" if match["count"] is not None else match["sym"] + match["arg"]
 
 
 def _malformed_range(head: str) -> bool:

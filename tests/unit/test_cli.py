@@ -122,7 +122,8 @@ def test_redundant_and_similar_across_two_runs(capsys: pytest.CaptureFixture[str
     assert first[3]["status"] == "new"
     earlier = first[1]["redundant_with"][0]
     code, out, _ = run_cli(capsys, "--store", store, "plan", "--project", str(project_dir), "x=1,2,3", "epochs=1")
-    assert f"redundant: same as {earlier} (succeeded)" in out
+    assert "#1 redundant: same setting found in 1 previous run" in out
+    assert f"same as {earlier} (succeeded, same snapshot and data): " in out and f"'hypertuner show {earlier}'" in out
     code, out, _ = run_cli(capsys, "--store", store, "run", "--project", str(project_dir), "--skip-redundant",
                            "x=1,2,3", "epochs=1")
     assert code == 0 and "1 experiments queued, 2 redundant skipped" in out
