@@ -125,7 +125,7 @@ def _bounded(field: str, raw: Any, kind: type, low: float, high: float, what: st
     value = _number(field, raw, kind, example)
     if not math.isfinite(value) or not low <= value <= high:
         shown = _short(raw) if isinstance(raw, str) else f"{raw!r}"
-        raise ConfigError(f"{field}: {shown} is not allowed; give {what} as in {example}")
+        raise ConfigError(f"{field}: {shown} is not allowed; give {what}, as in {example}")
     return value
 
 
