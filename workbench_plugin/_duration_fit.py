@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Fit", "MIN_FIT_ROWS", "MISMATCH_WEIGHT", "REL_FLOOR", "Z", "fit_for", "is_number", "norm"]
+__all__ = ["Fit", "History", "MIN_FIT_ROWS", "MISMATCH_WEIGHT", "REL_FLOOR", "Z", "is_number", "norm"]
 
 #: The weight of a row per non-numeric hyperparameter that differs from the proposal's.
 MISMATCH_WEIGHT = 0.25
@@ -109,79 +109,135 @@ def _median_fit(y: np.ndarray, w: np.ndarray, outside: bool, weighted_by: tuple[
     return Fit(median, low, high, "run median", (), False, weighted_by)
 
 
-def fit_for(params: Sequence[Mapping[str, Any]], seconds: np.ndarray, proposal: Mapping[str, Any]) -> Fit:
-    """The estimate for ``proposal`` from rows ``params`` that took ``seconds`` (all > 0)."""
-    n = len(params)
-    names = sorted({name for row in params for name in row} | set(proposal))
-    numeric: list[str] = []
-    categorical: list[str] = []
-    outside = False  # the proposal lies beyond what history covers (a wider range for a median)
-    for name in names:
-        column = [row.get(name, _MISSING) for row in params]
-        value = proposal.get(name, _MISSING)
-        if all(is_number(v) for v in column) and is_number(value) and len(set(column)) > 1:
-            numeric.append(name)
-            outside = outside or not min(column) <= value <= max(column)
-            continue
-        categorical.append(name)
-        outside = outside or (value is not _MISSING and norm(value) not in {norm(v) for v in column})
-    matches = {name: np.array([norm(row.get(name, _MISSING)) == norm(proposal.get(name, _MISSING))
-                               for row in params]) for name in categorical}
-    w = np.ones(n)
-    for match in matches.values():
-        w = np.where(match, w, w * MISMATCH_WEIGHT)
-    weighted_by = tuple(name for name, match in matches.items() if not match.all())
-    indicators = [name for name in weighted_by if match_some(matches[name])]
-    if n < MIN_FIT_ROWS:
-        return _median_fit(seconds, w, outside, weighted_by)
-    # strongest terms first (|weighted correlation| with seconds), indicators after them
-    numeric.sort(key=lambda name: -_abs_corr(np.array([float(row[name]) for row in params]), seconds, w))
-    terms = numeric + indicators
-    while terms and n < len(terms) + 3:  # rows >= coefficients (terms + intercept) + 2
-        terms.pop()
-    used = [t for t in terms if t in numeric]
-    if not used:
-        return _median_fit(seconds, w, outside, weighted_by)
-    ind = [t for t in terms if t not in numeric]
-    x_num = np.array([[float(row[name]) for name in used] for row in params])
-    x_ind = np.array([[1.0 if m else 0.0 for m in (matches[name][i] for name in ind)] for i in range(n)]).reshape(n, -1)
-    x0_num = np.array([float(proposal[name]) for name in used])
-    ones0 = np.ones(len(ind))
-    # each candidate: (power law, X, y, x0, label, factor on the linear prediction)
-    candidates: list[tuple[bool, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...], float]] = []
-    lin_x, lin_x0 = np.column_stack([np.ones(n), x_num, x_ind]), np.concatenate([[1.0], x0_num, ones0])
-    lin_y, factor = seconds, 1.0
-    if (x_num > 0).all() and (x0_num > 0).all():
-        log_x = np.column_stack([np.ones(n), np.log(x_num), x_ind])
-        log_x0 = np.concatenate([[1.0], np.log(x0_num), ones0])
-        candidates.append((True, log_x, np.log(seconds), log_x0, tuple(used), 1.0))
-        if ind:  # a categorical value scales durations (adam 1.5x sgd): its factor from the power law
-            gamma = _wls(log_x, np.log(seconds), w)[0][-len(ind):]
-            lin_x, lin_x0 = np.column_stack([np.ones(n), x_num]), np.concatenate([[1.0], x0_num])
-            lin_y, factor = seconds / np.exp(x_ind @ gamma), float(np.exp(np.sum(gamma)))
-    candidates.append((False, lin_x, lin_y, lin_x0, tuple(used), factor))
-    pairs = [(i, j) for i in range(min(len(used), 3)) for j in range(i + 1, min(len(used), 3))]
-    if pairs and n >= lin_x.shape[1] + len(pairs) + 2:  # products: seconds ~ epochs x data size
-        products = np.column_stack([x_num[:, i] * x_num[:, j] for i, j in pairs])
-        candidates.append((False, np.column_stack([lin_x, products]), lin_y,
-                           np.concatenate([lin_x0, [x0_num[i] * x0_num[j] for i, j in pairs]]),
-                           tuple(used) + tuple(f"{used[i]}×{used[j]}" for i, j in pairs), factor))
-    best = None
-    for power, x, y, x0, label, scale in candidates:
-        score, rms, beta, inv = _loo(x, y, w, power)
-        if best is None or score < best[0] - 1e-12:
-            best = (score, rms, beta, inv, power, x0, label, scale)
-    assert best is not None
-    score, rms, beta, inv, power, x0, label, scale = best
-    median = _weighted_quantile(seconds, w, 0.5)
-    median_score = float(np.sum(w * np.abs(median - seconds) / seconds) / np.sum(w))
-    if not math.isfinite(score) or score >= median_score:
-        return _median_fit(seconds, w, outside, weighted_by)
-    raw = float(x0 @ beta)
-    estimate = math.exp(min(raw, 700.0)) if power else max(raw * scale, float(seconds.min()) / 10)
-    leverage = max(float(x0 @ inv @ x0), 0.0)
-    half = Z * max(rms, REL_FLOOR) * math.sqrt(1 + leverage)
-    return Fit(estimate, estimate / (1 + half), estimate * (1 + half), "history", label, power, weighted_by)
+class _Solved(NamedTuple):
+    """A fit for one pattern of proposals (same terms, same non-numeric values): what predicts."""
+
+    w: np.ndarray
+    weighted_by: tuple[str, ...]
+    power: bool = False
+    beta: np.ndarray | None = None   # None: the median
+    inv: np.ndarray | None = None
+    rms: float = 0.0
+    used: tuple[str, ...] = ()
+    indicators: int = 0
+    label: tuple[str, ...] = ()
+    scale: float = 1.0
+    pairs: tuple[tuple[int, int], ...] = ()
+    products: bool = False
+
+
+class History:
+    """Earlier experiments' ``params`` and ``seconds`` (all > 0), prepared once for many proposals:
+    proposals with the same terms and the same non-numeric values share one fit."""
+
+    def __init__(self, params: Sequence[Mapping[str, Any]], seconds: np.ndarray) -> None:
+        self.params, self.seconds, self.n = params, seconds, len(params)
+        self.names = sorted({name for row in params for name in row})
+        self.norms = {name: [norm(row.get(name, _MISSING)) for row in params] for name in self.names}
+        self.sets = {name: set(values) for name, values in self.norms.items()}
+        self.numeric = {name: np.array([float(row[name]) for row in params]) for name in self.names
+                        if all(is_number(row.get(name, _MISSING)) for row in params) and len(self.sets[name]) > 1}
+        self._matches: dict[tuple[str, Any], np.ndarray] = {}
+        self._solved: dict[Any, _Solved] = {}
+
+    def _match(self, name: str, value: Any) -> np.ndarray:
+        key = (name, value)
+        if key not in self._matches:
+            column = self.norms.get(name, [norm(_MISSING)] * self.n)
+            self._matches[key] = np.array([v == value for v in column], dtype=bool)
+        return self._matches[key]
+
+    def fit(self, proposal: Mapping[str, Any]) -> Fit:
+        """The estimate for ``proposal``."""
+        numeric: list[str] = []
+        categorical: list[tuple[str, Any]] = []
+        outside = False  # the proposal lies beyond what history covers (a wider range for a median)
+        for name in sorted(set(self.names) | set(proposal)):
+            value = proposal.get(name, _MISSING)
+            if name in self.numeric and is_number(value):
+                numeric.append(name)
+                column = self.numeric[name]
+                outside = outside or not column.min() <= value <= column.max()
+                continue
+            categorical.append((name, norm(value)))
+            outside = outside or (value is not _MISSING and norm(value) not in self.sets.get(name, ()))
+        x0_num = np.array([float(proposal[name]) for name in numeric])
+        key = (tuple(numeric), tuple(categorical), bool((x0_num > 0).all()))
+        if key not in self._solved:
+            self._solved[key] = self._solve(numeric, categorical, key[2])
+        return self._predict(self._solved[key], proposal, outside)
+
+    def _solve(self, numeric: list[str], categorical: list[tuple[str, Any]], positive: bool) -> _Solved:
+        n, seconds = self.n, self.seconds
+        matches = {name: self._match(name, value) for name, value in categorical}
+        w = np.ones(n)
+        for match in matches.values():
+            w = np.where(match, w, w * MISMATCH_WEIGHT)
+        weighted_by = tuple(name for name, match in matches.items() if not match.all())
+        median = _Solved(w, weighted_by)
+        if n < MIN_FIT_ROWS:
+            return median
+        indicators = [name for name in weighted_by if match_some(matches[name])]
+        # strongest terms first (|weighted correlation| with seconds), indicators after them
+        terms = sorted(numeric, key=lambda name: -_abs_corr(self.numeric[name], seconds, w)) + indicators
+        while terms and n < len(terms) + 3:  # rows >= coefficients (terms + intercept) + 2
+            terms.pop()
+        used = tuple(t for t in terms if t in self.numeric and t in numeric)
+        if not used:
+            return median
+        ind = [t for t in terms if t not in used]
+        x_num = np.column_stack([self.numeric[name] for name in used])
+        x_ind = np.column_stack([matches[name].astype(float) for name in ind]) if ind else np.empty((n, 0))
+        # each candidate: (power law, X, y, label, factor on the linear prediction, indicator columns,
+        # with products)
+        candidates: list[tuple[bool, np.ndarray, np.ndarray, tuple[str, ...], float, int, bool]] = []
+        lin_x, lin_y, factor, lin_ind = np.column_stack([np.ones(n), x_num, x_ind]), seconds, 1.0, len(ind)
+        with np.errstate(all="ignore"):
+            if (x_num > 0).all() and positive:
+                log_x = np.column_stack([np.ones(n), np.log(x_num), x_ind])
+                candidates.append((True, log_x, np.log(seconds), used, 1.0, len(ind), False))
+                if ind:  # a categorical value scales durations (adam 1.5x sgd): its factor from the power law
+                    gamma = _wls(log_x, np.log(seconds), w)[0][-len(ind):]
+                    lin_x, lin_y, lin_ind = np.column_stack([np.ones(n), x_num]), seconds / np.exp(x_ind @ gamma), 0
+                    factor = float(np.exp(np.sum(gamma)))
+            candidates.append((False, lin_x, lin_y, used, factor, lin_ind, False))
+            pairs = tuple((i, j) for i in range(min(len(used), 3)) for j in range(i + 1, min(len(used), 3)))
+            if pairs and n >= lin_x.shape[1] + len(pairs) + 2:  # products: seconds ~ epochs x data size
+                products = np.column_stack([x_num[:, i] * x_num[:, j] for i, j in pairs])
+                candidates.append((False, np.column_stack([lin_x, products]), lin_y,
+                                   used + tuple(f"{used[i]}×{used[j]}" for i, j in pairs), factor, lin_ind, True))
+            best: tuple[float, _Solved] | None = None
+            for power, x, y, label, scale, columns, with_products in candidates:
+                if not (np.isfinite(x).all() and np.isfinite(y).all() and math.isfinite(scale)):
+                    continue
+                score, rms, beta, inv = _loo(x, y, w, power)
+                if math.isfinite(score) and (best is None or score < best[0] - 1e-12):
+                    best = (score, _Solved(w, weighted_by, power, beta, inv, rms, used, columns, label, scale, pairs,
+                                           with_products))
+        if best is None:
+            return median
+        middle = _weighted_quantile(seconds, w, 0.5)
+        median_score = float(np.sum(w * np.abs(middle - seconds) / seconds) / np.sum(w))
+        return median if best[0] >= median_score else best[1]
+
+    def _predict(self, solved: _Solved, proposal: Mapping[str, Any], outside: bool) -> Fit:
+        if solved.beta is None or solved.inv is None:
+            return _median_fit(self.seconds, solved.w, outside, solved.weighted_by)
+        x0_num = np.array([float(proposal[name]) for name in solved.used])
+        with np.errstate(all="ignore"):
+            parts = [[1.0], np.log(x0_num) if solved.power else x0_num, np.ones(solved.indicators)]
+            if solved.products:
+                parts.append([x0_num[i] * x0_num[j] for i, j in solved.pairs])
+            x0 = np.concatenate(parts)
+            raw = float(x0 @ solved.beta)
+            leverage = max(float(x0 @ solved.inv @ x0), 0.0)
+        if not (math.isfinite(raw) and math.isfinite(leverage)):
+            return _median_fit(self.seconds, solved.w, True, solved.weighted_by)
+        floor = float(self.seconds.min()) / 10  # going down never gives a negative duration
+        estimate = math.exp(min(raw, 700.0)) if solved.power else max(raw * solved.scale, floor)
+        half = min(Z * max(solved.rms, REL_FLOOR) * math.sqrt(1 + leverage), 1e6)
+        return Fit(estimate, estimate / (1 + half), estimate * (1 + half), "history", solved.label, solved.power,
+                   solved.weighted_by)
 
 
 def match_some(match: np.ndarray) -> bool:

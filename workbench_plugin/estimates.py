@@ -143,7 +143,7 @@ def estimate_durations(history: Sequence[HistoryRow], proposed: Sequence[Mapping
 
     Fitted on ``history`` (rows of the same script; see :mod:`workbench_plugin._duration_fit`),
     else its median, else ``default_seconds``. Rows without a positive duration are not used."""
-    from workbench_plugin._duration_fit import fit_for, norm
+    from workbench_plugin._duration_fit import History, norm
 
     if not math.isfinite(default_seconds) or default_seconds <= 0:
         raise ValueError(f"default_seconds: {default_seconds!r} is not allowed; give seconds > 0, as in 60")
@@ -156,15 +156,14 @@ def estimate_durations(history: Sequence[HistoryRow], proposed: Sequence[Mapping
         return [default] * len(proposed)
     import numpy as np
 
-    seconds = np.array([r.seconds for r in rows], dtype=float)
-    params = [r.params for r in rows]
+    fits = History([r.params for r in rows], np.array([r.seconds for r in rows], dtype=float))
     vcore_rate, mb_rate = _rate(rows, "vcore_seconds"), _rate(rows, "mb_seconds")
     cache: dict[tuple[tuple[str, Any], ...], DurationEstimate] = {}
     out = []
     for proposal in proposed:
         key = tuple(sorted((name, norm(value)) for name, value in proposal.items()))
         if key not in cache:
-            fit = fit_for(params, seconds, proposal)
+            fit = fits.fit(proposal)
             if fit.basis == "history":
                 law = "; power law" if fit.power_law else ""
                 text = f"fitted on {_plural(len(rows), 'earlier experiment')} (seconds ~ {_names(fit.terms)}{law})"
