@@ -15,16 +15,24 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from workbench_plugin._exceptions import ConfigError
 from workbench_plugin._toml import read_toml
+from workbench_plugin.resources_config import (
+    DEFAULT_LIMITS,
+    DEFAULT_RESOURCES,
+    Limits,
+    ResourceOption,
+    parse_limits,
+    parse_resources,
+)
 
-__all__ = ["Config", "DEFAULTS", "ENGINES", "ENV_FAULT_POINTS", "ENV_WEBHDFS", "HdfsSettings",
-           "check_password_hash", "container_id", "fault_points", "hash_password", "hdfs_settings", "is_loopback",
-           "load_config", "verify_password"]
+__all__ = ["Config", "DEFAULTS", "ENGINES", "ENV_FAULT_POINTS", "ENV_WEBHDFS", "HdfsSettings", "Limits",
+           "ResourceOption", "check_password_hash", "container_id", "fault_points", "hash_password", "hdfs_settings",
+           "is_loopback", "load_config", "verify_password"]
 
 #: The engines HyperTuner knows, looked up by name (see ``workbench_plugin.plugins``).
 ENGINES = ("local", "spark")
@@ -42,7 +50,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
               "executor_memory": "512m", "packing": "none", "home": "", "java_home": "", "local_ip": ""},
     "yarn": {"rm_url": "", "hadoop_conf_dir": ""},
     "hdfs": {"webhdfs_url": "", "user": ""},
+    "estimates": {"default_seconds": 60.0},
+    "limits": dict(DEFAULT_LIMITS),
+    "resources": {name: dict(table) for name, table in DEFAULT_RESOURCES.items()},
 }
+#: Sections whose keys are names the user chooses (``[resources.<name>]``), each a table of its own.
+_NAMED_SECTIONS = frozenset({"resources"})
 
 #: The environment variable naming the NameNode's HTTP address for ``hdfs://`` store URLs.
 ENV_WEBHDFS = "HYPERTUNER_WEBHDFS"
@@ -150,6 +163,13 @@ class Config:
     spark_local_ip: str = ""
     webhdfs_url: str = ""
     hdfs_user: str = ""
+    #: Expected duration of an experiment with no history to estimate from (``estimates.default_seconds``).
+    default_seconds: float = 60.0
+    #: Where a batch can run, with capacity and prices (``[resources.<name>]``), in the file's order.
+    resources: tuple[ResourceOption, ...] = field(
+        default=(ResourceOption(name="local", kind="local", description="this machine"),))
+    #: Caps an administrator sets for every batch (``[limits]``).
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         if not self.store_url:
@@ -178,6 +198,21 @@ class Config:
         if self.spark_deploy_mode not in ("", "cluster", "client"):
             raise ConfigError(f"spark.deploy_mode: {self.spark_deploy_mode!r}; use cluster, client or leave it empty")
         HdfsSettings(webhdfs_url=self.webhdfs_url, user=self.hdfs_user)  # validates the [hdfs] settings
+        if isinstance(self.default_seconds, bool) or not 0.001 <= self.default_seconds <= 10 * 365 * 86400:
+            raise ConfigError(f"estimates.default_seconds: {self.default_seconds!r} is not allowed; give seconds "
+                              "> 0, as in 60")
+        names = [option.name for option in self.resources]
+        if not names or len(set(names)) != len(names):
+            raise ConfigError(f"resources: names {names!r} must be unique and at least one; keep [resources.local]")
+
+    def resource(self, name: str) -> ResourceOption:
+        """The resource option called ``name``; a one-line error naming the ones there are."""
+        for option in self.resources:
+            if option.name == name:
+                return option
+        known = ", ".join(option.name for option in self.resources)
+        raise ConfigError(f"resource option {_short(name)}: not configured; use one of {known} "
+                          "([resources.<name>] in the config)")
 
     @property
     def hdfs(self) -> HdfsSettings:
@@ -300,6 +335,13 @@ def _coerce(field: str, raw: Any, default: Any) -> Any:
 
 def _merge(into: dict[str, dict[str, Any]], data: Mapping[str, Any], origin: str) -> None:
     for section, values in data.items():
+        if section in _NAMED_SECTIONS and isinstance(values, Mapping):
+            for name, table in values.items():  # each named table over the default of that name, if any
+                if not isinstance(table, Mapping):
+                    raise ConfigError(f"{origin}: {section}.{_short(name)} is {_short(table)}, not a table; "
+                                      f"write [{section}.<name>] tables")
+                into[section][name] = {**into[section].get(name, {}), **table}
+            continue
         if section not in into or not isinstance(values, Mapping):
             allowed = ", ".join(sorted(into))
             raise ConfigError(f"{origin}: unknown section [{section}]; allowed: {allowed}")
@@ -325,6 +367,7 @@ def load_config(
     for name, (section, key) in _ENV.items():
         if name in env:
             merged[section][key] = _coerce(name, env[name], DEFAULTS[section][key])
+    limits = parse_limits(merged["limits"])
     return Config(
         store_url=merged["store"]["url"],
         engine=merged["engine"]["name"],
@@ -352,4 +395,7 @@ def load_config(
         spark_local_ip=merged["spark"]["local_ip"],
         webhdfs_url=merged["hdfs"]["webhdfs_url"],
         hdfs_user=merged["hdfs"]["user"],
+        default_seconds=merged["estimates"]["default_seconds"],
+        resources=parse_resources(merged["resources"], limits),
+        limits=limits,
     )
