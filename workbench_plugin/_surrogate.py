@@ -34,7 +34,7 @@ _MISSING = object()
 class Column(NamedTuple):
     name: str
     kind: str            # "linear", "log" or "categorical"
-    categories: tuple[str, ...] = ()   # categorical: the one-hot order (format_value text, "" = missing)
+    categories: tuple[str, ...] = ()   # categorical: the one-hot order (see _key; "" = missing)
     low: float = 0.0     # numeric: the range on the scale's axis
     high: float = 1.0
 
@@ -56,6 +56,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
 
 
+def _key(value: Any) -> str:
+    """A value's identity for categories: its argv text, except that numbers compare as numbers
+    (a frame column with a gap holds 32 as 32.0)."""
+    if value is _MISSING:
+        return ""
+    return repr(float(value)) if _is_number(value) else format_value(value)
+
+
 def _column(name: str, values: list[Any], scale: str | None) -> Column | None:
     present = [v for v in values if v is not _MISSING]
     if present and all(_is_number(v) for v in present) and scale != "categorical":
@@ -65,7 +73,7 @@ def _column(name: str, values: list[Any], scale: str | None) -> Column | None:
         if high == low and len(present) == len(values):
             return None
         return Column(name, "log" if log else "linear", (), low, high)
-    texts = sorted({"" if v is _MISSING else format_value(v) for v in values})
+    texts = sorted({_key(v) for v in values})
     return Column(name, "categorical", tuple(texts)) if len(texts) > 1 else None
 
 
@@ -74,7 +82,7 @@ def _encode_row(params: Mapping[str, Any], columns: list[Column]) -> list[float]
     for col in columns:
         value = params.get(col.name, _MISSING)
         if col.kind == "categorical":
-            text = "" if value is _MISSING else format_value(value)
+            text = _key(value)
             row.extend(math.sqrt(0.5) if c == text else 0.0 for c in col.categories)
             continue
         span = col.high - col.low
@@ -131,8 +139,7 @@ def value_novelty(
         tried = [p.get(col.name, _MISSING) for p in finished]
         mine = params.get(col.name, _MISSING)
         if col.kind == "categorical" or mine is _MISSING:
-            key = "" if mine is _MISSING else format_value(mine)
-            out[col.name] = 0.0 if key in {"" if t is _MISSING else format_value(t) for t in tried} else 1.0
+            out[col.name] = 0.0 if _key(mine) in {_key(t) for t in tried} else 1.0
             continue
         span = (col.high - col.low) or 1.0
         axis = (lambda v: math.log10(float(v))) if col.kind == "log" else float
@@ -155,8 +162,11 @@ def coverage(enc: Encoding, novelty: Sequence[Mapping[str, float]]) -> np.ndarra
     elif not enc.columns:
         combo = np.zeros(m)
     else:
-        diff = enc.candidates[:, None, :] - enc.finished[None, :, :]
-        nearest = np.sqrt((diff**2).sum(axis=2)).min(axis=1)
+        from scipy.spatial.distance import cdist
+
+        nearest = np.zeros(m)
+        for start in range(0, m, 1024):  # bounded memory: 1024 x finished distances at a time
+            nearest[start:start + 1024] = cdist(enc.candidates[start:start + 1024], enc.finished).min(axis=1)
         combo = np.minimum(1.0, nearest / math.sqrt(len(enc.columns)))
     return np.asarray(0.7 * most + 0.3 * combo, dtype=float)
 
@@ -180,7 +190,7 @@ def fit_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray, *, seed: int = 
         + WhiteKernel(noise_level=1e-2, noise_level_bounds=(1e-6, 1.0))
     )
     model = GaussianProcessRegressor(
-        kernel=kernel, normalize_y=True, n_restarts_optimizer=2, random_state=np.random.RandomState(seed),
+        kernel=kernel, normalize_y=True, n_restarts_optimizer=1, random_state=np.random.RandomState(seed),
     )
     with warnings.catch_warnings():
         # Bounds reached during the fit are expected with few points; the fit is still usable.

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
-from typing import Literal, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -42,15 +42,19 @@ from workbench_plugin._selection import (
 )
 from workbench_plugin.space import Value, format_value
 
+if TYPE_CHECKING:
+    from workbench_plugin.frames import RunFrames
+
 __all__ = [
     "MIN_FINISHED", "Candidate", "Finished", "Limits", "Objective", "Recommendation", "Score", "ScoreReport",
-    "apply_caps", "choose_objective", "parse_duration", "parse_money", "recommend", "score_candidates",
+    "apply_caps", "choose_objective", "finished_from_frames", "parse_duration", "parse_money", "recommend",
+    "score_candidates",
 ]
 
 #: Fewer finished experiments than this: no model, scores are coverage only.
 MIN_FINISHED = 3
 #: The most finished experiments a model is fitted on (a Gaussian process is cubic in them).
-MAX_FIT = 400
+MAX_FIT = 250
 #: score = 10 x (QUALITY_WEIGHT x quality + GAIN_WEIGHT x gain + the rest x coverage)
 QUALITY_WEIGHT = 0.35
 GAIN_WEIGHT = 0.35
@@ -144,6 +148,31 @@ def choose_objective(
     return Objective(chosen, "max" if goal == "max" else "min" if goal == "min" else _goal(chosen))
 
 
+def _plain(value: Any) -> Value | None:
+    """A frame cell as a parameter value; None for a missing one (NaN where a run lacked the flag)."""
+    if hasattr(value, "item"):
+        value = value.item()  # numpy scalars
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value if isinstance(value, int | float | str) else None
+
+
+def finished_from_frames(frames: Iterable[RunFrames], metric: str) -> list[Finished]:
+    """The succeeded experiments of these runs that logged ``metric``, as :class:`Finished` rows."""
+    rows = []
+    for run in frames:
+        df = run.experiments
+        if metric not in df.columns or "state" not in df.columns:
+            continue
+        for record in df[df["state"] == "succeeded"].to_dict("records"):
+            value = _plain(record[metric])
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                continue
+            params = {h: v for h in run.hparams if h in record and (v := _plain(record[h])) is not None}
+            rows.append(Finished(params, float(value)))
+    return rows
+
+
 # ---- scores -------------------------------------------------------------------------------------
 
 def _num(x: float) -> str:
@@ -235,9 +264,8 @@ def score_candidates(
         if cand.status != "new":
             reason = _repeat_reason(cand)
             raw *= 0.0 if cand.status == "redundant" else SIMILAR_FACTOR
-        elif ((1 - QUALITY_WEIGHT - GAIN_WEIGHT) * cov > exploit or any(
-                v >= 0.5 and name not in modelled for name, v in novelty[i].items())) and (
-                text := _explores(novelty[i], cand.params, cov > 0)):
+        elif ((1 - QUALITY_WEIGHT - GAIN_WEIGHT) * cov > exploit or max(novelty[i].values(), default=0) >= 0.5) and (
+                text := _explores(novelty[i], cand.params, cov > 0)):  # a new value: the model extrapolates
             reason = f"{text}; {expected}"
         elif mu > best:
             reason = f"{expected}: likely improvement"

@@ -16,6 +16,7 @@ from workbench_plugin.recommend import (
     Score,
     apply_caps,
     choose_objective,
+    finished_from_frames,
     parse_duration,
     parse_money,
     recommend,
@@ -121,11 +122,41 @@ def test_nan_results_are_ignored_and_equal_results_fall_back() -> None:
     assert report.basis.startswith("all 5 finished experiments have the same val_acc (0.5)")
 
 
+def test_a_long_history_is_subsampled_keeping_the_best(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench_plugin import recommend as module
+
+    monkeypatch.setattr(module, "MAX_FIT", 8)
+    history = [Finished({"x": x / 10}, quadratic(x / 10)) for x in range(-20, 21)]
+    report = score_candidates(history, [new({"x": 0.35})], ACC)
+    assert report.basis.startswith("Gaussian process on 8 of 41 finished experiments (x)")
+    assert "best 0.95)" in report.scores[0].reason  # x = 0.3, the best, is among the rows fitted
+
+
 def test_scores_are_deterministic() -> None:
     cands = [new({"x": v / 10, "opt": o}) for v in range(-15, 20, 5) for o in ("adam", "sgd")]
     first = score_candidates(quadratic_history(), cands, ACC, seed=3)
     again = score_candidates(quadratic_history(), cands, ACC, seed=3)
     assert first == again
+
+
+def test_finished_rows_from_frames_and_numbers_that_pandas_made_floats() -> None:
+    import pandas as pd
+
+    from workbench_plugin.frames import RunFrames
+
+    wide = pd.DataFrame({
+        "experiment_id": ["a", "b", "c", "d"], "label": ["#0", "#1", "#2", "#3"],
+        "state": ["succeeded", "failed", "succeeded", "succeeded"],
+        "batch": [32, 64, 64, None], "opt": ["adam", "sgd", "sgd", "adam"], "val_acc": [0.8, math.nan, 0.85, 0.7],
+    })
+    frames = RunFrames("r1", wide, pd.DataFrame(), ("batch", "opt"), ("val_acc",))
+    rows = finished_from_frames([frames], "val_acc")
+    assert rows == [Finished({"batch": 32.0, "opt": "adam"}, 0.8), Finished({"batch": 64.0, "opt": "sgd"}, 0.85),
+                    Finished({"opt": "adam"}, 0.7)]
+    assert finished_from_frames([frames], "val_loss") == []
+    # 32.0 from the frame is the same value as a candidate's 32, even as a category
+    report = score_candidates(rows, [new({"batch": 32, "opt": "adam"})], ACC, scales={"batch": "categorical"})
+    assert report.scores[0].coverage == 0.0
 
 
 # ---- the objective --------------------------------------------------------------------------------
