@@ -179,11 +179,16 @@ def _num(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _short(value: Value) -> str:
+    text = format_value(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _explores(novelty: Mapping[str, float], params: Mapping[str, Value], fresh_combo: bool) -> str | None:
     names = [n for n, v in sorted(novelty.items(), key=lambda kv: -kv[1]) if v >= 0.5][:2]
     if not names:
         return "explores an untried combination of tried values" if fresh_combo else None
-    shown = ", ".join(f"{n}={format_value(params[n]) if n in params else '(unset)'}" for n in names)
+    shown = ", ".join(f"{n[:40]}={_short(params[n]) if n in params else '(unset)'}" for n in names)
     return f"explores {shown}, not tried before"
 
 
@@ -242,6 +247,13 @@ def score_candidates(
             scores.append(Score(value, reason, None, None, round(float(cov), 3)))
         return ScoreReport(scores, f"{why_not}; scores are coverage of untried values")
 
+    axes = _axes([c for c in enc.columns if c.name in {d for d, f in zip(enc.dims, fitted, strict=True) if f}])
+    basis = (
+        f"Gaussian process on {shown_n} finished experiments ({axes}); score = expected {metric} "
+        f"({objective.goal}) and its expected improvement + coverage of untried values"
+    )
+    if not candidates:
+        return ScoreReport([], basis)
     sign = 1.0 if objective.goal == "max" else -1.0
     y = sign * values
     pred = _surrogate.fit_predict(enc.finished[:, fitted], y, enc.candidates[:, fitted], seed=seed)
@@ -251,7 +263,6 @@ def score_candidates(
     live = [i for i, c in enumerate(candidates) if c.status != "redundant"]
     top_ei = max([float(ei[i]) for i in live] + [1e-3 * spread])
 
-    modelled = {d for d, f in zip(enc.dims, fitted, strict=True) if f}
     scores = []
     for i, cand in enumerate(candidates):
         mu, std = float(pred.mean[i]), float(pred.std[i])
@@ -276,9 +287,4 @@ def score_candidates(
         else:
             reason = f"{expected}: unlikely to improve"
         scores.append(Score(round(min(10.0, max(0.0, raw)), 1), reason, sign * mu, std, round(cov, 3)))
-    axes = [c for c in enc.columns if c.name in modelled]
-    basis = (
-        f"Gaussian process on {shown_n} finished experiments ({_axes(axes)}); score = expected {metric} "
-        f"({objective.goal}) and its expected improvement + coverage of untried values"
-    )
     return ScoreReport(scores, basis)

@@ -132,6 +132,15 @@ def test_a_long_history_is_subsampled_keeping_the_best(monkeypatch: pytest.Monke
     assert "best 0.95)" in report.scores[0].reason  # x = 0.3, the best, is among the rows fitted
 
 
+def test_no_candidates_and_long_values_stay_one_short_line() -> None:
+    assert score_candidates(quadratic_history(), [], ACC).scores == []
+    assert recommend([], [], budget=1).include == []
+    long = "w" * 500
+    report = score_candidates(quadratic_history(), [new({"x": 0.3, "opt": long})], ACC)
+    assert report.scores[0].reason.startswith(f"explores opt={'w' * 37}..., not tried before; expected val_acc")
+    assert len(report.scores[0].reason) < 160
+
+
 def test_scores_are_deterministic() -> None:
     cands = [new({"x": v / 10, "opt": o}) for v in range(-15, 20, 5) for o in ("adam", "sgd")]
     first = score_candidates(quadratic_history(), cands, ACC, seed=3)
