@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 from workbench_plugin import batch
 from workbench_plugin._exceptions import SpecError
 from workbench_plugin._table import fmt, format_table
+from workbench_plugin.advice import format_seconds
 from workbench_plugin.flags import one_line
 from workbench_plugin.memory import ProjectMemory, StoreMemory
 from workbench_plugin.next_batch import NextBatchFields, flag_key, merge_values, parse_rows, spec_from_locks
 from workbench_plugin.space import SearchSpec
 
 if TYPE_CHECKING:
+    from workbench_plugin.advice import Advice
     from workbench_plugin.config import Config
     from workbench_plugin.index import ProjectIndex
     from workbench_plugin.planning import ListingRow, Plan
@@ -46,6 +48,16 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--star", action="append", default=[], metavar="N,M", help="star these rows")
     p.add_argument("--skip-redundant", action="store_true",
                    help="leave out experiments that already ran with the same snapshot")
+    p.add_argument("--resource", metavar="NAME",
+                   help="the resource option to price and schedule the batch on (config [resources.NAME]; "
+                        "default: the first)")
+    p.add_argument("--budget", metavar="MONEY", help="recommend the rows that fit this much money, e.g. 20")
+    p.add_argument("--deadline", metavar="DURATION", help="recommend the rows that end within this, e.g. 30m, 2h")
+    p.add_argument("--max-experiments", metavar="N", help="recommend at most N rows")
+    p.add_argument("--metric", help="the metric the scores optimise (default: a validation accuracy or loss)")
+    p.add_argument("--goal", choices=["max", "min"], help="maximise or minimise --metric (default: from its name)")
+    p.add_argument("--apply-recommendation", action="store_true",
+                   help="skip the rows the recommendation leaves out")
     if command == "plan":
         p.add_argument("--json", action="store_true", help="print the listing as JSON")
     else:
@@ -57,17 +69,78 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
 
 
 class Prepared:
-    """A planned batch with the rows chosen on the command line."""
+    """A planned batch with the rows chosen on the command line, and its advice (durations, costs,
+    scores, the recommended rows; with ``--apply-recommendation`` the rows it leaves out are skipped)."""
 
-    def __init__(self, plan: Plan, index: ProjectIndex, fields: NextBatchFields | None, origin: dict[str, Any],
-                 skip: tuple[int, ...], star: tuple[int, ...], skip_redundant: bool) -> None:
-        self.plan, self.index, self.fields, self.origin = plan, index, fields, origin
+    def __init__(self, store: Store, plan: Plan, index: ProjectIndex, fields: NextBatchFields | None,
+                 origin: dict[str, Any], skip: tuple[int, ...], star: tuple[int, ...], skip_redundant: bool) -> None:
+        self.store, self.plan, self.index, self.fields, self.origin = store, plan, index, fields, origin
         self.skip, self.star, self.skip_redundant = skip, star, skip_redundant
+        self.advice: Advice | None = None
+        self.applied = False
+        self.candidates = 0  # rows not skipped before the recommendation
 
     def rows(self) -> list[ListingRow]:
         from workbench_plugin.planning import listing
 
         return listing(self.plan, self.index, skip=self.skip, star=self.star, skip_redundant=self.skip_redundant)
+
+    def advise(self, config: Config, args: argparse.Namespace) -> Advice:
+        """Durations and costs from the project's history, scores from its results, and the rows to
+        recommend within ``--budget``/``--deadline``/``--max-experiments`` and the config's caps."""
+        from workbench_plugin.advice import Constraints, advise_from_index
+        from workbench_plugin.estimates import batch_totals, resource_options
+        from workbench_plugin.recommend import parse_duration, parse_money
+
+        engine = None
+        if any(o.kind == "yarn" for o in config.resources):  # its queue's free capacity: ask the RM
+            from workbench_plugin.plugins import load_engine
+
+            engine = load_engine(config, self.store, submitting=False)
+        constraints = Constraints(
+            budget=None if args.budget is None else parse_money(args.budget),
+            deadline_seconds=None if args.deadline is None else parse_duration(args.deadline),
+            max_experiments=None if args.max_experiments is None else _count(args.max_experiments),
+            metric=args.metric, goal=args.goal,
+        )
+        rows = self.rows()
+        advice = advise_from_index(rows, self.index, self.plan.settings.script,
+                                   options=resource_options(config, engine), resource=args.resource,
+                                   constraints=constraints, admin=config.limits,
+                                   default_seconds=config.default_seconds, scales=self.plan.spec.scales)
+        self.candidates = sum(not r.skipped for r in rows)
+        if args.apply_recommendation:
+            left = [a.index for a in advice.rows if not a.recommended]
+            self.skip = tuple(sorted({*self.skip, *left}))
+            self.star = tuple(i for i in self.star if i not in left)
+            self.applied = True
+            include = [a.recommended for a in advice.rows]
+            estimates = [a.estimate for a in advice.rows]
+            advice = advice._replace(totals={o.name: batch_totals(estimates, o, include) for o in advice.options})
+        self.advice = advice
+        self.origin = {**self.origin, "resource": advice.option.name,
+                       **({"recommendation": {"budget": constraints.budget, "deadline_seconds":
+                                              constraints.deadline_seconds,
+                                              "max_experiments": constraints.max_experiments,
+                                              "metric": advice.objective.metric if advice.objective else None}}
+                          if self.applied else {})}
+        return advice
+
+    def problems(self) -> list[str]:
+        """Administrator caps that the rows to run exceed."""
+        if self.advice is None:
+            return []
+        return self.advice.recommended_problems if self.applied else self.advice.problems
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise SpecError(f"--max-experiments: {one_line(repr(text), 40)} is not a count; give a whole number, 1 or more")
+    return value
 
 
 def _source_run(index: ProjectIndex, wanted: str) -> str:
@@ -138,7 +211,9 @@ def prepare(config: Config, store: Store, settings: ProjectSettings, args: argpa
     both = [i + 1 for i in star if i in skip]
     if both:
         raise SpecError(f"--star: row {both[0]} is also given to --skip; a skipped row runs nothing to star")
-    return Prepared(plan, index, fields, origin, skip, star, bool(getattr(args, "skip_redundant", False)))
+    prepared = Prepared(store, plan, index, fields, origin, skip, star, bool(getattr(args, "skip_redundant", False)))
+    prepared.advise(config, args)
+    return prepared
 
 
 # ---- the listing -------------------------------------------------------------------------------
@@ -169,14 +244,25 @@ def print_listing(prepared: Prepared, interpreter_note: str) -> None:
     if interpreter_note:
         print(interpreter_note)
     starred = any(r.starred for r in rows)
+    advice = {a.index: a for a in prepared.advice.rows} if prepared.advice else {}
+    priced = prepared.advice is not None and not prepared.advice.option.free
     table = []
     for r in rows:
         row: dict[str, Any] = {"#": r.row, "status": r.status, "skip": "skip" if r.skipped else "",
                                "star": "*" if r.starred else "", **r.params}
         row["previous"] = _runs(r.previous_runs) if r.previous else ""
+        adv = advice.get(r.index)
+        if adv is not None:
+            row["duration"] = f"{format_seconds(adv.estimate.seconds)} ({format_seconds(adv.estimate.low)}-" \
+                              f"{format_seconds(adv.estimate.high)})"
+            row["cost"] = f"{adv.costs[prepared.advice.option.name]:.2f}" if prepared.advice else ""
+            row["score"] = f"{adv.score.value:.1f}"
+            row["advice"] = "" if adv.recommended else (adv.skip_reason or "skip")
         row["command"] = r.command
         table.append(row)
-    columns = ["#", "status", "skip", *(["star"] if starred else []), *plan.spec.params, "previous", "command"]
+    extra = ["duration", *(["cost"] if priced else []), "score", "advice"] if advice else []
+    columns = ["#", "status", "skip", *(["star"] if starred else []), *plan.spec.params, "previous", *extra,
+               "command"]
     print(format_table(table, columns, max_width=100))
     for r in rows:
         if r.previous:
@@ -185,6 +271,8 @@ def print_listing(prepared: Prepared, interpreter_note: str) -> None:
             metrics = _metrics(p.metrics)
             print(f"    same as {p.experiment_id} ({p.state}, {_WHY.get(p.why, p.why)})"
                   + (f": {metrics}" if metrics else "") + f"; 'hypertuner show {p.experiment_id}'")
+    if prepared.advice is not None:
+        _print_advice(prepared, rows)
     redundant = [r.row for r in rows if r.status == "redundant" and not r.skipped]
     if redundant:
         shown = ",".join(map(str, redundant[:20])) + ("..." if len(redundant) > 20 else "")
@@ -198,6 +286,49 @@ def print_listing(prepared: Prepared, interpreter_note: str) -> None:
             print(f"  and {len(fields.addable) - 30} more ('hypertuner flags' lists them)")
 
 
+def _money(value: float, currency: str) -> str:
+    return f"{value:.2f} {currency}"
+
+
+def _print_advice(prepared: Prepared, rows: list[ListingRow]) -> None:
+    """Totals per resource option, the scores' basis, the recommendation and the caps."""
+    advice = prepared.advice
+    assert advice is not None
+    print(f"duration: {one_line(advice.duration_basis, 200)}")
+    running = prepared.candidates
+    for option in advice.options:
+        t = advice.totals[option.name]
+        chosen = " (chosen)" if option.name == advice.option.name else ""
+        money = "free" if option.free else _money(t.money, t.currency)
+        print(f"  on {one_line(option.name, 40)}{chosen}: {t.count} experiments, {format_seconds(t.compute_seconds)} "
+              f"compute, {format_seconds(t.wall_seconds)} wall at {max(1, option.slots)} slots, {money}")
+    what = f"{advice.objective.metric} ({advice.objective.goal})" if advice.objective else "coverage"
+    print(f"scores 0-10 for {one_line(what, 60)}: {one_line(advice.score_basis, 300)}")
+    kept = [a for a in advice.rows if a.recommended]
+    t = advice.recommended_totals
+    limits = [f"budget {advice.limits.budget:g}" if advice.limits.budget is not None else "",
+              f"deadline {format_seconds(advice.limits.deadline_seconds)}"
+              if advice.limits.deadline_seconds is not None else "",
+              f"at most {advice.limits.max_experiments}" if advice.limits.max_experiments is not None else ""]
+    within = ", ".join(x for x in limits if x) or "no limit"
+    rows_kept = ",".join(str(a.index + 1) for a in kept[:30]) + ("..." if len(kept) > 30 else "")
+    print(f"recommended ({within}): {len(kept)} of {running} rows{(' (' + rows_kept + ')') if kept else ''}, "
+          f"{format_seconds(t.wall_seconds)} wall"
+          + ("" if advice.option.free else f", {_money(t.money, t.currency)}")
+          + (f"; limited by the {advice.binding}" if advice.binding else ""))
+    if prepared.applied:
+        print("the recommendation is applied: the rows it leaves out are skipped")
+    elif len(kept) < running:
+        print("apply it with --apply-recommendation")
+    for a in advice.rows:
+        if a.score.reason:
+            print(f"  #{a.index + 1} {a.score.value:.1f}: {one_line(a.score.reason, 160)}")
+    for note in advice.notes:
+        print(f"note: {one_line(note, 200)}")
+    for problem in prepared.problems():
+        print(f"over a cap: {one_line(problem, 200)}")
+
+
 def listing_json(prepared: Prepared) -> list[dict[str, Any]]:
     """Every column of the listing as plain data (``plan --json``)."""
     return [{"index": r.index, "row": r.row, "status": r.status, "params": r.params, "argv": r.argv,
@@ -205,4 +336,15 @@ def listing_json(prepared: Prepared) -> list[dict[str, Any]]:
              "redundant_with": [p.experiment_id for p in r.previous if p.why == "same"],
              "similar_to": [p.experiment_id for p in r.previous if p.why != "same"],
              "previous_runs": r.previous_runs,
-             "previous": [p._asdict() for p in r.previous]} for r in prepared.rows()]
+             "previous": [p._asdict() for p in r.previous], **_advice_json(prepared, r.index)}
+            for r in prepared.rows()]
+
+
+def _advice_json(prepared: Prepared, index: int) -> dict[str, Any]:
+    if prepared.advice is None:
+        return {}
+    a = prepared.advice.rows[index]
+    return {"duration_seconds": a.estimate.seconds, "duration_low": a.estimate.low, "duration_high": a.estimate.high,
+            "duration_basis": a.estimate.basis, "costs": a.costs, "resource": prepared.advice.option.name,
+            "score": a.score.value, "score_reason": a.score.reason, "recommended": a.recommended,
+            "advice": a.skip_reason}

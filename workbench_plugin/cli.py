@@ -212,7 +212,12 @@ def cmd_run(ctx: _Context, args: argparse.Namespace) -> int:
 
     prepared = _prepare(ctx, args)
     plan, index = prepared.plan, prepared.index
-    note = args.note or (f"next batch from the locks of run {prepared.origin['from_run']}" if prepared.origin else "")
+    problems = prepared.problems()
+    if problems:  # the administrator's caps: nothing is queued
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise SpecError(f"{problems[0]}{more}; or let --apply-recommendation choose within the caps")
+    from_run = prepared.origin.get("from_run")
+    note = args.note or (f"next batch from the locks of run {from_run}" if from_run else "")
     run, experiments = launch(ctx.store, plan, engine=ctx.config.engine, skip_redundant=args.skip_redundant,
                               note=note, packing=getattr(args, "packing", None) or ctx.config.packing,
                               skip=prepared.skip, star=prepared.star, origin=prepared.origin)

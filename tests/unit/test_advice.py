@@ -1,0 +1,138 @@
+"""Advice on a planned batch: durations, cost per resource option, scores, the recommended rows,
+and the administrator's caps; through the pure function and through ``plan``/``run``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_cli import run_cli
+from tests.unit.test_next_batch import earlier  # noqa: F401 (a fixture)
+from workbench_plugin._exceptions import SpecError
+from workbench_plugin.advice import Constraints, advise, format_seconds
+from workbench_plugin.estimates import HistoryRow, ResourceOption
+from workbench_plugin.next_batch import lineage_of
+from workbench_plugin.planning import ListingRow
+from workbench_plugin.recommend import Finished
+from workbench_plugin.resources_config import Limits as AdminLimits
+from workbench_plugin.store import Store
+
+LOCAL = ResourceOption("local", "local", slots=2)
+CLOUD = ResourceOption("cloud", "priced", slots=4, price_per_hour=3600.0)  # 1 per experiment-second
+
+
+def rows(xs: list[float], epochs: int = 10) -> list[ListingRow]:
+    return [ListingRow(i, {"x": x, "epochs": epochs}, [], f"python t.py --x {x}", "new", [], False, False)
+            for i, x in enumerate(xs)]
+
+
+def history(n: int = 12) -> list[HistoryRow]:
+    """Durations 2 s per epoch; the same x values as the finished results."""
+    return [HistoryRow(f"e{i}", "r0", "t.py", {"x": i / (n - 1), "epochs": 5 + i % 3}, "succeeded",
+                       2.0 * (5 + i % 3), None, None) for i in range(n)]
+
+
+def finished(n: int = 12) -> dict[str, list[Finished]]:
+    """val_acc peaks at x = 0.6."""
+    return {"val_acc": [Finished({"x": i / (n - 1), "epochs": 5 + i % 3}, 1 - (i / (n - 1) - 0.6) ** 2)
+                        for i in range(n)]}
+
+
+def test_durations_from_history_and_cost_per_option() -> None:
+    advice = advise(rows([0.1, 0.5]), history(), finished(), options=[LOCAL, CLOUD])
+    for a in advice.rows:
+        assert a.estimate.seconds == pytest.approx(20.0, rel=0.1)  # 10 epochs at 2 s each
+        assert a.costs["local"] == 0 and a.costs["cloud"] == pytest.approx(a.estimate.seconds)
+    assert advice.totals["cloud"].count == 2 and advice.totals["cloud"].money == pytest.approx(
+        sum(a.estimate.seconds for a in advice.rows))
+    assert advice.option.name == "local" and advice.objective is not None and advice.objective.metric == "val_acc"
+
+
+def test_a_budget_that_fits_exactly_k_rows_recommends_the_k_highest_scored() -> None:
+    xs = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    free = advise(rows(xs), history(), finished(), options=[LOCAL, CLOUD], resource="cloud")
+    per_row = free.rows[0].costs["cloud"]
+    assert all(a.costs["cloud"] == pytest.approx(per_row) for a in free.rows)  # same epochs: equal costs
+    advice = advise(rows(xs), history(), finished(), options=[LOCAL, CLOUD], resource="cloud",
+                    constraints=Constraints(budget=per_row * 3 * 1.0001))
+    kept = [a.index for a in advice.rows if a.recommended]
+    best = sorted(range(len(xs)), key=lambda i: -advice.rows[i].score.value)[:3]
+    assert sorted(kept) == sorted(best) and advice.binding == "budget"
+    assert 3 in kept  # x = 0.6, the optimum, is among them
+    assert {a.skip_reason for a in advice.rows if not a.recommended} == {"skip to stay within budget"}
+    assert advice.recommended_totals.money == pytest.approx(per_row * 3)
+
+
+def test_the_administrators_caps_bound_the_user_and_name_themselves() -> None:
+    caps = AdminLimits(max_budget=10.0, max_experiments=2)
+    with pytest.raises(SpecError, match="budget: 50 is over the administrator's cap of 10"):
+        advise(rows([0.1]), history(), finished(), options=[LOCAL, CLOUD], resource="cloud",
+               constraints=Constraints(budget=50), admin=caps)
+    advice = advise(rows([0.1, 0.3, 0.5]), history(), finished(), options=[LOCAL], admin=caps)
+    assert advice.limits.max_experiments == 2 and sum(a.recommended for a in advice.rows) == 2
+    assert advice.problems == ["3 experiments exceed limits.max_experiments = 2; select fewer experiments"]
+    assert advice.recommended_problems == []
+
+
+def test_without_results_scores_are_coverage_and_durations_the_default() -> None:
+    advice = advise(rows([0.1, 0.2]), [], {}, options=[LOCAL], default_seconds=90)
+    assert advice.objective is None and "no metric logged yet" in advice.score_basis
+    assert [a.estimate.seconds for a in advice.rows] == [90, 90] and "default" in advice.duration_basis
+    with pytest.raises(SpecError, match="resource: 'gpu' is not a resource option; choose one of local"):
+        advise(rows([0.1]), [], {}, options=[LOCAL], resource="gpu")
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(5, "5s"), (95, "1m35s"), (7300, "2h01m"), (float("nan"), "?")])
+def test_format_seconds(seconds: float, text: str) -> None:
+    assert format_seconds(seconds) == text
+
+
+# ---- through the CLI ---------------------------------------------------------------------------------
+@pytest.fixture
+def priced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    config = tmp_path / "hypertuner.toml"
+    config.write_text('[resources.cloud]\nkind = "priced"\nslots = 4\nprice_per_hour = 36.0\n'
+                      '[limits]\nmax_experiments = 3\n')
+    monkeypatch.setenv("HYPERTUNER_CONFIG", str(config))
+    return config
+
+
+def test_plan_lists_duration_cost_score_and_totals_per_option(
+    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str], priced: Path,  # noqa: F811
+) -> None:
+    store, _ = earlier
+    base = ["--store", store, "plan", "--project", str(project_dir), "x=1,2,3,4", "epochs=1", "sleep=0"]
+    code, out, err = run_cli(capsys, *base, "--resource", "cloud")
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if line.startswith("#"))
+    assert all(column in header for column in ("duration", "cost", "score", "advice"))
+    assert "on local: 4 experiments" in out and "on cloud (chosen): 4 experiments" in out and " USD" in out
+    assert "recommended (at most 3): 2 of 4 rows" in out  # two rows repeat the finished run: score 0
+    assert "over a cap: 4 experiments exceed limits.max_experiments = 3" in out
+    data = json.loads(run_cli(capsys, *base, "--resource", "cloud", "--json")[1])
+    assert {"duration_seconds", "costs", "score", "score_reason", "recommended", "advice"} <= set(data[0])
+    assert data[0]["costs"]["cloud"] == pytest.approx(data[0]["duration_seconds"] * 0.01)
+    assert [r["recommended"] for r in data] == [False, False, True, True]
+    code, _, err = run_cli(capsys, *base, "--budget", "-3")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "budget" in err
+
+
+def test_run_refuses_a_batch_over_the_caps_and_applies_the_recommendation(
+    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str], priced: Path,  # noqa: F811
+) -> None:
+    store, _ = earlier
+    base = ["--store", store, "run", "--project", str(project_dir), "x=1,2,3,4", "epochs=1", "sleep=0"]
+    code, _, err = run_cli(capsys, *base)
+    assert code == 2 and "exceed limits.max_experiments = 3" in err and "--apply-recommendation" in err
+    assert len(Store(store).runs("tiny")) == 1  # nothing queued
+    code, out, err = run_cli(capsys, *base, "--resource", "cloud", "--apply-recommendation")
+    assert code == 0, err
+    new_id = max(Store(store).runs("tiny"))
+    assert [e.params["x"] for e in Store(store).read_experiments("tiny", new_id)] == [3, 4]
+    run = Store(store).read_run("tiny", new_id)
+    lineage = lineage_of(run)
+    assert lineage is not None and [s["row"] for s in lineage.skipped] == [1, 2]
+    assert run.extra["lineage"]["resource"] == "cloud"
+    assert run.extra["lineage"]["recommendation"]["metric"] == "acc"
