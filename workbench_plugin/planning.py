@@ -9,6 +9,7 @@ differ, or when the identical experiment ended failed, killed or lost (worth a r
 from __future__ import annotations
 
 import getpass
+import math
 import shlex
 from collections import defaultdict
 from collections.abc import Collection, Mapping
@@ -82,8 +83,56 @@ def shown_interpreter(interpreter: str) -> str:
     return shlex.quote(interpreter) if interpreter else "python"
 
 
-def params_key(script: str, params: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
-    return script, tuple(sorted((k, format_value(v)) for k, v in params.items()))
+def params_key(script: str, params: dict[str, Any],
+               flags: FlagDefaults | None = None) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What makes two experiments the same setting: the script and the values its flags take.
+    ``learning-rate`` and ``learning_rate`` are one flag. With ``flags`` (from the script's
+    parser): a flag left out counts as its default, so adding ``--hidden_units 64`` to a batch
+    matches the earlier experiments that ran with the default 64; and a number for an int or
+    float flag is compared as a number (``1`` and ``1.0`` are one value)."""
+    flags = flags or FlagDefaults({}, frozenset())
+    effective = {}
+    for key, value in params.items():
+        name = _flag_name(key)
+        effective[name] = _numeric(value) if name in flags.numeric else format_value(value)
+    for name, value in flags.defaults.items():
+        effective.setdefault(name, value)
+    return script, tuple(sorted(effective.items()))
+
+
+class FlagDefaults(NamedTuple):
+    defaults: dict[str, str]    #: flag -> its default as compared (known value-taking flags only)
+    numeric: frozenset[str]     #: the flags typed int or float
+
+
+def _flag_name(name: str) -> str:
+    return name.lstrip("-").replace("-", "_")
+
+
+def _numeric(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return format_value(value)
+    return repr(number) if math.isfinite(number) else format_value(value)
+
+
+def flag_defaults(flags: FlagSet | None) -> FlagDefaults:
+    """The defaults and numeric types of the script's flags, for :func:`params_key`."""
+    if flags is None or not flags.known:
+        return FlagDefaults({}, frozenset())
+    defaults: dict[str, str] = {}
+    numeric = set()
+    for f in flags.flags:
+        name = _flag_name(f.dest or f.name)
+        if f.type in ("int", "float"):
+            numeric.add(name)
+        value = f.default
+        if f.positional or f.is_switch or not f.default_known or value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, int | float | str):
+            defaults[name] = _numeric(value) if name in numeric else format_value(value)
+    return FlagDefaults(defaults, frozenset(numeric))
 
 
 def make_plan(
@@ -94,15 +143,16 @@ def make_plan(
     style = FlagStyle.parse(settings.flag_style)
     combos = spec.expand(max_batch=max_batch)
     index.refresh()
+    defaults = flag_defaults(flags)
     history: dict[Any, list[tuple[Run, Experiment, str]]] = defaultdict(list)
     for entry, exp, folded in index.iter_experiments():
-        history[params_key(entry.run.script, exp.params)].append((entry.run, exp, folded.state))
+        history[params_key(entry.run.script, exp.params, defaults)].append((entry.run, exp, folded.state))
     proposed = []
     for i, params in enumerate(combos):
         argv = build_argv(settings.script, params, style, options)
         redundant: list[Match] = []
         similar: list[Match] = []
-        for run, exp, state in history.get(params_key(settings.script, params), []):
+        for run, exp, state in history.get(params_key(settings.script, params, defaults), []):
             same_code = run.snapshot_id == snapshot.snapshot_id
             same_data = run.data_id == snapshot.data_id
             if same_code and same_data:

@@ -222,3 +222,18 @@ def test_from_locks_on_a_project_without_runs(capsys: pytest.CaptureFixture[str]
     Store(store).create_project("tiny", str(project_dir))
     code, _, err = run_cli(capsys, "--store", store, "plan", "--project", str(project_dir), "--from-locks")
     assert code == 2 and "--from-locks: project 'tiny' has no runs yet" in err
+
+
+def test_a_flag_added_at_its_default_matches_the_runs_that_left_it_out(
+    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str]
+) -> None:
+    """The earlier run left --fail out (default 0): adding fail=0,1 finds the fail=0 rows already ran."""
+    store, run_id = earlier
+    rows = json.loads(run_cli(capsys, "--store", store, "plan", "--project", str(project_dir), "--from-locks",
+                              "--add", "fail=0,1", "--json")[1])
+    assert [(r["params"]["fail"], r["status"]) for r in rows] == [(0, "redundant"), (1, "new")]
+    assert rows[0]["redundant_with"] == [f"{run_id}-000"]
+    # and the other way round: x=1.0 given as the default's other spelling is the same setting
+    rows = json.loads(run_cli(capsys, "--store", store, "plan", "--project", str(project_dir), "x=1.0",
+                              "epochs=1", "--json")[1])
+    assert rows[0]["status"] == "redundant"
