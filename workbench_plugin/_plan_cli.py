@@ -10,6 +10,7 @@ shows exactly the rows ``run`` would queue.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench_plugin import batch
@@ -25,9 +26,10 @@ if TYPE_CHECKING:
     from workbench_plugin.index import ProjectIndex
     from workbench_plugin.planning import ListingRow, Plan
     from workbench_plugin.project import ProjectSettings
-    from workbench_plugin.store import Store
+    from workbench_plugin.store import Experiment, Run, Store
 
-__all__ = ["Prepared", "add_arguments", "listing_json", "prepare", "print_listing"]
+__all__ = ["Prepared", "add_arguments", "args_for", "launch_prepared", "listing_json", "merge_specs", "prepare",
+           "print_listing"]
 
 _METRICS_SHOWN = 6
 
@@ -85,7 +87,8 @@ def _source_run(index: ProjectIndex, wanted: str) -> str:
                     "'hypertuner status' lists the runs")
 
 
-def _merge(base: SearchSpec | None, over: SearchSpec) -> SearchSpec:
+def merge_specs(base: SearchSpec | None, over: SearchSpec) -> SearchSpec:
+    """``base`` with ``over``'s hyperparameters added or overriding (either spelling of a flag)."""
     if base is None:
         return over
     return SearchSpec(merge_values(base.params, over.params), merge_values(base.sources, over.sources),
@@ -116,10 +119,10 @@ def prepare(config: Config, store: Store, settings: ProjectSettings, args: argpa
         base = SearchSpec.parse(fields.mapping())
     added = getattr(args, "add", [])
     if added:
-        base = _merge(base, SearchSpec.from_assignments(added))
+        base = merge_specs(base, SearchSpec.from_assignments(added))
     over = _overrides(args)
     if over is not None:
-        base = _merge(base, over)
+        base = merge_specs(base, over)
     if base is None:
         raise SpecError("values: none given; give NAME=VALUES, --spec FILE or --from-locks, "
                         "as in 'batch_size=32..64 *2'")
@@ -139,6 +142,28 @@ def prepare(config: Config, store: Store, settings: ProjectSettings, args: argpa
     if both:
         raise SpecError(f"--star: row {both[0]} is also given to --skip; a skipped row runs nothing to star")
     return Prepared(plan, index, fields, origin, skip, star, bool(getattr(args, "skip_redundant", False)))
+
+
+def args_for(from_run: str, *, add: Sequence[str] = (), skip: Collection[int] = (), star: Collection[int] = (),
+             skip_redundant: bool = False) -> argparse.Namespace:
+    """The arguments of ``hypertuner run --from-locks FROM_RUN --add NAME=VALUES... --skip N,M --star N
+    [--skip-redundant]`` (``skip``/``star``: 0-based rows), for callers other than the command line
+    (the dashboard's new-run page), so that they :func:`prepare` exactly what the command would."""
+    def rows(indexes: Collection[int]) -> list[str]:
+        return [",".join(str(i + 1) for i in sorted(indexes))] if indexes else []
+
+    return argparse.Namespace(values=[], spec=None, from_locks=from_run, add=list(add), skip=rows(skip),
+                              star=rows(star), skip_redundant=skip_redundant)
+
+
+def launch_prepared(config: Config, store: Store, prepared: Prepared, *, note: str = "",
+                    packing: str | None = None) -> tuple[Run, list[Experiment]]:
+    """Queue the prepared batch (``hypertuner run``; the page's Launch): skips, stars and lineage recorded."""
+    from workbench_plugin.planning import launch
+
+    note = note or (f"next batch from the locks of run {prepared.origin['from_run']}" if prepared.origin else "")
+    return launch(store, prepared.plan, engine=config.engine, skip_redundant=prepared.skip_redundant, note=note,
+                  packing=packing or config.packing, skip=prepared.skip, star=prepared.star, origin=prepared.origin)
 
 
 # ---- the listing -------------------------------------------------------------------------------

@@ -208,14 +208,10 @@ def cmd_plan(ctx: _Context, args: argparse.Namespace) -> int:
 
 
 def cmd_run(ctx: _Context, args: argparse.Namespace) -> int:
-    from workbench_plugin.planning import launch
-
     prepared = _prepare(ctx, args)
     plan, index = prepared.plan, prepared.index
-    note = args.note or (f"next batch from the locks of run {prepared.origin['from_run']}" if prepared.origin else "")
-    run, experiments = launch(ctx.store, plan, engine=ctx.config.engine, skip_redundant=args.skip_redundant,
-                              note=note, packing=getattr(args, "packing", None) or ctx.config.packing,
-                              skip=prepared.skip, star=prepared.star, origin=prepared.origin)
+    run, experiments = _plan_cli.launch_prepared(ctx.config, ctx.store, prepared, note=args.note,
+                                                 packing=getattr(args, "packing", None))
     chosen = len(prepared.skip)
     redundant = len(plan.experiments) - len(experiments) - chosen
     left = ", ".join([*([f"{redundant} redundant skipped"] if redundant else []),
