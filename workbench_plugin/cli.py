@@ -417,7 +417,8 @@ def cmd_serve(ctx: _Context, args: argparse.Namespace, settings: ProjectSettings
     login = ctx.config.login() if ctx.config.login_required else None
     if login is not None:
         print(f"dashboard login: user {login[0]!r} (server.user)", flush=True)
-    serve_dashboard(ctx.store, settings.name, host=host, port=port, login=login, gateway=gateway)
+    serve_dashboard(ctx.store, settings.name, host=host, port=port, login=login, gateway=gateway,
+                    config=ctx.config, settings=settings)
     return 0
 
 

@@ -43,7 +43,7 @@ def title_html(project: str, run_id: str) -> str:
 
 def field_label(name: str, locked: bool, lock: str, added: bool) -> str:
     if locked:
-        return f"{name} 🔒 locked {one_line(lock, 60)}"
+        return f"{name} (locked: {one_line(lock, 60)})"
     return f"{name} (added)" if added else name
 
 
