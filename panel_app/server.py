@@ -7,6 +7,8 @@ Routes (:func:`route_of`, a pure function of the session's arguments and the pro
   ``<run id>-<number>``) with that experiment selected (an experiment page will take this over);
 * ``?compare=<id>,<id>,...``: the run page of their run with those experiments selected (a
   compare page will take this over); they must all be of one run;
+* ``?new=<run id>``: the new-run page (the next batch from that run's locks; served by
+  ``hypertuner serve``, which knows the project folder); an unknown run: its run page route;
 * ``?view=<token>``: the view state a link carries (selection as made, metric, chart); when it
   has a selection, that one wins over the experiments of the link.
 
@@ -37,6 +39,8 @@ from workbench_plugin.store import Store, run_id_of
 
 if TYPE_CHECKING:
     from panel_app.run_page.view import RunPage
+    from workbench_plugin.config import Config
+    from workbench_plugin.project import ProjectSettings
 
 __all__ = [
     "MAX_IDS",
@@ -45,6 +49,7 @@ __all__ = [
     "ServedPage",
     "login_options",
     "make_page",
+    "new_run_of",
     "route_of",
     "serve_app",
     "serve_dashboard",
@@ -147,6 +152,19 @@ def route_of(args: SessionArgs, runs: Mapping[str, Collection[str]]) -> Route:
     return Route(run_id, select, view, tuple(problems))
 
 
+def new_run_of(args: SessionArgs, runs: Collection[str]) -> tuple[str | None, str]:
+    """The run a ``?new=<run id>`` asks the new-run page of (None: not asked, or not a run) and a
+    one-line problem for the header ("" when none)."""
+    value = _arg(args, "new")
+    if not value:
+        return None, ""
+    if len(value) > MAX_PARAM_CHARS:
+        return None, f"new: {len(value):,} characters; a link carries at most {MAX_PARAM_CHARS:,}"
+    if value not in runs:
+        return None, f"new: the project has no run {_shown(value)}; 'New run' on a run's page opens it"
+    return value, ""
+
+
 def no_runs_html(project: str) -> str:
     """The page of a project without runs (HTML, not Markdown: Markdown passes HTML through)."""
     return (f'<h2 class="ht-project">{html.escape(project)}</h2>'
@@ -162,16 +180,25 @@ def nav_html(project: str, run_ids: Sequence[str], current: str) -> str:
     return f'<span class="ht-nav"><b class="ht-project">{html.escape(project)}</b> — runs: {links}</span>'
 
 
-def make_page(index: ProjectIndex, *, refresh_ms: int = 1500) -> Any:
+def make_page(index: ProjectIndex, *, refresh_ms: int = 1500, config: Config | None = None,
+              settings: ProjectSettings | None = None) -> Any:
     """A per-session page factory over a project: routes the session's URL (:func:`route_of`);
-    each page polls the store every ``refresh_ms``."""
+    each page polls the store every ``refresh_ms``. With ``config`` and ``settings`` (the project
+    folder: ``hypertuner serve``), run pages have a "New run" button and ``?new=`` is served."""
     import panel as pn
 
     from panel_app.run_page.session import new_run_page
 
+    planning = config is not None and settings is not None
+
     def page() -> Any:
         index.refresh()
         args = pn.state.session_args if pn.state.curdoc is not None else {}
+        new, problem = new_run_of(args, index.runs.keys()) if planning else (None, "")
+        if new is not None and config is not None and settings is not None:
+            from panel_app.new_run.session import new_run_view
+
+            return new_run_view(index, new, config, settings)
         route = route_of(args, {r: entry.by_id.keys() for r, entry in list(index.runs.items())})
         run_id = route.run_id
         if run_id is None:
@@ -179,10 +206,15 @@ def make_page(index: ProjectIndex, *, refresh_ms: int = 1500) -> Any:
 
             watch_connection(pn.state.curdoc)
             return pn.pane.HTML(no_runs_html(index.project), margin=(0, 10))
-        header = pn.pane.HTML(nav_html(index.project, sorted(index.runs, reverse=True), run_id),
-                              margin=(0, 10))
+        header: Any = pn.pane.HTML(nav_html(index.project, sorted(index.runs, reverse=True), run_id),
+                                   margin=(0, 10))
+        if planning:
+            from panel_app.new_run.session import new_run_button
+
+            header = pn.Row(header, new_run_button(run_id), margin=0)
+        problems = (*route.problems, problem) if problem else route.problems
         return new_run_page(RunView(index, run_id), nav=header, view=route.view, refresh_ms=refresh_ms,
-                            select=route.select, problems=route.problems).__panel__()
+                            select=route.select, problems=problems).__panel__()
 
     return page
 
@@ -219,10 +251,11 @@ def login_options(user: str, password_hash: str, **throttle: Any) -> dict[str, A
 def serve_dashboard(
     store: Store, project: str, *, host: str = "127.0.0.1", port: int = 5006,
     login: tuple[str, str] | None = None, gateway: Any = None, show: bool = False,
+    config: Config | None = None, settings: ProjectSettings | None = None,
 ) -> None:
     """Serve until interrupted. Binds ``host``; a login (user name, password hash) is required
     off loopback (checked by the caller) and then asked for by a login form
-    (:func:`login_options`)."""
+    (:func:`login_options`). ``config`` and ``settings`` enable the new-run page (:func:`make_page`)."""
     import panel as pn
 
     _check_listenable(host, port)
@@ -240,7 +273,7 @@ def serve_dashboard(
         kwargs.update(login_options(*login))
     print(f"dashboard for project {project}: http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
     try:
-        pn.serve({"/": make_page(index)}, **kwargs)
+        pn.serve({"/": make_page(index, config=config, settings=settings)}, **kwargs)
     except OSError as exc:  # the address is taken or not ours
         raise ConfigError(f"server.port: cannot listen on {host}:{port} ({exc.strerror}); "
                           "choose another with --port") from exc

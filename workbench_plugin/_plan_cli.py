@@ -10,6 +10,7 @@ shows exactly the rows ``run`` would queue.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench_plugin import batch
@@ -27,9 +28,10 @@ if TYPE_CHECKING:
     from workbench_plugin.index import ProjectIndex
     from workbench_plugin.planning import ListingRow, Plan
     from workbench_plugin.project import ProjectSettings
-    from workbench_plugin.store import Store
+    from workbench_plugin.store import Experiment, Run, Store
 
-__all__ = ["Prepared", "add_arguments", "listing_json", "prepare", "print_listing"]
+__all__ = ["Prepared", "add_arguments", "args_for", "launch_prepared", "listing_json", "merge_specs", "prepare",
+           "print_listing"]
 
 _METRICS_SHOWN = 6
 
@@ -158,7 +160,8 @@ def _source_run(index: ProjectIndex, wanted: str) -> str:
                     "'hypertuner status' lists the runs")
 
 
-def _merge(base: SearchSpec | None, over: SearchSpec) -> SearchSpec:
+def merge_specs(base: SearchSpec | None, over: SearchSpec) -> SearchSpec:
+    """``base`` with ``over``'s hyperparameters added or overriding (either spelling of a flag)."""
     if base is None:
         return over
     return SearchSpec(merge_values(base.params, over.params), merge_values(base.sources, over.sources),
@@ -189,10 +192,10 @@ def prepare(config: Config, store: Store, settings: ProjectSettings, args: argpa
         base = SearchSpec.parse(fields.mapping())
     added = getattr(args, "add", [])
     if added:
-        base = _merge(base, SearchSpec.from_assignments(added))
+        base = merge_specs(base, SearchSpec.from_assignments(added))
     over = _overrides(args)
     if over is not None:
-        base = _merge(base, over)
+        base = merge_specs(base, over)
     if base is None:
         raise SpecError("values: none given; give NAME=VALUES, --spec FILE or --from-locks, "
                         "as in 'batch_size=32..64 *2'")
@@ -214,6 +217,37 @@ def prepare(config: Config, store: Store, settings: ProjectSettings, args: argpa
     prepared = Prepared(store, plan, index, fields, origin, skip, star, bool(getattr(args, "skip_redundant", False)))
     prepared.advise(config, args)
     return prepared
+
+
+def args_for(from_run: str, *, add: Sequence[str] = (), skip: Collection[int] = (), star: Collection[int] = (),
+             skip_redundant: bool = False, resource: str | None = None, budget: str | None = None,
+             deadline: str | None = None, max_experiments: str | None = None, metric: str | None = None,
+             goal: str | None = None, apply_recommendation: bool = False) -> argparse.Namespace:
+    """The arguments of ``hypertuner run --from-locks FROM_RUN --add NAME=VALUES... --skip N,M --star N
+    [--skip-redundant]`` (``skip``/``star``: 0-based rows), for callers other than the command line
+    (the dashboard's new-run page), so that they :func:`prepare` exactly what the command would."""
+    def rows(indexes: Collection[int]) -> list[str]:
+        return [",".join(str(i + 1) for i in sorted(indexes))] if indexes else []
+
+    return argparse.Namespace(values=[], spec=None, from_locks=from_run, add=list(add), skip=rows(skip),
+                              star=rows(star), skip_redundant=skip_redundant, resource=resource, budget=budget,
+                              deadline=deadline, max_experiments=max_experiments, metric=metric, goal=goal,
+                              apply_recommendation=apply_recommendation)
+
+
+def launch_prepared(config: Config, store: Store, prepared: Prepared, *, note: str = "",
+                    packing: str | None = None) -> tuple[Run, list[Experiment]]:
+    """Queue the prepared batch (``hypertuner run``; the page's Launch): skips, stars and lineage recorded."""
+    from workbench_plugin.planning import launch
+
+    problems = prepared.problems()
+    if problems:  # the administrator's caps: nothing is queued
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise SpecError(f"{problems[0]}{more}; or let --apply-recommendation choose within the caps")
+    from_run = prepared.origin.get("from_run")
+    note = note or (f"next batch from the locks of run {from_run}" if from_run else "")
+    return launch(store, prepared.plan, engine=config.engine, skip_redundant=prepared.skip_redundant, note=note,
+                  packing=packing or config.packing, skip=prepared.skip, star=prepared.star, origin=prepared.origin)
 
 
 # ---- the listing -------------------------------------------------------------------------------

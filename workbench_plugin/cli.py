@@ -208,19 +208,10 @@ def cmd_plan(ctx: _Context, args: argparse.Namespace) -> int:
 
 
 def cmd_run(ctx: _Context, args: argparse.Namespace) -> int:
-    from workbench_plugin.planning import launch
-
     prepared = _prepare(ctx, args)
     plan, index = prepared.plan, prepared.index
-    problems = prepared.problems()
-    if problems:  # the administrator's caps: nothing is queued
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise SpecError(f"{problems[0]}{more}; or let --apply-recommendation choose within the caps")
-    from_run = prepared.origin.get("from_run")
-    note = args.note or (f"next batch from the locks of run {from_run}" if from_run else "")
-    run, experiments = launch(ctx.store, plan, engine=ctx.config.engine, skip_redundant=args.skip_redundant,
-                              note=note, packing=getattr(args, "packing", None) or ctx.config.packing,
-                              skip=prepared.skip, star=prepared.star, origin=prepared.origin)
+    run, experiments = _plan_cli.launch_prepared(ctx.config, ctx.store, prepared, note=args.note,
+                                                 packing=getattr(args, "packing", None))
     chosen = len(prepared.skip)
     redundant = len(plan.experiments) - len(experiments) - chosen
     left = ", ".join([*([f"{redundant} redundant skipped"] if redundant else []),
@@ -426,7 +417,8 @@ def cmd_serve(ctx: _Context, args: argparse.Namespace, settings: ProjectSettings
     login = ctx.config.login() if ctx.config.login_required else None
     if login is not None:
         print(f"dashboard login: user {login[0]!r} (server.user)", flush=True)
-    serve_dashboard(ctx.store, settings.name, host=host, port=port, login=login, gateway=gateway)
+    serve_dashboard(ctx.store, settings.name, host=host, port=port, login=login, gateway=gateway,
+                    config=ctx.config, settings=settings)
     return 0
 
 

@@ -1,0 +1,305 @@
+"""The new-run page's state (issue 11): the next batch from a run's locks, checked as typed, listed live.
+
+No panel and no bokeh imports here. :class:`NewRunContext` is what planning needs, opened once per
+page (the project's settings and config, the store, a snapshot and the script's flags); it plans
+with the core's own functions (``next_batch.spec_from_locks``/``validate_field``,
+``flag_check.check_spec``, ``planning.make_plan``/``listing``) and launches through
+``_plan_cli.prepare``/``launch_prepared``, i.e. exactly what ``hypertuner run --from-locks RUN
+--add NAME=VALUES --skip N --star N [--skip-redundant]`` does (a fresh snapshot included).
+
+:class:`NewRunModel` holds the fields (text, lock, one-line error), the rows skipped and starred,
+"skip all redundant", and the listing rows (:class:`~workbench_plugin.planning.ListingRow`, plain
+data). Columns that other parts compute (duration, cost, score) plug in as :data:`ColumnSlot`
+functions joined on ``ListingRow.index``; :meth:`NewRunModel.records` hands them to the view.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import param
+
+from workbench_plugin import _plan_cli
+from workbench_plugin._exceptions import HyperTunerError
+from workbench_plugin.flags import FlagSet, one_line
+from workbench_plugin.memory import ProjectMemory, StoreMemory
+from workbench_plugin.next_batch import AddableFlag, NextBatchFields, flag_key, spec_from_locks, validate_field
+from workbench_plugin.planning import ListingRow, Plan, listing, make_plan, params_key
+from workbench_plugin.space import SearchSpec, format_value
+
+if TYPE_CHECKING:
+    from workbench_plugin.config import Config
+    from workbench_plugin.index import ProjectIndex
+    from workbench_plugin.project import ProjectSettings
+    from workbench_plugin.snapshot import Snapshot
+    from workbench_plugin.store import Run, Store
+
+__all__ = ["MAX_ROWS_SHOWN", "ColumnSlot", "FieldState", "NewRunContext", "NewRunModel"]
+
+#: The listing shows at most this many rows (the batch itself is capped by config ``max_batch``).
+MAX_ROWS_SHOWN = 1000
+
+#: A column computed elsewhere (duration, cost, score): the listing's rows -> {ListingRow.index: value}.
+ColumnSlot = Callable[[Sequence[ListingRow]], Mapping[int, object]]
+
+
+class FieldState(NamedTuple):
+    """One hyperparameter field of the page."""
+
+    name: str
+    text: str
+    locked: bool
+    lock: str  #: the lock as described (``32..64``), "" when not locked
+    original: str  #: the text it was opened with ("" for an added flag)
+    added: bool = False  #: from the "add hyperparameter" menu
+    error: str | None = None  #: the CLI's one-line message for this text
+
+    @property
+    def changed(self) -> bool:
+        return self.added or self.text != self.original
+
+
+class NewRunContext:
+    """Planning for one project, with the snapshot and the script's flags taken once (when opened)."""
+
+    def __init__(self, config: Config, store: Store, settings: ProjectSettings, index: ProjectIndex,
+                 snapshot: Snapshot, flags: FlagSet | None) -> None:
+        self.config, self.store, self.settings, self.index = config, store, settings, index
+        self.snapshot, self.flags = snapshot, flags
+
+    @classmethod
+    def open(cls, config: Config, store: Store, settings: ProjectSettings, index: ProjectIndex) -> NewRunContext:
+        """Snapshot the project and find its script's flags, as ``hypertuner plan`` does."""
+        from workbench_plugin.snapshot import create_snapshot, snapshot_flags
+
+        snapshot = create_snapshot(store, settings.root, max_file_bytes=int(config.max_file_mb * 1024 * 1024),
+                                   exclude=(config.store_path,))
+        flags = snapshot_flags(store, snapshot, settings.root, settings.script, settings.interpreter)
+        return cls(config, store, settings, index, snapshot, flags)
+
+    def fields(self, run_id: str) -> NextBatchFields:
+        self.index.refresh()
+        run = self.index.entry(run_id).run
+        return spec_from_locks(run, ProjectMemory(StoreMemory(self.store, self.settings.name)).locks(), self.flags)
+
+    def validate(self, name: str, text: str) -> str | None:
+        return validate_field(name, text, self.flags, flag_style=self.settings.flag_style,
+                              script=self.settings.script)
+
+    def plan(self, spec: SearchSpec) -> Plan:
+        """``batch.plan_batch`` on the snapshot taken when opened; a one-line SpecError for bad input."""
+        from workbench_plugin.flag_check import check_spec
+
+        spec.expand(max_batch=self.config.max_batch)
+        flags = self.flags if self.flags is not None else FlagSet(reason="not looked up")
+        checked = check_spec(spec, flags, self.settings.flag_style, script=self.settings.script)
+        return make_plan(self.settings, checked.spec, self.snapshot, self.index, max_batch=self.config.max_batch,
+                         options=checked.options, flags=self.flags, warnings=checked.warnings)
+
+    def launch(self, from_run: str, add: Sequence[str], *, skip: Sequence[int], star: Sequence[int],
+               skip_redundant: bool, expected: Sequence[Mapping[str, Any]] | None = None) -> Run:
+        """Queue the batch as ``hypertuner run`` would; ``expected`` (the rows' params shown) must be
+        what the command plans now, else a one-line error and nothing queued."""
+        args = _plan_cli.args_for(from_run, add=add, skip=skip, star=star, skip_redundant=skip_redundant)
+        prepared = _plan_cli.prepare(self.config, self.store, self.settings, args)
+        if expected is not None:
+            now = [params_key("", e.params) for e in prepared.plan.experiments]
+            if now != [params_key("", dict(p)) for p in expected]:
+                raise HyperTunerError("launch: the locks or the script changed since the listing was made; "
+                                      "check the refreshed listing and launch again")
+        run, _ = _plan_cli.launch_prepared(self.config, self.store, prepared)
+        return run
+
+
+def _default_text(flag: AddableFlag) -> str:
+    """The flag's default as a field's first text ("" when unknown)."""
+    if flag.default == "?":
+        return ""
+    try:
+        value = json.loads(flag.default)
+    except ValueError:
+        return ""
+    if value is None or isinstance(value, bool | list | dict):
+        return ""
+    return str(value) if isinstance(value, str) else format_value(value)
+
+
+class NewRunModel(param.Parameterized):
+    """The fields, the choices made on the listing, and the listing itself; views watch ``version``."""
+
+    fields = param.List(default=[], item_type=FieldState, doc="The hyperparameters, in order.")
+    rows = param.List(default=[], doc="The listing (ListingRow), empty while a field is invalid.")
+    skip_redundant = param.Boolean(default=True, doc="Leave out every redundant row.")
+    problem = param.String(default="", doc="A one-line error about the batch as a whole.")
+    launch_error = param.String(default="")
+    launching = param.Boolean(default=False)
+    launched = param.String(default="", doc="The run queued by the launch.")
+    version = param.Integer(default=0, doc="Bumped whenever the listing was recomputed.")
+
+    def __init__(self, context: NewRunContext, run_id: str, *,
+                 columns: Mapping[str, ColumnSlot] | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.context = context
+        self.run_id = run_id
+        self.columns: dict[str, ColumnSlot] = dict(columns or {})
+        self.skip: set[int] = set()
+        self.star: set[int] = set()
+        self.base = context.fields(run_id)
+        self.fields = [FieldState(f.name, f.text, f.locked, f.lock, f.text) for f in self.base.fields]
+        self.recompute()
+
+    # ---- fields ----------------------------------------------------------------------------------
+    def field(self, name: str) -> FieldState:
+        return next(f for f in self.fields if f.name == name)
+
+    @property
+    def addable(self) -> list[AddableFlag]:
+        """The script's flags not yet among the fields."""
+        taken = {flag_key(f.name) for f in self.fields}
+        return [a for a in self.base.addable if flag_key(a.name) not in taken]
+
+    def set_text(self, name: str, text: str) -> None:
+        """A field's text changed (as typed): check it, and relist when every field is valid."""
+        fields = list(self.fields)
+        i = next(i for i, f in enumerate(fields) if f.name == name)
+        f = fields[i]._replace(text=text)
+        fields[i] = f._replace(error=self.context.validate(name, text) if f.changed else None)
+        self.fields = fields
+        self.recompute()
+
+    def add_flag(self, name: str) -> FieldState:
+        """Add a discovered flag as a field, with its default as the text."""
+        flag = next((a for a in self.addable if a.name == name), None)
+        if flag is None:
+            raise HyperTunerError(f"add: {one_line(repr(name), 60)} is not a flag to add; pick one of the menu")
+        text = _default_text(flag)
+        new = FieldState(flag.name, text, False, "", "", added=True,
+                         error=self.context.validate(flag.name, text))
+        self.fields = [*self.fields, new]
+        self.recompute()
+        return new
+
+    def remove_flag(self, name: str) -> None:
+        """Take an added flag out again (the run's own hyperparameters stay, as with ``--from-locks``)."""
+        self.fields = [f for f in self.fields if not (f.added and f.name == name)]
+        self.recompute()
+
+    def additions(self) -> list[str]:
+        """``NAME=TEXT`` of every changed or added field: the ``--add`` arguments."""
+        return [f"{f.name}={f.text}" for f in self.fields if f.changed]
+
+    @property
+    def invalid(self) -> list[FieldState]:
+        return [f for f in self.fields if f.error]
+
+    # ---- the listing ------------------------------------------------------------------------------
+    def recompute(self) -> None:
+        """Plan the fields' batch and list it with the skips and stars (nothing when a field is invalid)."""
+        self.problem = ""
+        rows: list[ListingRow] = []
+        if self.invalid:
+            self.problem = f"fix {', '.join(f.name for f in self.invalid)} to see the batch"
+        else:
+            try:
+                plan = self.context.plan(self._spec())
+                count = len(plan.experiments)
+                self.skip = {i for i in self.skip if i < count}
+                self.star = {i for i in self.star if i < count and i not in self.skip}
+                rows = listing(plan, self.context.index, skip=self.skip, star=self.star,
+                               skip_redundant=self.skip_redundant)
+            except HyperTunerError as exc:
+                self.problem = one_line(str(exc))
+        self.rows = rows
+        self.version += 1
+
+    def _spec(self) -> SearchSpec:
+        base = SearchSpec.parse(self.base.mapping())
+        added = self.additions()
+        return _plan_cli.merge_specs(base, SearchSpec.from_assignments(added)) if added else base
+
+    def _redundant(self) -> set[int]:
+        return {r.index for r in self.rows if r.status == "redundant"}
+
+    def toggle_skip(self, index: int) -> None:
+        """Skip a row, or bring a skipped one back (a redundant one too: "skip all redundant" then
+        becomes the other redundant rows, skipped one by one)."""
+        row = self.rows[index]
+        if row.skipped:
+            if index not in self.skip:  # skipped as redundant
+                self.skip |= self._redundant()
+                self.skip_redundant = False
+            self.skip.discard(index)
+        else:
+            self.skip.add(index)
+            self.star.discard(index)
+        self.recompute()
+
+    def toggle_star(self, index: int) -> None:
+        """Star a row (bringing it back if skipped: a skipped row runs nothing to star), or unstar it."""
+        if index in self.star:
+            self.star.discard(index)
+            self.recompute()
+            return
+        if self.rows[index].skipped:
+            self.toggle_skip(index)
+        self.star.add(index)
+        self.recompute()
+
+    def set_skip_redundant(self, on: bool) -> None:
+        self.skip_redundant = on
+        if on:
+            self.skip -= self._redundant()
+        self.recompute()
+
+    def summary(self) -> str:
+        """``12 experiments (8 new, 3 redundant, 1 similar); 3 skipped, 9 to queue``."""
+        if not self.rows:
+            return self.problem or "no experiments"
+        n = {s: sum(r.status == s for r in self.rows) for s in ("new", "redundant", "similar")}
+        skipped = sum(r.skipped for r in self.rows)
+        starred = sum(r.starred for r in self.rows)
+        text = (f"{len(self.rows)} experiment{'s' if len(self.rows) != 1 else ''} ({n['new']} new, "
+                f"{n['redundant']} redundant, {n['similar']} similar); {skipped} skipped, "
+                f"{len(self.rows) - skipped} to queue")
+        return text + (f", {starred} starred" if starred else "")
+
+    def records(self) -> list[dict[str, Any]]:
+        """The shown rows (at most :data:`MAX_ROWS_SHOWN`) as plain dicts, with the slot columns joined."""
+        shown = self.rows[:MAX_ROWS_SHOWN]
+        joined = {name: slot(shown) for name, slot in self.columns.items()}
+        return [{"index": r.index, "row": r.row, "status": r.status, "skipped": r.skipped, "starred": r.starred,
+                 "params": r.params, "command": r.command, "previous": r.previous,
+                 "previous_runs": r.previous_runs, **{name: col.get(r.index) for name, col in joined.items()}}
+                for r in shown]
+
+    @property
+    def hidden_rows(self) -> int:
+        return max(0, len(self.rows) - MAX_ROWS_SHOWN)
+
+    # ---- launch -----------------------------------------------------------------------------------
+    @property
+    def can_launch(self) -> bool:
+        return (not self.invalid and not self.problem and not self.launching and not self.launched
+                and any(not r.skipped for r in self.rows))
+
+    def launch(self) -> str | None:
+        """Queue the non-skipped rows as ``hypertuner run`` would; the new run id, or None (``launch_error``)."""
+        if not self.can_launch:
+            if not self.launching:
+                self.launch_error = ("launch: " + self.problem if self.problem or self.invalid
+                                     else "launch: every row is skipped; bring one back to launch")
+            return None
+        self.launching, self.launch_error = True, ""
+        try:
+            run = self.context.launch(self.run_id, self.additions(), skip=sorted(self.skip), star=sorted(self.star),
+                                      skip_redundant=self.skip_redundant, expected=[r.params for r in self.rows])
+        except (HyperTunerError, OSError) as exc:
+            self.launch_error = one_line(str(exc))
+            self.recompute()
+            return None
+        finally:
+            self.launching = False
+        self.launched = run.run_id
+        return run.run_id

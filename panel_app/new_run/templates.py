@@ -1,0 +1,111 @@
+"""The new-run page's HTML and table data (pure; no panel): every user- or script-given string escaped."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+
+from workbench_plugin.flags import one_line
+from workbench_plugin.next_batch import AddableFlag
+from workbench_plugin.planning import PreviousResult
+from workbench_plugin.space import format_value
+
+__all__ = ["ERROR_TEMPLATE", "NEW_RUN_CSS", "addable_html", "field_label", "listing_table", "previous_html",
+           "title_html"]
+
+_METRICS_SHOWN = 6
+_PREVIOUS_SHOWN = 3
+_WHY = {"same": "same snapshot and data"}
+
+#: Skipped rows grey; the skip and star cells look clickable.
+NEW_RUN_CSS = """
+.tabulator-row.ht-skipped, .tabulator-row.ht-skipped .tabulator-cell { color: #9a9a9a; }
+.tabulator-cell[tabulator-field='skip'], .tabulator-cell[tabulator-field='star'] { cursor: pointer; }
+"""
+
+ERROR_TEMPLATE = '<div class="ht-field-error" style="color:#b00020;font-size:12px">{}</div>'
+
+
+def _e(text: object, limit: int = 200) -> str:
+    return html.escape(one_line(str(text), limit))
+
+
+def title_html(project: str, run_id: str) -> str:
+    back = f'?run={html.escape(quote(run_id, safe=""))}'
+    return (f'<h2 class="ht-new-run-title">New run <span style="font-weight:normal">— project {_e(project, 80)}, '
+            f'from the locks of <a href="{back}">run {_e(run_id, 80)}</a></span></h2>')
+
+
+def field_label(name: str, locked: bool, lock: str, added: bool) -> str:
+    if locked:
+        return f"{name} (locked: {one_line(lock, 60)})"
+    return f"{name} (added)" if added else name
+
+
+def addable_html(flags: Sequence[AddableFlag]) -> str:
+    """The flags the menu offers, with type, default and help (all from the script: escaped)."""
+    if not flags:
+        return '<p class="ht-addable">No other flags found in the script.</p>'
+    items = "".join(
+        f"<li><code>{_e(a.option, 60)}</code> ({_e(a.type, 30)}, default {_e(a.default, 60)}"
+        + (f"; one of {_e(', '.join(a.choices), 120)}" if a.choices else "") + ")"
+        + (f": {_e(a.help)}" if a.help else "") + "</li>"
+        for a in flags)
+    return f'<ul class="ht-addable" style="margin:2px 0;font-size:12px">{items}</ul>'
+
+
+def _number(v: float) -> str:
+    return f"{v:.4g}" if math.isfinite(v) else str(v)
+
+
+def _runs(n: int) -> str:
+    return f"{n} previous run{'s' if n != 1 else ''}"
+
+
+def previous_html(previous: Sequence[PreviousResult], runs: int) -> str:
+    """``same setting found in N previous runs``, then each earlier result: a link opening it on its run
+    page (``?experiment=ID`` selects it), its state and final metrics."""
+    if not previous:
+        return ""
+    parts = [f"same setting found in {_runs(runs)}"]
+    for p in previous[:_PREVIOUS_SHOWN]:
+        metrics = ", ".join(f"{_e(k, 40)}={_e(_number(v), 20)}" for k, v in list(p.metrics.items())[:_METRICS_SHOWN])
+        href = f'?experiment={html.escape(quote(p.experiment_id, safe=""))}'
+        parts.append(f'<a href="{href}" target="_blank" rel="noopener">{_e(p.experiment_id, 80)}</a> '
+                     f"{_e(p.state, 30)} ({_e(_WHY.get(p.why, p.why), 40)})" + (f": {metrics}" if metrics else ""))
+    if len(previous) > _PREVIOUS_SHOWN:
+        parts.append(f"and {len(previous) - _PREVIOUS_SHOWN} more")
+    return "<br>".join(parts)
+
+
+def _value(v: Any) -> str:
+    return v if isinstance(v, str) else format_value(v)
+
+
+def listing_table(records: Sequence[Mapping[str, Any]], extra: Sequence[str] = ()) -> pd.DataFrame:
+    """The listing as the page's table: ``#``, status, skip and star toggles, the values, earlier results
+    (HTML, escaped here), the command (plain text: the table escapes it), then the slot columns."""
+    names: list[str] = list(dict.fromkeys(k for r in records for k in r["params"]))
+    data: dict[str, list[Any]] = {"#": [], "status": [], "skip": [], "star": []}
+    for n in names:
+        data[f"p:{n}"] = []
+    data.update({"previous": [], "command": [], **{f"x:{c}": [] for c in extra}})
+    for r in records:
+        data["#"].append(r["row"])
+        data["status"].append(r["status"])
+        data["skip"].append("skipped ↺" if r["skipped"] else "skip")
+        data["star"].append("★" if r["starred"] else "☆")
+        for n in names:
+            data[f"p:{n}"].append(_value(r["params"][n]) if n in r["params"] else "")
+        data["previous"].append(previous_html(r["previous"], r["previous_runs"]))
+        data["command"].append(r["command"])
+        for c in extra:
+            value = r.get(c)
+            data[f"x:{c}"].append("" if value is None else str(value))
+    frame = pd.DataFrame(data)
+    return frame.rename(columns={k: k.split(":", 1)[1] for k in frame.columns if k[:2] in ("p:", "x:")})

@@ -1,0 +1,156 @@
+"""The new-run page's model (issue 11): fields from locks, added flags, the CLI's messages, the live
+listing with skip / star / skip all redundant, and a launch equal to ``hypertuner run``'s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from panel_app.new_run.model import MAX_ROWS_SHOWN, NewRunContext, NewRunModel
+from panel_app.new_run.templates import listing_table, previous_html
+from tests.unit.test_cli import run_cli
+from workbench_plugin.batch import open_index, open_store
+from workbench_plugin.config import load_config
+from workbench_plugin.memory import ProjectMemory, StoreMemory
+from workbench_plugin.next_batch import lineage_of
+from workbench_plugin.project import find_project
+from workbench_plugin.store import Store
+
+
+@pytest.fixture
+def earlier(capsys: pytest.CaptureFixture[str], project_dir: Path, tmp_path: Path) -> tuple[str, str]:
+    """One finished run (x=1,2 epochs=1 sleep=0) with x locked to 1..1: (store, run id)."""
+    store = str(tmp_path / "s")
+    Store(store).create_project("tiny", str(project_dir))
+    code, out, _ = run_cli(capsys, "--store", store, "run", "--project", str(project_dir), "x=1,2", "epochs=1",
+                           "sleep=0")
+    assert code == 0, out
+    run_id = Store(store).runs("tiny")[0]
+    ProjectMemory(StoreMemory(Store(store), "tiny")).lock("x", run_id=run_id, low=1.0, high=1.0)
+    return store, run_id
+
+
+def open_model(store_url: str, project_dir: Path, run_id: str, **kw: object) -> NewRunModel:
+    config = load_config().with_(store_url=store_url)
+    store = open_store(config)
+    settings = find_project(project_dir)
+    context = NewRunContext.open(config, store, settings, open_index(store, settings))
+    return NewRunModel(context, run_id, **kw)  # type: ignore[arg-type]
+
+
+def test_fields_come_from_the_locks_and_the_run(project_dir: Path, earlier: tuple[str, str]) -> None:
+    model = open_model(*earlier[:1], project_dir, earlier[1])
+    assert sorted((f.name, f.text, f.locked, f.error) for f in model.fields) == [
+        ("epochs", "1", False, None), ("sleep", "0", False, None), ("x", "1", True, None)]
+    assert [a.name for a in model.addable] == ["fail"]
+    fail = model.addable[0]
+    assert (fail.type, fail.default) == ("int", "0")
+    # x=1 epochs=1 sleep=0 ran already, same snapshot: redundant, skipped by default
+    assert [(r.status, r.skipped, r.previous_runs) for r in model.rows] == [("redundant", True, 1)]
+    assert model.rows[0].previous[0].metrics["score"] == 10
+    assert not model.can_launch  # every row skipped
+
+
+def test_adding_a_flag_and_the_cli_messages(capsys: pytest.CaptureFixture[str], project_dir: Path,
+                                            earlier: tuple[str, str]) -> None:
+    store, run_id = earlier
+    model = open_model(store, project_dir, run_id)
+    field = model.add_flag("fail")
+    assert (field.text, field.added, field.error) == ("0", True, None)
+    assert "fail" not in [a.name for a in model.addable]
+    assert [r.status for r in model.rows] == ["new"]
+    for name, text in (("fail", "abc"), ("epochs", "1.5"), ("sleep", "1..5 *0")):
+        model.set_text(name, text)
+        message = model.field(name).error
+        assert message is not None and message.startswith(f"{name}: ") and "\n" not in message
+        code, _, err = run_cli(capsys, "--store", store, "plan", "--project", str(project_dir), "--from-locks",
+                               "--add", f"{name}={text}")
+        assert code == 2 and err.strip() == f"hypertuner: error: {message}"
+        assert model.rows == [] and not model.can_launch and name in model.problem
+        assert model.launch() is None and "launch: " in model.launch_error
+        model.set_text(name, model.field(name).original or "0")
+    assert model.invalid == [] and model.rows
+    model.remove_flag("fail")
+    assert sorted(f.name for f in model.fields) == ["epochs", "sleep", "x"] and model.addable[0].name == "fail"
+
+
+def test_skip_star_and_skip_all_redundant(project_dir: Path, earlier: tuple[str, str]) -> None:
+    model = open_model(*earlier[:1], project_dir, earlier[1])
+    model.set_text("epochs", "1,2")
+    model.set_text("sleep", "0,0.01")
+    assert [(r.status, r.skipped) for r in model.rows] == [
+        ("redundant", True), ("new", False), ("new", False), ("new", False)]
+    assert model.summary() == "4 experiments (3 new, 1 redundant, 0 similar); 1 skipped, 3 to queue"
+    model.toggle_skip(2)
+    assert [r.skipped for r in model.rows] == [True, False, True, False]
+    model.toggle_skip(0)  # a redundant row brought back: skip-all-redundant gives way
+    assert not model.skip_redundant and [r.skipped for r in model.rows] == [False, False, True, False]
+    model.toggle_star(2)  # starring a skipped row brings it back
+    assert [(r.skipped, r.starred) for r in model.rows][2] == (False, True)
+    model.toggle_skip(2)
+    assert [(r.skipped, r.starred) for r in model.rows][2] == (True, False)
+    model.set_skip_redundant(True)
+    assert [r.skipped for r in model.rows] == [True, False, True, False]
+    model.set_skip_redundant(False)
+    assert [r.skipped for r in model.rows] == [False, False, True, False]
+    records = model.records()
+    assert [r["row"] for r in records] == [1, 2, 3, 4] and model.hidden_rows == 0 and MAX_ROWS_SHOWN >= 1000
+
+
+def test_slot_columns_join_on_the_row_index(project_dir: Path, earlier: tuple[str, str]) -> None:
+    seen: list[int] = []
+
+    def slot(rows: object) -> dict[int, object]:
+        seen.extend(r.index for r in rows)  # type: ignore[attr-defined]
+        return {r.index: f"est-{r.index}" for r in rows}  # type: ignore[attr-defined]
+
+    model = open_model(*earlier[:1], project_dir, earlier[1], columns={"duration": slot})
+    model.set_text("epochs", "1,2")
+    assert [r["duration"] for r in model.records()] == ["est-0", "est-1"]
+    table = listing_table(model.records(), ["duration"])
+    assert list(table.columns)[:4] == ["#", "status", "skip", "star"] and "duration" in table.columns
+
+
+def test_previous_results_are_escaped_and_link_to_the_experiment(project_dir: Path,
+                                                                 earlier: tuple[str, str]) -> None:
+    model = open_model(*earlier[:1], project_dir, earlier[1])
+    row = model.rows[0]
+    text = previous_html(row.previous, row.previous_runs)
+    assert "same setting found in 1 previous run" in text
+    assert f'href="?experiment={earlier[1]}-000"' in text and "succeeded" in text and "score=10" in text
+    evil = [row.previous[0]._replace(state="<b>x</b>", metrics={"<img src=x>": 1.0})]
+    assert "<b>x" not in previous_html(evil, 1) and "&lt;img" in previous_html(evil, 1)
+
+
+def test_launch_queues_exactly_the_rows_not_skipped_with_lineage(project_dir: Path,
+                                                                 earlier: tuple[str, str]) -> None:
+    store_url, run_id = earlier
+    model = open_model(store_url, project_dir, run_id)
+    model.add_flag("fail")
+    model.set_text("epochs", "1,2")
+    model.set_text("fail", "0,1")
+    model.toggle_skip(1)
+    model.toggle_star(2)
+    new_id = model.launch()
+    assert new_id is not None and model.launched == new_id and model.launch_error == ""
+    store = Store(store_url)
+    run = store.read_run("tiny", new_id)
+    params = [e.params for e in store.read_experiments("tiny", new_id)]
+    assert params == [{"x": 1, "epochs": 1, "sleep": 0, "fail": 0}, {"x": 1, "epochs": 2, "sleep": 0, "fail": 0},
+                      {"x": 1, "epochs": 2, "sleep": 0, "fail": 1}]
+    assert params == [r.params for r in model.rows if not r.skipped]
+    lineage = lineage_of(run)
+    assert lineage is not None and lineage.from_run == run_id and lineage.locks == {"x": "1"}
+    assert [s["row"] for s in lineage.skipped] == [2] and [s["row"] for s in lineage.starred] == [3]
+    assert model.launch() is None  # once
+
+
+def test_nothing_is_queued_when_the_listing_is_stale(project_dir: Path, earlier: tuple[str, str]) -> None:
+    store_url, run_id = earlier
+    model = open_model(store_url, project_dir, run_id)
+    model.set_text("epochs", "1,2")
+    ProjectMemory(StoreMemory(Store(store_url), "tiny")).lock("x", run_id=run_id, low=2.0, high=2.0)
+    before = Store(store_url).runs("tiny")
+    assert model.launch() is None and "changed since the listing" in model.launch_error
+    assert Store(store_url).runs("tiny") == before
