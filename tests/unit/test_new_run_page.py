@@ -59,7 +59,7 @@ def test_adding_a_flag_and_the_cli_messages(capsys: pytest.CaptureFixture[str], 
     field = model.add_flag("fail")
     assert (field.text, field.added, field.error) == ("0", True, None)
     assert "fail" not in [a.name for a in model.addable]
-    assert [r.status for r in model.rows] == ["new"]
+    assert [r.status for r in model.rows] == ["redundant"]  # the first run left --fail at its default, 0
     for name, text in (("fail", "abc"), ("epochs", "1.5"), ("sleep", "1..5 *0")):
         model.set_text(name, text)
         message = model.field(name).error
@@ -137,12 +137,13 @@ def test_launch_queues_exactly_the_rows_not_skipped_with_lineage(project_dir: Pa
     store = Store(store_url)
     run = store.read_run("tiny", new_id)
     params = [e.params for e in store.read_experiments("tiny", new_id)]
-    assert params == [{"x": 1, "epochs": 1, "sleep": 0, "fail": 0}, {"x": 1, "epochs": 2, "sleep": 0, "fail": 0},
-                      {"x": 1, "epochs": 2, "sleep": 0, "fail": 1}]
+    # row 1 (epochs=1, fail=0, the default) already ran: skipped as redundant; row 2 skipped by hand
+    assert params == [{"x": 1, "epochs": 2, "sleep": 0, "fail": 0}, {"x": 1, "epochs": 2, "sleep": 0, "fail": 1}]
     assert params == [r.params for r in model.rows if not r.skipped]
     lineage = lineage_of(run)
     assert lineage is not None and lineage.from_run == run_id and lineage.locks == {"x": "1"}
-    assert [s["row"] for s in lineage.skipped] == [2] and [s["row"] for s in lineage.starred] == [3]
+    assert [(s["row"], s["why"]) for s in lineage.skipped] == [(1, "redundant"), (2, "chosen")]
+    assert [s["row"] for s in lineage.starred] == [3]
     assert model.launch() is None  # once
 
 
