@@ -440,15 +440,26 @@ def cmd_hash_password(stdin: Any = None) -> int:
 
 
 def cmd_demo(ctx: _Context, args: argparse.Namespace) -> int:
-    from workbench_plugin.demo import DEMO_VALUES, prepare_demo
+    """The digits demo: its first batch, a change to the project, a second batch (so that a next
+    batch from locks meets redundant and similar experiments), then the dashboard. Run again, it
+    finds both runs and runs nothing."""
+    from workbench_plugin.demo import DEMO_SECOND_VALUES, DEMO_VALUES, prepare_demo, touch_project
 
     host, port = _server_address(ctx, args)
     settings = prepare_demo(ctx.store, Path(args.folder))
     print(f"demo project {settings.name} in {settings.root} (store {ctx.store.url})")
     os.chdir(settings.root)
-    run_args = argparse.Namespace(values=list(DEMO_VALUES), spec=None, project=settings.root,
-                                  skip_redundant=True, detach=False, note="demo: first batch")
-    rc = cmd_run(ctx, run_args)
+    runs = len(batch.open_index(ctx.store, settings).runs)
+    rc = 0
+    batches = [(DEMO_VALUES, "demo: first batch"), (DEMO_SECOND_VALUES, "demo: second batch, after NOTES.md")]
+    if runs >= len(batches):
+        print(f"the demo's {len(batches)} runs are there already; nothing to run")
+    for values, note in batches[runs:]:
+        if values is DEMO_SECOND_VALUES and touch_project(Path(settings.root)):
+            print("wrote NOTES.md: the project changed, so the second batch runs from a new snapshot")
+        run_args = _build_parser().parse_args(["run", *values, "--project", settings.root, "--skip-redundant",
+                                               "--note", note])
+        rc = cmd_run(ctx, run_args) or rc
     if args.no_serve:
         return rc
     return cmd_serve(ctx, argparse.Namespace(host=host, port=port, no_gateway=False), settings)

@@ -63,18 +63,23 @@ def demo_url(demo: tuple[Store, Path, ProjectIndex],
 
 
 @pytest.fixture(scope="module")
-def demo_page(browser: Any, demo_url: str) -> Iterator[Page]:
-    page = open_page(browser, demo_url, rows=8)
+def demo_page(browser: Any, demo_url: str, demo: tuple[Store, Path, ProjectIndex]) -> Iterator[Page]:
+    page = open_page(browser, f"{demo_url}?run={first_run(demo[2])}", rows=8)
     try:
         yield page
     finally:
         page.close()
 
 
+def first_run(index: ProjectIndex) -> str:
+    """The demo's first batch (of its two runs)."""
+    return min(index.runs)
+
+
 def test_demo_runs_eight_experiments_with_curves_and_a_confusion_matrix(
         demo: tuple[Store, Path, ProjectIndex]) -> None:
     store, folder, index = demo
-    [run_id] = index.runs
+    run_id, second = sorted(index.runs)
     frames = index.frames(run_id)
     table = frames.experiments
     assert len(table) == 8 and set(table["state"]) == {"succeeded"}
@@ -92,9 +97,15 @@ def test_demo_runs_eight_experiments_with_curves_and_a_confusion_matrix(
     assert by[0.0001] > by[1.0]
     first = table["experiment_id"].iloc[0]
     assert "confusion_matrix.json" in store.artifacts(DEMO_NAME, run_id, first)
+    # the second batch ran after NOTES.md changed the project: alpha=0.0001 is similar to the first run's
+    assert (folder / "NOTES.md").is_file()
+    assert index.entry(second).run.snapshot_id != index.entry(run_id).run.snapshot_id
+    assert sorted(index.frames(second).experiments["alpha"]) == [0.0001, 0.01]
     # the demo again reuses the project and runs nothing twice
     again = cli(store, "demo", "--no-serve", "--folder", str(folder))
-    assert again.returncode == 0 and "all 8 experiments are redundant" in again.stdout, again.stdout
+    assert again.returncode == 0 and "the demo's 2 runs are there already; nothing to run" in again.stdout, \
+        again.stdout
+    assert sorted(ProjectIndex(store, DEMO_NAME).runs) == [run_id, second]
 
 
 def test_box_select_on_the_real_demo_run(demo_page: Page, demo: tuple[Store, Path, ProjectIndex]) -> None:
@@ -102,7 +113,7 @@ def test_box_select_on_the_real_demo_run(demo_page: Page, demo: tuple[Store, Pat
     of another hyperparameter, in the bar chart and as selected table rows."""
     _, _, index = demo
     page = demo_page
-    table = index.frames(next(iter(index.runs))).experiments
+    table = index.frames(first_run(index)).experiments
     expected = sorted(table.loc[table["num_epochs"] == 6, "experiment_id"])
     assert len(expected) == 4
 
@@ -126,7 +137,7 @@ def test_a_link_to_an_experiment_opens_its_run_with_it_selected(
     page exists): the experiment is selected in the table, the bars and the header; a bad id
     shows the latest run."""
     _, _, index = demo
-    table = index.frames(next(iter(index.runs))).experiments
+    table = index.frames(first_run(index)).experiments
     picked = str(table["experiment_id"].iloc[3])
     page = open_page(browser, f"{demo_url}?experiment={quote(picked)}", rows=1)
     try:
@@ -137,7 +148,7 @@ def test_a_link_to_an_experiment_opens_its_run_with_it_selected(
     finally:
         page.close()
     # (the one-line error is in the header until the first refresh: tested without a browser)
-    page = open_page(browser, f"{demo_url}?experiment={quote('<i>nope</i>-1')}", rows=8)
+    page = open_page(browser, f"{demo_url}?experiment={quote('<i>nope</i>-1')}", rows=2)  # the latest run
     try:
         expect(page.locator(".ht-selected")).to_have_text("0 selected")
         assert page.locator("i").count() == 0  # the id was not taken for markup
@@ -227,12 +238,12 @@ def test_client_walkthrough(browser: Any, demo: tuple[Store, Path, ProjectIndex]
     lock batch_size and find the lock after a reload; save a note, change the view, click the
     note; open the page's URL in a new tab and get the same view."""
     store, folder, index = demo
-    run_id = next(iter(index.runs))
+    run_id = first_run(index)
     table = index.frames(run_id).experiments
     six = table[table["num_epochs"] == 6]
     expected = sorted(six["experiment_id"])
     with served_dashboard(store, folder, tmp_path / "serve.log") as url:
-        page = open_page(browser, url, rows=8)
+        page = open_page(browser, f"{url}?run={run_id}", rows=8)
         brush_num_epochs_6(page)
         assert_selected(page, expected)
         expect(page.locator(".tabulator-row")).to_have_count(4)  # the table shows the selection
