@@ -105,7 +105,9 @@ def test_demo_runs_eight_experiments_with_curves_and_a_confusion_matrix(
     again = cli(store, "demo", "--no-serve", "--folder", str(folder))
     assert again.returncode == 0 and "the demo's 2 runs are there already; nothing to run" in again.stdout, \
         again.stdout
-    assert sorted(ProjectIndex(store, DEMO_NAME).runs) == [run_id, second]
+    fresh = ProjectIndex(store, DEMO_NAME)
+    fresh.refresh()
+    assert sorted(fresh.runs) == [run_id, second]
 
 
 def test_box_select_on_the_real_demo_run(demo_page: Page, demo: tuple[Store, Path, ProjectIndex]) -> None:
