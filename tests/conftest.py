@@ -71,3 +71,23 @@ def project_dir(tmp_path: Path) -> Path:
 
 def python() -> str:
     return sys.executable
+
+
+#: Figures a test measured, printed after the run's summary (``pytest -ra`` output, the CI log).
+FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def figure(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """Lines a test appends here are printed at the end of the test session."""
+    lines: list[str] = []
+    yield lines
+    request.config.stash.setdefault(FIGURES, []).extend(lines)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.section("figures measured by the tests")
+        for line in lines:
+            terminalreporter.write_line(line)

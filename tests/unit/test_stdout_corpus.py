@@ -8,9 +8,11 @@ from __future__ import annotations
 from scripts.stdout_corpus import report, score_corpus, score_negative
 
 
-def test_corpus_is_captured_at_least_90_percent() -> None:
+def test_corpus_is_captured_at_least_90_percent(figure: list[str]) -> None:
     scores, negative = score_corpus(), score_negative()
-    print("\n" + report(scores, negative))
+    text = report(scores, negative)
+    print("\n" + text)
+    figure.append("stdout corpus, default parser: " + text.strip().splitlines()[-1])
     assert len(scores) >= 46
     assert sum(s.captured for s in scores) / len(scores) >= 0.9
 
