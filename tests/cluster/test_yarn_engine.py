@@ -194,3 +194,23 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
 def _state(index: ProjectIndex, exp_id: str) -> str:
     index.refresh()
     return index.experiment(exp_id)[2].state
+
+
+def test_a_yarn_resource_option_reads_its_queue_from_the_resource_manager(
+        yarn: dict[str, str], minicluster: Any, tmp_path: Path) -> None:
+    """``plan --resource onprem`` prices the batch on the queue's free capacity, read from the RM."""
+    config = tmp_path / "hypertuner.toml"
+    config.write_text('[resources.onprem]\nkind = "yarn"\nqueue = "default"\nvcores_per_experiment = 1\n'
+                      "memory_mb_per_experiment = 512\nprice_per_vcore_hour = 0.5\n")
+    folder = tmp_path / "digits"
+    prepare_demo(Store(yarn["HYPERTUNER_STORE"]), folder)
+    done = hypertuner({**yarn, "HYPERTUNER_CONFIG": str(config)}, "plan", "--project", str(folder),
+                      "--resource", "onprem", "batch_size=32,64")
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("  on onprem (chosen)"))
+    slots = int(line.split(" wall at ")[1].split(" slots")[0])
+    with urllib.request.urlopen(f"{minicluster.rm_url}/ws/v1/cluster/metrics", timeout=10) as response:
+        metrics = json.load(response)["clusterMetrics"]
+    assert 1 <= slots <= min(metrics["totalMB"] // 512, metrics["totalVirtualCores"]), line
+    assert "note: onprem" not in done.stdout, done.stdout  # the RM answered: no fallback to configured slots
+    assert " USD" in line
