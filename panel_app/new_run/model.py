@@ -473,9 +473,16 @@ class NewRunModel(param.Parameterized):
     def launch(self) -> str | None:
         """Queue the non-skipped rows as ``hypertuner run`` would; the new run id, or None (``launch_error``)."""
         if not self.can_launch:
-            if not self.launching:
-                self.launch_error = ("launch: " + self.problem if self.problem or self.invalid
-                                     else "launch: every row is skipped; bring one back to launch")
+            if self.launching:
+                return None
+            if self.problem or self.invalid:
+                self.launch_error = "launch: " + self.problem
+            elif self.constraint_errors:
+                self.launch_error = "launch: " + next(iter(self.constraint_errors.values()))
+            elif self.cap_problems:
+                self.launch_error = f"launch: {self.cap_problems[0]}; or apply the recommendation"
+            else:
+                self.launch_error = "launch: every row is skipped; bring one back to launch"
             return None
         self.launching, self.launch_error = True, ""
         try:

@@ -257,7 +257,7 @@ def test_caps_disable_launch_and_the_launch_records_the_resource(project_dir: Pa
     model.set_resource("cloud")
     model.refresh_advice()
     assert model.cap_problems == ["3 experiments exceed limits.max_experiments = 2; select fewer experiments"]
-    assert not model.can_launch and model.launch() is None
+    assert not model.can_launch and model.launch() is None and "limits.max_experiments" in model.launch_error
     assert model.apply_recommendation() and model.cap_problems == [] and model.can_launch
     new_id = model.launch()
     assert new_id is not None, model.launch_error
