@@ -105,14 +105,14 @@ class NewRunPage(pn.viewable.Viewer):
     def _build_advice_widgets(self) -> None:
         m = self.model
         labels = {(f"{o.name}: {o.description}" if o.description else o.name)[:80]: o.name for o in m.options}
-        self.resource_select = pn.widgets.Select(name="Resource", options=labels, value=m.resource, width=260,
+        self.resource_select = pn.widgets.Select(label="Resource", options=labels, value=m.resource, width=260,
                                                  margin=(4, 10), css_classes=["ht-resource"])
         self.resource_select.param.watch(self._on_resource, "value")
         self.constraint_inputs: dict[str, pn.widgets.TextInput] = {}
         self.constraint_errors: dict[str, pn.pane.HTML] = {}
         self.constraint_boxes = []
         for field in CONSTRAINTS:
-            box = pn.widgets.TextInput(name=_CONSTRAINT_LABELS[field], width=170, margin=(4, 10),
+            box = pn.widgets.TextInput(label=_CONSTRAINT_LABELS[field], width=170, margin=(4, 10),
                                        css_classes=[f"ht-constraint-{field}"])
             box.param.watch(functools.partial(self._on_constraint, field), "value_input")
             error = pn.pane.HTML("", margin=(0, 10), width=260, css_classes=[f"ht-constraint-error-{field}"])
@@ -122,7 +122,7 @@ class NewRunPage(pn.viewable.Viewer):
         self.price_button.on_click(lambda _e: self._schedule_advice(0))
         self.apply_button = pn.widgets.Button(label="Apply recommendation", width=190, margin=(4, 10))
         self.apply_button.on_click(self._on_apply)
-        self.auto_apply = pn.widgets.Checkbox(name="apply automatically", value=m.auto_apply, margin=(10, 10),
+        self.auto_apply = pn.widgets.Checkbox(label="apply automatically", value=m.auto_apply, margin=(10, 10),
                                               css_classes=["ht-auto-apply"])
         self.auto_apply.param.watch(self._on_auto_apply, "value")
         limits = m.context.config.limits

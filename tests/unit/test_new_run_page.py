@@ -267,3 +267,20 @@ def test_caps_disable_launch_and_the_launch_records_the_resource(project_dir: Pa
     assert params == [r.params for r in model.rows if not r.skipped] and len(params) == 2
     assert run.extra["lineage"]["resource"] == "cloud"
     assert run.extra["lineage"]["recommendation"]["max_experiments"] is None
+
+
+def test_the_view_shows_the_advice(project_dir: Path, earlier: tuple[str, str], priced: Path) -> None:
+    from panel_app.new_run.view import NewRunPage
+
+    model = open_model(*earlier[:1], project_dir, earlier[1], config_file=priced)
+    model.set_text("epochs", "2,3")
+    page = NewRunPage(model, project="tiny")  # no server session: the advice is computed at once
+    page.resource_select.value = "cloud"
+    page.constraint_inputs["budget"].value_input = "abc"
+    assert "budget: &#x27;abc&#x27; is not an amount" in page.constraint_errors["budget"].object
+    assert page.launch_button.disabled
+    page.constraint_inputs["budget"].value_input = ""
+    text = page.advice.object
+    assert "cloud (chosen)" in text and "duration: " in text and "scores 0-10 for acc (max)" in text
+    assert {"duration", "cost", "score", "recommendation"} <= set(page.table.value.columns)
+    assert not page.launch_button.disabled
