@@ -284,3 +284,12 @@ def test_the_view_shows_the_advice(project_dir: Path, earlier: tuple[str, str], 
     assert "cloud (chosen)" in text and "duration: " in text and "scores 0-10 for acc (max)" in text
     assert {"duration", "cost", "score", "recommendation"} <= set(page.table.value.columns)
     assert not page.launch_button.disabled
+
+
+def test_a_lock_of_picked_labels_keeps_the_runs_numbers(project_dir: Path, earlier: tuple[str, str]) -> None:
+    store_url, run_id = earlier
+    # the run page locks a one-value hyperparameter from its picker, as labels
+    ProjectMemory(StoreMemory(Store(store_url), "tiny")).lock("epochs", run_id=run_id, values=["1"])
+    model = open_model(store_url, project_dir, run_id)
+    assert model.field("epochs").locked and model.field("epochs").text == "1"
+    assert [r.params["epochs"] for r in model.rows] == [1]
