@@ -27,7 +27,7 @@ __all__ = ["ADVICE_COLUMNS", "CONSTRAINTS", "ConstraintTexts", "advice_cells", "
 #: The constraint fields, in order, as the CLI names them.
 CONSTRAINTS = ("budget", "deadline", "max_experiments")
 #: The listing's columns from the advice (``cost`` only when the chosen option is priced).
-ADVICE_COLUMNS = ("duration", "cost", "score", "reason", "recommendation")
+ADVICE_COLUMNS = ("duration", "cost", "score", "recommendation", "reason")
 
 
 class ConstraintTexts(NamedTuple):

@@ -89,13 +89,15 @@ def _value(v: Any) -> str:
 
 
 def listing_table(records: Sequence[Mapping[str, Any]], extra: Sequence[str] = ()) -> pd.DataFrame:
-    """The listing as the page's table: ``#``, status, skip and star toggles, the values, earlier results
-    (HTML, escaped here), the command (plain text: the table escapes it), then the slot columns."""
+    """The listing as the page's table: ``#``, status, skip and star toggles, the values, the slot
+    columns (duration, cost, score...; one with no value in any row is left out), earlier results
+    (HTML, escaped here), then the command (plain text: the table escapes it)."""
     names: list[str] = list(dict.fromkeys(k for r in records for k in r["params"]))
+    extra = [c for c in extra if any(r.get(c) not in (None, "") for r in records)]
     data: dict[str, list[Any]] = {"#": [], "status": [], "skip": [], "star": []}
     for n in names:
         data[f"p:{n}"] = []
-    data.update({"previous": [], "command": [], **{f"x:{c}": [] for c in extra}})
+    data.update({**{f"x:{c}": [] for c in extra}, "previous": [], "command": []})
     for r in records:
         data["#"].append(r["row"])
         data["status"].append(r["status"])
@@ -157,7 +159,7 @@ def advice_html(advice: Advice | None, *, current: bool, running: int, applied: 
               f"deadline {format_seconds(lim.deadline_seconds)}" if lim.deadline_seconds is not None else "",
               f"at most {lim.max_experiments}" if lim.max_experiments is not None else ""]
     within = ", ".join(x for x in limits if x) or "no limit"
-    rec = (f"recommended ({within}): {len(kept)} rows, {format_seconds(t.wall_seconds)} wall"
+    rec = (f"recommended ({within}): {len(kept)} row{'s' if len(kept) != 1 else ''}, {format_seconds(t.wall_seconds)} wall"
            + ("" if advice.option.free else f", {_money(t.money, t.currency)}")
            + (f"; limited by the {_e(advice.binding, 40)}" if advice.binding else "")
            + ("; applied: the rows it leaves out are skipped" if applied else ""))
