@@ -159,7 +159,8 @@ def advice_html(advice: Advice | None, *, current: bool, running: int, applied: 
               f"deadline {format_seconds(lim.deadline_seconds)}" if lim.deadline_seconds is not None else "",
               f"at most {lim.max_experiments}" if lim.max_experiments is not None else ""]
     within = ", ".join(x for x in limits if x) or "no limit"
-    rec = (f"recommended ({within}): {len(kept)} row{'s' if len(kept) != 1 else ''}, {format_seconds(t.wall_seconds)} wall"
+    rec = (f"recommended ({within}): {len(kept)} row{'s' if len(kept) != 1 else ''}, "
+           f"{format_seconds(t.wall_seconds)} wall"
            + ("" if advice.option.free else f", {_money(t.money, t.currency)}")
            + (f"; limited by the {_e(advice.binding, 40)}" if advice.binding else "")
            + ("; applied: the rows it leaves out are skipped" if applied else ""))
