@@ -218,6 +218,7 @@ class NewRunModel(param.Parameterized):
         self._advice_keys: list[Any] = []
         #: rows skipped by applying the recommendation, with its reason then
         self.applied: dict[int, str] = {}
+        self.scales: dict[str, str] = {}
         self.base = context.fields(run_id)
         self.fields = [FieldState(f.name, f.text, f.locked, f.lock, f.text) for f in self.base.fields]
         self.recompute()
@@ -282,6 +283,7 @@ class NewRunModel(param.Parameterized):
                 self.star = {i for i in self.star if i < count and i not in self.skip}
                 rows = listing(plan, self.context.index, skip=self.skip, star=self.star,
                                skip_redundant=self.skip_redundant)
+                self.scales = dict(plan.spec.scales)  # the checked spec's, as plan advises with
             except HyperTunerError as exc:
                 self.problem = one_line(str(exc))
         self.rows = rows
@@ -412,8 +414,7 @@ class NewRunModel(param.Parameterized):
         if not rows or errors:
             return version, None, ""
         try:
-            spec = self._spec()
-            return version, self.context.advise(rows, spec.scales, resource=self.resource or None,
+            return version, self.context.advise(rows, self.scales, resource=self.resource or None,
                                                 constraints=constraints), ""
         except HyperTunerError as exc:
             return version, None, one_line(str(exc))
