@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from workbench_plugin.project import ProjectSettings
     from workbench_plugin.store import Experiment, Run, Store
 
-__all__ = ["Prepared", "add_arguments", "args_for", "launch_prepared", "listing_json", "merge_specs", "prepare",
-           "print_listing"]
+__all__ = ["Prepared", "add_arguments", "args_for", "launch_prepared", "listing_json", "merge_specs", "parse_count",
+           "prepare", "print_listing"]
 
 _METRICS_SHOWN = 6
 
@@ -102,7 +102,7 @@ class Prepared:
         constraints = Constraints(
             budget=None if args.budget is None else parse_money(args.budget),
             deadline_seconds=None if args.deadline is None else parse_duration(args.deadline),
-            max_experiments=None if args.max_experiments is None else _count(args.max_experiments),
+            max_experiments=None if args.max_experiments is None else parse_count(args.max_experiments),
             metric=args.metric, goal=args.goal,
         )
         rows = self.rows()
@@ -135,7 +135,8 @@ class Prepared:
         return self.advice.recommended_problems if self.applied else self.advice.problems
 
 
-def _count(text: str) -> int:
+def parse_count(text: str) -> int:
+    """``--max-experiments``: a whole number, 1 or more (one line otherwise)."""
     try:
         value = int(text)
     except ValueError:

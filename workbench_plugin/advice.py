@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     from workbench_plugin.index import ProjectIndex
     from workbench_plugin.planning import ListingRow
 
-__all__ = ["Advice", "Constraints", "RowAdvice", "advise", "advise_from_index", "format_seconds", "pick_option"]
+__all__ = ["Advice", "Constraints", "RowAdvice", "advise", "advise_from_index", "cap_problems", "format_seconds",
+           "pick_option"]
 
 
 class Constraints(NamedTuple):
@@ -159,17 +160,9 @@ def advise(rows: Sequence[ListingRow], history: Sequence[HistoryRow], finished_b
                                        skipped=skipped)
     running = [not s for s in skipped]
     totals = {o.name: batch_totals(estimates, o, running) for o in options}
-    mine = totals[option.name]
-    admin_limits = _admin(admin, option, [])
-    caps = AdminLimits(
-        max_budget=admin_limits.budget or 0.0, max_experiments=admin_limits.max_experiments or 0,
-        max_deadline_hours=(admin_limits.deadline_seconds or 0.0) / 3600, currency=option.currency,
-    )
-    problems = caps.problems(count=mine.count, money=mine.money, currency=mine.currency,
-                             wall_seconds=mine.wall_seconds)
+    problems = cap_problems(totals[option.name], option, admin)
     kept = batch_totals(estimates, option, chosen.include)
-    kept_problems = caps.problems(count=kept.count, money=kept.money, currency=kept.currency,
-                                  wall_seconds=kept.wall_seconds)
+    kept_problems = cap_problems(kept, option, admin)
     advice_rows = [RowAdvice(r.index, e, c, s, inc, reason)
                    for r, e, c, s, inc, reason in zip(rows, estimates, costs, report.scores, chosen.include,
                                                       chosen.reasons, strict=True)]
@@ -177,6 +170,18 @@ def advise(rows: Sequence[ListingRow], history: Sequence[HistoryRow], finished_b
         notes.append(f"{option.name}: {option.note}")
     return Advice(advice_rows, option, list(options), totals, kept, objective, basis, _duration_basis(estimates),
                   limits, chosen.binding, problems, kept_problems, notes)
+
+
+def cap_problems(totals: BatchTotals, option: ResourceOption, admin: AdminLimits = _NO_CAPS) -> list[str]:
+    """The administrator's caps that a batch with these ``totals`` on ``option`` exceeds (one line each;
+    a money cap in another currency than the option's is not compared)."""
+    limits = _admin(admin, option, [])
+    caps = AdminLimits(
+        max_budget=limits.budget or 0.0, max_experiments=limits.max_experiments or 0,
+        max_deadline_hours=(limits.deadline_seconds or 0.0) / 3600, currency=option.currency,
+    )
+    return caps.problems(count=totals.count, money=totals.money, currency=totals.currency,
+                         wall_seconds=totals.wall_seconds)
 
 
 def advise_from_index(rows: Sequence[ListingRow], index: ProjectIndex, script: str, *,

@@ -160,7 +160,9 @@ def _run_values(name: str, source: str) -> tuple[Value, ...]:
 def _lock_field(name: str, lock: Lock, source: str | None) -> NextBatchField:
     described = lock.describe()
     if lock.values:
-        values = tuple(lock.values)
+        # a picker's lock holds the labels it showed ('32'); the run's own values where they match
+        by_text = {format_value(v): v for v in (_run_values(name, source) if source is not None else ())}
+        values = tuple(by_text.get(v, v) if isinstance(v, str) else v for v in lock.values)
         return NextBatchField(name, ",".join(format_value(v) for v in values), values, True, described)
     low = -math.inf if lock.low is None else lock.low
     high = math.inf if lock.high is None else lock.high

@@ -9,27 +9,46 @@ with the core's own functions (``next_batch.spec_from_locks``/``validate_field``
 
 :class:`NewRunModel` holds the fields (text, lock, one-line error), the rows skipped and starred,
 "skip all redundant", and the listing rows (:class:`~workbench_plugin.planning.ListingRow`, plain
-data). Columns that other parts compute (duration, cost, score) plug in as :data:`ColumnSlot`
-functions joined on ``ListingRow.index``; :meth:`NewRunModel.records` hands them to the view.
+data). Columns that other parts compute plug in as :data:`ColumnSlot` functions joined on
+``ListingRow.index``; :meth:`NewRunModel.records` hands them to the view.
+
+Duration, cost, score and the recommendation (FIG 25D-25E) come from ``advice.advise_from_index``
+on the chosen resource option within the constraints typed (budget, deadline, max experiments,
+parsed by the CLI's own functions). The fit takes a while on a long history, so it is not on the
+typing path: :meth:`NewRunModel.compute_advice` (any thread) and :meth:`NewRunModel.take_advice`
+(the session's thread) run when the view asks, debounced; a skip only re-totals the advice it has.
+"Apply recommendation" skips the rows it leaves out; ``auto_apply`` keeps doing so as things change.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import param
 
+from panel_app.new_run.pricing import (
+    ADVICE_COLUMNS,
+    CONSTRAINTS,
+    ConstraintTexts,
+    advice_cells,
+    parse_constraints,
+    retotal,
+)
 from workbench_plugin import _plan_cli
 from workbench_plugin._exceptions import HyperTunerError
+from workbench_plugin.advice import cap_problems
 from workbench_plugin.flags import FlagSet, one_line
 from workbench_plugin.memory import ProjectMemory, StoreMemory
 from workbench_plugin.next_batch import AddableFlag, NextBatchFields, flag_key, spec_from_locks, validate_field
 from workbench_plugin.planning import ListingRow, Plan, listing, make_plan, params_key
+from workbench_plugin.resources_config import ResourceOption
 from workbench_plugin.space import SearchSpec, format_value
 
 if TYPE_CHECKING:
+    from workbench_plugin.advice import Advice, Constraints
     from workbench_plugin.config import Config
     from workbench_plugin.index import ProjectIndex
     from workbench_plugin.project import ProjectSettings
@@ -68,6 +87,7 @@ class NewRunContext:
                  snapshot: Snapshot, flags: FlagSet | None) -> None:
         self.config, self.store, self.settings, self.index = config, store, settings, index
         self.snapshot, self.flags = snapshot, flags
+        self._options: list[ResourceOption] | None = None
 
     @classmethod
     def open(cls, config: Config, store: Store, settings: ProjectSettings, index: ProjectIndex) -> NewRunContext:
@@ -98,17 +118,55 @@ class NewRunContext:
         return make_plan(self.settings, checked.spec, self.snapshot, self.index, max_batch=self.config.max_batch,
                          options=checked.options, flags=self.flags, warnings=checked.warnings)
 
+    def options(self) -> list[ResourceOption]:
+        """The configured resource options with their slots (asked once; a YARN queue asks the RM)."""
+        if self._options is None:
+            from workbench_plugin.estimates import resource_options
+
+            engine = None
+            if any(o.kind == "yarn" for o in self.config.resources):
+                from workbench_plugin.plugins import load_engine
+
+                try:
+                    engine = load_engine(self.config, self.store, submitting=False)
+                except (HyperTunerError, OSError):
+                    engine = None  # the configured slots, with a note saying why
+            self._options = resource_options(self.config, engine)
+        return self._options
+
+    def advise(self, rows: Sequence[ListingRow], plan_scales: Mapping[str, str], *, resource: str | None,
+               constraints: Constraints) -> Advice:
+        """``plan``'s advice for these rows (the same call as ``Prepared.advise``)."""
+        from workbench_plugin.advice import advise_from_index
+
+        return advise_from_index(rows, self.index, self.settings.script, options=self.options(),
+                                 resource=resource, constraints=constraints, admin=self.config.limits,
+                                 default_seconds=self.config.default_seconds, scales=plan_scales)
+
     def launch(self, from_run: str, add: Sequence[str], *, skip: Sequence[int], star: Sequence[int],
-               skip_redundant: bool, expected: Sequence[Mapping[str, Any]] | None = None) -> Run:
+               skip_redundant: bool, expected: Sequence[Mapping[str, Any]] | None = None,
+               running: Sequence[Mapping[str, Any]] | None = None, resource: str | None = None,
+               constraints: ConstraintTexts | None = None) -> Run:
         """Queue the batch as ``hypertuner run`` would; ``expected`` (the rows' params shown) must be
-        what the command plans now, else a one-line error and nothing queued."""
-        args = _plan_cli.args_for(from_run, add=add, skip=skip, star=star, skip_redundant=skip_redundant)
+        what the command plans now, and ``running`` the rows it queues, else a one-line error and
+        nothing queued. ``constraints``: given, they are passed with ``--apply-recommendation``."""
+        texts = constraints or ConstraintTexts()
+        args = _plan_cli.args_for(from_run, add=add, skip=skip, star=star, skip_redundant=skip_redundant,
+                                  resource=resource, budget=texts.given("budget"),
+                                  deadline=texts.given("deadline"),
+                                  max_experiments=texts.given("max_experiments"),
+                                  apply_recommendation=constraints is not None)
         prepared = _plan_cli.prepare(self.config, self.store, self.settings, args)
         if expected is not None:
             now = [params_key("", e.params) for e in prepared.plan.experiments]
             if now != [params_key("", dict(p)) for p in expected]:
                 raise HyperTunerError("launch: the locks or the script changed since the listing was made; "
                                       "check the refreshed listing and launch again")
+        if running is not None:
+            queued = [params_key("", r.params) for r in prepared.rows() if not r.skipped]
+            if queued != [params_key("", dict(p)) for p in running]:
+                raise HyperTunerError("launch: the recommendation changed since the listing was made; "
+                                      "apply it again (or press 'Price and recommend') and launch again")
         run, _ = _plan_cli.launch_prepared(self.config, self.store, prepared)
         return run
 
@@ -137,6 +195,9 @@ class NewRunModel(param.Parameterized):
     launching = param.Boolean(default=False)
     launched = param.String(default="", doc="The run queued by the launch.")
     version = param.Integer(default=0, doc="Bumped whenever the listing was recomputed.")
+    resource = param.String(default="", doc="The resource option to price and schedule on.")
+    auto_apply = param.Boolean(default=False, doc="Apply the recommendation whenever it is recomputed.")
+    advice_error = param.String(default="", doc="A one-line error from the advice (a limit over a cap).")
 
     def __init__(self, context: NewRunContext, run_id: str, *,
                  columns: Mapping[str, ColumnSlot] | None = None, **params: Any) -> None:
@@ -146,6 +207,18 @@ class NewRunModel(param.Parameterized):
         self.columns: dict[str, ColumnSlot] = dict(columns or {})
         self.skip: set[int] = set()
         self.star: set[int] = set()
+        # the advice's columns, unless a caller plugs in its own under the same name
+        self.columns = {**{name: functools.partial(self._advice_column, name) for name in ADVICE_COLUMNS},
+                        **self.columns}
+        self.options = context.options()
+        self.resource = self.options[0].name if self.options else ""
+        self.constraint_texts = ConstraintTexts()
+        self.constraint_errors: dict[str, str] = {}
+        self.advice: Advice | None = None
+        self._advice_keys: list[Any] = []
+        #: rows skipped by applying the recommendation, with its reason then
+        self.applied: dict[int, str] = {}
+        self.scales: dict[str, str] = {}
         self.base = context.fields(run_id)
         self.fields = [FieldState(f.name, f.text, f.locked, f.lock, f.text) for f in self.base.fields]
         self.recompute()
@@ -206,13 +279,17 @@ class NewRunModel(param.Parameterized):
                 plan = self.context.plan(self._spec())
                 count = len(plan.experiments)
                 self.skip = {i for i in self.skip if i < count}
+                self.applied = {i: why for i, why in self.applied.items() if i in self.skip}
                 self.star = {i for i in self.star if i < count and i not in self.skip}
                 rows = listing(plan, self.context.index, skip=self.skip, star=self.star,
                                skip_redundant=self.skip_redundant)
+                self.scales = dict(plan.spec.scales)  # the checked spec's, as plan advises with
             except HyperTunerError as exc:
                 self.problem = one_line(str(exc))
         self.rows = rows
         self.version += 1
+        if self.advice is not None and self.advice_matches:
+            self.advice = retotal(self.advice, [not r.skipped for r in rows])
 
     def _spec(self) -> SearchSpec:
         base = SearchSpec.parse(self.base.mapping())
@@ -234,6 +311,7 @@ class NewRunModel(param.Parameterized):
         else:
             self.skip.add(index)
             self.star.discard(index)
+        self.applied.pop(index, None)  # the user's choice now
         self.recompute()
 
     def toggle_star(self, index: int) -> None:
@@ -282,19 +360,138 @@ class NewRunModel(param.Parameterized):
     @property
     def can_launch(self) -> bool:
         return (not self.invalid and not self.problem and not self.launching and not self.launched
+                and not self.constraint_errors and not self.cap_problems
                 and any(not r.skipped for r in self.rows))
+
+    # ---- duration, cost, score, recommendation -----------------------------------------------------
+    def _keys(self, rows: Sequence[ListingRow]) -> list[Any]:
+        return [params_key("", r.params) for r in rows]
+
+    @property
+    def advice_matches(self) -> bool:
+        """The advice is about the rows listed now (skips aside: they only change the totals)."""
+        return self.advice is not None and self._advice_keys == self._keys(self.rows)
+
+    def _advice_column(self, name: str, rows: Sequence[ListingRow]) -> Mapping[int, object]:
+        advice = self.advice if self.advice_matches else None
+        return advice_cells(advice, rows, self.applied)[name]
+
+    def set_resource(self, name: str) -> None:
+        if name not in {o.name for o in self.options}:
+            raise HyperTunerError(f"resource: {one_line(repr(name), 60)} is not a resource option; choose one of "
+                                  + ", ".join(o.name for o in self.options))
+        self.resource = name
+
+    def set_constraint(self, field: str, text: str) -> str | None:
+        """A constraint as typed; the CLI's one-line message when it does not parse (kept until fixed)."""
+        if field not in CONSTRAINTS:
+            raise HyperTunerError(f"constraint: {one_line(repr(field), 40)} is not one; give one of "
+                                  + ", ".join(CONSTRAINTS))
+        self.constraint_texts = self.constraint_texts._replace(**{field: text})
+        _, self.constraint_errors = parse_constraints(self.constraint_texts)
+        return self.constraint_errors.get(field)
+
+    @property
+    def cap_problems(self) -> list[str]:
+        """The administrator's caps the rows to run exceed (from the latest advice about these rows)."""
+        if self.advice is None or not self.advice_matches:
+            return []
+        option = self.advice.option
+        return cap_problems(self.advice.totals[option.name], option, self.context.config.limits)
+
+    def _advice_rows(self) -> list[ListingRow]:
+        """The rows to advise on: with ``auto_apply``, the rows the recommendation skipped come back
+        first, so that it can choose again among them."""
+        if not self.auto_apply:
+            return list(self.rows)
+        return [r._replace(skipped=False) if r.index in self.applied else r for r in self.rows]
+
+    def compute_advice(self) -> tuple[int, Advice | None, str]:
+        """(version, advice or None, one-line error) for the rows listed now; safe off the session's
+        thread (reads a copy of the rows). Nothing when a field or a constraint is invalid."""
+        version, rows = self.version, self._advice_rows()
+        constraints, errors = parse_constraints(self.constraint_texts)
+        if not rows or errors:
+            return version, None, ""
+        try:
+            return version, self.context.advise(rows, self.scales, resource=self.resource or None,
+                                                constraints=constraints), ""
+        except HyperTunerError as exc:
+            return version, None, one_line(str(exc))
+
+    def take_advice(self, version: int, advice: Advice | None, error: str = "") -> bool:
+        """Keep what :meth:`compute_advice` found (False when the listing changed since: ask again);
+        with ``auto_apply``, skip the rows it leaves out."""
+        if version != self.version:
+            return False
+        self.advice_error = error
+        self.advice = advice
+        self._advice_keys = self._keys(self.rows) if advice is not None else []
+        if advice is not None and self.auto_apply:
+            self._apply(advice)
+        self.version += 1
+        return True
+
+    def refresh_advice(self) -> Advice | None:
+        """Compute and keep the advice now (tests; the view does it in two steps, off the typing path)."""
+        self.take_advice(*self.compute_advice())
+        return self.advice
+
+    def _apply(self, advice: Advice) -> None:
+        mine = self.skip - set(self.applied)
+        redundant = self._redundant() if self.skip_redundant else set()
+        self.applied = {a.index: a.skip_reason or "skip" for a in advice.rows
+                        if not a.recommended and a.index not in mine and a.index not in redundant}
+        self.skip = mine | set(self.applied)
+        self.star -= set(self.applied)
+        keys = self._advice_keys
+        self.recompute()
+        self._advice_keys = keys
+
+    def apply_recommendation(self) -> bool:
+        """Skip the rows the recommendation leaves out (False: no advice about these rows yet)."""
+        if self.advice is None or not self.advice_matches:
+            return False
+        mine = self.skip - set(self.applied)
+        redundant = self._redundant() if self.skip_redundant else set()
+        left = {a.index: a.skip_reason or "skip" for a in self.advice.rows
+                if not a.recommended and a.index not in mine and a.index not in redundant}
+        self.applied.update(left)
+        self.skip |= set(left)
+        self.star -= set(left)
+        self.recompute()
+        return True
+
+    def set_auto_apply(self, on: bool) -> None:
+        self.auto_apply = on
+        if on:
+            self.apply_recommendation()
+
+    @property
+    def recommendation_applied(self) -> bool:
+        return bool(self.applied) or self.auto_apply
 
     def launch(self) -> str | None:
         """Queue the non-skipped rows as ``hypertuner run`` would; the new run id, or None (``launch_error``)."""
         if not self.can_launch:
-            if not self.launching:
-                self.launch_error = ("launch: " + self.problem if self.problem or self.invalid
-                                     else "launch: every row is skipped; bring one back to launch")
+            if self.launching:
+                return None
+            if self.problem or self.invalid:
+                self.launch_error = "launch: " + self.problem
+            elif self.constraint_errors:
+                self.launch_error = "launch: " + next(iter(self.constraint_errors.values()))
+            elif self.cap_problems:
+                self.launch_error = f"launch: {self.cap_problems[0]}; or apply the recommendation"
+            else:
+                self.launch_error = "launch: every row is skipped; bring one back to launch"
             return None
         self.launching, self.launch_error = True, ""
         try:
-            run = self.context.launch(self.run_id, self.additions(), skip=sorted(self.skip), star=sorted(self.star),
-                                      skip_redundant=self.skip_redundant, expected=[r.params for r in self.rows])
+            run = self.context.launch(
+                self.run_id, self.additions(), skip=sorted(self.skip), star=sorted(self.star),
+                skip_redundant=self.skip_redundant, expected=[r.params for r in self.rows],
+                running=[r.params for r in self.rows if not r.skipped], resource=self.resource or None,
+                constraints=self.constraint_texts if self.recommendation_applied else None)
         except (HyperTunerError, OSError) as exc:
             self.launch_error = one_line(str(exc))
             self.recompute()

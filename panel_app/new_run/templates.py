@@ -10,13 +10,14 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from workbench_plugin.advice import Advice, format_seconds
 from workbench_plugin.flags import one_line
 from workbench_plugin.next_batch import AddableFlag
 from workbench_plugin.planning import PreviousResult
 from workbench_plugin.space import format_value
 
-__all__ = ["ERROR_TEMPLATE", "NEW_RUN_CSS", "addable_html", "field_label", "listing_table", "previous_html",
-           "title_html"]
+__all__ = ["ERROR_TEMPLATE", "NEW_RUN_CSS", "addable_html", "advice_html", "caps_html", "field_label",
+           "listing_table", "previous_html", "title_html"]
 
 _METRICS_SHOWN = 6
 _PREVIOUS_SHOWN = 3
@@ -88,13 +89,15 @@ def _value(v: Any) -> str:
 
 
 def listing_table(records: Sequence[Mapping[str, Any]], extra: Sequence[str] = ()) -> pd.DataFrame:
-    """The listing as the page's table: ``#``, status, skip and star toggles, the values, earlier results
-    (HTML, escaped here), the command (plain text: the table escapes it), then the slot columns."""
+    """The listing as the page's table: ``#``, status, skip and star toggles, the values, the slot
+    columns (duration, cost, score...; one with no value in any row is left out), earlier results
+    (HTML, escaped here), then the command (plain text: the table escapes it)."""
     names: list[str] = list(dict.fromkeys(k for r in records for k in r["params"]))
+    extra = [c for c in extra if any(r.get(c) not in (None, "") for r in records)]
     data: dict[str, list[Any]] = {"#": [], "status": [], "skip": [], "star": []}
     for n in names:
         data[f"p:{n}"] = []
-    data.update({"previous": [], "command": [], **{f"x:{c}": [] for c in extra}})
+    data.update({**{f"x:{c}": [] for c in extra}, "previous": [], "command": []})
     for r in records:
         data["#"].append(r["row"])
         data["status"].append(r["status"])
@@ -109,3 +112,62 @@ def listing_table(records: Sequence[Mapping[str, Any]], extra: Sequence[str] = (
             data[f"x:{c}"].append("" if value is None else str(value))
     frame = pd.DataFrame(data)
     return frame.rename(columns={k: k.split(":", 1)[1] for k in frame.columns if k[:2] in ("p:", "x:")})
+
+
+def _money(value: float, currency: str) -> str:
+    return f"{value:.2f} {_e(currency, 8)}"
+
+
+def caps_html(max_budget: float, max_experiments: int, max_deadline_hours: float, currency: str) -> str:
+    """The administrator's caps (config ``[limits]``), or that there are none."""
+    caps = [f"budget {_money(max_budget, currency)}" if max_budget else "",
+            f"{max_experiments} experiments" if max_experiments else "",
+            f"wall time {format_seconds(max_deadline_hours * 3600)}" if max_deadline_hours else ""]
+    shown = ", ".join(c for c in caps if c)
+    return (f'<span class="ht-caps">administrator caps per batch: {shown}</span>' if shown
+            else '<span class="ht-caps">no administrator caps</span>')
+
+
+def advice_html(advice: Advice | None, *, current: bool, running: int, applied: bool,
+                problems: Sequence[str], error: str) -> str:
+    """Totals per resource option (count, compute, wall at its slots, money), the duration and score
+    bases, the recommendation, notes and the caps exceeded; every string escaped."""
+    if error:
+        return f'<div class="ht-advice">{ERROR_TEMPLATE.format(_e(error, 300))}</div>'
+    if advice is None:
+        return '<div class="ht-advice"><i>pricing and scoring...</i></div>' if running else \
+            '<div class="ht-advice"></div>'
+    head = "" if current else "<i>(updating...)</i> "
+    rows = []
+    for o in advice.options:
+        t = advice.totals[o.name]
+        chosen = o.name == advice.option.name
+        money = "free" if o.free else _money(t.money, t.currency)
+        style = ' style="font-weight:bold"' if chosen else ""
+        rows.append(f'<tr class="ht-total-{_e(o.name, 40)}"{style}><td>{_e(o.name, 40)}{" (chosen)" if chosen else ""}'
+                    f"</td><td>{t.count}</td><td>{format_seconds(t.compute_seconds)}</td>"
+                    f"<td>{format_seconds(t.wall_seconds)} at {max(1, o.slots)} slots</td><td>{money}</td>"
+                    f"<td>{_e(o.description, 80)}</td></tr>")
+    table = ('<table class="ht-totals" style="border-collapse:collapse;font-size:12px" cellpadding="3">'
+             "<tr><th align=left>resource</th><th align=left>experiments</th><th align=left>compute</th>"
+             "<th align=left>wall</th><th align=left>cost</th><th></th></tr>" + "".join(rows) + "</table>")
+    what = f"{advice.objective.metric} ({advice.objective.goal})" if advice.objective else "coverage"
+    kept = [a for a in advice.rows if a.recommended]
+    t = advice.recommended_totals
+    lim = advice.limits
+    limits = [f"budget {lim.budget:g}" if lim.budget is not None else "",
+              f"deadline {format_seconds(lim.deadline_seconds)}" if lim.deadline_seconds is not None else "",
+              f"at most {lim.max_experiments}" if lim.max_experiments is not None else ""]
+    within = ", ".join(x for x in limits if x) or "no limit"
+    rec = (f"recommended ({within}): {len(kept)} row{'s' if len(kept) != 1 else ''}, "
+           f"{format_seconds(t.wall_seconds)} wall"
+           + ("" if advice.option.free else f", {_money(t.money, t.currency)}")
+           + (f"; limited by the {_e(advice.binding, 40)}" if advice.binding else "")
+           + ("; applied: the rows it leaves out are skipped" if applied else ""))
+    lines = [f"{head}{table}",
+             f'<div class="ht-duration-basis">duration: {_e(advice.duration_basis, 200)}</div>',
+             f'<div class="ht-score-basis">scores 0-10 for {_e(what, 60)}: {_e(advice.score_basis, 300)}</div>',
+             f'<div class="ht-recommended">{rec}</div>',
+             *(f'<div class="ht-advice-note">note: {_e(n, 200)}</div>' for n in advice.notes),
+             *(f'<div class="ht-over-cap" style="color:#b00020">over a cap: {_e(p, 200)}</div>' for p in problems)]
+    return '<div class="ht-advice" style="font-size:12px">' + "".join(lines) + "</div>"

@@ -5,6 +5,11 @@ One text field per hyperparameter (checked as typed, ``value_input``; the CLI's 
 under it), an "add hyperparameter" menu, the listing in a Tabulator (a click on a row's skip or
 star cell toggles it; skipped rows stay, greyed), "Skip all redundant", and Launch, which queues
 the run and sends the browser to ``?run=<new id>``.
+
+Below the fields: the resource option, the constraints (budget, deadline, max experiments; the
+CLI's message under each), the administrator's caps, and "Apply recommendation" (with "apply
+automatically"); above the listing, the totals per resource option with the duration and score
+bases. The advice is computed after a pause in typing (or on "Price and recommend"), in a thread.
 """
 
 from __future__ import annotations
@@ -17,16 +22,24 @@ from typing import Any
 import panel as pn
 
 from panel_app.new_run.model import MAX_ROWS_SHOWN, FieldState, NewRunModel
+from panel_app.new_run.pricing import CONSTRAINTS
 from panel_app.new_run.templates import (
     ERROR_TEMPLATE,
     NEW_RUN_CSS,
     addable_html,
+    advice_html,
+    caps_html,
     field_label,
     listing_table,
     title_html,
 )
 
 __all__ = ["NewRunPage"]
+
+#: Seconds without a change before the advice is recomputed (the fit can take a few seconds).
+ADVICE_DELAY = 0.4
+_CONSTRAINT_LABELS = {"budget": "Budget (money)", "deadline": "Deadline (30m, 2h)",
+                      "max_experiments": "Max experiments"}
 
 _GO_TO_RUN_JS = "if (cb_obj.value) { window.location.search = '?run=' + encodeURIComponent(cb_obj.value); }"
 
@@ -50,9 +63,12 @@ class NewRunPage(pn.viewable.Viewer):
         self.launch_error = pn.pane.HTML("", margin=(0, 10), css_classes=["ht-launch-error"])
         self.go_to = pn.widgets.TextInput(visible=False)
         self.go_to.jscallback(value=_GO_TO_RUN_JS)
+        self._build_advice_widgets()
         self.table = pn.widgets.Tabulator(
             listing_table(model.records()), disabled=True, show_index=False, selectable=False,
             formatters={"previous": {"type": "html"}}, layout="fit_data_table", height=420,
+            header_tooltips={"score": "0-10; the reason column says why", "recommendation":
+                             "what the recommendation does with the row"},
             sizing_mode="stretch_width", margin=(6, 10), stylesheets=[NEW_RUN_CSS],
             frozen_columns=["#"])
         if self.table.style is not None:  # greys skipped rows; kept when the value is replaced
@@ -63,11 +79,18 @@ class NewRunPage(pn.viewable.Viewer):
         self.launch_button.on_click(self._on_launch)
         self._build_fields()
         self._show()
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.onload(lambda: self._schedule_advice(0))
+        else:
+            self._schedule_advice(0)
         self._layout = pn.Column(
             pn.pane.HTML(title_html(project, model.run_id), margin=(0, 10)),
             self._fields,
             pn.Row(self.add_select, self.add_button),
             self.addable,
+            pn.Row(self.resource_select, *self.constraint_boxes, margin=0),
+            pn.Row(self.price_button, self.apply_button, self.auto_apply, self.caps, margin=0),
+            self.advice,
             pn.Row(self.summary, self.skip_redundant, self.launch_button),
             self.launch_error,
             self.table,
@@ -77,6 +100,82 @@ class NewRunPage(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+    # ---- resource, constraints, recommendation -----------------------------------------------------
+    def _build_advice_widgets(self) -> None:
+        m = self.model
+        labels = {(f"{o.name}: {o.description}" if o.description else o.name)[:80]: o.name for o in m.options}
+        self.resource_select = pn.widgets.Select(label="Resource", options=labels, value=m.resource, width=260,
+                                                 margin=(4, 10), css_classes=["ht-resource"])
+        self.resource_select.param.watch(self._on_resource, "value")
+        self.constraint_inputs: dict[str, pn.widgets.TextInput] = {}
+        self.constraint_errors: dict[str, pn.pane.HTML] = {}
+        self.constraint_boxes = []
+        for field in CONSTRAINTS:
+            box = pn.widgets.TextInput(label=_CONSTRAINT_LABELS[field], width=170, margin=(4, 10),
+                                       css_classes=[f"ht-constraint-{field}"])
+            box.param.watch(functools.partial(self._on_constraint, field), "value_input")
+            error = pn.pane.HTML("", margin=(0, 10), width=260, css_classes=[f"ht-constraint-error-{field}"])
+            self.constraint_inputs[field], self.constraint_errors[field] = box, error
+            self.constraint_boxes.append(pn.Column(box, error, margin=0))
+        self.price_button = pn.widgets.Button(label="Price and recommend", width=170, margin=(4, 10))
+        self.price_button.on_click(lambda _e: self._schedule_advice(0))
+        self.apply_button = pn.widgets.Button(label="Apply recommendation", width=190, margin=(4, 10))
+        self.apply_button.on_click(self._on_apply)
+        self.auto_apply = pn.widgets.Checkbox(label="apply automatically", value=m.auto_apply, margin=(10, 10),
+                                              css_classes=["ht-auto-apply"])
+        self.auto_apply.param.watch(self._on_auto_apply, "value")
+        limits = m.context.config.limits
+        self.caps = pn.pane.HTML(caps_html(limits.max_budget, limits.max_experiments, limits.max_deadline_hours,
+                                           limits.currency), margin=(10, 10))
+        self.advice = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
+        self._advice_gen = 0
+        self._advice_task: asyncio.Task[None] | None = None
+
+    def _on_resource(self, event: Any) -> None:
+        self.model.set_resource(str(event.new))
+        self._schedule_advice(0)
+
+    def _on_constraint(self, field: str, event: Any) -> None:
+        message = self.model.set_constraint(field, str(event.new or ""))
+        self.constraint_errors[field].object = ERROR_TEMPLATE.format(html.escape(message)) if message else ""
+        self._schedule_advice()
+
+    def _on_apply(self, _event: Any) -> None:
+        self.model.apply_recommendation()
+        self._show()
+        self._schedule_advice()
+
+    def _on_auto_apply(self, event: Any) -> None:
+        self.model.set_auto_apply(bool(event.new))
+        self._show()
+        self._schedule_advice(0)
+
+    def _schedule_advice(self, delay: float = ADVICE_DELAY) -> None:
+        """Recompute the advice after ``delay`` s without another change, in a thread; only the latest
+        request is kept. Without a server session (a notebook, a test): now."""
+        self._advice_gen += 1
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:
+            self.model.refresh_advice()
+            self._show()
+            return
+        self._advice_task = asyncio.get_event_loop().create_task(self._advise(self._advice_gen, delay, doc))
+
+    async def _advise(self, gen: int, delay: float, doc: Any) -> None:
+        from panel.io.state import set_curdoc
+
+        await asyncio.sleep(delay)
+        if gen != self._advice_gen:
+            return
+        result = await asyncio.to_thread(self.model.compute_advice)
+
+        def take() -> None:
+            with set_curdoc(doc):
+                if gen == self._advice_gen and self.model.take_advice(*result):
+                    self._show()
+
+        doc.add_next_tick_callback(take)
 
     # ---- fields ---------------------------------------------------------------------------------
     def _build_fields(self) -> None:
@@ -107,6 +206,7 @@ class NewRunPage(pn.viewable.Viewer):
         self.model.set_text(name, str(event.new or ""))
         self.errors[name].object = self._error_html(self.model.field(name))
         self._show()
+        self._schedule_advice()
 
     def _on_add(self, _event: Any) -> None:
         if self.add_select.value:
@@ -121,6 +221,7 @@ class NewRunPage(pn.viewable.Viewer):
     def _after(self, action: Any, *args: Any) -> None:
         action(*args)
         self._show()
+        self._schedule_advice()
 
     def _grey(self, row: Any) -> list[str]:
         skipped = str(row.get("skip", "")).startswith("skipped")
@@ -145,6 +246,15 @@ class NewRunPage(pn.viewable.Viewer):
         if self.skip_redundant.value != m.skip_redundant:
             self.skip_redundant.value = m.skip_redundant
         self.launch_button.disabled = not m.can_launch
+        running = sum(not r.skipped for r in m.rows)
+        self.advice.object = advice_html(m.advice if m.advice_matches else None, current=m.advice_matches,
+                                         running=running, applied=m.recommendation_applied,
+                                         problems=m.cap_problems, error=m.advice_error)
+        left = m.advice is not None and m.advice_matches and any(
+            not a.recommended for a, r in zip(m.advice.rows, m.rows, strict=False) if not r.skipped)
+        self.apply_button.disabled = not left
+        if self.auto_apply.value != m.auto_apply:
+            self.auto_apply.value = m.auto_apply
         self.launch_error.object = ERROR_TEMPLATE.format(html.escape(m.launch_error)) if m.launch_error else ""
 
     # ---- launch ---------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def test_new_run_from_locks_add_validate_skip_launch(browser: Any, dashboard: tu
         expect(page.locator(".ht-addable")).to_contain_text("--fail (int, default 0)")
 
         # add the flag the first run did not vary; a bad value: the CLI's message, no launch
-        page.locator("select").select_option("fail")
+        page.get_by_label("Add hyperparameter").select_option("fail")
         page.get_by_role("button", name="Add", exact=True).click()
         box = page.locator(".ht-field-fail input")
         expect(box).to_have_value("0")
@@ -83,7 +83,7 @@ def test_new_run_from_locks_add_validate_skip_launch(browser: Any, dashboard: tu
         box.fill("0")
         expect(page.locator(".ht-error-fail")).to_have_text("")
         expect(page.locator(".tabulator-cell[tabulator-field='fail']")).to_have_text(["0"])
-        assert cells(page, "status") == ["new"]
+        assert cells(page, "status") == ["redundant"]  # --fail 0 is the default the first run left out
 
         # without it, and with epochs 1,2: x=1 epochs=1 sleep=0 ran already
         page.get_by_role("button", name="Remove").click()

@@ -31,8 +31,10 @@ def earlier(capsys: pytest.CaptureFixture[str], project_dir: Path, tmp_path: Pat
     return store, run_id
 
 
-def open_model(store_url: str, project_dir: Path, run_id: str, **kw: object) -> NewRunModel:
-    config = load_config().with_(store_url=store_url)
+def open_model(store_url: str, project_dir: Path, run_id: str, *, config_file: Path | None = None,
+               **kw: object) -> NewRunModel:
+    env = {"HYPERTUNER_CONFIG": str(config_file)} if config_file is not None else None
+    config = load_config(env).with_(store_url=store_url)
     store = open_store(config)
     settings = find_project(project_dir)
     context = NewRunContext.open(config, store, settings, open_index(store, settings))
@@ -155,3 +157,139 @@ def test_nothing_is_queued_when_the_listing_is_stale(project_dir: Path, earlier:
     before = Store(store_url).runs("tiny")
     assert model.launch() is None and "changed since the listing" in model.launch_error
     assert Store(store_url).runs("tiny") == before
+
+
+# ---- duration, cost, score, recommendation (FIG 25D-25E) ------------------------------------------
+PRICED = ('[resources.local]\nkind = "local"\n\n'
+          '[resources.cloud]\nkind = "priced"\nslots = 4\nprice_per_hour = 36.0\ndescription = "cloud"\n')
+
+
+@pytest.fixture
+def priced(tmp_path: Path) -> Path:
+    file = tmp_path / "priced.toml"
+    file.write_text(PRICED)
+    return file
+
+
+def test_columns_and_totals_come_from_advise(project_dir: Path, earlier: tuple[str, str], priced: Path) -> None:
+    from workbench_plugin.advice import Constraints, advise_from_index
+
+    store_url, run_id = earlier
+    model = open_model(store_url, project_dir, run_id, config_file=priced)
+    assert [o.name for o in model.options] == ["local", "cloud"] and model.resource == "local"
+    model.set_text("epochs", "1,2")
+    model.set_skip_redundant(False)
+    assert all(r["duration"] is None for r in model.records())  # not on the typing path
+    model.set_resource("cloud")
+    advice = model.refresh_advice()
+    assert advice is not None and advice.option.name == "cloud"
+    same = advise_from_index(model.rows, model.context.index, "train.py", options=model.options, resource="cloud",
+                             constraints=Constraints(), admin=model.context.config.limits,
+                             default_seconds=model.context.config.default_seconds)
+    records = model.records()
+    for record, a in zip(records, same.rows, strict=True):
+        assert record["score"] == f"{a.score.value:.1f}" and record["reason"] == a.score.reason
+        assert record["cost"] == f"{a.costs['cloud']:.2f} USD"
+        assert record["duration"].startswith(f"{round(a.estimate.seconds)}s (")
+    assert [r["recommendation"] for r in records] == ["skip: already ran", "recommended"]
+    table = listing_table(records, list(model.columns))
+    assert {"duration", "cost", "score", "reason", "recommendation"} <= set(table.columns)
+    assert advice.totals["cloud"].count == 2 and advice.totals == same.totals
+
+    # a skip re-totals at once, without a new fit
+    before = advice.totals["cloud"]
+    model.toggle_skip(0)
+    after = model.advice.totals["cloud"]  # type: ignore[union-attr]
+    assert (before.count, after.count) == (2, 1) and after.money < before.money
+    assert after.compute_seconds < before.compute_seconds
+    assert [r["duration"] is not None for r in model.records()] == [True, True]
+
+
+def test_constraint_messages_are_the_clis(capsys: pytest.CaptureFixture[str], project_dir: Path,
+                                          earlier: tuple[str, str]) -> None:
+    store, run_id = earlier
+    model = open_model(store, project_dir, run_id)
+    for field, flag, text in (("budget", "--budget", "lots"), ("deadline", "--deadline", "soon"),
+                              ("max_experiments", "--max-experiments", "0")):
+        message = model.set_constraint(field, text)
+        assert message is not None and "\n" not in message
+        code, _, err = run_cli(capsys, "--store", store, "plan", "--project", str(project_dir), "--from-locks",
+                               flag, text)
+        assert code == 2 and err.strip() == f"hypertuner: error: {message}"
+        assert not model.can_launch and model.constraint_errors[field] == message
+        assert model.set_constraint(field, "") is None
+    assert model.set_constraint("deadline", "30m") is None and model.set_constraint("budget", "$20") is None
+    assert model.constraint_errors == {}
+
+
+def test_apply_recommendation_skips_what_it_leaves_out(project_dir: Path, earlier: tuple[str, str]) -> None:
+    model = open_model(*earlier[:1], project_dir, earlier[1])
+    model.set_text("epochs", "2,3")
+    model.set_text("sleep", "0,0.01")
+    assert [r.skipped for r in model.rows] == [False] * 4
+    model.set_constraint("max_experiments", "2")
+    advice = model.refresh_advice()
+    assert advice is not None and sum(a.recommended for a in advice.rows) == 2
+    left = [a.index for a in advice.rows if not a.recommended]
+    assert model.apply_recommendation()
+    assert [r.index for r in model.rows if r.skipped] == left
+    marks = [r["recommendation"] for r in model.records()]
+    assert sorted(marks) == ["recommended", "recommended", "skip: over the cap of 2 experiments (applied)",
+                             "skip: over the cap of 2 experiments (applied)"]
+    assert model.advice is not None and model.advice.totals["local"].count == 2
+    # automatically: a looser cap brings rows back, a tighter one skips more
+    model.set_auto_apply(True)
+    model.set_constraint("max_experiments", "3")
+    model.refresh_advice()
+    assert sum(not r.skipped for r in model.rows) == 3
+    model.set_constraint("max_experiments", "1")
+    model.refresh_advice()
+    assert sum(not r.skipped for r in model.rows) == 1 and model.advice.totals["local"].count == 1
+
+
+def test_caps_disable_launch_and_the_launch_records_the_resource(project_dir: Path, earlier: tuple[str, str],
+                                                                 tmp_path: Path) -> None:
+    store_url, run_id = earlier
+    config = tmp_path / "capped.toml"
+    config.write_text(PRICED + "\n[limits]\nmax_experiments = 2\n")
+    model = open_model(store_url, project_dir, run_id, config_file=config)
+    model.set_text("epochs", "2,3,4")
+    model.set_resource("cloud")
+    model.refresh_advice()
+    assert model.cap_problems == ["3 experiments exceed limits.max_experiments = 2; select fewer experiments"]
+    assert not model.can_launch and model.launch() is None and "limits.max_experiments" in model.launch_error
+    assert model.apply_recommendation() and model.cap_problems == [] and model.can_launch
+    new_id = model.launch()
+    assert new_id is not None, model.launch_error
+    store = Store(store_url)
+    run = store.read_run("tiny", new_id)
+    params = [e.params for e in store.read_experiments("tiny", new_id)]
+    assert params == [r.params for r in model.rows if not r.skipped] and len(params) == 2
+    assert run.extra["lineage"]["resource"] == "cloud"
+    assert run.extra["lineage"]["recommendation"]["max_experiments"] is None
+
+
+def test_the_view_shows_the_advice(project_dir: Path, earlier: tuple[str, str], priced: Path) -> None:
+    from panel_app.new_run.view import NewRunPage
+
+    model = open_model(*earlier[:1], project_dir, earlier[1], config_file=priced)
+    model.set_text("epochs", "2,3")
+    page = NewRunPage(model, project="tiny")  # no server session: the advice is computed at once
+    page.resource_select.value = "cloud"
+    page.constraint_inputs["budget"].value_input = "abc"
+    assert "budget: &#x27;abc&#x27; is not an amount" in page.constraint_errors["budget"].object
+    assert page.launch_button.disabled
+    page.constraint_inputs["budget"].value_input = ""
+    text = page.advice.object
+    assert "cloud (chosen)" in text and "duration: " in text and "scores 0-10 for acc (max)" in text
+    assert {"duration", "cost", "score", "recommendation"} <= set(page.table.value.columns)
+    assert not page.launch_button.disabled
+
+
+def test_a_lock_of_picked_labels_keeps_the_runs_numbers(project_dir: Path, earlier: tuple[str, str]) -> None:
+    store_url, run_id = earlier
+    # the run page locks a one-value hyperparameter from its picker, as labels
+    ProjectMemory(StoreMemory(Store(store_url), "tiny")).lock("epochs", run_id=run_id, values=["1"])
+    model = open_model(store_url, project_dir, run_id)
+    assert model.field("epochs").locked and model.field("epochs").text == "1"
+    assert [r.params["epochs"] for r in model.rows] == [1]
