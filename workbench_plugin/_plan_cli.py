@@ -121,6 +121,7 @@ class Prepared:
             advice = advice._replace(totals={o.name: batch_totals(estimates, o, include) for o in advice.options})
         self.advice = advice
         self.origin = {**self.origin, "resource": advice.option.name,
+                       **({"queue": advice.option.queue or "default"} if advice.option.kind == "yarn" else {}),
                        **({"recommendation": {"budget": constraints.budget, "deadline_seconds":
                                               constraints.deadline_seconds,
                                               "max_experiments": constraints.max_experiments,

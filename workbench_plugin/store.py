@@ -180,6 +180,14 @@ class Run:
     def hparams(self) -> list[str]:
         return list(self.spec)
 
+    @property
+    def yarn_queue(self) -> str | None:
+        """The YARN queue of the resource option the batch was launched on (``plan/run --resource``
+        naming a ``kind = "yarn"`` option), recorded in its lineage; None: the engine's default."""
+        lineage = self.extra.get("lineage")
+        queue = lineage.get("queue") if isinstance(lineage, dict) else None
+        return queue if isinstance(queue, str) and queue.strip() and queue.isprintable() else None
+
 
 class Store:
     """Typed access to the store tree over a :class:`~workbench_plugin.fs.FileSystem`."""

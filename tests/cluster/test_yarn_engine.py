@@ -203,6 +203,7 @@ def test_a_yarn_resource_option_reads_its_queue_from_the_resource_manager(
     config.write_text('[resources.onprem]\nkind = "yarn"\nqueue = "default"\nvcores_per_experiment = 1\n'
                       "memory_mb_per_experiment = 512\nprice_per_vcore_hour = 0.5\n")
     folder = tmp_path / "digits"
+    yarn = {**yarn, "HYPERTUNER_STORE": f"{yarn['HYPERTUNER_STORE']}-{uuid.uuid4().hex[:6]}"}  # its own project
     prepare_demo(Store(yarn["HYPERTUNER_STORE"]), folder)
     done = hypertuner({**yarn, "HYPERTUNER_CONFIG": str(config)}, "plan", "--project", str(folder),
                       "--resource", "onprem", "batch_size=32,64")
@@ -214,3 +215,32 @@ def test_a_yarn_resource_option_reads_its_queue_from_the_resource_manager(
     assert 1 <= slots <= min(metrics["totalMB"] // 512, metrics["totalVirtualCores"]), line
     assert "note: onprem" not in done.stdout, done.stdout  # the RM answered: no fallback to configured slots
     assert " USD" in line
+
+
+def test_a_batch_on_a_yarn_resource_option_is_submitted_to_its_queue(
+        yarn: dict[str, str], minicluster: Any, tmp_path: Path) -> None:
+    """``run --resource NAME`` with ``queue = Q``: the applications go to Q (an unknown queue is
+    refused by YARN, and the experiment fails saying so)."""
+    yarn = {**yarn, "HYPERTUNER_STORE": f"{yarn['HYPERTUNER_STORE']}-{uuid.uuid4().hex[:6]}"}
+    config = tmp_path / "hypertuner.toml"
+    config.write_text('[resources.onprem]\nkind = "yarn"\nqueue = "default"\n'
+                      '[resources.nowhere]\nkind = "yarn"\nqueue = "no-such-queue"\n')
+    env = {**yarn, "HYPERTUNER_CONFIG": str(config)}
+    folder = tmp_path / "digits"
+    prepare_demo(Store(yarn["HYPERTUNER_STORE"]), folder)
+    done = hypertuner(env, "run", "batch_size=32", "num_epochs=1", "--project", str(folder), "--resource", "onprem")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    index = index_of(yarn, DEMO_NAME)
+    [run_id] = index.runs
+    assert index.runs[run_id].run.yarn_queue == "default"
+    [exp] = index.runs[run_id].experiments
+    app = rm_app(minicluster.rm_url, str(index.runs[run_id].states[exp.experiment_id].get("engine_id")).split(":")[1])
+    assert app["queue"] in ("default", "root.default")
+    done = hypertuner(env, "run", "batch_size=64", "num_epochs=1", "--project", str(folder), "--resource", "nowhere")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    index.refresh()
+    [other] = [r for r in index.runs if r != run_id]
+    [exp] = index.runs[other].experiments
+    state = index.runs[other].states[exp.experiment_id]
+    assert state.state in ("failed", "lost"), state.fields
+    assert "no-such-queue" in json.dumps(state.fields), state.fields
