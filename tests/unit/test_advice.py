@@ -136,3 +136,38 @@ def test_run_refuses_a_batch_over_the_caps_and_applies_the_recommendation(
     assert lineage is not None and [s["row"] for s in lineage.skipped] == [1, 2]
     assert run.extra["lineage"]["resource"] == "cloud"
     assert run.extra["lineage"]["recommendation"]["metric"] == "acc"
+
+
+# ---- per-row resources -------------------------------------------------------------------------------
+def test_a_row_moved_to_a_priced_option_costs_on_it_and_the_totals_split() -> None:
+    advice = advise(rows([0.1, 0.5, 0.9]), history(), finished(), options=[LOCAL, CLOUD], row_resources={1: "cloud"})
+    assert [a.resource for a in advice.rows] == ["local", "cloud", "local"] and advice.overridden
+    assert advice.split is not None and advice.combined is not None
+    local, cloud = advice.split["local"], advice.split["cloud"]
+    assert (local.count, cloud.count) == (2, 1)
+    assert local.money == 0 and cloud.money == pytest.approx(advice.rows[1].costs["cloud"])
+    assert advice.combined.count == 3 and advice.combined.money == pytest.approx(cloud.money)
+    assert advice.combined.wall_seconds == pytest.approx(max(local.wall_seconds, cloud.wall_seconds))
+    assert advice.combined.compute_seconds == pytest.approx(local.compute_seconds + cloud.compute_seconds)
+    assert advice.totals["cloud"].count == 3  # what-if: every row on each option, as before
+    # the budget counts each row's own cost: only the row on cloud costs anything
+    tight = advise(rows([0.1, 0.5, 0.9]), history(), finished(), options=[LOCAL, CLOUD], row_resources={1: "cloud"},
+                   constraints=Constraints(budget=advice.rows[1].costs["cloud"] / 2))
+    assert [a.recommended for a in tight.rows] == [True, False, True] and tight.binding == "budget"
+    assert tight.recommended_totals.money == 0
+
+
+def test_without_overrides_the_split_is_the_batch_option() -> None:
+    advice = advise(rows([0.1, 0.5]), history(), finished(), options=[LOCAL, CLOUD], resource="cloud")
+    assert advice.split == {"cloud": advice.totals["cloud"]} and advice.combined == advice.totals["cloud"]
+    assert not advice.overridden and {a.resource for a in advice.rows} == {"cloud"}
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({0: "gpu"}, "row resource: row 1: 'gpu' is not a resource option; choose one of local, cloud"),
+    ({5: "cloud"}, "row resource: row 6 is not in the plan, which has rows 1-1"),
+])
+def test_a_bad_row_resource_is_one_line(given: dict[int, str], message: str) -> None:
+    with pytest.raises(SpecError, match=message) as info:
+        advise(rows([0.1]), [], {}, options=[LOCAL, CLOUD], row_resources=given)
+    assert "\n" not in str(info.value)
