@@ -188,9 +188,10 @@ def test_plan_prices_a_row_on_its_own_option_and_run_records_it(
     code, out, err = run_cli(capsys, *base)
     assert code == 0 and "as assigned per row" not in out and "(cloud)" not in out
     run = ["--store", store, "run", "--project", str(project_dir), "x=1,2,3", "epochs=1", "sleep=0"]
+    before = set(Store(store).runs("tiny"))
     code, _, err = run_cli(capsys, *run, "--resource-row", "1,3=cloud", "--resource-row", "3=local")
     assert code == 0, err
-    new_id = max(Store(store).runs("tiny"))
+    (new_id,) = set(Store(store).runs("tiny")) - before  # ids made in the same second do not sort by time
     lineage = Store(store).read_run("tiny", new_id).extra["lineage"]
     assert lineage["resource"] == "local" and lineage["row_resources"] == {"1": "cloud"}
 
