@@ -127,9 +127,10 @@ def test_run_refuses_a_batch_over_the_caps_and_applies_the_recommendation(
     code, _, err = run_cli(capsys, *base)
     assert code == 2 and "exceed limits.max_experiments = 3" in err and "--apply-recommendation" in err
     assert len(Store(store).runs("tiny")) == 1  # nothing queued
+    before = set(Store(store).runs("tiny"))
     code, out, err = run_cli(capsys, *base, "--resource", "cloud", "--apply-recommendation")
     assert code == 0, err
-    new_id = max(Store(store).runs("tiny"))
+    (new_id,) = set(Store(store).runs("tiny")) - before  # ids made in the same second do not sort by time
     assert [e.params["x"] for e in Store(store).read_experiments("tiny", new_id)] == [3, 4]
     run = Store(store).read_run("tiny", new_id)
     lineage = lineage_of(run)
