@@ -209,13 +209,13 @@ class SparkEngine(EngineBase):
         return ["--archives", f"{default_fs}{snapshot}#snapshot"]
 
     # ---- the Engine interface ----------------------------------------------------------------
-    def _queue(self, run: Run) -> list[str]:
-        """``--queue Q`` for a run launched on a YARN resource option (``Run.yarn_queue``)."""
-        return ["--queue", run.yarn_queue] if self.yarn and run.yarn_queue else []
+    def _queue(self, queue: str | None) -> list[str]:
+        """``--queue Q`` for a batch (or a row) launched on a YARN resource option."""
+        return ["--queue", queue] if self.yarn and queue else []
 
     def submit(self, run: Run, experiment: Experiment, *, generation: int = 0) -> str:
         exp = experiment.experiment_id
-        argv = self._common(f"hypertuner {exp}", [exp]) + self._queue(run)
+        argv = self._common(f"hypertuner {exp}", [exp]) + self._queue(run.yarn_queue_of(exp))
         archive = self._snapshot_archive(run)
         argv += archive
         argv += [str(JOBS / "experiment_job.py"), *self._wrapper_args(run), "--experiment", exp,
@@ -229,7 +229,7 @@ class SparkEngine(EngineBase):
     def submit_packed(self, run: Run, experiments: Sequence[Experiment]) -> str:
         """One application, one task per experiment; the same engine id for all of them."""
         ids = [e.experiment_id for e in experiments]
-        argv = self._common(f"hypertuner {run.run_id} x{len(ids)}", [run.run_id]) + self._queue(run)
+        argv = self._common(f"hypertuner {run.run_id} x{len(ids)}", [run.run_id]) + self._queue(run.yarn_queue)
         argv += ["--conf", "spark.task.maxFailures=1", "--conf", "spark.python.worker.reuse=false"]
         argv += [str(JOBS / "packed_run.py"), *self._wrapper_args(run), "--experiments", ",".join(ids)]
         return self._launch(argv, run.run_id)

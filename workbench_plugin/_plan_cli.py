@@ -3,14 +3,15 @@
 ``--from-locks [RUN]`` starts from the project's locks and RUN's spec (default: the latest run);
 ``--add NAME=VALUES`` adds or overrides a hyperparameter; positional ``NAME=VALUES`` (or ``--spec``)
 override both. ``--skip N,M`` / ``--star N`` take row numbers as ``plan`` prints them;
-``--skip-redundant`` leaves out the redundant rows. ``plan`` takes the same options, so that it
-shows exactly the rows ``run`` would queue.
+``--skip-redundant`` leaves out the redundant rows. ``--resource-row N,M=NAME`` runs those rows on
+another resource option than ``--resource``. ``plan`` takes the same options, so that it shows
+exactly the rows ``run`` would queue.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench_plugin import batch
@@ -23,7 +24,7 @@ from workbench_plugin.next_batch import NextBatchFields, flag_key, merge_values,
 from workbench_plugin.space import SearchSpec
 
 if TYPE_CHECKING:
-    from workbench_plugin.advice import Advice
+    from workbench_plugin.advice import Advice, RowAdvice
     from workbench_plugin.config import Config
     from workbench_plugin.index import ProjectIndex
     from workbench_plugin.planning import ListingRow, Plan
@@ -31,9 +32,11 @@ if TYPE_CHECKING:
     from workbench_plugin.store import Experiment, Run, Store
 
 __all__ = ["Prepared", "add_arguments", "args_for", "launch_prepared", "listing_json", "merge_specs", "parse_count",
-           "prepare", "print_listing"]
+           "parse_row_resources", "prepare", "print_listing"]
 
 _METRICS_SHOWN = 6
+_MAX_ROW_RESOURCES = 100   # --resource-row arguments
+_MAX_NAME = 100            # characters of an option's name
 
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
@@ -53,6 +56,9 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--resource", metavar="NAME",
                    help="the resource option to price and schedule the batch on (config [resources.NAME]; "
                         "default: the first)")
+    p.add_argument("--resource-row", action="append", default=[], metavar="N,M=NAME",
+                   help="run these rows (numbered as 'plan' lists them) on resource option NAME instead "
+                        "(repeatable)")
     p.add_argument("--budget", metavar="MONEY", help="recommend the rows that fit this much money, e.g. 20")
     p.add_argument("--deadline", metavar="DURATION", help="recommend the rows that end within this, e.g. 30m, 2h")
     p.add_argument("--max-experiments", metavar="N", help="recommend at most N rows")
@@ -75,9 +81,11 @@ class Prepared:
     scores, the recommended rows; with ``--apply-recommendation`` the rows it leaves out are skipped)."""
 
     def __init__(self, store: Store, plan: Plan, index: ProjectIndex, fields: NextBatchFields | None,
-                 origin: dict[str, Any], skip: tuple[int, ...], star: tuple[int, ...], skip_redundant: bool) -> None:
+                 origin: dict[str, Any], skip: tuple[int, ...], star: tuple[int, ...], skip_redundant: bool,
+                 row_resources: dict[int, str] | None = None) -> None:
         self.store, self.plan, self.index, self.fields, self.origin = store, plan, index, fields, origin
         self.skip, self.star, self.skip_redundant = skip, star, skip_redundant
+        self.row_resources: dict[int, str] = dict(row_resources or {})  # 0-based row -> option name
         self.advice: Advice | None = None
         self.applied = False
         self.candidates = 0  # rows not skipped before the recommendation
@@ -90,8 +98,8 @@ class Prepared:
     def advise(self, config: Config, args: argparse.Namespace) -> Advice:
         """Durations and costs from the project's history, scores from its results, and the rows to
         recommend within ``--budget``/``--deadline``/``--max-experiments`` and the config's caps."""
-        from workbench_plugin.advice import Constraints, advise_from_index
-        from workbench_plugin.estimates import batch_totals, resource_options
+        from workbench_plugin.advice import Constraints, advise_from_index, check_row_resources, retotal
+        from workbench_plugin.estimates import resource_options
         from workbench_plugin.recommend import parse_duration, parse_money
 
         engine = None
@@ -106,22 +114,30 @@ class Prepared:
             metric=args.metric, goal=args.goal,
         )
         rows = self.rows()
+        options = resource_options(config, engine)
+        check_row_resources(self.row_resources, options, [r.index for r in rows], field="--resource-row")
         advice = advise_from_index(rows, self.index, self.plan.settings.script,
-                                   options=resource_options(config, engine), resource=args.resource,
+                                   options=options, resource=args.resource,
                                    constraints=constraints, admin=config.limits,
-                                   default_seconds=config.default_seconds, scales=self.plan.spec.scales)
+                                   default_seconds=config.default_seconds, scales=self.plan.spec.scales,
+                                   row_resources=self.row_resources)
         self.candidates = sum(not r.skipped for r in rows)
         if args.apply_recommendation:
             left = [a.index for a in advice.rows if not a.recommended]
             self.skip = tuple(sorted({*self.skip, *left}))
             self.star = tuple(i for i in self.star if i not in left)
             self.applied = True
-            include = [a.recommended for a in advice.rows]
-            estimates = [a.estimate for a in advice.rows]
-            advice = advice._replace(totals={o.name: batch_totals(estimates, o, include) for o in advice.options})
+            advice = retotal(advice, [a.recommended for a in advice.rows])
         self.advice = advice
+        chosen = {str(i + 1): n for i, n in sorted(self.row_resources.items())
+                  if n != advice.option.name and i not in self.skip}
+        by_name = {o.name: o for o in advice.options}
+        queues = {row: by_name[n].queue or "default" for row, n in chosen.items()
+                  if n in by_name and by_name[n].kind == "yarn"}  # where those rows are submitted
         self.origin = {**self.origin, "resource": advice.option.name,
                        **({"queue": advice.option.queue or "default"} if advice.option.kind == "yarn" else {}),
+                       **({"row_resources": chosen} if chosen else {}),
+                       **({"row_queues": queues} if queues else {}),
                        **({"recommendation": {"budget": constraints.budget, "deadline_seconds":
                                               constraints.deadline_seconds,
                                               "max_experiments": constraints.max_experiments,
@@ -145,6 +161,28 @@ def parse_count(text: str) -> int:
     if value < 1:
         raise SpecError(f"--max-experiments: {one_line(repr(text), 40)} is not a count; give a whole number, 1 or more")
     return value
+
+
+def parse_row_resources(texts: Sequence[str], count: int) -> dict[int, str]:
+    """``--resource-row N,M=NAME`` (rows as ``plan`` prints them) as {0-based row: NAME}; a later
+    argument overrides an earlier one for the same row. One line naming the option for bad input
+    (an unknown NAME is caught where the options are known)."""
+    if len(texts) > _MAX_ROW_RESOURCES:
+        raise SpecError(f"--resource-row: given {len(texts)} times; give at most {_MAX_ROW_RESOURCES} "
+                        "(list several rows in one, as in '--resource-row 2,5=cloud')")
+    out: dict[int, str] = {}
+    for text in texts:
+        rows, sep, name = text.partition("=")
+        name = name.strip()
+        if not sep or not rows.strip() or not name:
+            raise SpecError(f"--resource-row: {one_line(repr(text), 60)} is not ROWS=NAME; give rows as 'plan' "
+                            "numbers them and a resource option, as in '--resource-row 2,5=cloud'")
+        if len(name) > _MAX_NAME or not name.isprintable():
+            raise SpecError(f"--resource-row: {one_line(repr(name), 60)} is not a resource option's name; "
+                            "give one configured under [resources.<name>]")
+        for index in parse_rows("--resource-row", [rows], count):
+            out[index] = name
+    return out
 
 
 def _source_run(index: ProjectIndex, wanted: str) -> str:
@@ -216,7 +254,9 @@ def prepare(config: Config, store: Store, settings: ProjectSettings, args: argpa
     both = [i + 1 for i in star if i in skip]
     if both:
         raise SpecError(f"--star: row {both[0]} is also given to --skip; a skipped row runs nothing to star")
-    prepared = Prepared(store, plan, index, fields, origin, skip, star, bool(getattr(args, "skip_redundant", False)))
+    row_resources = parse_row_resources(getattr(args, "resource_row", None) or [], count)
+    prepared = Prepared(store, plan, index, fields, origin, skip, star, bool(getattr(args, "skip_redundant", False)),
+                        row_resources)
     prepared.advise(config, args)
     return prepared
 
@@ -224,9 +264,11 @@ def prepare(config: Config, store: Store, settings: ProjectSettings, args: argpa
 def args_for(from_run: str, *, add: Sequence[str] = (), skip: Collection[int] = (), star: Collection[int] = (),
              skip_redundant: bool = False, resource: str | None = None, budget: str | None = None,
              deadline: str | None = None, max_experiments: str | None = None, metric: str | None = None,
-             goal: str | None = None, apply_recommendation: bool = False) -> argparse.Namespace:
+             goal: str | None = None, apply_recommendation: bool = False,
+             row_resources: Mapping[int, str] | None = None) -> argparse.Namespace:
     """The arguments of ``hypertuner run --from-locks FROM_RUN --add NAME=VALUES... --skip N,M --star N
-    [--skip-redundant]`` (``skip``/``star``: 0-based rows), for callers other than the command line
+    [--skip-redundant] [--resource-row N=NAME...]`` (``skip``/``star``/``row_resources``: 0-based
+    rows), for callers other than the command line
     (the dashboard's new-run page), so that they :func:`prepare` exactly what the command would."""
     def rows(indexes: Collection[int]) -> list[str]:
         return [",".join(str(i + 1) for i in sorted(indexes))] if indexes else []
@@ -234,7 +276,8 @@ def args_for(from_run: str, *, add: Sequence[str] = (), skip: Collection[int] = 
     return argparse.Namespace(values=[], spec=None, from_locks=from_run, add=list(add), skip=rows(skip),
                               star=rows(star), skip_redundant=skip_redundant, resource=resource, budget=budget,
                               deadline=deadline, max_experiments=max_experiments, metric=metric, goal=goal,
-                              apply_recommendation=apply_recommendation)
+                              apply_recommendation=apply_recommendation,
+                              resource_row=[f"{i + 1}={n}" for i, n in sorted((row_resources or {}).items())])
 
 
 def launch_prepared(config: Config, store: Store, prepared: Prepared, *, note: str = "",
@@ -281,7 +324,9 @@ def print_listing(prepared: Prepared, interpreter_note: str) -> None:
         print(interpreter_note)
     starred = any(r.starred for r in rows)
     advice = {a.index: a for a in prepared.advice.rows} if prepared.advice else {}
-    priced = prepared.advice is not None and not prepared.advice.option.free
+    used = {a.resource for a in prepared.advice.rows} if prepared.advice else set()
+    priced = prepared.advice is not None and not all(o.free for o in prepared.advice.options if o.name in used
+                                                      or o.name == prepared.advice.option.name)
     table = []
     for r in rows:
         row: dict[str, Any] = {"#": r.row, "status": r.status, "skip": "skip" if r.skipped else "",
@@ -291,7 +336,7 @@ def print_listing(prepared: Prepared, interpreter_note: str) -> None:
         if adv is not None:
             row["duration"] = f"{format_seconds(adv.estimate.seconds)} ({format_seconds(adv.estimate.low)}-" \
                               f"{format_seconds(adv.estimate.high)})"
-            row["cost"] = f"{adv.costs[prepared.advice.option.name]:.2f}" if prepared.advice else ""
+            row["cost"] = _row_cost(prepared.advice, adv) if prepared.advice else ""
             row["score"] = f"{adv.score.value:.1f}"
             row["advice"] = "" if adv.recommended else (adv.skip_reason or "skip")
         row["command"] = r.command
@@ -326,6 +371,15 @@ def _money(value: float, currency: str) -> str:
     return f"{value:.2f} {currency}"
 
 
+def _row_cost(advice: Advice, row: RowAdvice) -> str:
+    """``0.03``, or ``0.03 USD (cloud)`` for a row on another option than the batch's."""
+    name = row.resource or advice.option.name
+    if name == advice.option.name:
+        return f"{row.costs[name]:.2f}"
+    option = next(o for o in advice.options if o.name == name)
+    return f"{_money(row.costs[name], option.currency)} ({one_line(name, 40)})"
+
+
 def _print_advice(prepared: Prepared, rows: list[ListingRow]) -> None:
     """Totals per resource option, the scores' basis, the recommendation and the caps."""
     advice = prepared.advice
@@ -338,6 +392,17 @@ def _print_advice(prepared: Prepared, rows: list[ListingRow]) -> None:
         money = "free" if option.free else _money(t.money, t.currency)
         print(f"  on {one_line(option.name, 40)}{chosen}: {t.count} experiments, {format_seconds(t.compute_seconds)} "
               f"compute, {format_seconds(t.wall_seconds)} wall at {max(1, option.slots)} slots, {money}")
+    if advice.overridden and advice.split is not None and advice.combined is not None:
+        shares = []
+        for option in advice.options:
+            share = advice.split.get(option.name)
+            if share is not None:
+                shares.append(f"{one_line(option.name, 40)} {share.count} ({format_seconds(share.wall_seconds)} "
+                              "wall, " + ("free" if option.free else _money(share.money, share.currency)) + ")")
+        c = advice.combined
+        print(f"  as assigned per row: {'; '.join(shares)}; combined {c.count} experiments, "
+              f"{format_seconds(c.compute_seconds)} compute, {format_seconds(c.wall_seconds)} wall, "
+              f"{_money(c.money, c.currency)}")
     what = f"{advice.objective.metric} ({advice.objective.goal})" if advice.objective else "coverage"
     print(f"scores 0-10 for {one_line(what, 60)}: {one_line(advice.score_basis, 300)}")
     kept = [a for a in advice.rows if a.recommended]
@@ -350,7 +415,7 @@ def _print_advice(prepared: Prepared, rows: list[ListingRow]) -> None:
     rows_kept = ",".join(str(a.index + 1) for a in kept[:30]) + ("..." if len(kept) > 30 else "")
     print(f"recommended ({within}): {len(kept)} of {running} rows{(' (' + rows_kept + ')') if kept else ''}, "
           f"{format_seconds(t.wall_seconds)} wall"
-          + ("" if advice.option.free else f", {_money(t.money, t.currency)}")
+          + ("" if advice.option.free and not advice.overridden else f", {_money(t.money, t.currency)}")
           + (f"; limited by the {advice.binding}" if advice.binding else ""))
     if prepared.applied:
         print("the recommendation is applied: the rows it leaves out are skipped")
@@ -381,6 +446,6 @@ def _advice_json(prepared: Prepared, index: int) -> dict[str, Any]:
         return {}
     a = prepared.advice.rows[index]
     return {"duration_seconds": a.estimate.seconds, "duration_low": a.estimate.low, "duration_high": a.estimate.high,
-            "duration_basis": a.estimate.basis, "costs": a.costs, "resource": prepared.advice.option.name,
+            "duration_basis": a.estimate.basis, "costs": a.costs, "resource": a.resource or prepared.advice.option.name,
             "score": a.score.value, "score_reason": a.score.reason, "recommended": a.recommended,
             "advice": a.skip_reason}

@@ -10,6 +10,11 @@ Limits: the user's budget, deadline and cap may not exceed the administrator's (
 the config: a one-line error naming the cap); where the user sets none, the administrator's cap
 applies. A money cap in another currency than the chosen option's is not compared, and the advice
 says so.
+
+Per-row resources (``row_resources``): a row may run on another option than the batch's; its cost is
+then on its own option, and the batch's totals are split per option (:attr:`Advice.split`) with a
+combined total (:attr:`Advice.combined`: money and compute summed, wall the longest of the options'
+walls, since the options run side by side).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from workbench_plugin.estimates import (
     estimate_durations,
     history_from_index,
 )
+from workbench_plugin.flags import one_line
 from workbench_plugin.recommend import (
     Candidate,
     Finished,
@@ -48,8 +54,8 @@ if TYPE_CHECKING:
     from workbench_plugin.index import ProjectIndex
     from workbench_plugin.planning import ListingRow
 
-__all__ = ["Advice", "Constraints", "RowAdvice", "advise", "advise_from_index", "cap_problems", "format_seconds",
-           "pick_option"]
+__all__ = ["Advice", "Constraints", "RowAdvice", "advise", "advise_from_index", "cap_problems",
+           "check_row_resources", "format_seconds", "pick_option", "retotal", "split_totals"]
 
 
 class Constraints(NamedTuple):
@@ -69,6 +75,7 @@ class RowAdvice(NamedTuple):
     score: Score
     recommended: bool
     skip_reason: str | None             # why the recommendation leaves it out ("skip to stay within budget")
+    resource: str = ""                  # the option this row runs on (the batch's unless overridden)
 
 
 class Advice(NamedTuple):
@@ -88,6 +95,15 @@ class Advice(NamedTuple):
     #: administrator caps the recommended rows exceed (none unless a row can exceed a cap on its own)
     recommended_problems: list[str]
     notes: list[str]
+    #: per option: the rows assigned to it that run as chosen now (options with no row are left out)
+    split: dict[str, BatchTotals] | None = None
+    #: the rows that run as chosen now, each on its own option (wall: the longest option's)
+    combined: BatchTotals | None = None
+
+    @property
+    def overridden(self) -> bool:
+        """Some row runs on another option than the batch's."""
+        return any(a.resource and a.resource != self.option.name for a in self.rows)
 
 
 _NO_CONSTRAINTS = Constraints()
@@ -127,13 +143,27 @@ def _duration_basis(estimates: Sequence[DurationEstimate]) -> str:
 def advise(rows: Sequence[ListingRow], history: Sequence[HistoryRow], finished_by_metric: Mapping[str, list[Finished]],
            *, options: Sequence[ResourceOption], resource: str | None = None,
            constraints: Constraints = _NO_CONSTRAINTS, admin: AdminLimits = _NO_CAPS,
-           default_seconds: float = 60.0, scales: Mapping[str, str] | None = None) -> Advice:
+           default_seconds: float = 60.0, scales: Mapping[str, str] | None = None,
+           row_resources: Mapping[int, str] | None = None) -> Advice:
     """Durations, costs, scores and the recommended subset for ``rows``.
 
     ``finished_by_metric``: the finished experiments' final value of each metric the project logged
-    (the objective is chosen among its keys). Rows already skipped by the user stay skipped."""
+    (the objective is chosen among its keys). Rows already skipped by the user stay skipped.
+
+    ``row_resources``: {ListingRow.index: option name} for rows that run on another option than
+    ``resource``. The budget is then checked on each row's own cost. The deadline is an
+    approximation: the recommendation schedules every row onto the fewest slots among the options
+    used (an upper bound, roughly, on the longest option's wall, since the options run side by
+    side), so it may leave out a row that would have fit, never keep one that ends late by more
+    than list scheduling's own slack."""
     notes: list[str] = []
     option = pick_option(options, resource)
+    assigned = check_row_resources(row_resources or {}, options, [r.index for r in rows])
+    resources = [assigned.get(r.index, option.name) for r in rows]
+    used = {o.name: o for o in options if o.name in set(resources)}
+    if len({o.currency for o in used.values()}) > 1:
+        notes.append("the rows' options price in " + ", ".join(sorted({o.currency for o in used.values()}))
+                     + f": the combined money and the budget add them up as {option.currency}")
     limits = apply_caps(Limits(constraints.budget, constraints.deadline_seconds, constraints.max_experiments),
                         _admin(admin, option, notes))
     estimates = estimate_durations(history, [r.params for r in rows], default_seconds=default_seconds)
@@ -145,10 +175,10 @@ def advise(rows: Sequence[ListingRow], history: Sequence[HistoryRow], finished_b
     elif constraints.metric:
         choose_objective([], constraints.metric)  # raises: no metric logged yet
     candidates = [
-        Candidate(r.params, r.status, e.seconds, c[option.name],  # type: ignore[arg-type]
+        Candidate(r.params, r.status, e.seconds, c[name],  # type: ignore[arg-type]
                   repeats=r.previous[0].experiment_id if r.previous else "",
                   why=r.previous[0].why if r.previous else "")
-        for r, e, c in zip(rows, estimates, costs, strict=True)
+        for r, e, c, name in zip(rows, estimates, costs, resources, strict=True)
     ]
     finished = finished_by_metric.get(objective.metric, []) if objective else []
     report = score_candidates(finished, candidates, objective or Objective("", "max"), scales=scales)
@@ -156,20 +186,77 @@ def advise(rows: Sequence[ListingRow], history: Sequence[HistoryRow], finished_b
     skipped = [r.skipped for r in rows]
     chosen: Recommendation = recommend(report.scores, candidates, budget=limits.budget,
                                        deadline_seconds=limits.deadline_seconds,
-                                       max_experiments=limits.max_experiments, slots=max(1, option.slots or 1),
+                                       max_experiments=limits.max_experiments,
+                                       slots=min(max(1, o.slots or 1) for o in used.values()) if used else 1,
                                        skipped=skipped)
     running = [not s for s in skipped]
     totals = {o.name: batch_totals(estimates, o, running) for o in options}
-    problems = cap_problems(totals[option.name], option, admin)
-    kept = batch_totals(estimates, option, chosen.include)
+    split, combined = split_totals(estimates, resources, options, running, currency=option.currency)
+    problems = cap_problems(combined, option, admin)
+    _, kept = split_totals(estimates, resources, options, chosen.include, currency=option.currency)
     kept_problems = cap_problems(kept, option, admin)
-    advice_rows = [RowAdvice(r.index, e, c, s, inc, reason)
-                   for r, e, c, s, inc, reason in zip(rows, estimates, costs, report.scores, chosen.include,
-                                                      chosen.reasons, strict=True)]
-    if option.note:
-        notes.append(f"{option.name}: {option.note}")
+    advice_rows = [RowAdvice(r.index, e, c, s, inc, reason, name)
+                   for r, e, c, s, inc, reason, name in zip(rows, estimates, costs, report.scores, chosen.include,
+                                                            chosen.reasons, resources, strict=True)]
+    for o in (option, *(u for u in used.values() if u.name != option.name)):
+        if o.note:
+            notes.append(f"{o.name}: {o.note}")
     return Advice(advice_rows, option, list(options), totals, kept, objective, basis, _duration_basis(estimates),
-                  limits, chosen.binding, problems, kept_problems, notes)
+                  limits, chosen.binding, problems, kept_problems, notes, split, combined)
+
+
+def check_row_resources(row_resources: Mapping[int, str], options: Sequence[ResourceOption],
+                        indexes: Sequence[int], *, field: str = "row resource") -> dict[int, str]:
+    """``row_resources`` checked: each key a row's index among ``indexes``, each name an option's;
+    a one-line SpecError naming ``field``, the row (numbered as ``plan`` prints it) and the options."""
+    names = [o.name for o in options]
+    known = set(indexes)
+    out: dict[int, str] = {}
+    for index, name in row_resources.items():
+        if index not in known:
+            shown = f"1-{max(known) + 1}" if known else "none"
+            raise SpecError(f"{field}: row {index + 1} is not in the plan, which has rows {shown}; "
+                            "'hypertuner plan' lists them")
+        if name not in names:
+            raise SpecError(f"{field}: row {index + 1}: {one_line(repr(name), 60)} is not a resource option; "
+                            f"choose one of {', '.join(names) or 'none (add [resources.<name>] to the config)'}")
+        out[index] = name
+    return out
+
+
+def split_totals(estimates: Sequence[DurationEstimate], resources: Sequence[str],
+                 options: Sequence[ResourceOption], include: Sequence[bool], *,
+                 currency: str) -> tuple[dict[str, BatchTotals], BatchTotals]:
+    """Per option, the totals of the ``include``-d rows assigned to it (``resources``: one option name
+    per estimate; options with none are left out), and the combined total: count, compute and money
+    summed (in ``currency``, as given), wall the longest option's (the options run side by side)."""
+    if not len(estimates) == len(resources) == len(include):
+        raise ValueError(f"resources: {len(resources)} names and {len(include)} flags for {len(estimates)} "
+                         "estimates; give one of each per estimate")
+    split: dict[str, BatchTotals] = {}
+    for o in options:
+        mine = [keep and name == o.name for name, keep in zip(resources, include, strict=True)]
+        if any(name == o.name for name in resources):
+            split[o.name] = batch_totals(estimates, o, mine)
+    parts = list(split.values())
+    combined = BatchTotals(count=sum(t.count for t in parts), compute_seconds=sum(t.compute_seconds for t in parts),
+                           wall_seconds=max((t.wall_seconds for t in parts), default=0.0),
+                           money=sum(t.money for t in parts), currency=currency)
+    return split, combined
+
+
+def retotal(advice: Advice, running: Sequence[bool], row_resources: Mapping[int, str] | None = None) -> Advice:
+    """``advice`` with its totals over the ``running`` rows (a skip changes no estimate: no refit);
+    ``row_resources`` given: the rows' options as these (the batch's elsewhere), costs unchanged."""
+    estimates = [a.estimate for a in advice.rows]
+    rows = advice.rows
+    if row_resources is not None:
+        assigned = check_row_resources(row_resources, advice.options, [a.index for a in rows])
+        rows = [a._replace(resource=assigned.get(a.index, advice.option.name)) for a in rows]
+    resources = [a.resource or advice.option.name for a in rows]
+    split, combined = split_totals(estimates, resources, advice.options, running, currency=advice.option.currency)
+    return advice._replace(rows=rows, totals={o.name: batch_totals(estimates, o, running) for o in advice.options},
+                           split=split, combined=combined)
 
 
 def cap_problems(totals: BatchTotals, option: ResourceOption, admin: AdminLimits = _NO_CAPS) -> list[str]:
@@ -187,7 +274,8 @@ def cap_problems(totals: BatchTotals, option: ResourceOption, admin: AdminLimits
 def advise_from_index(rows: Sequence[ListingRow], index: ProjectIndex, script: str, *,
                       options: Sequence[ResourceOption], resource: str | None = None,
                       constraints: Constraints = _NO_CONSTRAINTS, admin: AdminLimits = _NO_CAPS,
-                      default_seconds: float = 60.0, scales: Mapping[str, str] | None = None) -> Advice:
+                      default_seconds: float = 60.0, scales: Mapping[str, str] | None = None,
+                      row_resources: Mapping[int, str] | None = None) -> Advice:
     """:func:`advise` with the history and finished results read from the project's index."""
     history = history_from_index(index, script)
     frames = [index.frames(run_id) for run_id in index.runs if index.entry(run_id).run.script == script]
@@ -198,7 +286,7 @@ def advise_from_index(rows: Sequence[ListingRow], index: ProjectIndex, script: s
         if rows_of:
             finished[name] = rows_of
     return advise(rows, history, finished, options=options, resource=resource, constraints=constraints,
-                  admin=admin, default_seconds=default_seconds, scales=scales)
+                  admin=admin, default_seconds=default_seconds, scales=scales, row_resources=row_resources)
 
 
 def format_seconds(seconds: float) -> str:

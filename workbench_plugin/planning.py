@@ -254,6 +254,11 @@ def launch(
     ]
     ids = {p.index: x.experiment_id for p, x in zip(chosen, experiments, strict=True)}
     lineage: dict[str, Any] = dict(origin or {})
+    row_queues = lineage.pop("row_queues", None)  # plan rows -> YARN queue: kept per experiment id
+    if isinstance(row_queues, dict):
+        queues = {ids[int(row) - 1]: q for row, q in row_queues.items() if int(row) - 1 in ids}
+        if queues:
+            lineage["queues"] = queues
     left_out = [{"row": e.index + 1, "params": e.params, "why": "chosen" if e.index in skip else "redundant"}
                 for e in plan.experiments if e.index not in ids]
     if left_out:

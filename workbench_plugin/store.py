@@ -188,6 +188,16 @@ class Run:
         queue = lineage.get("queue") if isinstance(lineage, dict) else None
         return queue if isinstance(queue, str) and queue.strip() and queue.isprintable() else None
 
+    def yarn_queue_of(self, experiment_id: str) -> str | None:
+        """The YARN queue of one experiment: its row's own yarn resource option (``--resource-row``),
+        else the batch's (:attr:`yarn_queue`)."""
+        lineage = self.extra.get("lineage")
+        queues = lineage.get("queues") if isinstance(lineage, dict) else None
+        queue = queues.get(experiment_id) if isinstance(queues, dict) else None
+        if isinstance(queue, str) and queue.strip() and queue.isprintable():
+            return queue
+        return self.yarn_queue
+
 
 class Store:
     """Typed access to the store tree over a :class:`~workbench_plugin.fs.FileSystem`."""

@@ -135,18 +135,19 @@ class NewRunContext:
         return self._options
 
     def advise(self, rows: Sequence[ListingRow], plan_scales: Mapping[str, str], *, resource: str | None,
-               constraints: Constraints) -> Advice:
+               constraints: Constraints, row_resources: Mapping[int, str] | None = None) -> Advice:
         """``plan``'s advice for these rows (the same call as ``Prepared.advise``)."""
         from workbench_plugin.advice import advise_from_index
 
         return advise_from_index(rows, self.index, self.settings.script, options=self.options(),
                                  resource=resource, constraints=constraints, admin=self.config.limits,
-                                 default_seconds=self.config.default_seconds, scales=plan_scales)
+                                 default_seconds=self.config.default_seconds, scales=plan_scales,
+                                 row_resources=row_resources)
 
     def launch(self, from_run: str, add: Sequence[str], *, skip: Sequence[int], star: Sequence[int],
                skip_redundant: bool, expected: Sequence[Mapping[str, Any]] | None = None,
                running: Sequence[Mapping[str, Any]] | None = None, resource: str | None = None,
-               constraints: ConstraintTexts | None = None) -> Run:
+               constraints: ConstraintTexts | None = None, row_resources: Mapping[int, str] | None = None) -> Run:
         """Queue the batch as ``hypertuner run`` would; ``expected`` (the rows' params shown) must be
         what the command plans now, and ``running`` the rows it queues, else a one-line error and
         nothing queued. ``constraints``: given, they are passed with ``--apply-recommendation``."""
@@ -155,7 +156,7 @@ class NewRunContext:
                                   resource=resource, budget=texts.given("budget"),
                                   deadline=texts.given("deadline"),
                                   max_experiments=texts.given("max_experiments"),
-                                  apply_recommendation=constraints is not None)
+                                  apply_recommendation=constraints is not None, row_resources=row_resources)
         prepared = _plan_cli.prepare(self.config, self.store, self.settings, args)
         if expected is not None:
             now = [params_key("", e.params) for e in prepared.plan.experiments]
@@ -207,6 +208,8 @@ class NewRunModel(param.Parameterized):
         self.columns: dict[str, ColumnSlot] = dict(columns or {})
         self.skip: set[int] = set()
         self.star: set[int] = set()
+        #: rows that run on another option than ``resource`` (ListingRow.index -> option name)
+        self.row_resources: dict[int, str] = {}
         # the advice's columns, unless a caller plugs in its own under the same name
         self.columns = {**{name: functools.partial(self._advice_column, name) for name in ADVICE_COLUMNS},
                         **self.columns}
@@ -281,6 +284,7 @@ class NewRunModel(param.Parameterized):
                 self.skip = {i for i in self.skip if i < count}
                 self.applied = {i: why for i, why in self.applied.items() if i in self.skip}
                 self.star = {i for i in self.star if i < count and i not in self.skip}
+                self.row_resources = {i: n for i, n in self.row_resources.items() if i < count}
                 rows = listing(plan, self.context.index, skip=self.skip, star=self.star,
                                skip_redundant=self.skip_redundant)
                 self.scales = dict(plan.spec.scales)  # the checked spec's, as plan advises with
@@ -289,7 +293,7 @@ class NewRunModel(param.Parameterized):
         self.rows = rows
         self.version += 1
         if self.advice is not None and self.advice_matches:
-            self.advice = retotal(self.advice, [not r.skipped for r in rows])
+            self.advice = retotal(self.advice, [not r.skipped for r in rows], self._row_resources())
 
     def _spec(self) -> SearchSpec:
         base = SearchSpec.parse(self.base.mapping())
@@ -382,6 +386,25 @@ class NewRunModel(param.Parameterized):
                                   + ", ".join(o.name for o in self.options))
         self.resource = name
 
+    def set_row_resource(self, index: int, name: str) -> None:
+        """Run row ``index`` on option ``name`` instead of the batch's ("" or the batch's option: back to
+        it); its cost and the totals follow at once (the recommendation when the advice is asked again)."""
+        if not 0 <= index < len(self.rows):
+            raise HyperTunerError(f"row resource: row {index + 1} is not listed; the listing has rows "
+                                  f"1-{len(self.rows)}")
+        if name and name not in {o.name for o in self.options}:
+            raise HyperTunerError(f"row resource: row {index + 1}: {one_line(repr(name), 60)} is not a resource "
+                                  "option; choose one of " + ", ".join(o.name for o in self.options))
+        if name and name != self.resource:
+            self.row_resources[index] = name
+        else:
+            self.row_resources.pop(index, None)
+        self.recompute()
+
+    def _row_resources(self) -> dict[int, str]:
+        """The overrides that differ from the batch's option now."""
+        return {i: n for i, n in self.row_resources.items() if n != self.resource}
+
     def set_constraint(self, field: str, text: str) -> str | None:
         """A constraint as typed; the CLI's one-line message when it does not parse (kept until fixed)."""
         if field not in CONSTRAINTS:
@@ -397,7 +420,8 @@ class NewRunModel(param.Parameterized):
         if self.advice is None or not self.advice_matches:
             return []
         option = self.advice.option
-        return cap_problems(self.advice.totals[option.name], option, self.context.config.limits)
+        totals = self.advice.combined or self.advice.totals[option.name]
+        return cap_problems(totals, option, self.context.config.limits)
 
     def _advice_rows(self) -> list[ListingRow]:
         """The rows to advise on: with ``auto_apply``, the rows the recommendation skipped come back
@@ -415,7 +439,7 @@ class NewRunModel(param.Parameterized):
             return version, None, ""
         try:
             return version, self.context.advise(rows, self.scales, resource=self.resource or None,
-                                                constraints=constraints), ""
+                                                constraints=constraints, row_resources=self._row_resources()), ""
         except HyperTunerError as exc:
             return version, None, one_line(str(exc))
 
@@ -491,7 +515,8 @@ class NewRunModel(param.Parameterized):
                 self.run_id, self.additions(), skip=sorted(self.skip), star=sorted(self.star),
                 skip_redundant=self.skip_redundant, expected=[r.params for r in self.rows],
                 running=[r.params for r in self.rows if not r.skipped], resource=self.resource or None,
-                constraints=self.constraint_texts if self.recommendation_applied else None)
+                constraints=self.constraint_texts if self.recommendation_applied else None,
+                row_resources=self._row_resources())
         except (HyperTunerError, OSError) as exc:
             self.launch_error = one_line(str(exc))
             self.recompute()

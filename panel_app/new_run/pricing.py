@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from workbench_plugin import _plan_cli
 from workbench_plugin._exceptions import HyperTunerError
 from workbench_plugin.advice import Advice, Constraints, format_seconds
-from workbench_plugin.estimates import batch_totals
+from workbench_plugin.advice import retotal as _retotal
 from workbench_plugin.flags import one_line
 from workbench_plugin.recommend import parse_duration, parse_money
 
@@ -26,8 +26,9 @@ __all__ = ["ADVICE_COLUMNS", "CONSTRAINTS", "ConstraintTexts", "advice_cells", "
 
 #: The constraint fields, in order, as the CLI names them.
 CONSTRAINTS = ("budget", "deadline", "max_experiments")
-#: The listing's columns from the advice (``cost`` only when the chosen option is priced).
-ADVICE_COLUMNS = ("duration", "cost", "score", "recommendation", "reason")
+#: The listing's columns from the advice (``cost`` only when an option used is priced; ``resource``:
+#: the option each row runs on, the batch's unless overridden on the row).
+ADVICE_COLUMNS = ("resource", "duration", "cost", "score", "recommendation", "reason")
 
 
 class ConstraintTexts(NamedTuple):
@@ -68,10 +69,10 @@ def parse_constraints(texts: ConstraintTexts) -> tuple[Constraints, dict[str, st
                        max_experiments=None if count is None else int(count)), errors
 
 
-def retotal(advice: Advice, running: Sequence[bool]) -> Advice:
-    """``advice`` with its totals over the ``running`` rows (a skip changes no estimate: no refit)."""
-    estimates = [a.estimate for a in advice.rows]
-    return advice._replace(totals={o.name: batch_totals(estimates, o, running) for o in advice.options})
+def retotal(advice: Advice, running: Sequence[bool], row_resources: Mapping[int, str] | None = None) -> Advice:
+    """``advice`` with its totals over the ``running`` rows (a skip changes no estimate: no refit);
+    ``row_resources`` given, the rows' options as these (see :func:`workbench_plugin.advice.retotal`)."""
+    return _retotal(advice, running, row_resources)
 
 
 def advice_cells(advice: Advice | None, rows: Sequence[ListingRow],
@@ -83,14 +84,20 @@ def advice_cells(advice: Advice | None, rows: Sequence[ListingRow],
     if advice is None:
         return out
     by_index = {a.index: a for a in advice.rows}
+    used = {a.resource or advice.option.name for a in advice.rows} | {advice.option.name}
+    priced = any(not o.free for o in advice.options if o.name in used)
     for r in rows:
         a = by_index.get(r.index)
         if a is None:
             continue
         e = a.estimate
         out["duration"][r.index] = f"{format_seconds(e.seconds)} ({format_seconds(e.low)}-{format_seconds(e.high)})"
-        if not advice.option.free:
-            out["cost"][r.index] = f"{a.costs[advice.option.name]:.2f} {advice.option.currency}"
+        name = a.resource or advice.option.name
+        out["resource"][r.index] = name
+        option = next((o for o in advice.options if o.name == name), advice.option)
+        if priced:
+            mine = "" if name == advice.option.name else f" ({name})"
+            out["cost"][r.index] = f"{a.costs[name]:.2f} {option.currency}{mine}"
         out["score"][r.index] = f"{a.score.value:.1f}"
         out["reason"][r.index] = one_line(a.score.reason, 160)
         if r.index in applied:

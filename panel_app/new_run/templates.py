@@ -151,6 +151,14 @@ def advice_html(advice: Advice | None, *, current: bool, running: int, applied: 
     table = ('<table class="ht-totals" style="border-collapse:collapse;font-size:12px" cellpadding="3">'
              "<tr><th align=left>resource</th><th align=left>experiments</th><th align=left>compute</th>"
              "<th align=left>wall</th><th align=left>cost</th><th></th></tr>" + "".join(rows) + "</table>")
+    if advice.overridden and advice.split is not None and advice.combined is not None:
+        shares = [f"{_e(o.name, 40)} {advice.split[o.name].count} ({format_seconds(advice.split[o.name].wall_seconds)}"
+                  f" wall, {'free' if o.free else _money(advice.split[o.name].money, o.currency)})"
+                  for o in advice.options if o.name in advice.split]
+        c = advice.combined
+        table += (f'<div class="ht-split">as assigned per row: {"; ".join(shares)}; combined {c.count} experiments, '
+                  f"{format_seconds(c.compute_seconds)} compute, {format_seconds(c.wall_seconds)} wall, "
+                  f"{_money(c.money, c.currency)}</div>")
     what = f"{advice.objective.metric} ({advice.objective.goal})" if advice.objective else "coverage"
     kept = [a for a in advice.rows if a.recommended]
     t = advice.recommended_totals
@@ -161,7 +169,7 @@ def advice_html(advice: Advice | None, *, current: bool, running: int, applied: 
     within = ", ".join(x for x in limits if x) or "no limit"
     rec = (f"recommended ({within}): {len(kept)} row{'s' if len(kept) != 1 else ''}, "
            f"{format_seconds(t.wall_seconds)} wall"
-           + ("" if advice.option.free else f", {_money(t.money, t.currency)}")
+           + ("" if advice.option.free and not advice.overridden else f", {_money(t.money, t.currency)}")
            + (f"; limited by the {_e(advice.binding, 40)}" if advice.binding else "")
            + ("; applied: the rows it leaves out are skipped" if applied else ""))
     lines = [f"{head}{table}",

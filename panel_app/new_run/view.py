@@ -3,7 +3,8 @@
 
 One text field per hyperparameter (checked as typed, ``value_input``; the CLI's one-line message
 under it), an "add hyperparameter" menu, the listing in a Tabulator (a click on a row's skip or
-star cell toggles it; skipped rows stay, greyed), "Skip all redundant", and Launch, which queues
+star cell toggles it; skipped rows stay, greyed; a row's resource cell is a list of the options that
+overrides the batch's for that row), "Skip all redundant", and Launch, which queues
 the run and sends the browser to ``?run=<new id>``.
 
 Below the fields: the resource option, the constraints (budget, deadline, max experiments; the
@@ -33,6 +34,8 @@ from panel_app.new_run.templates import (
     listing_table,
     title_html,
 )
+from workbench_plugin._exceptions import HyperTunerError
+from workbench_plugin.flags import one_line
 
 __all__ = ["NewRunPage"]
 
@@ -65,7 +68,8 @@ class NewRunPage(pn.viewable.Viewer):
         self.go_to.jscallback(value=_GO_TO_RUN_JS)
         self._build_advice_widgets()
         self.table = pn.widgets.Tabulator(
-            listing_table(model.records()), disabled=True, show_index=False, selectable=False,
+            listing_table(model.records()), disabled=False, editors=self._editors(listing_table(model.records())),
+            show_index=False, selectable=False,
             formatters={"previous": {"type": "html"}}, layout="fit_data_table", height=420,
             header_tooltips={"score": "0-10; the reason column says why", "recommendation":
                              "what the recommendation does with the row"},
@@ -74,6 +78,7 @@ class NewRunPage(pn.viewable.Viewer):
         if self.table.style is not None:  # greys skipped rows; kept when the value is replaced
             self.table.style.apply(self._grey, axis=1)
         self.table.on_click(self._on_cell)
+        self.table.on_edit(self._on_edit)
         self.add_button.on_click(self._on_add)
         self.skip_redundant.param.watch(lambda e: self._after(self.model.set_skip_redundant, bool(e.new)), "value")
         self.launch_button.on_click(self._on_launch)
@@ -235,6 +240,21 @@ class NewRunPage(pn.viewable.Viewer):
         elif event.column == "star":
             self._after(self.model.toggle_star, int(event.row))
 
+    def _editors(self, frame: Any) -> dict[str, Any]:
+        """Only a row's resource is edited in place (a list of the options; the batch's is the default)."""
+        names = [o.name for o in self.model.options]
+        return {c: ({"type": "list", "values": names} if c == "resource" and len(names) > 1 else None)
+                for c in frame.columns}
+
+    def _on_edit(self, event: Any) -> None:
+        if event.column != "resource" or event.row is None or event.row >= len(self.model.rows):
+            return
+        try:
+            self._after(self.model.set_row_resource, int(event.row), str(event.value))
+        except HyperTunerError as exc:  # a stale cell: say why, show the model's choice again
+            self.model.launch_error = one_line(str(exc))
+            self._show()
+
     def _show(self) -> None:
         m = self.model
         more = (f" Showing the first {MAX_ROWS_SHOWN:,}; {m.hidden_rows:,} more are not listed."
@@ -242,7 +262,9 @@ class NewRunPage(pn.viewable.Viewer):
         problem = f' <span class="ht-new-run-problem" style="color:#b00020">{html.escape(m.problem)}</span>' \
             if m.problem and m.rows else ""
         self.summary.object = f"<b>{html.escape(m.summary())}</b>{html.escape(more)}{problem}"
-        self.table.value = listing_table(m.records(), list(m.columns))  # a few hundred rows: replaced whole
+        frame = listing_table(m.records(), list(m.columns))  # a few hundred rows: replaced whole
+        self.table.editors = self._editors(frame)
+        self.table.value = frame
         if self.skip_redundant.value != m.skip_redundant:
             self.skip_redundant.value = m.skip_redundant
         self.launch_button.disabled = not m.can_launch

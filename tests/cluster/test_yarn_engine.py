@@ -219,8 +219,8 @@ def test_a_yarn_resource_option_reads_its_queue_from_the_resource_manager(
 
 def test_a_batch_on_a_yarn_resource_option_is_submitted_to_its_queue(
         yarn: dict[str, str], minicluster: Any, tmp_path: Path) -> None:
-    """``run --resource NAME`` with ``queue = Q``: the applications go to Q (an unknown queue is
-    refused by YARN, and the experiment fails saying so)."""
+    """``run --resource onprem --resource-row 2=nowhere``: row 1 goes to onprem's queue, row 2 to
+    nowhere's, which YARN does not know: that experiment fails saying so, the other succeeds."""
     yarn = {**yarn, "HYPERTUNER_STORE": f"{yarn['HYPERTUNER_STORE']}-{uuid.uuid4().hex[:6]}"}
     config = tmp_path / "hypertuner.toml"
     config.write_text('[resources.onprem]\nkind = "yarn"\nqueue = "default"\n'
@@ -228,19 +228,19 @@ def test_a_batch_on_a_yarn_resource_option_is_submitted_to_its_queue(
     env = {**yarn, "HYPERTUNER_CONFIG": str(config)}
     folder = tmp_path / "digits"
     prepare_demo(Store(yarn["HYPERTUNER_STORE"]), folder)
-    done = hypertuner(env, "run", "batch_size=32", "num_epochs=1", "--project", str(folder), "--resource", "onprem")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = hypertuner(env, "run", "batch_size=32,64", "num_epochs=1", "--project", str(folder),
+                      "--resource", "onprem", "--resource-row", "2=nowhere")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]  # one experiment failed
     index = index_of(yarn, DEMO_NAME)
     [run_id] = index.runs
-    assert index.runs[run_id].run.yarn_queue == "default"
-    [exp] = index.runs[run_id].experiments
-    app = rm_app(minicluster.rm_url, str(index.runs[run_id].states[exp.experiment_id].get("engine_id")).split(":")[1])
+    entry = index.runs[run_id]
+    assert entry.run.yarn_queue == "default"
+    first, second = entry.experiments
+    assert entry.run.yarn_queue_of(second.experiment_id) == "no-such-queue"
+    state = entry.states[first.experiment_id]
+    assert state.state == "succeeded", state.fields
+    app = rm_app(minicluster.rm_url, str(state.get("engine_id")).split(":")[1])
     assert app["queue"] in ("default", "root.default")
-    done = hypertuner(env, "run", "batch_size=64", "num_epochs=1", "--project", str(folder), "--resource", "nowhere")
-    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
-    index.refresh()
-    [other] = [r for r in index.runs if r != run_id]
-    [exp] = index.runs[other].experiments
-    state = index.runs[other].states[exp.experiment_id]
+    state = entry.states[second.experiment_id]
     assert state.state in ("failed", "lost"), state.fields
     assert "no-such-queue" in json.dumps(state.fields), state.fields

@@ -127,12 +127,100 @@ def test_run_refuses_a_batch_over_the_caps_and_applies_the_recommendation(
     code, _, err = run_cli(capsys, *base)
     assert code == 2 and "exceed limits.max_experiments = 3" in err and "--apply-recommendation" in err
     assert len(Store(store).runs("tiny")) == 1  # nothing queued
+    before = set(Store(store).runs("tiny"))
     code, out, err = run_cli(capsys, *base, "--resource", "cloud", "--apply-recommendation")
     assert code == 0, err
-    new_id = max(Store(store).runs("tiny"))
+    (new_id,) = set(Store(store).runs("tiny")) - before  # ids made in the same second do not sort by time
     assert [e.params["x"] for e in Store(store).read_experiments("tiny", new_id)] == [3, 4]
     run = Store(store).read_run("tiny", new_id)
     lineage = lineage_of(run)
     assert lineage is not None and [s["row"] for s in lineage.skipped] == [1, 2]
     assert run.extra["lineage"]["resource"] == "cloud"
     assert run.extra["lineage"]["recommendation"]["metric"] == "acc"
+
+
+# ---- per-row resources -------------------------------------------------------------------------------
+def test_a_row_moved_to_a_priced_option_costs_on_it_and_the_totals_split() -> None:
+    advice = advise(rows([0.1, 0.5, 0.9]), history(), finished(), options=[LOCAL, CLOUD], row_resources={1: "cloud"})
+    assert [a.resource for a in advice.rows] == ["local", "cloud", "local"] and advice.overridden
+    assert advice.split is not None and advice.combined is not None
+    local, cloud = advice.split["local"], advice.split["cloud"]
+    assert (local.count, cloud.count) == (2, 1)
+    assert local.money == 0 and cloud.money == pytest.approx(advice.rows[1].costs["cloud"])
+    assert advice.combined.count == 3 and advice.combined.money == pytest.approx(cloud.money)
+    assert advice.combined.wall_seconds == pytest.approx(max(local.wall_seconds, cloud.wall_seconds))
+    assert advice.combined.compute_seconds == pytest.approx(local.compute_seconds + cloud.compute_seconds)
+    assert advice.totals["cloud"].count == 3  # what-if: every row on each option, as before
+    # the budget counts each row's own cost: only the row on cloud costs anything
+    tight = advise(rows([0.1, 0.5, 0.9]), history(), finished(), options=[LOCAL, CLOUD], row_resources={1: "cloud"},
+                   constraints=Constraints(budget=advice.rows[1].costs["cloud"] / 2))
+    assert [a.recommended for a in tight.rows] == [True, False, True] and tight.binding == "budget"
+    assert tight.recommended_totals.money == 0
+
+
+def test_without_overrides_the_split_is_the_batch_option() -> None:
+    advice = advise(rows([0.1, 0.5]), history(), finished(), options=[LOCAL, CLOUD], resource="cloud")
+    assert advice.split == {"cloud": advice.totals["cloud"]} and advice.combined == advice.totals["cloud"]
+    assert not advice.overridden and {a.resource for a in advice.rows} == {"cloud"}
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({0: "gpu"}, "row resource: row 1: 'gpu' is not a resource option; choose one of local, cloud"),
+    ({5: "cloud"}, "row resource: row 6 is not in the plan, which has rows 1-1"),
+])
+def test_a_bad_row_resource_is_one_line(given: dict[int, str], message: str) -> None:
+    with pytest.raises(SpecError, match=message) as info:
+        advise(rows([0.1]), [], {}, options=[LOCAL, CLOUD], row_resources=given)
+    assert "\n" not in str(info.value)
+
+
+def test_plan_prices_a_row_on_its_own_option_and_run_records_it(
+    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str], priced: Path,  # noqa: F811
+) -> None:
+    store, _ = earlier
+    base = ["--store", store, "plan", "--project", str(project_dir), "x=1,2,3", "epochs=1", "sleep=0"]
+    code, out, err = run_cli(capsys, *base, "--resource-row", "2=cloud")
+    assert code == 0, err
+    line = next(line for line in out.splitlines() if line.startswith("2 "))
+    assert " USD (cloud)" in line
+    assert "as assigned per row: local 2 (" in out and "cloud 1 (" in out and "combined 3 experiments" in out
+    data = json.loads(run_cli(capsys, *base, "--resource-row", "2=cloud", "--json")[1])
+    assert [r["resource"] for r in data] == ["local", "cloud", "local"]
+    code, out, err = run_cli(capsys, *base)
+    assert code == 0 and "as assigned per row" not in out and "(cloud)" not in out
+    run = ["--store", store, "run", "--project", str(project_dir), "x=1,2,3", "epochs=1", "sleep=0"]
+    before = set(Store(store).runs("tiny"))
+    code, _, err = run_cli(capsys, *run, "--resource-row", "1,3=cloud", "--resource-row", "3=local")
+    assert code == 0, err
+    (new_id,) = set(Store(store).runs("tiny")) - before  # ids made in the same second do not sort by time
+    lineage = Store(store).read_run("tiny", new_id).extra["lineage"]
+    assert lineage["resource"] == "local" and lineage["row_resources"] == {"1": "cloud"}
+
+
+@pytest.mark.parametrize(("given", "field"), [
+    ("2", "'2' is not ROWS=NAME"),
+    ("=cloud", "'=cloud' is not ROWS=NAME"),
+    ("9=cloud", "row 9 is not in the plan, which has rows 1-3"),
+    ("x=cloud", "'x' is not a row number"),
+    ("2=gpu", "row 2: 'gpu' is not a resource option; choose one of local, cloud"),
+])
+def test_a_bad_resource_row_is_one_line_naming_the_option(
+    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str], priced: Path,  # noqa: F811
+    given: str, field: str,
+) -> None:
+    store, _ = earlier
+    code, _, err = run_cli(capsys, "--store", store, "plan", "--project", str(project_dir), "x=1,2,3", "epochs=1",
+                           "sleep=0", "--resource-row", given)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.strip().startswith("--resource-row: ") or "--resource-row: " in err, err
+    assert field in err, err
+
+
+def test_args_for_passes_the_row_resources() -> None:
+    from workbench_plugin._plan_cli import args_for, parse_row_resources
+
+    args = args_for("r1", row_resources={2: "cloud", 0: "local"})
+    assert args.resource_row == ["1=local", "3=cloud"]
+    assert parse_row_resources(args.resource_row, 3) == {0: "local", 2: "cloud"}
+    with pytest.raises(SpecError, match="--resource-row: given 101 times; give at most 100"):
+        parse_row_resources(["1=a"] * 101, 3)

@@ -4,12 +4,14 @@ listing with skip / star / skip all redundant, and a launch equal to ``hypertune
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from panel_app.new_run.model import MAX_ROWS_SHOWN, NewRunContext, NewRunModel
 from panel_app.new_run.templates import listing_table, previous_html
 from tests.unit.test_cli import run_cli
+from workbench_plugin._exceptions import HyperTunerError
 from workbench_plugin.batch import open_index, open_store
 from workbench_plugin.config import load_config
 from workbench_plugin.memory import ProjectMemory, StoreMemory
@@ -293,3 +295,55 @@ def test_a_lock_of_picked_labels_keeps_the_runs_numbers(project_dir: Path, earli
     model = open_model(store_url, project_dir, run_id)
     assert model.field("epochs").locked and model.field("epochs").text == "1"
     assert [r.params["epochs"] for r in model.rows] == [1]
+
+
+def test_a_row_on_another_resource_costs_on_it_and_launch_records_it(
+    project_dir: Path, earlier: tuple[str, str], priced: Path,
+) -> None:
+    store_url, run_id = earlier
+    model = open_model(store_url, project_dir, run_id, config_file=priced)
+    model.set_text("epochs", "2,3")
+    assert model.resource == "local"
+    advice = model.refresh_advice()
+    assert advice is not None and not advice.overridden
+    assert [r["resource"] for r in model.records()] == ["local", "local"]
+    assert advice.combined is not None and advice.combined.money == 0
+
+    model.set_row_resource(1, "cloud")  # re-totalled at once, without a new fit
+    assert model.row_resources == {1: "cloud"}
+    advice = model.advice
+    assert advice is not None and advice.overridden and advice.split is not None and advice.combined is not None
+    cost = advice.rows[1].costs["cloud"]
+    assert (advice.split["local"].count, advice.split["cloud"].count) == (1, 1)
+    assert advice.split["cloud"].money == pytest.approx(cost) and advice.combined.money == pytest.approx(cost)
+    records = model.records()
+    assert [r["resource"] for r in records] == ["local", "cloud"]
+    assert records[1]["cost"] == f"{cost:.2f} USD (cloud)" and records[0]["cost"] == "0.00 USD"
+    table = listing_table(records, list(model.columns))
+    assert list(table["resource"]) == ["local", "cloud"]
+    # asked again: the same, through the core
+    again = model.refresh_advice()
+    assert again is not None and again.split == advice.split and [a.resource for a in again.rows] == ["local", "cloud"]
+    with pytest.raises(HyperTunerError, match="row resource: row 2: 'gpu' is not a resource option"):
+        model.set_row_resource(1, "gpu")
+
+    new_id = model.launch()
+    assert new_id is not None, model.launch_error
+    run = Store(store_url).read_run("tiny", new_id)
+    assert run.extra["lineage"]["resource"] == "local" and run.extra["lineage"]["row_resources"] == {"2": "cloud"}
+
+    model.set_row_resource(1, "local")  # back to the batch's option
+    assert model.row_resources == {}
+
+
+def test_the_view_lists_a_resource_per_row(project_dir: Path, earlier: tuple[str, str], priced: Path) -> None:
+    from panel_app.new_run.view import NewRunPage
+
+    model = open_model(*earlier[:1], project_dir, earlier[1], config_file=priced)
+    model.set_text("epochs", "2,3")
+    page = NewRunPage(model, project="tiny")
+    assert page.table.editors["resource"] == {"type": "list", "values": ["local", "cloud"]}
+    assert page.table.editors["command"] is None
+    page._on_edit(SimpleNamespace(column="resource", row=0, value="cloud"))
+    assert model.row_resources == {0: "cloud"} and list(page.table.value["resource"])[0] == "cloud"
+    assert "as assigned per row" in page.advice.object
