@@ -181,7 +181,7 @@ def test_run_from_locks_queues_the_rows_not_skipped_and_records_lineage(
                              "--add", "sleep=0,0.01", "epochs=1,2", "--skip", "2", "--star", "3")
     assert code == 0, err
     assert "3 experiments queued, 1 skipped (rows 2)" in out
-    new_id = max(Store(store).runs("tiny"))
+    (new_id,) = set(Store(store).runs("tiny")) - {run_id}
     run = Store(store).read_run("tiny", new_id)
     experiments = Store(store).read_experiments("tiny", new_id)
     assert [e.params for e in experiments] == [{"x": 1, "epochs": 1, "sleep": 0}, {"x": 1, "epochs": 2, "sleep": 0},
