@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from workbench_plugin._exceptions import SpecError
+from workbench_plugin._stdout_rules import _last_update as _redrawn
 from workbench_plugin.patterns import MAX_METRIC_LINE, Point, StdoutParser, compile_patterns
 
 __all__ = [
@@ -222,13 +223,7 @@ def _literal(text: str) -> str:
 
 def _last_update(line: str) -> str:
     """The part of a line the parser reads: after the last ``\\r`` redraw, bounded."""
-    line = line.rstrip("\n")
-    if "\r" in line:
-        parts = [p for p in line.split("\r") if p.strip()]
-        line = parts[-1] if parts else ""
-    if "\b" in line:
-        line = line.rsplit("\b", 1)[-1]
-    return line[:MAX_METRIC_LINE]
+    return _redrawn(line)[:MAX_METRIC_LINE]
 
 
 def propose_pattern(line: str, *, percentages: bool = False, where: str = "line") -> Proposal:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.unit.test_cli import run_cli
-from tests.unit.test_next_batch import earlier  # noqa: F401 (a fixture)
 from workbench_plugin._exceptions import SpecError
 from workbench_plugin.advice import Constraints, advise, format_seconds
 from workbench_plugin.estimates import HistoryRow, ResourceOption
@@ -100,7 +99,7 @@ def priced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_plan_lists_duration_cost_score_and_totals_per_option(
-    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str], priced: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str], priced: Path,
 ) -> None:
     store, _ = earlier
     base = ["--store", store, "plan", "--project", str(project_dir), "x=1,2,3,4", "epochs=1", "sleep=0"]
@@ -120,7 +119,7 @@ def test_plan_lists_duration_cost_score_and_totals_per_option(
 
 
 def test_run_refuses_a_batch_over_the_caps_and_applies_the_recommendation(
-    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str], priced: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str], priced: Path,
 ) -> None:
     store, _ = earlier
     base = ["--store", store, "run", "--project", str(project_dir), "x=1,2,3,4", "epochs=1", "sleep=0"]
@@ -175,7 +174,7 @@ def test_a_bad_row_resource_is_one_line(given: dict[int, str], message: str) -> 
 
 
 def test_plan_prices_a_row_on_its_own_option_and_run_records_it(
-    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str], priced: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str], priced: Path,
 ) -> None:
     store, _ = earlier
     base = ["--store", store, "plan", "--project", str(project_dir), "x=1,2,3", "epochs=1", "sleep=0"]
@@ -205,7 +204,7 @@ def test_plan_prices_a_row_on_its_own_option_and_run_records_it(
     ("2=gpu", "row 2: 'gpu' is not a resource option; choose one of local, cloud"),
 ])
 def test_a_bad_resource_row_is_one_line_naming_the_option(
-    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str], priced: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str], project_dir: Path, earlier: tuple[str, str], priced: Path,
     given: str, field: str,
 ) -> None:
     store, _ = earlier

@@ -20,19 +20,6 @@ from workbench_plugin.project import find_project
 from workbench_plugin.store import Store
 
 
-@pytest.fixture
-def earlier(capsys: pytest.CaptureFixture[str], project_dir: Path, tmp_path: Path) -> tuple[str, str]:
-    """One finished run (x=1,2 epochs=1 sleep=0) with x locked to 1..1: (store, run id)."""
-    store = str(tmp_path / "s")
-    Store(store).create_project("tiny", str(project_dir))
-    code, out, _ = run_cli(capsys, "--store", store, "run", "--project", str(project_dir), "x=1,2", "epochs=1",
-                           "sleep=0")
-    assert code == 0, out
-    run_id = Store(store).runs("tiny")[0]
-    ProjectMemory(StoreMemory(Store(store), "tiny")).lock("x", run_id=run_id, low=1.0, high=1.0)
-    return store, run_id
-
-
 def open_model(store_url: str, project_dir: Path, run_id: str, *, config_file: Path | None = None,
                **kw: object) -> NewRunModel:
     env = {"HYPERTUNER_CONFIG": str(config_file)} if config_file is not None else None

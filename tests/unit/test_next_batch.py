@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.unit.test_cli import run_cli
 from workbench_plugin._exceptions import SpecError
 from workbench_plugin.flags import flags_from_source
-from workbench_plugin.memory import Lock, ProjectMemory, StoreMemory
+from workbench_plugin.memory import Lock
 from workbench_plugin.next_batch import lineage_of, merge_values, parse_rows, spec_from_locks, validate_field
 from workbench_plugin.space import format_value, parse_values
 from workbench_plugin.store import Run, Store
@@ -138,20 +138,7 @@ def test_lineage_reads_what_launch_wrote_and_tolerates_junk() -> None:
     assert lineage.starred == []
 
 
-# ---- the CLI -------------------------------------------------------------------------------------------
-@pytest.fixture
-def earlier(capsys: pytest.CaptureFixture[str], project_dir: Path, tmp_path: Path) -> tuple[str, str]:
-    """A project with one finished run (x=1,2 epochs=1 sleep=0) and x locked to 1: (store, run id)."""
-    store = str(tmp_path / "s")
-    Store(store).create_project("tiny", str(project_dir))
-    code, out, _ = run_cli(capsys, "--store", store, "run", "--project", str(project_dir), "x=1,2", "epochs=1",
-                           "sleep=0")
-    assert code == 0, out
-    run_id = Store(store).runs("tiny")[0]
-    ProjectMemory(StoreMemory(Store(store), "tiny")).lock("x", run_id=run_id, low=1.0, high=1.0)
-    return store, run_id
-
-
+# ---- the CLI (the `earlier` fixture is in tests/unit/conftest.py) ------------------------------------
 def test_plan_from_locks_shows_earlier_results(capsys: pytest.CaptureFixture[str], project_dir: Path,
                                                earlier: tuple[str, str]) -> None:
     store, run_id = earlier
