@@ -263,8 +263,11 @@ class NewRunPage(pn.viewable.Viewer):
             if m.problem and m.rows else ""
         self.summary.object = f"<b>{html.escape(m.summary())}</b>{html.escape(more)}{problem}"
         frame = listing_table(m.records(), list(m.columns))  # a few hundred rows: replaced whole
-        self.table.editors = self._editors(frame)
-        self.table.value = frame
+        editors = self._editors(frame)
+        if editors != self.table.editors:  # one update: two back to back rebuilt the table twice, and
+            self.table.param.update(editors=editors, value=frame)  # the first's layout ran on a removed node
+        else:
+            self.table.value = frame
         if self.skip_redundant.value != m.skip_redundant:
             self.skip_redundant.value = m.skip_redundant
         self.launch_button.disabled = not m.can_launch
