@@ -18,9 +18,9 @@ from workbench_plugin import batch
 from workbench_plugin._exceptions import SpecError
 from workbench_plugin._table import fmt, format_table
 from workbench_plugin.advice import format_seconds
-from workbench_plugin.flags import one_line
+from workbench_plugin.flags import flag_key, one_line
 from workbench_plugin.memory import ProjectMemory, StoreMemory
-from workbench_plugin.next_batch import NextBatchFields, flag_key, merge_values, parse_rows, spec_from_locks
+from workbench_plugin.next_batch import NextBatchFields, merge_values, parse_rows, spec_from_locks
 from workbench_plugin.space import SearchSpec
 
 if TYPE_CHECKING:

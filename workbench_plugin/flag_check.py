@@ -19,7 +19,7 @@ from typing import Any
 
 from workbench_plugin._exceptions import SpecError
 from workbench_plugin.commands import FlagStyle
-from workbench_plugin.flags import Flag, FlagSet, one_line
+from workbench_plugin.flags import Flag, FlagSet, flag_key, one_line
 from workbench_plugin.space import SearchSpec, Value, format_value
 
 __all__ = ["CheckedSpec", "check_spec"]
@@ -30,10 +30,6 @@ class CheckedSpec:
     spec: SearchSpec  #: names in the script's spelling
     options: dict[str, str]  #: name -> option string, where it is not the style's prefix + name (``-lr``)
     warnings: tuple[str, ...] = ()
-
-
-def _key(option: str) -> str:
-    return option.lstrip("-").replace("-", "_")
 
 
 def _shown(option: str) -> str:
@@ -51,7 +47,7 @@ def check_spec(spec: SearchSpec, flags: FlagSet, style: FlagStyle | str, *, scri
     exact = {o: f for f in flags.flags if not f.positional for o in f.option_strings}
     by_key: dict[str, tuple[Flag, str]] = {}
     for option, flag in exact.items():
-        by_key.setdefault(_key(option), (flag, option))
+        by_key.setdefault(flag_key(option), (flag, option))
     params: dict[str, tuple[Value, ...]] = {}
     sources: dict[str, str] = {}
     scales: dict[str, Any] = {}
@@ -62,17 +58,17 @@ def check_spec(spec: SearchSpec, flags: FlagSet, style: FlagStyle | str, *, scri
         rendered = style.prefix + name
         if rendered in exact:
             flag, option = exact[rendered], rendered
-        elif _key(name) in by_key:
-            flag, option = by_key[_key(name)]
+        elif flag_key(name) in by_key:
+            flag, option = by_key[flag_key(name)]
         elif flags.accepts_unknown:
-            close = difflib.get_close_matches(_key(name), list(by_key), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(flag_key(name), list(by_key), n=1, cutoff=0.6)
             hint = f" (did you mean {_shown(by_key[close[0]][1])}?)" if close else ""
             warnings.append(f"{name}: the script does not declare {_shown(rendered)}{hint}; it uses "
                             "parse_known_args, so it is passed on unchecked")
             params[name], sources[name], scales[name] = values, spec.sources[name], spec.scales[name]
             continue
         else:
-            same_dest = [o for f, o in by_key.values() if f.dest == _key(name)]  # --bs with dest=batch_size
+            same_dest = [o for f, o in by_key.values() if f.dest == flag_key(name)]  # --bs with dest=batch_size
             if same_dest:
                 raise SpecError(f"{name}: the script has no flag {_shown(rendered)}; did you mean "
                                 f"{_shown(same_dest[0])} (which sets {one_line(name, 60)})?")
@@ -89,7 +85,7 @@ def check_spec(spec: SearchSpec, flags: FlagSet, style: FlagStyle | str, *, scri
 
 
 def _no_such_flag(name: str, rendered: str, by_key: dict[str, tuple[Flag, str]]) -> str:
-    close = difflib.get_close_matches(_key(name), list(by_key), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(flag_key(name), list(by_key), n=3, cutoff=0.6)
     if close:
         return (f"{name}: the script has no flag {_shown(rendered)}; did you mean "
                 f"{' or '.join(_shown(by_key[k][1]) for k in close)}?")

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 __all__ = ["RETRY", "Flag", "FlagSet", "MAX_FLAGS", "MAX_HELP_CHARS", "MAX_SCRIPT_BYTES", "TYPES", "as_mapping",
-           "discover", "flags_from_help", "flags_from_source", "one_line", "unknown"]
+           "discover", "flag_key", "flags_from_help", "flags_from_source", "one_line", "unknown"]
 
 #: The largest script read for its flags; a bigger one is asked for its --help instead.
 MAX_SCRIPT_BYTES = 2 * 1024 * 1024
@@ -158,6 +158,12 @@ class FlagSet:
     @property
     def positionals(self) -> list[Flag]:
         return [f for f in self.flags if f.positional]
+
+
+def flag_key(name: str) -> str:
+    """The spelling-blind key of a flag name: ``--learning-rate``, ``learning-rate`` and
+    ``learning_rate`` are one flag (argparse's own rule for a ``dest``)."""
+    return name.lstrip("-").replace("-", "_")
 
 
 def unknown(reason: str) -> FlagSet:

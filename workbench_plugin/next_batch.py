@@ -26,13 +26,13 @@ from typing import Any, NamedTuple
 
 from workbench_plugin._exceptions import SpecError
 from workbench_plugin.flag_check import check_spec
-from workbench_plugin.flags import FlagSet, one_line
+from workbench_plugin.flags import FlagSet, flag_key, one_line
 from workbench_plugin.memory import Lock
 from workbench_plugin.planning import LINEAGE_KEY
 from workbench_plugin.space import SearchSpec, Value, check_name, format_value, parse_values, range_form
 from workbench_plugin.store import Run
 
-__all__ = ["AddableFlag", "Lineage", "NextBatchField", "NextBatchFields", "flag_key", "lineage_of", "merge_values",
+__all__ = ["AddableFlag", "Lineage", "NextBatchField", "NextBatchFields", "lineage_of", "merge_values",
            "parse_rows", "spec_from_locks", "validate_field"]
 
 _HELP_CHARS = 200
@@ -102,11 +102,6 @@ def lineage_of(run: Run) -> Lineage | None:
     return Lineage(str(raw.get("from_run") or ""),
                    {str(k): str(v) for k, v in locks.items()} if isinstance(locks, dict) else {},
                    rows("skipped"), rows("starred"))
-
-
-def flag_key(name: str) -> str:
-    """The spelling-blind key of a flag name: ``learning-rate`` and ``learning_rate`` are one flag."""
-    return name.lstrip("-").replace("-", "_")
 
 
 # ---- numbers as the grammar writes them -------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from workbench_plugin._exceptions import HyperTunerError
 from workbench_plugin.commands import FlagStyle, build_argv, render_command
-from workbench_plugin.flags import FlagSet
+from workbench_plugin.flags import FlagSet, flag_key
 from workbench_plugin.index import ProjectIndex
 from workbench_plugin.lifecycle import PENDING_OR_SUCCEEDED
 from workbench_plugin.project import ProjectSettings
@@ -93,7 +93,7 @@ def params_key(script: str, params: dict[str, Any],
     flags = flags or FlagDefaults({}, frozenset())
     effective = {}
     for key, value in params.items():
-        name = _flag_name(key)
+        name = flag_key(key)
         effective[name] = _numeric(value) if name in flags.numeric else format_value(value)
     for name, value in flags.defaults.items():
         effective.setdefault(name, value)
@@ -103,10 +103,6 @@ def params_key(script: str, params: dict[str, Any],
 class FlagDefaults(NamedTuple):
     defaults: dict[str, str]    #: flag -> its default as compared (known value-taking flags only)
     numeric: frozenset[str]     #: the flags typed int or float
-
-
-def _flag_name(name: str) -> str:
-    return name.lstrip("-").replace("-", "_")
 
 
 def _numeric(value: Any) -> str:
@@ -124,7 +120,7 @@ def flag_defaults(flags: FlagSet | None) -> FlagDefaults:
     defaults: dict[str, str] = {}
     numeric = set()
     for f in flags.flags:
-        name = _flag_name(f.dest or f.name)
+        name = flag_key(f.dest or f.name)
         if f.type in ("int", "float"):
             numeric.add(name)
         value = f.default

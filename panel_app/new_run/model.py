@@ -40,9 +40,9 @@ from panel_app.new_run.pricing import (
 from workbench_plugin import _plan_cli
 from workbench_plugin._exceptions import HyperTunerError
 from workbench_plugin.advice import cap_problems
-from workbench_plugin.flags import FlagSet, one_line
+from workbench_plugin.flags import FlagSet, flag_key, one_line
 from workbench_plugin.memory import ProjectMemory, StoreMemory
-from workbench_plugin.next_batch import AddableFlag, NextBatchFields, flag_key, spec_from_locks, validate_field
+from workbench_plugin.next_batch import AddableFlag, NextBatchFields, spec_from_locks, validate_field
 from workbench_plugin.planning import ListingRow, Plan, listing, make_plan, params_key
 from workbench_plugin.resources_config import ResourceOption
 from workbench_plugin.space import SearchSpec, format_value

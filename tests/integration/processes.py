@@ -39,6 +39,19 @@ def launch_batch(store: Store, folder: Path, values: dict[str, object]) -> tuple
     return index, exps
 
 
+def make_demo(base: Path) -> tuple[Store, Path, ProjectIndex]:
+    """``hypertuner demo --no-serve`` into a fresh store under ``base``: (store, folder, refreshed index)."""
+    from workbench_plugin.demo import DEMO_NAME
+
+    store = Store(str(base / "store"))
+    folder = base / "digits"
+    done = cli(store, "demo", "--no-serve", "--folder", str(folder))
+    assert done.returncode == 0, done.stdout + done.stderr
+    index = ProjectIndex(store, DEMO_NAME)
+    index.refresh()
+    return store, folder, index
+
+
 def cli(store: Store, *argv: str, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``hypertuner --store STORE ARGV...`` to completion in a child process."""
     return subprocess.run([*HYPERTUNER, "--store", store.url, *argv], capture_output=True, text=True,

@@ -28,6 +28,7 @@ from tests.integration.processes import (
     HYPERTUNER,
     cli,
     launch_batch,
+    make_demo,
     served_dashboard,
     stop_process,
     wait_for,
@@ -41,15 +42,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path, ProjectIndex]:
-    """The demo's first batch, run by the real CLI into a fresh store."""
-    base = tmp_path_factory.mktemp("demo")
-    store = Store(str(base / "store"))
-    folder = base / "digits"
-    done = cli(store, "demo", "--no-serve", "--folder", str(folder))
-    assert done.returncode == 0, done.stdout + done.stderr
-    index = ProjectIndex(store, DEMO_NAME)
-    index.refresh()
-    return store, folder, index
+    """The demo's two runs, made by the real CLI into a fresh store."""
+    return make_demo(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.integration.browser import open_page
-from tests.integration.processes import cli, served_dashboard
+from tests.integration.processes import make_demo, served_dashboard
 from workbench_plugin.demo import DEMO_NAME
-from workbench_plugin.index import ProjectIndex
 from workbench_plugin.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -42,12 +41,7 @@ description = "cloud cluster, 4 VMs"
 @pytest.fixture
 def demo(tmp_path: Path) -> tuple[Store, Path, list[str]]:
     """The demo's two runs, made by the real CLI into a fresh store: (store, folder, run ids)."""
-    store = Store(str(tmp_path / "store"))
-    folder = tmp_path / "digits"
-    done = cli(store, "demo", "--no-serve", "--folder", str(folder))
-    assert done.returncode == 0, done.stdout + done.stderr
-    index = ProjectIndex(store, DEMO_NAME)
-    index.refresh()
+    store, folder, index = make_demo(tmp_path)
     return store, folder, sorted(index.runs)
 
 
