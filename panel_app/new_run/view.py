@@ -171,9 +171,11 @@ class NewRunPage(pn.viewable.Viewer):
         from panel.io.state import set_curdoc
 
         await asyncio.sleep(delay)
-        if gen != self._advice_gen:
+        if gen != self._advice_gen or doc.session_context is None:
             return
         result = await asyncio.to_thread(self.model.compute_advice)
+        if doc.session_context is None:  # the page was closed (or left for the launched run) meanwhile:
+            return  # its document is destroyed, and so are its callbacks
 
         def take() -> None:
             with set_curdoc(doc):
@@ -291,9 +293,12 @@ class NewRunPage(pn.viewable.Viewer):
         self.launch_button.disabled = True
         self.launch_button.label = "Launching..."
         await asyncio.sleep(0)  # let the disabled button go out first
+        self._advice_gen += 1  # an advice still being computed is for the listing being left
         run_id = await asyncio.to_thread(self.model.launch)
         self.launch_button.label = "Launch"
         self._show()
+        if not run_id:  # still here: price the listing again
+            self._schedule_advice(0)
         if run_id:
             self.summary.object = f"<b>run {html.escape(run_id)} queued; opening it...</b>"
             self.go_to.value = run_id
