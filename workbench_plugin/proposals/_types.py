@@ -107,6 +107,7 @@ class FitReport(NamedTuple):
     covariates: tuple[str, ...]  #: other hyperparameters that vary among the points and enter the fits as covariates
     basis: str  #: one line: "12 finished experiments with batch_size=32 (locked); leave-one-out error"
     message: str = ""  #: one line when no family could be fitted (then no proposal is made from it)
+    chosen: str = ""  #: the family a drawn line picked (the closest to its shape), "" without a line
 
     @property
     def best(self) -> FitCurve | None:
