@@ -20,6 +20,7 @@ from workbench_plugin.proposals import (
     from_unit,
     observations,
     param_value,
+    propose,
     sample,
     snap,
     to_unit,
@@ -289,3 +290,65 @@ def test_search_refuses_an_unknown_module_or_goal_in_one_line() -> None:
     with pytest.raises(ProposalError) as bad:
         sample("random", domains, 3, goal="up")
     assert "max or min" in one_line(bad)
+
+
+# ---- propose -------------------------------------------------------------------------------------
+def _project() -> tuple[dict[str, Domain], list[Observation]]:
+    domains = domains_from_spec(SearchSpec.parse(SPEC), locked=["epochs"])
+    return domains, history_of(_peak, domains, 14)
+
+
+@pytest.mark.parametrize("n", [0, -1, 1001, True, 2.5, "3"])
+def test_propose_refuses_a_count_that_is_not_1_to_1000_in_one_line(n: object) -> None:
+    domains, history = _project()
+    with pytest.raises(ProposalError) as bad:
+        propose("random", domains, history, n=n, metric="val_acc", goal="max")  # type: ignore[arg-type]
+    assert one_line(bad).startswith("n: ") and "from 1 to 1,000" in str(bad.value)
+
+
+def test_propose_refuses_an_unknown_source_or_goal_and_a_batch_with_nothing_to_vary() -> None:
+    domains, history = _project()
+    with pytest.raises(ProposalError) as bad:
+        propose("grid", domains, history, n=4, metric="val_acc", goal="max")
+    assert "'grid'" in one_line(bad) and "fit, random, lhs, sobol, tpe, gp" in str(bad.value)
+    with pytest.raises(ProposalError) as bad:
+        propose("random", domains, history, n=4, metric="val_acc", goal="best")
+    assert "max or min" in one_line(bad)
+    frozen = domains_from_spec(SearchSpec.parse(SPEC), locked=["lr", "batch_size", "opt"])
+    for source in ("fit", "random", "tpe"):
+        with pytest.raises(ProposalError) as bad:
+            propose(source, frozen, history, n=4, metric="val_acc", goal="max")
+        assert "every hyperparameter is locked or has one value" in one_line(bad)
+        assert "--add 'num_layers=1..4 +1'" in str(bad.value)
+
+
+def test_each_module_says_why_in_every_row_and_names_itself_in_the_basis() -> None:
+    domains, history = _project()
+    expected = {"random": "uniform over your ranges (seed 3)", "lhs": "Latin hypercube",
+                "sobol": "Sobol", "tpe": "Optuna TPE (seeded with 14 finished experiments)",
+                "gp": "(scikit-learn GP on 14 finished experiments)"}
+    for module, why in expected.items():
+        proposal = propose(module, domains, history, n=5, metric="val_acc", goal="max", seed=3)
+        assert proposal.source == module and len(proposal.rows) == len(proposal.reasons) == 5
+        assert all(why in reason for reason in proposal.reasons), (module, proposal.reasons)
+        assert all(row["epochs"] == 10 for row in proposal.rows)
+        assert proposal.basis and "\n" not in proposal.basis
+    gp = propose("gp", domains, history, n=3, metric="val_acc", goal="max")
+    assert "GaussianProcessRegressor" in gp.basis and "expected improvement" in gp.basis
+    assert all(reason.startswith("expected val_acc ") and " ± " in reason and ", EI " in reason
+               for reason in gp.reasons)
+
+
+def test_gp_with_too_little_history_says_it_used_sobol() -> None:
+    domains, history = _project()
+    proposal = propose("gp", domains, history[:2], n=3, metric="val_acc", goal="max")
+    assert proposal.source == "gp" and len(proposal.rows) == 3
+    assert "Sobol" in proposal.basis and "fewer than the 3 a Gaussian process needs" in proposal.basis
+    assert all("gp: 2 finished experiments" in reason for reason in proposal.reasons)
+
+
+def test_a_proposal_from_a_small_lattice_says_fewer_rows_exist() -> None:
+    domains = domains_from_spec(SearchSpec.parse({"batch_size": "16..64 *2", "opt": "adam,sgd"}))
+    ran = [Observation("a", "r", {"batch_size": 16, "opt": "adam"}, 1.0)]
+    proposal = propose("lhs", domains, ran, n=12, metric="val_acc", goal="max")
+    assert len(proposal.rows) == 5 and "only 5 distinct new settings" in proposal.basis

@@ -16,6 +16,7 @@ from workbench_plugin.proposals._domain import (
     to_unit,
 )
 from workbench_plugin.proposals._observations import flag_default_values, observations, param_value
+from workbench_plugin.proposals._propose import propose
 from workbench_plugin.proposals._search import sample
 from workbench_plugin.proposals._types import (
     FAMILIES,
@@ -34,4 +35,4 @@ from workbench_plugin.proposals._types import (
 
 __all__ = ["FAMILIES", "SOURCES", "Domain", "DomainKind", "DrawnLine", "FitCurve", "FitReport", "Health",
            "Observation", "Proposal", "ProposalError", "Source", "domain_for_new_flag", "domains_from_spec",
-           "flag_default_values", "from_unit", "observations", "param_value", "sample", "snap", "to_unit"]
+           "flag_default_values", "from_unit", "observations", "param_value", "propose", "sample", "snap", "to_unit"]
