@@ -197,12 +197,9 @@ def _fitted(domains: Mapping[str, Domain], observations: Sequence[Observation], 
             used.append(f"{one_line(name, 60)}: {curve.family if curve else 'best'} fit ({report.basis})")
             got.add(name)
         elif _varied(observations, name) < 2:
-            ran = _varied(observations, name)
-            why = "never varied" if ran else "no finished experiment ran it"
-            if ran:
-                value = next(param_value(o.params, name) for o in observations
-                             if is_number(param_value(o.params, name)))
-                why = f"every finished experiment ran it at {value_text(value)}"  # type: ignore[arg-type]
+            ran = [v for o in observations if is_number(v := param_value(o.params, name)) and v is not None]
+            why = f"every finished experiment ran it at {value_text(ran[0])}" if ran else \
+                "no finished experiment ran it"
             values = _spread(domain, counts[name], why)
             used.append(f"{one_line(name, 60)}: spread ({one_line(domain.origin, 120) or 'its range'})")
             got.add(name)
