@@ -8,6 +8,16 @@ Pure computations returning plain records (:mod:`._types`); the next-batch page 
 
 from __future__ import annotations
 
+from workbench_plugin.proposals._domain import (
+    domain_for_new_flag,
+    domains_from_spec,
+    from_unit,
+    snap,
+    to_unit,
+)
+from workbench_plugin.proposals._observations import flag_default_values, observations, param_value
+from workbench_plugin.proposals._propose import propose
+from workbench_plugin.proposals._search import sample
 from workbench_plugin.proposals._types import (
     FAMILIES,
     SOURCES,
@@ -24,4 +34,5 @@ from workbench_plugin.proposals._types import (
 )
 
 __all__ = ["FAMILIES", "SOURCES", "Domain", "DomainKind", "DrawnLine", "FitCurve", "FitReport", "Health",
-           "Observation", "Proposal", "ProposalError", "Source"]
+           "Observation", "Proposal", "ProposalError", "Source", "domain_for_new_flag", "domains_from_spec",
+           "flag_default_values", "from_unit", "observations", "param_value", "propose", "sample", "snap", "to_unit"]
