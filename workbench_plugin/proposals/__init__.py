@@ -8,6 +8,8 @@ Pure computations returning plain records (:mod:`._types`); the next-batch page 
 
 from __future__ import annotations
 
+from workbench_plugin.proposals._drawn import closest_family, format_line, inside_lasso, line_weights, parse_line
+from workbench_plugin.proposals._fits import fit_families, propose_values
 from workbench_plugin.proposals._types import (
     FAMILIES,
     SOURCES,
@@ -24,4 +26,5 @@ from workbench_plugin.proposals._types import (
 )
 
 __all__ = ["FAMILIES", "SOURCES", "Domain", "DomainKind", "DrawnLine", "FitCurve", "FitReport", "Health",
-           "Observation", "Proposal", "ProposalError", "Source"]
+           "Observation", "Proposal", "ProposalError", "Source", "closest_family", "fit_families", "format_line",
+           "inside_lasso", "line_weights", "parse_line", "propose_values"]
