@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from workbench_plugin.flags import one_line
 from workbench_plugin.proposals._types import Domain, DrawnLine, ProposalError
 
 __all__ = ["LINE_FAMILIES", "MAX_LINE_CHARS", "MAX_LINE_POINTS", "NEAR", "closest_family", "format_line",
@@ -31,6 +30,11 @@ MIN_WEIGHT = 0.05
 #: The drawing's precision, as a fraction of its height: residuals below it count as exact.
 _PRECISION = 1e-3
 _NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
+
+
+def _show(text: str) -> str:
+    """A bounded, quoted, one-line rendering of user text (repr escapes control characters)."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def _log(domain: Domain) -> bool:
@@ -151,18 +155,18 @@ def parse_line(text: str, field: str = "line") -> DrawnLine:
     if len(pairs) > MAX_LINE_POINTS:
         raise ProposalError(f"{field}: {len(pairs)} points; a drawn line may have at most {MAX_LINE_POINTS}")
     if len(pairs) < 2:
-        raise ProposalError(f"{field}: {one_line(text, 40)!r} has {len(pairs)} point; a line needs at least 2, "
+        raise ProposalError(f"{field}: {_show(text)} has {len(pairs)} point; a line needs at least 2, "
                             "as in '0.001,0.9;0.01,0.95'")
     xs: list[float] = []
     ys: list[float] = []
     for k, pair in enumerate(pairs, 1):
         parts = pair.split(",")
         if len(parts) != 2 or not all(_NUMBER.fullmatch(p) for p in parts):
-            raise ProposalError(f"{field}: point {k} {one_line(pair, 40)!r} is not 'x,y' with two numbers, "
+            raise ProposalError(f"{field}: point {k} {_show(pair)} is not 'x,y' with two numbers, "
                                 "as in '0.001,0.9'")
         x, y = float(parts[0]), float(parts[1])
         if not (math.isfinite(x) and math.isfinite(y)):
-            raise ProposalError(f"{field}: point {k} {one_line(pair, 40)!r} is not finite; give finite numbers")
+            raise ProposalError(f"{field}: point {k} {_show(pair)} is not finite; give finite numbers")
         xs.append(x)
         ys.append(y)
     return DrawnLine(tuple(xs), tuple(ys))

@@ -61,13 +61,14 @@ class FamilyFit(NamedTuple):
     high: np.ndarray
     cv_rmse: float
     formula: str
+    errors: np.ndarray  #: each point's leave-one-out residual
 
 
 _EMPTY = np.zeros(0)
 
 
 def _fail(message: str) -> FamilyFit:
-    return FamilyFit(False, message, _EMPTY, _EMPTY, _EMPTY, math.nan, "")
+    return FamilyFit(False, message, _EMPTY, _EMPTY, _EMPTY, math.nan, "", _EMPTY)
 
 
 def _g(v: float, digits: int = 3) -> str:
@@ -164,7 +165,7 @@ def _parametric(family: str, design: Design) -> FamilyFit:
                np.broadcast_to(design.cov.at, (len(design.grid), k)))
     mean = g @ beta
     half = float(student.ppf(0.975, dof)) * np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", g, cov_beta, g), 0.0))
-    return FamilyFit(True, "", mean, mean - half, mean + half, cv, _formula(family, design, beta, m, s))
+    return FamilyFit(True, "", mean, mean - half, mean + half, cv, _formula(family, design, beta, m, s), errors)
 
 
 def _formula(family: str, design: Design, beta: np.ndarray, m: float, s: float) -> str:
@@ -234,9 +235,10 @@ def _gp(design: Design) -> FamilyFit:
     params = model.kernel_.get_params()
     length = np.atleast_1d(params["k1__k2__length_scale"])[0]
     noise = math.sqrt(float(params["k2__noise_level"])) * spread
-    formula = (f"{design.metric} ~ Gaussian process in {scale_label(name, design.log)} (Matern 5/2 + noise; "
+    inputs_text = ", ".join([scale_label(name, design.log), *design.cov.labels])
+    formula = (f"{design.metric} ~ Gaussian process in {inputs_text} (Matern 5/2 + noise; "
                f"length scale {_g(float(length) * width)} in {scale_label(name, design.log)}, noise sd {_g(noise)})")
-    return FamilyFit(True, "", mean, mean - half, mean + half, cv, formula)
+    return FamilyFit(True, "", mean, mean - half, mean + half, cv, formula, loo)
 
 
 def fit_family(family: str, design: Design) -> FamilyFit:

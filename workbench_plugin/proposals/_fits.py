@@ -127,13 +127,24 @@ def _covariates(points: Sequence[Observation], active: np.ndarray, best: int, na
     return Covariates(tuple(labels), rows, rows[best], centers, scales, gp_rows, gp_rows[best])
 
 
-def _rank(fits: list[FitCurve]) -> list[FitCurve]:
-    """By leave-one-out error, a family within :data:`SIMPLER_WITHIN` of a simpler one losing to it."""
+def _no_worse(simple: np.ndarray, best: np.ndarray, w: np.ndarray) -> bool:
+    """The simpler family's squared leave-one-out errors exceed the best's by less than one
+    standard error of their (weighted, paired) mean difference."""
+    d = simple**2 - best**2
+    mean = float(np.sum(w * d) / np.sum(w))
+    se = math.sqrt(float(np.sum(w * (d - mean) ** 2) / np.sum(w)) / max(len(d) - 1, 1))
+    return mean <= se
+
+
+def _rank(fits: list[FitCurve], errors: Mapping[str, np.ndarray], w: np.ndarray) -> list[FitCurve]:
+    """By leave-one-out error; a family loses to a simpler one whose error is within
+    :data:`SIMPLER_WITHIN` of it or not worse by one standard error (the one-standard-error rule)."""
     left = [c for c in fits if c.ok]
     ranked: list[FitCurve] = []
     while left:
         best = min(left, key=lambda c: c.cv_rmse)
-        simpler = [c for c in left if c.cv_rmse <= best.cv_rmse * (1 + SIMPLER_WITHIN) + 1e-15]
+        simpler = [c for c in left if c.cv_rmse <= best.cv_rmse * (1 + SIMPLER_WITHIN) + 1e-15
+                   or _no_worse(errors[c.family], errors[best.family], w)]
         pick = min(simpler, key=lambda c: FAMILIES.index(c.family))
         ranked.append(pick)
         left.remove(pick)
@@ -198,7 +209,6 @@ def fit_families(
     if only is not None:
         circled = set(only)
         weights *= np.array([i in circled for i in ids], dtype=float)
-        notes.append(f"{int(weights.sum())} circled")
     if line is not None:
         weights *= line_weights(line, domain, xs, ys)
         notes.append(f"weighted toward the drawn line (closest family: {chosen})")
@@ -223,17 +233,22 @@ def fit_families(
     span = (math.log10(grid[0]), math.log10(grid[-1])) if log else (float(grid[0]), float(grid[-1]))
     design = Design(name, metric, log, xs[active], ya, weights[active], grid, span, cov)
     fits: list[FitCurve] = []
+    errors: dict[str, np.ndarray] = {}
     for family in FAMILIES:
         f = fit_family(family, design)
+        errors[family] = f.errors
         if not f.ok:
             fits.append(FitCurve(family, False, f.message, _EMPTY, _EMPTY, _EMPTY, _EMPTY, math.nan, "", None, None))
             continue
         k = int(np.argmax(f.mean) if goal == "max" else np.argmin(f.mean))
         fits.append(FitCurve(family, True, "", grid, f.mean, f.low, f.high, f.cv_rmse, f.formula,
                              float(grid[k]), float(f.mean[k])))
-    curves = tuple(_rank(fits))
+    curves = tuple(_rank(fits, errors, design.w))
     n = int(active.sum())
-    basis = f"{n} finished experiment{'s' if n != 1 else ''}" + (f" {notes[0]}" if held else "")
+    basis = f"{n} finished experiment{'s' if n != 1 else ''}"
+    if only is not None:
+        basis = f"{n} of {len(xs)} finished experiments (circled)"
+    basis += f" {notes[0]}" if held else ""
     rest = notes[1:] if held else notes
     if cov.labels:
         at = ", ".join(f"{lab}={_g3(v)}" for lab, v in zip(cov.labels, cov.at, strict=True))
