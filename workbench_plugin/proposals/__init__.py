@@ -8,6 +8,7 @@ Pure computations returning plain records (:mod:`._types`); the next-batch page 
 
 from __future__ import annotations
 
+from workbench_plugin.proposals._health import avoid_warnings, health_of
 from workbench_plugin.proposals._types import (
     FAMILIES,
     SOURCES,
@@ -24,4 +25,4 @@ from workbench_plugin.proposals._types import (
 )
 
 __all__ = ["FAMILIES", "SOURCES", "Domain", "DomainKind", "DrawnLine", "FitCurve", "FitReport", "Health",
-           "Observation", "Proposal", "ProposalError", "Source"]
+           "Observation", "Proposal", "ProposalError", "Source", "avoid_warnings", "health_of"]
