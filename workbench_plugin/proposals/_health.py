@@ -201,8 +201,8 @@ def _finite(s: _Series) -> _Series:
     return _Series(seg, s.x[keep], s.pos[keep], s.value[keep], s.exp, s.name, s.unit, stop - counts, stop)
 
 
-def _swing(s: _Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per series (finite points): count, mean change, swing, range."""
+def _swing(s: _Series, needed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per series (finite points): count, mean change, swing (where ``needed``: NaN elsewhere), range."""
     n_seg = len(s.exp)
     counts = s.stop - s.start
     ok = counts > 0
@@ -216,7 +216,7 @@ def _swing(s: _Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     swing = np.full(n_seg, np.nan)
     v = s.value
     if len(v) > 2:
-        same = s.seg[2:] == s.seg[:-2]
+        same = (s.seg[2:] == s.seg[:-2]) & needed[s.seg[2:]]
         d2 = (v[2:] - 2 * v[1:-1] + v[:-2])[same]
         seg = s.seg[2:][same]
         center = pd.Series(d2).groupby(seg).median()
@@ -250,7 +250,9 @@ def _pick(s: _Series, kinds: _Kinds, which: np.ndarray, n_exp: int) -> np.ndarra
 
 def _value_at(s: _Series, series: np.ndarray, when: np.ndarray, on: str) -> np.ndarray:
     """The value of each series at (the last point at or before) ``when``, on x or pos; NaN if none."""
-    rows = np.flatnonzero(np.isin(s.seg, series))
+    wanted = np.zeros(len(s.exp), bool)
+    wanted[series] = True
+    rows = np.flatnonzero(wanted[s.seg])
     right = pd.DataFrame({"seg": s.seg[rows], "t": (s.x if on == "x" else s.pos)[rows],
                           "v": s.value[rows]}).sort_values("t", kind="stable")
     left = pd.DataFrame({"seg": series, "t": when.astype(np.float64), "i": np.arange(len(series))})
@@ -404,7 +406,8 @@ def health_of(curves: pd.DataFrame, *, patience: int = 3) -> dict[str, Health]:
     kinds = _kinds([str(name) for name in names])
     s = _series(curves, exp_codes.astype(np.int64), name_codes.astype(np.int64), max(len(names), 1))
     f = _finite(s)
-    counts, mean, swing, span = _swing(f)
+    # the noise of validation curves and only metrics (what the noisy and overfitting rules read)
+    counts, mean, swing, span = _swing(f, kinds.val[f.name] | (np.bincount(f.exp, minlength=n_exp)[f.exp] == 1))
     reasons: dict[str, dict[int, str]] = {
         "overfitting": {**_overfitting(f, kinds, labels, swing, span, n_exp, patience, -1.0),
                         **_overfitting(f, kinds, labels, swing, span, n_exp, patience, 1.0)},
