@@ -197,7 +197,7 @@ def _fitted(domains: Mapping[str, Domain], observations: Sequence[Observation], 
             used.append(f"{one_line(name, 60)}: {curve.family if curve else 'best'} fit ({report.basis})")
             got.add(name)
         elif _varied(observations, name) < 2:
-            ran = [v for o in observations if is_number(v := param_value(o.params, name)) and v is not None]
+            ran = [pv for o in observations if is_number(pv := param_value(o.params, name)) and pv is not None]
             why = f"every finished experiment ran it at {value_text(ran[0])}" if ran else \
                 "no finished experiment ran it"
             values = _spread(domain, counts[name], why)
