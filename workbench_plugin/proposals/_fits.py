@@ -95,17 +95,20 @@ def _covariates(points: Sequence[Observation], active: np.ndarray, best: int, na
     cols: list[np.ndarray] = []
     gp_cols: list[np.ndarray] = []
     seen: set[str] = set()
+    shown: list[str] = []
     for cov in names:
         if flag_key(cov) in seen:
             continue
         seen.add(flag_key(cov))
         values = [_param(o.params, cov) for o in chosen]
+        shown.append(f"{cov}={_fmt(values[best])}")
         if all(_is_number(v) for v in values):
             nums = np.array([float(cast(float, v)) for v in values])
             dom = by_key.get(flag_key(cov))
             log = bool(dom and dom.log) and bool((nums > 0).all())
             z = np.log10(nums) if log else nums
             if np.ptp(z) == 0:
+                shown.pop()
                 continue
             labels.append(f"log10({cov})" if log else cov)
             cols.append(z)
@@ -114,6 +117,7 @@ def _covariates(points: Sequence[Observation], active: np.ndarray, best: int, na
         texts = ["(none)" if v is None else format_value(v) for v in values]
         cats = sorted(set(texts))
         if len(cats) < 2:
+            shown.pop()
             continue
         for c in cats[1:]:
             labels.append(f"[{cov}={c}]")
@@ -124,7 +128,8 @@ def _covariates(points: Sequence[Observation], active: np.ndarray, best: int, na
     rows, gp_rows = np.column_stack(cols), np.column_stack(gp_cols)
     centers = rows.mean(axis=0)
     scales = np.where(np.ptp(rows, axis=0) > 0, np.ptp(rows, axis=0) / 2, 1.0)
-    return Covariates(tuple(labels), rows, rows[best], centers, scales, gp_rows, gp_rows[best])
+    return Covariates(tuple(labels), rows, rows[best], centers, scales, gp_rows, gp_rows[best],
+                      ", ".join(shown), tuple(v.partition("=")[0] for v in shown))
 
 
 def _no_worse(simple: np.ndarray, best: np.ndarray, w: np.ndarray) -> bool:
@@ -251,19 +256,14 @@ def fit_families(
     basis += f" {notes[0]}" if held else ""
     rest = notes[1:] if held else notes
     if cov.labels:
-        at = ", ".join(f"{lab}={_g3(v)}" for lab, v in zip(cov.labels, cov.at, strict=True))
-        rest.append(f"covariates {', '.join(cov.labels)}, curves at the best experiment's {at}")
+        rest.append(f"covariates {', '.join(cov.names)}, curves at the best experiment's {cov.at_text}")
     cv = "weighted leave-one-out error" if (weights[active] != 1).any() else "leave-one-out error"
     basis = "; ".join([basis, *rest, f"ranked by {cv}"])
     message = ""
     if not any(c.ok for c in curves):
         message = f"{name}: no family could be fitted to {metric} ({curves[0].message})"
     return FitReport(name, metric, cast(Literal["max", "min"], goal), curves, xs, ys, ids, weights, held,
-                     cov.labels, basis, message, chosen)
-
-
-def _g3(v: float) -> str:
-    return f"{float(v):.3g}"
+                     cov.names, basis, message, chosen)
 
 
 # ---- proposals ------------------------------------------------------------------------------------
@@ -324,7 +324,9 @@ def propose_values(report: FitReport, domain: Domain, n: int, *, family: str | N
 
     picks: list[int] = [i_opt]
     reasons = [f"optimum of {model}: {at(i_opt)}"]
-    edge = k in (0, len(curve.x) - 1)
+    inward = min(max(k + (len(curve.x) // 10) * (1 if k == 0 else -1), 0), len(curve.x) - 1)
+    still = sign * (curve.mean[k] - curve.mean[inward]) > 1e-9 * (abs(float(curve.mean[k])) + 1.0)
+    edge = k in (0, len(curve.x) - 1) and still
     if edge:
         way = "rises" if report.goal == "max" else "falls"
         end = "upper" if k == len(curve.x) - 1 else "lower"
@@ -342,8 +344,8 @@ def propose_values(report: FitReport, domain: Domain, n: int, *, family: str | N
         targets = [t_opt - delta, t_opt + delta]
         targets.sort(key=lambda tt: -float(np.interp(tt, t_grid, half)))  # the less certain side first
     else:
-        inward = -1.0 if k == len(curve.x) - 1 else 1.0
-        targets = [t_opt + inward * delta / 2, t_opt + inward * delta]
+        way_in = -1.0 if k == len(curve.x) - 1 else 1.0
+        targets = [t_opt + way_in * delta / 2, t_opt + way_in * delta]
     for target in targets:
         if len(picks) >= n:
             break
