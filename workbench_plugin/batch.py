@@ -15,8 +15,8 @@ import argparse
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
 from workbench_plugin._argparse import OneLineParser
 from workbench_plugin._exceptions import HyperTunerError
@@ -31,8 +31,12 @@ from workbench_plugin.store import Store
 
 if TYPE_CHECKING:
     from gateway.gateway import StepReport
+    from workbench_plugin.flags import FlagSet
     from workbench_plugin.planning import Plan
-    from workbench_plugin.space import SearchSpec
+    from workbench_plugin.space import SearchSpec, Value
+
+#: Proposed rows for a checked spec: ``(spec, the script's flags, the project's index) -> rows``.
+RowsFrom: TypeAlias = "Callable[[SearchSpec, FlagSet | None, ProjectIndex], Sequence[Mapping[str, Value]]]"
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -69,15 +73,19 @@ def open_index(store: Store, settings: ProjectSettings) -> ProjectIndex:
     return index
 
 
-def plan_batch(config: Config, store: Store, settings: ProjectSettings, spec: SearchSpec) -> tuple[Plan, ProjectIndex]:
+def plan_batch(config: Config, store: Store, settings: ProjectSettings, spec: SearchSpec, *,
+               rows_from: RowsFrom | None = None) -> tuple[Plan, ProjectIndex]:
     """The plan of ``spec`` for the project: snapshot taken, names and values checked against the
     script's flags (found once per snapshot; a one-line warning on stderr when they are not known),
-    experiments flagged against history."""
+    experiments flagged against history. With ``rows_from`` (proposals), the plan's rows are what it
+    returns for the checked spec (the script's spelling of each flag), its flags and the index,
+    instead of the spec's grid: the spec's ranges are then the domains proposals are drawn from."""
     from workbench_plugin.flag_check import check_spec
     from workbench_plugin.planning import make_plan
     from workbench_plugin.snapshot import create_snapshot, snapshot_flags
 
-    spec.expand(max_batch=config.max_batch)  # refuse oversize batches before any work
+    if rows_from is None:
+        spec.expand(max_batch=config.max_batch)  # refuse oversize batches before any work
     index = open_index(store, settings)
     snapshot = create_snapshot(
         store, settings.root, max_file_bytes=int(config.max_file_mb * 1024 * 1024),
@@ -87,8 +95,9 @@ def plan_batch(config: Config, store: Store, settings: ProjectSettings, spec: Se
     checked = check_spec(spec, flags, settings.flag_style, script=settings.script)  # SpecError: nothing queued
     for warning in checked.warnings:
         print(f"hypertuner: warning: {warning}", file=sys.stderr, flush=True)
+    rows = rows_from(checked.spec, flags, index) if rows_from is not None else None
     plan = make_plan(settings, checked.spec, snapshot, index, max_batch=config.max_batch, options=checked.options,
-                     flags=flags, warnings=checked.warnings)
+                     flags=flags, warnings=checked.warnings, rows=rows)
     return plan, index
 
 

@@ -12,22 +12,22 @@ import getpass
 import math
 import shlex
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from workbench_plugin._exceptions import HyperTunerError
+from workbench_plugin._exceptions import BatchTooLarge, HyperTunerError
 from workbench_plugin.commands import FlagStyle, build_argv, render_command
 from workbench_plugin.flags import FlagSet, flag_key
 from workbench_plugin.index import ProjectIndex
 from workbench_plugin.lifecycle import PENDING_OR_SUCCEEDED
 from workbench_plugin.project import ProjectSettings
 from workbench_plugin.snapshot import Snapshot
-from workbench_plugin.space import SearchSpec, format_value
+from workbench_plugin.space import SearchSpec, Value, format_value
 from workbench_plugin.store import Experiment, Run, Store, run_id_of
 
 __all__ = ["LINEAGE_KEY", "ListingRow", "Match", "Plan", "PreviousResult", "ProposedExperiment", "launch", "listing",
-           "make_plan", "shown_interpreter"]
+           "make_plan", "shown_interpreter", "spec_of_rows"]
 
 #: The key of ``Run.extra`` that records where a run came from (``next_batch.lineage_of`` reads it):
 #: ``{"from_run", "locks", "skipped", "starred"}``. In ``extra`` rather than a new ``Run`` field, so that
@@ -131,13 +131,35 @@ def flag_defaults(flags: FlagSet | None) -> FlagDefaults:
     return FlagDefaults(defaults, frozenset(numeric))
 
 
+def spec_of_rows(spec: SearchSpec, rows: Sequence[Mapping[str, Value]]) -> SearchSpec:
+    """The spec a run of proposed ``rows`` records: per flag of ``spec``, the values the rows take
+    (sorted numbers, or categories in first-seen order) as a list, and ``spec``'s scale."""
+    params: dict[str, tuple[Value, ...]] = {}
+    for name in spec.params:
+        seen = list(dict.fromkeys(r[name] for r in rows if name in r))
+        if seen and not any(isinstance(v, str) for v in seen):
+            seen.sort(key=float)
+        params[name] = tuple(seen) or spec.params[name]
+    sources = {n: ",".join(format_value(v) for v in vs) for n, vs in params.items()}
+    return SearchSpec(params, sources, dict(spec.scales))
+
+
 def make_plan(
     settings: ProjectSettings, spec: SearchSpec, snapshot: Snapshot, index: ProjectIndex,
     *, max_batch: int, options: Mapping[str, str] | None = None, flags: FlagSet | None = None,
-    warnings: tuple[str, ...] = (),
+    warnings: tuple[str, ...] = (), rows: Sequence[Mapping[str, Value]] | None = None,
 ) -> Plan:
+    """The experiments of ``spec``'s grid, or of ``rows`` (proposed rows, each naming every flag of
+    ``spec``; the plan's spec then lists the values the rows take), flagged against history."""
     style = FlagStyle.parse(settings.flag_style)
-    combos = spec.expand(max_batch=max_batch)
+    if rows is not None:
+        if len(rows) > max_batch:
+            raise BatchTooLarge(f"rows: {len(rows):,} proposed experiments exceed the batch limit of {max_batch:,}; "
+                                "ask for fewer (--n)")
+        combos = [dict(r) for r in rows]
+        spec = spec_of_rows(spec, combos)
+    else:
+        combos = spec.expand(max_batch=max_batch)
     index.refresh()
     defaults = flag_defaults(flags)
     history: dict[Any, list[tuple[Run, Experiment, str]]] = defaultdict(list)
