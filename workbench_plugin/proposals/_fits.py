@@ -19,8 +19,10 @@ from typing import Literal, cast
 import numpy as np
 
 from workbench_plugin.flags import flag_key
+from workbench_plugin.proposals._domain import snap
 from workbench_plugin.proposals._drawn import closest_family, line_weights
 from workbench_plugin.proposals._families import NO_COVARIATES, Covariates, Design, fit_family, variable
+from workbench_plugin.proposals._observations import param_value
 from workbench_plugin.proposals._types import FAMILIES, Domain, DrawnLine, FitCurve, FitReport, Observation
 from workbench_plugin.proposals._types import ProposalError as ProposalError
 from workbench_plugin.space import Value, format_value
@@ -35,14 +37,6 @@ SIMPLER_WITHIN = 0.02
 #: (max(4, the quadratic's 3 parameters + 2)), with at least 3 values of the fitted one.
 _HOLD_MIN = 5
 _EMPTY = np.zeros(0)
-
-
-def _param(params: Mapping[str, Value], name: str) -> Value | None:
-    """The value of flag ``name`` under either spelling (learning-rate == learning_rate)."""
-    if name in params:
-        return params[name]
-    key = flag_key(name)
-    return next((v for k, v in params.items() if flag_key(k) == key), None)
 
 
 def _is_number(v: object) -> bool:
@@ -100,7 +94,7 @@ def _covariates(points: Sequence[Observation], active: np.ndarray, best: int, na
         if flag_key(cov) in seen:
             continue
         seen.add(flag_key(cov))
-        values = [_param(o.params, cov) for o in chosen]
+        values = [param_value(o.params, cov) for o in chosen]
         shown.append(f"{cov}={_fmt(values[best])}")
         if all(_is_number(v) for v in values):
             nums = np.array([float(cast(float, v)) for v in values])
@@ -187,8 +181,8 @@ def fit_families(
         return _no_fit(domain, metric, goal, f"{metric}: every finished experiment's value is NaN or infinite; "
                                              "nothing to fit", chosen=chosen)
     log = _log_scale(domain)
-    with_x = [o for o in finite if _is_number(_param(o.params, name))]
-    points = [o for o in with_x if not log or float(cast(float, _param(o.params, name))) > 0]
+    with_x = [o for o in finite if _is_number(param_value(o.params, name))]
+    points = [o for o in with_x if not log or float(cast(float, param_value(o.params, name))) > 0]
     if not points:
         why = " above 0 (its scale is log)" if with_x else ""
         return _no_fit(domain, metric, goal, f"{name}: no finished experiment with a value of {metric} ran with "
@@ -198,8 +192,8 @@ def fit_families(
         notes.append(f"{len(with_x) - len(points)} with {name} <= 0 left out (log scale)")
     held = _held(domains, name)
     if held:
-        kept = [o for o in points if all(_same(_param(o.params, h), v) for h, v in held.items())]
-        distinct = len({float(cast(float, _param(o.params, name))) for o in kept})
+        kept = [o for o in points if all(_same(param_value(o.params, h), v) for h, v in held.items())]
+        distinct = len({float(cast(float, param_value(o.params, name))) for o in kept})
         text = ", ".join(f"{h}={_fmt(v)}" for h, v in held.items())
         if len(kept) >= _HOLD_MIN and distinct >= 3:
             points = kept
@@ -207,7 +201,7 @@ def fit_families(
         else:
             notes.insert(0, f"{text} not held: only {len(kept)} experiments there, {distinct} values of {name}")
             held = {}
-    xs = np.array([float(cast(float, _param(o.params, name))) for o in points])
+    xs = np.array([float(cast(float, param_value(o.params, name))) for o in points])
     ys = np.array([float(o.value) for o in points])
     ids = tuple(o.experiment_id for o in points)
     weights = np.ones(len(points))
@@ -267,24 +261,6 @@ def fit_families(
 
 
 # ---- proposals ------------------------------------------------------------------------------------
-def _snap(domain: Domain, x: float) -> Value:
-    lo = domain.low if domain.low is not None else -math.inf
-    hi = domain.high if domain.high is not None else math.inf
-    x = min(max(float(x), lo), hi)
-    nums = [float(c) for c in domain.choices if _is_number(c)]
-    if nums:
-        t = (lambda v: math.log10(v)) if _log_scale(domain) and min(nums) > 0 and x > 0 else (lambda v: v)
-        x = min(nums, key=lambda c: abs(t(c) - t(x)))
-    elif domain.ratio and domain.low and domain.low > 0 and domain.ratio > 1:
-        top = math.floor(math.log(hi / domain.low) / math.log(domain.ratio) + 1e-9) if hi < math.inf else 10**6
-        k = min(max(round(math.log(max(x, domain.low) / domain.low) / math.log(domain.ratio)), 0), top)
-        x = domain.low * domain.ratio**k
-    if domain.kind == "int":
-        v = int(round(x))
-        return min(max(v, math.ceil(lo) if lo > -math.inf else v), math.floor(hi) if hi < math.inf else v)
-    return float(x)
-
-
 def _to_t(domain: Domain, x: np.ndarray) -> np.ndarray:
     return np.log10(x) if _log_scale(domain) else np.asarray(x, dtype=float)
 
@@ -306,10 +282,10 @@ def propose_values(report: FitReport, domain: Domain, n: int, *, family: str | N
     half = (curve.high - curve.low) / 2
     t_grid = _to_t(domain, curve.x)
     k = int(np.argmax(sign * curve.mean))
-    opt = _snap(domain, float(curve.x[k]))
+    opt = snap(domain, float(curve.x[k]))
     cands = {opt}
     for x in curve.x:
-        cands.add(_snap(domain, float(x)))
+        cands.add(snap(domain, float(x)))
     values = sorted(cands, key=float)
     t = _to_t(domain, np.array([float(v) for v in values]))
     mean, band = np.interp(t, t_grid, curve.mean), np.interp(t, t_grid, half)
