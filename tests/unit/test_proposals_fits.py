@@ -267,3 +267,23 @@ def test_bad_arguments_are_one_line_errors() -> None:
         propose_values(report, LR, 0)
     with pytest.raises(ProposalError, match="goal: 'best' is not allowed"):
         fit_families([], LR, metric="val_acc", goal="best")
+
+
+def test_a_categorical_covariate_and_either_spelling_of_the_flag() -> None:
+    rng = np.random.default_rng(1)
+    rows = [(x, o) for x in np.logspace(-4, -1, 5) for o in ("adam", "sgd")]
+    obs = [Observation(f"e{i}", "r1", {"learning-rate": float(x), "optimizer": o},
+                       quadratic(float(x)) + (0.02 if o == "adam" else 0.0) + float(rng.normal(0, 0.002)))
+           for i, (x, o) in enumerate(rows)]
+    domain = LR._replace(name="learning_rate")
+    report = fit_families(obs, domain, metric="val_acc", goal="max")
+    assert len(report.ids) == 10 and report.covariates == ("optimizer",)
+    assert "curves at the best experiment's optimizer=adam" in report.basis
+    quad = report.curve("quadratic")
+    assert quad is not None and quad.ok and "- 0.0" in quad.formula and "[optimizer=sgd]" in quad.formula
+
+
+def test_a_flat_fit_does_not_ask_to_widen_the_range() -> None:
+    obs = [Observation(f"e{i}", "r1", {"lr": float(x)}, 0.5) for i, x in enumerate(np.logspace(-4, -1, 6))]
+    values = propose_values(fit_families(obs, LR, metric="val_acc", goal="max"), LR, 3)
+    assert len(values) == 3 and not any("widening" in r for _, r in values)

@@ -34,6 +34,8 @@ class Covariates(NamedTuple):
     scales: np.ndarray
     gp_rows: np.ndarray  #: (points, dims) the Gaussian process's inputs, each in about [0, 1]
     gp_at: np.ndarray
+    at_text: str = ""  #: the best experiment's values of them, as "batch_size=32, optimizer=adam"
+    names: tuple[str, ...] = ()  #: the hyperparameters behind the columns
 
 
 NO_COVARIATES = Covariates((), np.zeros((0, 0)), np.zeros(0), np.zeros(0), np.ones(0), np.zeros((0, 0)), np.zeros(0))

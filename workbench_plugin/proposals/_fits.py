@@ -19,8 +19,10 @@ from typing import Literal, cast
 import numpy as np
 
 from workbench_plugin.flags import flag_key
+from workbench_plugin.proposals._domain import snap
 from workbench_plugin.proposals._drawn import closest_family, line_weights
 from workbench_plugin.proposals._families import NO_COVARIATES, Covariates, Design, fit_family, variable
+from workbench_plugin.proposals._observations import param_value
 from workbench_plugin.proposals._types import FAMILIES, Domain, DrawnLine, FitCurve, FitReport, Observation
 from workbench_plugin.proposals._types import ProposalError as ProposalError
 from workbench_plugin.space import Value, format_value
@@ -35,14 +37,6 @@ SIMPLER_WITHIN = 0.02
 #: (max(4, the quadratic's 3 parameters + 2)), with at least 3 values of the fitted one.
 _HOLD_MIN = 5
 _EMPTY = np.zeros(0)
-
-
-def _param(params: Mapping[str, Value], name: str) -> Value | None:
-    """The value of flag ``name`` under either spelling (learning-rate == learning_rate)."""
-    if name in params:
-        return params[name]
-    key = flag_key(name)
-    return next((v for k, v in params.items() if flag_key(k) == key), None)
 
 
 def _is_number(v: object) -> bool:
@@ -95,17 +89,20 @@ def _covariates(points: Sequence[Observation], active: np.ndarray, best: int, na
     cols: list[np.ndarray] = []
     gp_cols: list[np.ndarray] = []
     seen: set[str] = set()
+    shown: list[str] = []
     for cov in names:
         if flag_key(cov) in seen:
             continue
         seen.add(flag_key(cov))
-        values = [_param(o.params, cov) for o in chosen]
+        values = [param_value(o.params, cov) for o in chosen]
+        shown.append(f"{cov}={_fmt(values[best])}")
         if all(_is_number(v) for v in values):
             nums = np.array([float(cast(float, v)) for v in values])
             dom = by_key.get(flag_key(cov))
             log = bool(dom and dom.log) and bool((nums > 0).all())
             z = np.log10(nums) if log else nums
             if np.ptp(z) == 0:
+                shown.pop()
                 continue
             labels.append(f"log10({cov})" if log else cov)
             cols.append(z)
@@ -114,6 +111,7 @@ def _covariates(points: Sequence[Observation], active: np.ndarray, best: int, na
         texts = ["(none)" if v is None else format_value(v) for v in values]
         cats = sorted(set(texts))
         if len(cats) < 2:
+            shown.pop()
             continue
         for c in cats[1:]:
             labels.append(f"[{cov}={c}]")
@@ -124,7 +122,8 @@ def _covariates(points: Sequence[Observation], active: np.ndarray, best: int, na
     rows, gp_rows = np.column_stack(cols), np.column_stack(gp_cols)
     centers = rows.mean(axis=0)
     scales = np.where(np.ptp(rows, axis=0) > 0, np.ptp(rows, axis=0) / 2, 1.0)
-    return Covariates(tuple(labels), rows, rows[best], centers, scales, gp_rows, gp_rows[best])
+    return Covariates(tuple(labels), rows, rows[best], centers, scales, gp_rows, gp_rows[best],
+                      ", ".join(shown), tuple(v.partition("=")[0] for v in shown))
 
 
 def _no_worse(simple: np.ndarray, best: np.ndarray, w: np.ndarray) -> bool:
@@ -182,8 +181,8 @@ def fit_families(
         return _no_fit(domain, metric, goal, f"{metric}: every finished experiment's value is NaN or infinite; "
                                              "nothing to fit", chosen=chosen)
     log = _log_scale(domain)
-    with_x = [o for o in finite if _is_number(_param(o.params, name))]
-    points = [o for o in with_x if not log or float(cast(float, _param(o.params, name))) > 0]
+    with_x = [o for o in finite if _is_number(param_value(o.params, name))]
+    points = [o for o in with_x if not log or float(cast(float, param_value(o.params, name))) > 0]
     if not points:
         why = " above 0 (its scale is log)" if with_x else ""
         return _no_fit(domain, metric, goal, f"{name}: no finished experiment with a value of {metric} ran with "
@@ -193,8 +192,8 @@ def fit_families(
         notes.append(f"{len(with_x) - len(points)} with {name} <= 0 left out (log scale)")
     held = _held(domains, name)
     if held:
-        kept = [o for o in points if all(_same(_param(o.params, h), v) for h, v in held.items())]
-        distinct = len({float(cast(float, _param(o.params, name))) for o in kept})
+        kept = [o for o in points if all(_same(param_value(o.params, h), v) for h, v in held.items())]
+        distinct = len({float(cast(float, param_value(o.params, name))) for o in kept})
         text = ", ".join(f"{h}={_fmt(v)}" for h, v in held.items())
         if len(kept) >= _HOLD_MIN and distinct >= 3:
             points = kept
@@ -202,7 +201,7 @@ def fit_families(
         else:
             notes.insert(0, f"{text} not held: only {len(kept)} experiments there, {distinct} values of {name}")
             held = {}
-    xs = np.array([float(cast(float, _param(o.params, name))) for o in points])
+    xs = np.array([float(cast(float, param_value(o.params, name))) for o in points])
     ys = np.array([float(o.value) for o in points])
     ids = tuple(o.experiment_id for o in points)
     weights = np.ones(len(points))
@@ -251,40 +250,17 @@ def fit_families(
     basis += f" {notes[0]}" if held else ""
     rest = notes[1:] if held else notes
     if cov.labels:
-        at = ", ".join(f"{lab}={_g3(v)}" for lab, v in zip(cov.labels, cov.at, strict=True))
-        rest.append(f"covariates {', '.join(cov.labels)}, curves at the best experiment's {at}")
+        rest.append(f"covariates {', '.join(cov.names)}, curves at the best experiment's {cov.at_text}")
     cv = "weighted leave-one-out error" if (weights[active] != 1).any() else "leave-one-out error"
     basis = "; ".join([basis, *rest, f"ranked by {cv}"])
     message = ""
     if not any(c.ok for c in curves):
         message = f"{name}: no family could be fitted to {metric} ({curves[0].message})"
     return FitReport(name, metric, cast(Literal["max", "min"], goal), curves, xs, ys, ids, weights, held,
-                     cov.labels, basis, message, chosen)
-
-
-def _g3(v: float) -> str:
-    return f"{float(v):.3g}"
+                     cov.names, basis, message, chosen)
 
 
 # ---- proposals ------------------------------------------------------------------------------------
-def _snap(domain: Domain, x: float) -> Value:
-    lo = domain.low if domain.low is not None else -math.inf
-    hi = domain.high if domain.high is not None else math.inf
-    x = min(max(float(x), lo), hi)
-    nums = [float(c) for c in domain.choices if _is_number(c)]
-    if nums:
-        t = (lambda v: math.log10(v)) if _log_scale(domain) and min(nums) > 0 and x > 0 else (lambda v: v)
-        x = min(nums, key=lambda c: abs(t(c) - t(x)))
-    elif domain.ratio and domain.low and domain.low > 0 and domain.ratio > 1:
-        top = math.floor(math.log(hi / domain.low) / math.log(domain.ratio) + 1e-9) if hi < math.inf else 10**6
-        k = min(max(round(math.log(max(x, domain.low) / domain.low) / math.log(domain.ratio)), 0), top)
-        x = domain.low * domain.ratio**k
-    if domain.kind == "int":
-        v = int(round(x))
-        return min(max(v, math.ceil(lo) if lo > -math.inf else v), math.floor(hi) if hi < math.inf else v)
-    return float(x)
-
-
 def _to_t(domain: Domain, x: np.ndarray) -> np.ndarray:
     return np.log10(x) if _log_scale(domain) else np.asarray(x, dtype=float)
 
@@ -306,10 +282,10 @@ def propose_values(report: FitReport, domain: Domain, n: int, *, family: str | N
     half = (curve.high - curve.low) / 2
     t_grid = _to_t(domain, curve.x)
     k = int(np.argmax(sign * curve.mean))
-    opt = _snap(domain, float(curve.x[k]))
+    opt = snap(domain, float(curve.x[k]))
     cands = {opt}
     for x in curve.x:
-        cands.add(_snap(domain, float(x)))
+        cands.add(snap(domain, float(x)))
     values = sorted(cands, key=float)
     t = _to_t(domain, np.array([float(v) for v in values]))
     mean, band = np.interp(t, t_grid, curve.mean), np.interp(t, t_grid, half)
@@ -324,7 +300,9 @@ def propose_values(report: FitReport, domain: Domain, n: int, *, family: str | N
 
     picks: list[int] = [i_opt]
     reasons = [f"optimum of {model}: {at(i_opt)}"]
-    edge = k in (0, len(curve.x) - 1)
+    inward = min(max(k + (len(curve.x) // 10) * (1 if k == 0 else -1), 0), len(curve.x) - 1)
+    still = sign * (curve.mean[k] - curve.mean[inward]) > 1e-9 * (abs(float(curve.mean[k])) + 1.0)
+    edge = k in (0, len(curve.x) - 1) and still
     if edge:
         way = "rises" if report.goal == "max" else "falls"
         end = "upper" if k == len(curve.x) - 1 else "lower"
@@ -342,8 +320,8 @@ def propose_values(report: FitReport, domain: Domain, n: int, *, family: str | N
         targets = [t_opt - delta, t_opt + delta]
         targets.sort(key=lambda tt: -float(np.interp(tt, t_grid, half)))  # the less certain side first
     else:
-        inward = -1.0 if k == len(curve.x) - 1 else 1.0
-        targets = [t_opt + inward * delta / 2, t_opt + inward * delta]
+        way_in = -1.0 if k == len(curve.x) - 1 else 1.0
+        targets = [t_opt + way_in * delta / 2, t_opt + way_in * delta]
     for target in targets:
         if len(picks) >= n:
             break
