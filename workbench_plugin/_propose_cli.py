@@ -163,7 +163,7 @@ class Proposer:
             metric=objective.metric if objective else "", goal=objective.goal if objective else "max",
             seed=r.seed, family=_by_spec_name(names, r.families, "--family"),
             lines=_by_spec_name(names, r.lines, "--line"), circled=_by_spec_name(names, r.circled, "--circle"),
-            health=inputs.health)
+            health=inputs.health, experiments=inputs.experiments)
         return [dict(row) for row in self.proposal.rows]
 
     def rows_from(self) -> RowsFrom:

@@ -170,3 +170,28 @@ def test_too_few_experiments_for_any_fit_is_one_line_and_no_rows(capsys: pytest.
         assert code == 2, out
         assert err.startswith("hypertuner: error: ") and "lr" in err and len(err.strip().splitlines()) == 1, err
     assert len(Store(store).runs("quad")) == 1
+
+
+def test_proposals_warn_where_experiments_diverged(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "train.py").write_text(textwrap.dedent(
+        """
+        import argparse
+        from workbench_plugin import tracking as ht
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--lr", type=float, default=0.01)
+        a = ap.parse_args()
+        for epoch in range(1, 6):
+            loss = float("nan") if a.lr >= 0.05 and epoch > 2 else 1.0 / (epoch * (1 + a.lr))
+            ht.log(epoch=epoch, loss=loss, val_loss=loss)
+        ht.summary(val_acc=0.9 - a.lr)
+        """))
+    (folder / "hypertuner.toml").write_text('[project]\nname = "div"\nscript = "train.py"\n')
+    store = str(tmp_path / "s")
+    Store(store).create_project("div", str(folder))
+    assert run_cli(capsys, "--store", store, "run", "--project", str(folder), "lr=0.001,0.01,0.1,0.3")[0] == 0
+    code, out, err = run_cli(capsys, "--store", store, "plan", "--project", str(folder), "lr=1e-4..0.3 log 5",
+                             "--propose", "random", "--n", "6")
+    assert code == 0, err
+    assert "avoid: 2 of 2 experiments with lr >= 0.1 diverged" in out

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from workbench_plugin.flags import FlagSet
     from workbench_plugin.frames import RunFrames
     from workbench_plugin.index import ProjectIndex
-    from workbench_plugin.space import SearchSpec
+    from workbench_plugin.space import SearchSpec, Value
 
 __all__ = ["ProposalInputs", "proposal_inputs", "script_frames"]
 
@@ -28,6 +28,8 @@ class ProposalInputs(NamedTuple):
     objective: Objective | None  #: None: no metric logged yet (search sources still work; fits do not)
     health: dict[str, Health]
     metrics: tuple[str, ...]  #: every metric the script's runs logged, in first-seen order
+    #: every experiment's hyperparameters (any state), by id: what health warnings group by
+    experiments: dict[str, dict[str, Value]] = {}
 
 
 def script_frames(index: ProjectIndex, script: str | None) -> list[RunFrames]:
@@ -55,15 +57,16 @@ def proposal_inputs(index: ProjectIndex, spec: SearchSpec, *, locked: Collection
 
     from workbench_plugin.proposals._domain import domains_from_spec
     from workbench_plugin.proposals._health import health_of
-    from workbench_plugin.proposals._observations import flag_default_values, observations
+    from workbench_plugin.proposals._observations import experiment_settings, flag_default_values, observations
 
     index.refresh()
     domains = domains_from_spec(spec, locked=locked, flags=flags)
     frames = script_frames(index, script)
     metrics = tuple(dict.fromkeys(m for f in frames for m in f.metrics))
     objective = choose_objective(metrics, metric, goal=goal) if metrics or metric is not None else None
-    found = (observations(frames, objective.metric, defaults=flag_default_values(flags))
-             if objective is not None else [])
+    defaults = flag_default_values(flags)
+    found = observations(frames, objective.metric, defaults=defaults) if objective is not None else []
     curves = [f.curves for f in frames if len(f.curves)]
     health = health_of(pd.concat(curves, ignore_index=True)) if curves else {}
-    return ProposalInputs(domains, found, objective, health, metrics)
+    return ProposalInputs(domains, found, objective, health, metrics,
+                          experiment_settings(frames, defaults=defaults) if health else {})
