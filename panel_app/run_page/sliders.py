@@ -1,6 +1,6 @@
-"""The run page's slider panel: the health filter, a range slider per hyperparameter (with its
-lock) and per metric, a category picker (toggle buttons) per hyperparameter whose values are not
-numbers.
+"""The run page's slider panel: a range slider per hyperparameter (with its lock) and per metric,
+a category picker (toggle buttons) per hyperparameter whose values are not numbers, and the
+health filter (shown above the table).
 
 Releasing a slider, toggling a category or choosing a health selects what lies inside every
 narrowed slider, has a picked category of every narrowed picker and passes the health filter;
@@ -65,9 +65,10 @@ class SliderPanel:
         self.pickers: dict[str, pn.widgets.CheckButtonGroup | pn.widgets.CheckBoxGroup] = {}
         self.locks: dict[str, pn.widgets.Toggle] = {}
         self.lock_labels: dict[str, pn.pane.HTML] = {}
-        #: Overfitting / noisy / diverged / healthy experiments only (the table's badges).
+        #: Overfitting / noisy / diverged / healthy experiments only (the table's badges); the
+        #: page shows it above the table.
         self.health = pn.widgets.Select(label="Health", options=list(HEALTH_FILTERS), value="any",
-                                        width=250, margin=(6, 8, 0, 8), css_classes=["ht-health-filter"])
+                                        width=160, margin=(0, 10), css_classes=["ht-health-filter"])
         self.health.param.watch(functools.partial(self._on_slider, None), "value")
         self.panel = pn.Column(width=270, margin=(0, 5))
         self.build()
@@ -108,7 +109,7 @@ class SliderPanel:
                 metrics.append(slider)
                 continue
             hparams.extend([slider, self._lock_row(name, locks, token)])
-        self.panel.objects = [self.health, *hparams, *metrics]
+        self.panel.objects = hparams + metrics
 
     def _picker(self, name: str, labels: tuple[str, ...], picked: list[str],
                 token: str) -> pn.viewable.Viewable:
