@@ -241,3 +241,30 @@ def test_use_puts_the_proposals_rows_in_the_listing_with_their_reasons(project_d
     m.use()
     nr.set_text("sleep", "0,0.5")  # a field changed: the grid of the fields again
     assert nr.proposed is None and len(nr.rows) == 2
+
+
+def test_the_card_escapes_draws_and_sends_a_drawing_and_a_lasso_to_the_model(
+        project_dir: Path, earlier: tuple[str, str]) -> None:
+    from panel_app.new_run.proposals_view import ProposalsCard
+
+    used: list[int] = []
+    m = card(*earlier[:1], project_dir, earlier[1])
+    m.n_text = "3"
+    view = ProposalsCard(m, on_use=lambda: used.append(1))
+    view.schedule(0)  # no server session: now
+    assert "&lt;b&gt;row&lt;/b&gt; 0" in view.table.object and "<b>row" not in view.table.object
+    assert view.points.data["id"] == ["r1-000", "r1-001", "r1-002"] and view.marks.data["x"] == [2.0, 3.0, 4.0]
+    assert view.curves["quadratic"].data["x"] and not view.curves["gp"].data["x"]
+    assert (view.hparam.options, view.hparam.value, view.metric.value) == (["epochs", "sleep"], "epochs", "score")
+    view.drawn.data = {"xs": [[1.0, 2.0, 3.0]], "ys": [[8.0, 9.0, 9.5]]}  # as the browser's freehand tool sends it
+    view.schedule(0)
+    assert m.lines["epochs"].xs == (1.0, 2.0, 3.0) and view.marks.data["x"] == [5.0, 6.0, 7.0]
+    view.points.selected.indices = [0, 2]  # a lasso
+    assert m.circled == {"epochs": ("r1-000", "r1-002")}
+    view.family.value = "linear"
+    assert m.family == "linear"
+    view.clear.clicks += 1
+    assert m.lines == {} and m.circled == {} and view.drawn.data["xs"] == []
+    m.source = "random"
+    view.schedule(0)
+    assert all(not s.data["x"] for s in view.curves.values()) and view.points.data["id"]
