@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -25,7 +25,7 @@ from workbench_plugin.proposals import (
     ProposalError,
 )
 from workbench_plugin.recommend import Objective
-from workbench_plugin.space import SearchSpec
+from workbench_plugin.space import SearchSpec, Value
 
 
 class Inputs(NamedTuple):
@@ -62,12 +62,12 @@ class Engine:
                for i in range(self.points)]
         return Inputs(domains, obs, Objective("score", "max"), {}, ("score", "loss"))
 
-    def propose(self, inputs: Inputs, request: ProposalRequest, *, metric: str, goal: str) -> Proposal:
+    def propose(self, inputs: Any, request: ProposalRequest, *, metric: str, goal: str) -> Proposal:
         self.calls.append((metric, goal, request))
         if request.source == "fit" and len(inputs.observations) < 3:
             raise ProposalError("fit: epochs has 2 finished experiments; a fit needs at least 3")
         start = 5 if request.lines.get("epochs") else 2 + (request.families.get("epochs") == "linear")
-        rows = tuple({"x": 1, "epochs": start + i, "sleep": 0} for i in range(request.n))
+        rows: tuple[dict[str, Value], ...] = tuple({"x": 1, "epochs": start + i, "sleep": 0} for i in range(request.n))
         obs = inputs.observations
         report = FitReport("epochs", metric, "max", (_curve("quadratic", 0.1), _curve("linear", 0.5),
                                                      _curve("gp", 0.0, ok=False)),
@@ -247,10 +247,9 @@ def test_the_card_escapes_draws_and_sends_a_drawing_and_a_lasso_to_the_model(
         project_dir: Path, earlier: tuple[str, str]) -> None:
     from panel_app.new_run.proposals_view import ProposalsCard
 
-    used: list[int] = []
     m = card(*earlier[:1], project_dir, earlier[1])
     m.n_text = "3"
-    view = ProposalsCard(m, on_use=lambda: used.append(1))
+    view = ProposalsCard(m, on_use=lambda: None)
     view.schedule(0)  # no server session: now
     assert "&lt;b&gt;row&lt;/b&gt; 0" in view.table.object and "<b>row" not in view.table.object
     assert view.points.data["id"] == ["r1-000", "r1-001", "r1-002"] and view.marks.data["x"] == [2.0, 3.0, 4.0]
