@@ -24,7 +24,8 @@ import numpy as np
 
 from workbench_plugin.space import format_value
 
-__all__ = ["Column", "Encoding", "Prediction", "coverage", "encode", "expected_improvement", "fit_predict"]
+__all__ = ["Column", "Encoding", "Prediction", "coverage", "encode", "expected_improvement", "fit_gp", "fit_predict",
+           "predict"]
 
 #: A numeric value this far (on the normalised axis) from every tried value counts as fully new.
 NOVEL_DISTANCE = 0.25
@@ -176,28 +177,46 @@ class Prediction(NamedTuple):
     std: np.ndarray
 
 
-def fit_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray, *, seed: int = 0) -> Prediction:
-    """Fit a Gaussian process (constant x Matern 5/2 with one length per dimension, plus white
-    noise; y normalised) on ``x, y`` and predict at ``x_new``. Deterministic for a given seed."""
+def fit_gp(x: np.ndarray, y: np.ndarray, *, seed: int = 0, kernel: Any = None) -> Any:
+    """A fitted Gaussian process (constant x Matern 5/2 with one length per dimension, plus white
+    noise; y normalised) on ``x, y``. Deterministic for a given seed. With ``kernel`` (a fitted
+    model's ``kernel_``), that kernel is kept as it is: no optimisation, just the refit on new data."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
-    dims = x.shape[1]
-    kernel = (
-        ConstantKernel(1.0, (1e-3, 1e3))
-        * Matern(length_scale=np.full(dims, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5)
-        + WhiteKernel(noise_level=1e-2, noise_level_bounds=(1e-6, 1.0))
-    )
-    model = GaussianProcessRegressor(
-        kernel=kernel, normalize_y=True, n_restarts_optimizer=1, random_state=np.random.RandomState(seed),
-    )
+    if kernel is None:
+        dims = x.shape[1]
+        kernel = (
+            ConstantKernel(1.0, (1e-3, 1e3))
+            * Matern(length_scale=np.full(dims, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5)
+            + WhiteKernel(noise_level=1e-2, noise_level_bounds=(1e-6, 1.0))
+        )
+        model = GaussianProcessRegressor(
+            kernel=kernel, normalize_y=True, n_restarts_optimizer=1, random_state=np.random.RandomState(seed),
+        )
+    else:
+        model = GaussianProcessRegressor(kernel=kernel, normalize_y=True, optimizer=None)
     with warnings.catch_warnings():
         # Bounds reached during the fit are expected with few points; the fit is still usable.
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x, y)
+    return model
+
+
+def predict(model: Any, x_new: np.ndarray) -> Prediction:
+    """A fitted model's mean and standard deviation at ``x_new``."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
         mean, std = model.predict(x_new, return_std=True)
     return Prediction(np.asarray(mean, dtype=float), np.maximum(np.asarray(std, dtype=float), 0.0))
+
+
+def fit_predict(x: np.ndarray, y: np.ndarray, x_new: np.ndarray, *, seed: int = 0) -> Prediction:
+    """Fit a Gaussian process (:func:`fit_gp`) on ``x, y`` and predict at ``x_new``."""
+    return predict(fit_gp(x, y, seed=seed), x_new)
 
 
 def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
