@@ -111,9 +111,13 @@ class CoreEngine:
 
     def inputs(self, spec: SearchSpec, *, locked: Collection[str], metric: str | None,
                goal: str | None) -> Inputs:
-        from workbench_plugin.proposals._inputs import proposal_inputs  # type: ignore[import-not-found,unused-ignore]
-
         spec = self.context.check(spec).spec  # the script's spelling of each flag, as ``prepare`` proposes on
+        try:
+            from workbench_plugin.proposals._inputs import (  # type: ignore[import-not-found,unused-ignore]
+                proposal_inputs,
+            )
+        except ImportError:  # a build without it yet: the same reads, here
+            return _inputs_here(self.context, spec, locked=locked, metric=metric, goal=goal)
         result: Inputs = proposal_inputs(self.context.index, spec, locked=locked, flags=self.context.flags,
                                          metric=metric, goal=goal)
         return result
@@ -126,6 +130,28 @@ class CoreEngine:
             seed=request.seed, family=request.families or None, lines=request.lines or None,
             circled=request.circled or None, health=inputs.health)
         return result
+
+
+class _Inputs(NamedTuple):
+    domains: dict[str, Domain]
+    observations: list[Observation]
+    objective: Any
+    health: dict[str, Health]
+    metrics: tuple[str, ...]
+
+
+def _inputs_here(context: Any, spec: SearchSpec, *, locked: Collection[str], metric: str | None,
+                 goal: str | None) -> Inputs:
+    """The project's domains, finished experiments and objective (no health flags)."""
+    from workbench_plugin.proposals import domains_from_spec, flag_default_values, observations
+    from workbench_plugin.recommend import choose_objective
+
+    index, script = context.index, context.settings.script
+    frames = [index.frames(r) for r in list(index.runs) if index.entry(r).run.script == script]
+    metrics = tuple(dict.fromkeys(m for f in frames for m in f.metrics))
+    objective = choose_objective(list(metrics), metric, goal=goal) if metrics else None
+    obs = observations(frames, objective.metric, defaults=flag_default_values(context.flags)) if objective else []
+    return _Inputs(domains_from_spec(spec, locked=locked, flags=context.flags), obs, objective, {}, metrics)
 
 
 class Computed(NamedTuple):
@@ -333,7 +359,13 @@ class ProposalsModel(param.Parameterized):
                 return base._replace(error=one_line(str(exc)))
             return Computed(None, one_line(str(exc)), notes=tuple(notes), gen=gen)
         if not proposal.rows:
-            return base._replace(error=one_line(proposal.basis or "proposals: none made"))
+            why = proposal.basis or "proposals: none made"
+            fit = next((f for f in proposal.fits if f.hparam == hparam), None)
+            chosen = fit.curve(fit.chosen) if fit is not None and fit.chosen else None
+            if chosen is not None and not chosen.ok and not req.families.get(hparam):
+                why += (f"; your line is closest to the {chosen.family} family, which could not be fitted "
+                        f"({chosen.message}); pick a family above or clear the drawing")
+            return base._replace(proposal=None, error=one_line(why, 400))
         return base._replace(proposal=proposal)
 
     def take(self, result: Computed) -> bool:
