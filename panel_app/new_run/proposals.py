@@ -292,6 +292,11 @@ class ProposalsModel(param.Parameterized):
         self.version += 1
 
     # ---- computing -------------------------------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        """The latest request's number (a result of an older one is not taken)."""
+        return self._gen
+
     def request(self) -> ProposalRequest:
         """What to compute now (the session's thread)."""
         self._gen += 1

@@ -23,6 +23,7 @@ from typing import Any
 import panel as pn
 from bokeh.models import (
     ColumnDataSource,
+    CustomJS,
     FreehandDrawTool,
     HoverTool,
     LassoSelectTool,
@@ -33,7 +34,8 @@ from bokeh.models import (
 from bokeh.models.annotations import Legend, LegendItem
 from bokeh.plotting import figure
 
-from panel_app.new_run.proposals import QUERY_KEYS, FitInfo, ProposalsModel
+from panel_app.new_run.proposals import QUERY_KEYS, Computed, FitInfo, ProposalsModel
+from workbench_plugin.flags import one_line
 from workbench_plugin.proposals import FAMILIES, SOURCES
 
 __all__ = ["ProposalsCard"]
@@ -42,6 +44,13 @@ __all__ = ["ProposalsCard"]
 PROPOSE_DELAY = 0.3
 _COLORS = {"linear": "#1f77b4", "log": "#2ca02c", "quadratic": "#d62728", "gp": "#9467bd"}
 _BEST = "best ranked"
+#: The last stroke of the freehand source, sent as a new value (only when it differs from the last sent).
+_SEND_STROKE_JS = """
+const xs = drawn.data.xs, ys = drawn.data.ys;
+const x = xs.length ? Array.from(xs[xs.length - 1]) : [], y = ys.length ? Array.from(ys[ys.length - 1]) : [];
+const old = sent.data.xs.length ? Array.from(sent.data.xs[0]) : [];
+if (x.length !== old.length || x.some((v, i) => v !== old[i])) { sent.data = {xs: [x], ys: [y]}; }
+"""
 
 
 def _e(text: object) -> str:
@@ -94,7 +103,7 @@ class ProposalsCard:
         self.clear = pn.widgets.Button(label="Clear drawing", width=120, margin=(4, 10))
         self.use = pn.widgets.Button(label="Use these proposals", color="primary", width=170, margin=(4, 10))
         self.back = pn.widgets.Button(label="Back to the grid", width=140, margin=(4, 10))
-        self.note = pn.pane.HTML("", margin=(0, 10), css_classes=["ht-propose-note"])
+        self.note = pn.pane.HTML("", margin=(0, 10), css_classes=["ht-propose-note"], sizing_mode="stretch_width")
         self.table = pn.pane.HTML("", margin=(0, 10), css_classes=["ht-proposals-pane"], sizing_mode="stretch_width")
         self.plot = pn.pane.Bokeh(None, margin=(0, 10))
         self._build_sources()
@@ -121,8 +130,11 @@ class ProposalsCard:
         self.curves = {f: ColumnDataSource({"x": [], "mean": [], "low": [], "high": []}) for f in FAMILIES}
         self.marks = ColumnDataSource({"x": []})
         self.drawn = ColumnDataSource({"xs": [], "ys": []})
+        #: the finished stroke, copied by the browser (a draw tool changes its source in place, which is
+        #: not sent to the server; a new value of another source's data is)
+        self.sent = ColumnDataSource({"xs": [], "ys": []})
         self.points.selected.on_change("indices", self._on_lasso)
-        self.drawn.on_change("data", self._on_drawn)
+        self.sent.on_change("data", self._on_drawn)
 
     def _figure(self, info: FitInfo) -> Any:
         fig = figure(height=340, sizing_mode="stretch_width", x_axis_type="log" if info.log else "linear",
@@ -148,6 +160,7 @@ class ProposalsCard:
         lasso = LassoSelectTool(renderers=[dots], description="Circle points")
         fig.add_tools(draw, lasso, HoverTool(renderers=[dots], tooltips=[("experiment", "@id"), ("value", "@y")]))
         fig.toolbar.active_drag = draw
+        fig.js_on_event("panend", CustomJS(args={"sent": self.sent, "drawn": self.drawn}, code=_SEND_STROKE_JS))
         return fig
 
     def _draw(self) -> None:
@@ -173,7 +186,7 @@ class ProposalsCard:
                                        else {"x": [], "mean": [], "low": [], "high": []})
                 if f in self.legend_items:
                     label = (f"{f} (cv {c['cv']:.3g})" + (" ✓" if c["picked"] else "")) if ok and c is not None \
-                        else f"{f}: {c['message'] if c is not None else 'not fitted'}"[:60]
+                        else (c["message"] if c is not None and c["message"] else f"{f}: not fitted")[:60]
                     self.legend_items[f].label = {"value": label}
                     line, band = self.curve_renderers[f]
                     line.glyph.line_width = 4 if ok and c is not None and c["picked"] else 2
@@ -186,7 +199,7 @@ class ProposalsCard:
         more = f"drawing the most recent {len(p['id']):,} experiments; {info.hidden:,} more not drawn. " \
             if info.hidden else ""
         message = f"{info.message} " if info.message else ""
-        self.note.object = _e(more + message + (f"fit: {info.basis}" if info.basis and info.curves else ""))
+        self.note.object = _e(more + message)  # the basis is under the proposals
 
     # ---- events ----------------------------------------------------------------------------------
     def _set(self, **values: Any) -> None:
@@ -253,7 +266,10 @@ class ProposalsCard:
         if gen != self._gen or doc.session_context is None:
             return
         request = self.model.request()
-        result = await asyncio.to_thread(self.model.compute, request)
+        try:
+            result = await asyncio.to_thread(self.model.compute, request)
+        except Exception as exc:  # a fit's own failure (e.g. a warning turned error): one line, not a dead task
+            result = Computed(None, f"proposals: {type(exc).__name__}: {one_line(exc, 300)}", gen=self.model.generation)
         if doc.session_context is None:
             return
 

@@ -256,7 +256,7 @@ def test_the_card_escapes_draws_and_sends_a_drawing_and_a_lasso_to_the_model(
     assert view.points.data["id"] == ["r1-000", "r1-001", "r1-002"] and view.marks.data["x"] == [2.0, 3.0, 4.0]
     assert view.curves["quadratic"].data["x"] and not view.curves["gp"].data["x"]
     assert (view.hparam.options, view.hparam.value, view.metric.value) == (["epochs", "sleep"], "epochs", "score")
-    view.drawn.data = {"xs": [[1.0, 2.0, 3.0]], "ys": [[8.0, 9.0, 9.5]]}  # as the browser's freehand tool sends it
+    view.sent.data = {"xs": [[1.0, 2.0, 3.0]], "ys": [[8.0, 9.0, 9.5]]}  # as the browser sends a stroke
     view.schedule(0)
     assert m.lines["epochs"].xs == (1.0, 2.0, 3.0) and view.marks.data["x"] == [5.0, 6.0, 7.0]
     view.points.selected.indices = [0, 2]  # a lasso
