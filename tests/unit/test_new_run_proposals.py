@@ -268,3 +268,24 @@ def test_the_card_escapes_draws_and_sends_a_drawing_and_a_lasso_to_the_model(
     m.source = "random"
     view.schedule(0)
     assert all(not s.data["x"] for s in view.curves.values()) and view.points.data["id"]
+
+
+def test_launch_queues_the_proposed_rows_as_run_propose_would(project_dir: Path, earlier: tuple[str, str]) -> None:
+    """The real proposal_inputs and propose (no stand-in): the rows launched are the proposal's, and the
+    run's lineage records it."""
+    from workbench_plugin.store import Store
+
+    store, run_id = earlier
+    nr = open_model(store, project_dir, run_id)
+    m = ProposalsModel(nr)
+    nr.set_text("sleep", "0..0.03 +0.01")  # a range: the domain sobol draws from
+    m.source, m.n_text = "sobol", "3"
+    proposal = m.refresh().proposal
+    assert proposal is not None and len(proposal.rows) == 3 and m.use()
+    assert all(0 <= float(r["sleep"]) <= 0.03 and r["x"] == 1 for r in proposal.rows)  # x stays locked
+    launched = nr.launch()
+    assert launched, nr.launch_error
+    experiments = Store(store).read_experiments("tiny", launched)
+    assert [e.params for e in experiments] == [dict(r) for r in proposal.rows]
+    lineage = Store(store).read_run("tiny", launched).extra["lineage"]
+    assert lineage["proposal"]["source"] == "sobol" and lineage["proposal"]["basis"] == proposal.basis
