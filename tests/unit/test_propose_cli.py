@@ -31,18 +31,24 @@ SCRIPT = textwrap.dedent(
 )
 
 
+def project(capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, script: str,
+            *values: str) -> tuple[str, Path]:
+    """A project of ``script`` with one finished run of ``values`` (store, project folder)."""
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "train.py").write_text(script)
+    (folder / "hypertuner.toml").write_text(f'[project]\nname = "{name}"\nscript = "train.py"\n')
+    store = str(tmp_path / "s")
+    Store(store).create_project(name, str(folder))
+    code, out, err = run_cli(capsys, "--store", store, "run", "--project", str(folder), *values)
+    assert code == 0, out + err
+    return store, folder
+
+
 @pytest.fixture
 def tuned(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> tuple[str, Path]:
     """A project whose first run tried lr = 1e-4, 1e-3, 1e-2, 1e-1 (store, project folder)."""
-    folder = tmp_path / "proj"
-    folder.mkdir()
-    (folder / "train.py").write_text(SCRIPT)
-    (folder / "hypertuner.toml").write_text('[project]\nname = "quad"\nscript = "train.py"\n')
-    store = str(tmp_path / "s")
-    Store(store).create_project("quad", str(folder))
-    code, out, err = run_cli(capsys, "--store", store, "run", "--project", str(folder), "lr=1e-4..1e-1 log 4")
-    assert code == 0, out + err
-    return store, folder
+    return project(capsys, tmp_path, "quad", SCRIPT, "lr=1e-4..1e-1 log 4")
 
 
 def plan_json(capsys: pytest.CaptureFixture[str], store: str, folder: Path, *argv: str) -> list[dict]:
@@ -157,13 +163,7 @@ def test_a_flag_never_varied_is_spread_over_its_range_and_says_so(capsys: pytest
 
 def test_too_few_experiments_for_any_fit_is_one_line_and_no_rows(capsys: pytest.CaptureFixture[str],
                                                                  tmp_path: Path) -> None:
-    folder = tmp_path / "proj"
-    folder.mkdir()
-    (folder / "train.py").write_text(SCRIPT)
-    (folder / "hypertuner.toml").write_text('[project]\nname = "quad"\nscript = "train.py"\n')
-    store = str(tmp_path / "s")
-    Store(store).create_project("quad", str(folder))
-    assert run_cli(capsys, "--store", store, "run", "--project", str(folder), "lr=1e-4,1e-1")[0] == 0
+    store, folder = project(capsys, tmp_path, "quad", SCRIPT, "lr=1e-4,1e-1")
     for command in ("plan", "run"):
         code, out, err = run_cli(capsys, "--store", store, command, "--project", str(folder),
                                  "lr=1e-4..1e-1 log 4", "--propose", "fit")
@@ -173,9 +173,7 @@ def test_too_few_experiments_for_any_fit_is_one_line_and_no_rows(capsys: pytest.
 
 
 def test_proposals_warn_where_experiments_diverged(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    folder = tmp_path / "proj"
-    folder.mkdir()
-    (folder / "train.py").write_text(textwrap.dedent(
+    script = textwrap.dedent(
         """
         import argparse
         from workbench_plugin import tracking as ht
@@ -186,11 +184,8 @@ def test_proposals_warn_where_experiments_diverged(capsys: pytest.CaptureFixture
             loss = float("nan") if a.lr >= 0.05 and epoch > 2 else 1.0 / (epoch * (1 + a.lr))
             ht.log(epoch=epoch, loss=loss, val_loss=loss)
         ht.summary(val_acc=0.9 - a.lr)
-        """))
-    (folder / "hypertuner.toml").write_text('[project]\nname = "div"\nscript = "train.py"\n')
-    store = str(tmp_path / "s")
-    Store(store).create_project("div", str(folder))
-    assert run_cli(capsys, "--store", store, "run", "--project", str(folder), "lr=0.001,0.01,0.1,0.3")[0] == 0
+        """)
+    store, folder = project(capsys, tmp_path, "div", script, "lr=0.001,0.01,0.1,0.3")
     code, out, err = run_cli(capsys, "--store", store, "plan", "--project", str(folder), "lr=1e-4..0.3 log 5",
                              "--propose", "random", "--n", "6")
     assert code == 0, err

@@ -340,32 +340,33 @@ def _bad_value(v: float) -> str:
     return "NaN" if math.isnan(v) else "inf" if v > 0 else "-inf"
 
 
+def _first_per_curve(rows: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """The first of ``rows`` (sorted point positions) in each curve segment."""
+    if not len(rows):
+        return rows
+    return rows[np.r_[True, seg[rows][1:] != seg[rows][:-1]]]
+
+
 def _diverged(s: _Series, f: _Series, kinds: _Kinds, names: list[str], n_exp: int) -> dict[int, str]:
     """``s``: every point; ``f``: the finite ones."""
     events = []  # (exp, x-order key, rank, reason)
     bad = ~np.isfinite(s.value)
     lossy = kinds.loss[s.name]
-    rows = np.flatnonzero(bad & lossy[s.seg])
-    if len(rows):
-        firsts = rows[np.r_[True, s.seg[rows][1:] != s.seg[rows][:-1]]]
-        for r in firsts:
-            g = s.seg[r]
-            events.append((s.exp[g], s.pos[r], kinds.rank[s.name[g]],
-                           f"{_name(names, s.name[g])} became {_bad_value(s.value[r])} at "
-                           f"{_at(int(s.unit[g]), s.x[r])}"))
+    for r in _first_per_curve(np.flatnonzero(bad & lossy[s.seg]), s.seg):
+        g = s.seg[r]
+        events.append((s.exp[g], s.pos[r], kinds.rank[s.name[g]],
+                       f"{_name(names, s.name[g])} became {_bad_value(s.value[r])} at "
+                       f"{_at(int(s.unit[g]), s.x[r])}"))
     ok = (f.stop > f.start) & lossy
     base = np.full(len(f.exp), np.nan)
     base[ok] = f.value[f.start[ok]]
     with np.errstate(invalid="ignore"):
         high = (base[f.seg] > 0) & (f.value > EXPLODE_FACTOR * base[f.seg])
-    rows = np.flatnonzero(high)
-    if len(rows):
-        firsts = rows[np.r_[True, f.seg[rows][1:] != f.seg[rows][:-1]]]
-        for r in firsts:
-            g = f.seg[r]
-            events.append((f.exp[g], f.pos[r], kinds.rank[f.name[g]],
-                           f"{_name(names, f.name[g])} reached {f.value[r] / base[g]:.3g}x its first value "
-                           f"at {_at(int(f.unit[g]), f.x[r])}"))
+    for r in _first_per_curve(np.flatnonzero(high), f.seg):
+        g = f.seg[r]
+        events.append((f.exp[g], f.pos[r], kinds.rank[f.name[g]],
+                       f"{_name(names, f.name[g])} reached {f.value[r] / base[g]:.3g}x its first value "
+                       f"at {_at(int(f.unit[g]), f.x[r])}"))
     # no loss at all: every metric non-finite somewhere
     has_loss = np.bincount(s.exp[lossy], minlength=n_exp) > 0
     seg_bad = np.bincount(s.seg[bad], minlength=len(s.exp)) > 0

@@ -75,15 +75,7 @@ def observations(frames: Iterable[RunFrames], metric: str, *,
             value = _plain(record[metric])
             if not isinstance(value, int | float) or not math.isfinite(value):
                 continue
-            params: dict[str, Value] = {}
-            for column in run.hparams:
-                if column in record and (v := _plain(record[column])) is not None:
-                    params[run.flag_of(column)] = v
-            keys = {flag_key(k) for k in params}
-            for name, default in (defaults or {}).items():
-                if flag_key(name) not in keys:
-                    params[name] = default
-                    keys.add(flag_key(name))
+            params = _settings(run, record, run.hparams, defaults)
             rows.append(Observation(str(record["experiment_id"]), run.run_id, params, float(value)))
     return rows
 
@@ -99,14 +91,20 @@ def experiment_settings(frames: Iterable[RunFrames], *,
             continue
         columns = [c for c in run.hparams if c in df.columns]
         for record in df[["experiment_id", *columns]].to_dict("records"):
-            params: dict[str, Value] = {}
-            for column in columns:
-                if (v := _plain(record[column])) is not None:
-                    params[run.flag_of(column)] = v
-            keys = {flag_key(k) for k in params}
-            for name, default in (defaults or {}).items():
-                if flag_key(name) not in keys:
-                    params[name] = default
-                    keys.add(flag_key(name))
-            out[str(record["experiment_id"])] = params
+            out[str(record["experiment_id"])] = _settings(run, record, columns, defaults)
     return out
+
+
+def _settings(run: RunFrames, record: Mapping[str, Any], columns: Iterable[str],
+              defaults: Mapping[str, Value] | None) -> dict[str, Value]:
+    """One experiment's hyperparameters keyed by flag, completed with ``defaults`` (either spelling)."""
+    params: dict[str, Value] = {}
+    for column in columns:
+        if column in record and (v := _plain(record[column])) is not None:
+            params[run.flag_of(column)] = v
+    keys = {flag_key(k) for k in params}
+    for name, default in (defaults or {}).items():
+        if flag_key(name) not in keys:
+            params[name] = default
+            keys.add(flag_key(name))
+    return params
