@@ -3,6 +3,7 @@ epochs, against a plain pandas groupby over the same frame (the cheapest pass an
 computation makes).
 
     python bench/health.py [--experiments 10000 100000] [--epochs 30] [--repeat 3]
+    python bench/health.py --calibrate      # the flag rates of the table in _health's docstring
 
 The frame is built in memory as :attr:`workbench_plugin.frames.RunFrames.curves` is (categorical
 ``experiment_id`` and ``name``, sorted by experiment and time): ``train_loss``, ``val_loss``,
@@ -58,6 +59,42 @@ def curves_frame(n: int, epochs: int, seed: int = 0) -> pd.DataFrame:
     })
 
 
+def calibration_frame(kind: str, noise: float, n: int = 1000, epochs: int = 30, seed: int = 0) -> pd.DataFrame:
+    """Clean decays (``kind="decay"``) or U-shaped validation losses (``"u"``) with noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(epochs, dtype=np.float64)[None, :]
+    rate, amp = rng.uniform(0.05, 1.5, (n, 1)), rng.uniform(0.5, 2.5, (n, 1))
+    floor = rng.uniform(0.05, 0.5, (n, 1))
+    train = 0.8 * floor + amp * np.exp(-rate * t) - (0.01 * amp * t if kind == "u" else 0.0)
+    val = floor + amp * np.exp(-rate * t)
+    if kind == "u":
+        turn = rng.integers(8, 22, (n, 1))
+        val = val + np.where(t > turn, 0.04 * amp * (t - turn), 0.0)
+    val = val + rng.normal(0, 1, (n, epochs)) * noise * amp
+    train = train + rng.normal(0, 1, (n, epochs)) * noise * amp * 0.3
+    acc = 0.5 + 0.45 / (1 + np.exp(-(t - rng.uniform(2, 15, (n, 1))) * rng.uniform(0.2, 1.0, (n, 1))))
+    acc = acc + rng.normal(0, 1, (n, epochs)) * noise * 0.45
+    names = ("loss", "val_loss", "val_acc", "acc")
+    values = np.stack([train, val, acc, 1 - train / 3], axis=2)
+    return pd.DataFrame({
+        "experiment_id": np.repeat([f"e{i}" for i in range(n)], epochs * len(names)),
+        "epoch": np.tile(np.repeat(t[0], len(names)), n),
+        "step": np.nan,
+        "name": np.tile(names, n * epochs),
+        "value": values.reshape(-1),
+    })
+
+
+def calibrate() -> None:
+    print(f"{'curves':>14} {'noise':>6} {'overfitting':>11} {'noisy':>6}")
+    for kind in ("decay", "u"):
+        for noise in (0.005, 0.01, 0.02, 0.05, 0.1):
+            health = health_of(calibration_frame(kind, noise))
+            share = {f: np.mean([f in h.flags for h in health.values()]) for f in ("overfitting", "noisy")}
+            print(f"{'clean decay' if kind == 'decay' else 'U-shaped val':>14} {noise:>6.1%} "
+                  f"{share['overfitting']:>11.1%} {share['noisy']:>6.1%}")
+
+
 def best_of(repeat: int, fn: object) -> tuple[float, object]:
     times, out = [], None
     for _ in range(repeat):
@@ -72,7 +109,11 @@ def main() -> None:
     ap.add_argument("--experiments", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--calibrate", action="store_true", help="print flag rates on synthetic curves instead")
     args = ap.parse_args()
+    if args.calibrate:
+        calibrate()
+        return
     print(f"{'experiments':>11} {'rows':>11} {'health_of s':>11} {'groupby s':>9} {'ratio':>6}  flags")
     for n in args.experiments:
         frame = curves_frame(n, args.epochs)

@@ -35,6 +35,8 @@ class _Exp:
     state: str = "queued"
     epoch: int = 0
     overrides: dict[str, float] = field(default_factory=dict)
+    #: per metric, the value logged at each epoch from the first (instead of the synthetic one)
+    curve_overrides: dict[str, list[float]] = field(default_factory=dict)
 
 
 class FakeRunSource:
@@ -122,6 +124,12 @@ class FakeRunSource:
             self.metrics = tuple(names)
             self._dirty = True
 
+    def set_curve(self, experiment_id: str, name: str, values: Sequence[float]) -> None:
+        """The values ``name`` logs at epochs 1, 2, ... (as far as the experiment got)."""
+        with self._lock:
+            self._get(experiment_id).curve_overrides[name] = [float(v) for v in values]
+            self._dirty = True
+
     def set_metric(self, experiment_id: str, name: str, value: float) -> None:
         with self._lock:
             self._get(experiment_id).overrides[name] = value
@@ -173,10 +181,12 @@ class FakeRunSource:
             for m in self.metrics:
                 value = self._metric(exp, index, m, exp.epoch) if exp.epoch else np.nan
                 row[m] = exp.overrides.get(m, value)
+                custom = exp.curve_overrides.get(m, [])
                 for epoch in range(1, exp.epoch + 1):
                     curves.append({"experiment_id": exp.experiment_id, "epoch": float(epoch),
                                    "step": np.nan, "name": m,
-                                   "value": self._metric(exp, index, m, epoch)})
+                                   "value": custom[epoch - 1] if epoch <= len(custom)
+                                   else self._metric(exp, index, m, epoch)})
             rows.append(row)
         columns = ["experiment_id", "label", "state", *self.hparams, *self.metrics]
         experiments = pd.DataFrame(rows, columns=columns)

@@ -16,6 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from workbench_plugin import batch
 from workbench_plugin._exceptions import SpecError
+from workbench_plugin._propose_cli import (
+    Proposer,
+    add_propose_arguments,
+    lineage_of_request,
+    print_proposal,
+    request_from_args,
+)
 from workbench_plugin._table import fmt, format_table
 from workbench_plugin.advice import format_seconds
 from workbench_plugin.flags import flag_key, one_line
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
     from workbench_plugin.index import ProjectIndex
     from workbench_plugin.planning import ListingRow, Plan
     from workbench_plugin.project import ProjectSettings
+    from workbench_plugin.proposals import Proposal
     from workbench_plugin.store import Experiment, Run, Store
 
 __all__ = ["Prepared", "add_arguments", "args_for", "launch_prepared", "listing_json", "merge_specs", "parse_count",
@@ -66,6 +74,7 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--goal", choices=["max", "min"], help="maximise or minimise --metric (default: from its name)")
     p.add_argument("--apply-recommendation", action="store_true",
                    help="skip the rows the recommendation leaves out")
+    add_propose_arguments(p)
     if command == "plan":
         p.add_argument("--json", action="store_true", help="print the listing as JSON")
     else:
@@ -89,6 +98,12 @@ class Prepared:
         self.advice: Advice | None = None
         self.applied = False
         self.candidates = 0  # rows not skipped before the recommendation
+        self.proposal: Proposal | None = None  # with --propose: the rows' source, basis and reasons
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why each plan row was proposed (one line each); empty without ``--propose``."""
+        return list(self.proposal.reasons) if self.proposal is not None else []
 
     def rows(self) -> list[ListingRow]:
         from workbench_plugin.planning import listing
@@ -239,7 +254,13 @@ def prepare(config: Config, store: Store, settings: ProjectSettings, args: argpa
     if base is None:
         raise SpecError("values: none given; give NAME=VALUES, --spec FILE or --from-locks, "
                         "as in 'batch_size=32..64 *2'")
-    plan, index = batch.plan_batch(config, store, settings, base)
+    request = request_from_args(args)
+    proposer = None
+    if request is not None:
+        locked = list(fields.locks()) if fields is not None else []
+        proposer = Proposer(request, locked=locked, metric=getattr(args, "metric", None),
+                            goal=getattr(args, "goal", None), script=settings.script)
+    plan, index = batch.plan_batch(config, store, settings, base, rows_from=proposer)
     origin: dict[str, Any] = {}
     if fields is not None:
         kept = {flag_key(n) for n in plan.spec.params}
@@ -255,9 +276,18 @@ def prepare(config: Config, store: Store, settings: ProjectSettings, args: argpa
     if both:
         raise SpecError(f"--star: row {both[0]} is also given to --skip; a skipped row runs nothing to star")
     row_resources = parse_row_resources(getattr(args, "resource_row", None) or [], count)
+    if request is not None and proposer is not None:
+        origin = {**origin, "proposal": lineage_of_request(request, proposer.proposal)}
     prepared = Prepared(store, plan, index, fields, origin, skip, star, bool(getattr(args, "skip_redundant", False)),
                         row_resources)
-    prepared.advise(config, args)
+    prepared.proposal = proposer.proposal if proposer is not None else None
+    advice = prepared.advise(config, args)
+    if (request is not None and (args.budget or args.deadline or args.max_experiments) and not skip
+            and request.n > 1):
+        keep = sum(a.recommended for a in advice.rows)
+        if 0 < keep < len(plan.experiments):  # fewer, better spread values that the recommendation keeps whole
+            fewer = argparse.Namespace(**{**vars(args), "n": str(keep)})
+            return prepare(config, store, settings, fewer)
     return prepared
 
 
@@ -265,11 +295,15 @@ def args_for(from_run: str, *, add: Sequence[str] = (), skip: Collection[int] = 
              skip_redundant: bool = False, resource: str | None = None, budget: str | None = None,
              deadline: str | None = None, max_experiments: str | None = None, metric: str | None = None,
              goal: str | None = None, apply_recommendation: bool = False,
-             row_resources: Mapping[int, str] | None = None) -> argparse.Namespace:
+             row_resources: Mapping[int, str] | None = None, propose: str | None = None, n: int | None = None,
+             seed: int = 0, families: Mapping[str, str] | None = None, lines: Mapping[str, str] | None = None,
+             circled: Mapping[str, Sequence[str]] | None = None) -> argparse.Namespace:
     """The arguments of ``hypertuner run --from-locks FROM_RUN --add NAME=VALUES... --skip N,M --star N
     [--skip-redundant] [--resource-row N=NAME...]`` (``skip``/``star``/``row_resources``: 0-based
     rows), for callers other than the command line
-    (the dashboard's new-run page), so that they :func:`prepare` exactly what the command would."""
+    (the dashboard's new-run page), so that they :func:`prepare` exactly what the command would.
+    ``propose``/``n``/``seed``/``families``/``lines`` (name -> ``format_line`` text)/``circled`` are
+    ``--propose SOURCE --n N --seed S --family NAME=F --line NAME=TEXT --circle NAME=ID,ID``."""
     def rows(indexes: Collection[int]) -> list[str]:
         return [",".join(str(i + 1) for i in sorted(indexes))] if indexes else []
 
@@ -277,7 +311,12 @@ def args_for(from_run: str, *, add: Sequence[str] = (), skip: Collection[int] = 
                               star=rows(star), skip_redundant=skip_redundant, resource=resource, budget=budget,
                               deadline=deadline, max_experiments=max_experiments, metric=metric, goal=goal,
                               apply_recommendation=apply_recommendation,
-                              resource_row=[f"{i + 1}={n}" for i, n in sorted((row_resources or {}).items())])
+                              resource_row=[f"{i + 1}={name}" for i, name in sorted((row_resources or {}).items())],
+                              propose=propose, n=None if n is None or propose is None else str(n),
+                              seed=None if propose is None else str(seed),
+                              family=[f"{k}={v}" for k, v in (families or {}).items()],
+                              line=[f"{k}={v}" for k, v in (lines or {}).items()],
+                              circle=[f"{k}={','.join(v)}" for k, v in (circled or {}).items() if v])
 
 
 def launch_prepared(config: Config, store: Store, prepared: Prepared, *, note: str = "",
@@ -352,6 +391,10 @@ def print_listing(prepared: Prepared, interpreter_note: str) -> None:
             metrics = _metrics(p.metrics)
             print(f"    same as {p.experiment_id} ({p.state}, {_WHY.get(p.why, p.why)})"
                   + (f": {metrics}" if metrics else "") + f"; 'hypertuner show {p.experiment_id}'")
+    if prepared.proposal is not None:
+        print_proposal(prepared.proposal)
+        for r, reason in zip(rows, prepared.reasons, strict=False):
+            print(f"  #{r.row} proposed: {one_line(reason, 200)}")
     if prepared.advice is not None:
         _print_advice(prepared, rows)
     redundant = [r.row for r in rows if r.status == "redundant" and not r.skipped]
@@ -432,12 +475,14 @@ def _print_advice(prepared: Prepared, rows: list[ListingRow]) -> None:
 
 def listing_json(prepared: Prepared) -> list[dict[str, Any]]:
     """Every column of the listing as plain data (``plan --json``)."""
+    reasons = prepared.reasons
     return [{"index": r.index, "row": r.row, "status": r.status, "params": r.params, "argv": r.argv,
              "command": r.command, "skipped": r.skipped, "starred": r.starred,
              "redundant_with": [p.experiment_id for p in r.previous if p.why == "same"],
              "similar_to": [p.experiment_id for p in r.previous if p.why != "same"],
              "previous_runs": r.previous_runs,
-             "previous": [p._asdict() for p in r.previous], **_advice_json(prepared, r.index)}
+             "previous": [p._asdict() for p in r.previous], **_advice_json(prepared, r.index),
+             **({"proposal_reason": reasons[r.index]} if r.index < len(reasons) else {})}
             for r in prepared.rows()]
 
 

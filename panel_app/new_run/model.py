@@ -48,17 +48,22 @@ from workbench_plugin.resources_config import ResourceOption
 from workbench_plugin.space import SearchSpec, format_value
 
 if TYPE_CHECKING:
+    from panel_app.new_run.proposals import ProposedBatch
     from workbench_plugin.advice import Advice, Constraints
     from workbench_plugin.config import Config
+    from workbench_plugin.flag_check import CheckedSpec
     from workbench_plugin.index import ProjectIndex
     from workbench_plugin.project import ProjectSettings
     from workbench_plugin.snapshot import Snapshot
     from workbench_plugin.store import Run, Store
 
-__all__ = ["MAX_ROWS_SHOWN", "ColumnSlot", "FieldState", "NewRunContext", "NewRunModel"]
+__all__ = ["MAX_ROWS_SHOWN", "PROPOSAL_COLUMN", "ColumnSlot", "FieldState", "NewRunContext", "NewRunModel"]
 
 #: The listing shows at most this many rows (the batch itself is capped by config ``max_batch``).
 MAX_ROWS_SHOWN = 1000
+
+#: The listing's column with each proposed row's reason (named apart from the score's "reason").
+PROPOSAL_COLUMN = "proposal"
 
 #: A column computed elsewhere (duration, cost, score): the listing's rows -> {ListingRow.index: value}.
 ColumnSlot = Callable[[Sequence[ListingRow]], Mapping[int, object]]
@@ -108,15 +113,21 @@ class NewRunContext:
         return validate_field(name, text, self.flags, flag_style=self.settings.flag_style,
                               script=self.settings.script)
 
-    def plan(self, spec: SearchSpec) -> Plan:
-        """``batch.plan_batch`` on the snapshot taken when opened; a one-line SpecError for bad input."""
+    def plan(self, spec: SearchSpec, rows: Sequence[Mapping[str, Any]] | None = None) -> Plan:
+        """``batch.plan_batch`` on the snapshot taken when opened; a one-line SpecError for bad input.
+        ``rows``: plan exactly these (a proposal's) instead of the spec's grid."""
+        if rows is None:
+            spec.expand(max_batch=self.config.max_batch)
+        checked = self.check(spec)
+        return make_plan(self.settings, checked.spec, self.snapshot, self.index, max_batch=self.config.max_batch,
+                         options=checked.options, flags=self.flags, warnings=checked.warnings, rows=rows)
+
+    def check(self, spec: SearchSpec) -> CheckedSpec:
+        """``spec`` checked against the script's flags (their spelling, types and options)."""
         from workbench_plugin.flag_check import check_spec
 
-        spec.expand(max_batch=self.config.max_batch)
         flags = self.flags if self.flags is not None else FlagSet(reason="not looked up")
-        checked = check_spec(spec, flags, self.settings.flag_style, script=self.settings.script)
-        return make_plan(self.settings, checked.spec, self.snapshot, self.index, max_batch=self.config.max_batch,
-                         options=checked.options, flags=self.flags, warnings=checked.warnings)
+        return check_spec(spec, flags, self.settings.flag_style, script=self.settings.script)
 
     def options(self) -> list[ResourceOption]:
         """The configured resource options with their slots (asked once; a YARN queue asks the RM)."""
@@ -147,17 +158,25 @@ class NewRunContext:
     def launch(self, from_run: str, add: Sequence[str], *, skip: Sequence[int], star: Sequence[int],
                skip_redundant: bool, expected: Sequence[Mapping[str, Any]] | None = None,
                running: Sequence[Mapping[str, Any]] | None = None, resource: str | None = None,
-               constraints: ConstraintTexts | None = None, row_resources: Mapping[int, str] | None = None) -> Run:
+               constraints: ConstraintTexts | None = None, row_resources: Mapping[int, str] | None = None,
+               proposed: ProposedBatch | None = None) -> Run:
         """Queue the batch as ``hypertuner run`` would; ``expected`` (the rows' params shown) must be
         what the command plans now, and ``running`` the rows it queues, else a one-line error and
-        nothing queued. ``constraints``: given, they are passed with ``--apply-recommendation``."""
+        nothing queued. ``constraints``: given, they are passed with ``--apply-recommendation``.
+        ``proposed``: the rows of a proposal, as ``hypertuner run --propose SOURCE --n N`` plans them
+        (the same source, seed, families, lines and circled points); the lineage records the proposal."""
         texts = constraints or ConstraintTexts()
+        extra: dict[str, Any] = dict(proposed.args) if proposed is not None else {}
         args = _plan_cli.args_for(from_run, add=add, skip=skip, star=star, skip_redundant=skip_redundant,
                                   resource=resource, budget=texts.given("budget"),
                                   deadline=texts.given("deadline"),
                                   max_experiments=texts.given("max_experiments"),
-                                  apply_recommendation=constraints is not None, row_resources=row_resources)
+                                  apply_recommendation=constraints is not None, row_resources=row_resources,
+                                  **extra)
         prepared = _plan_cli.prepare(self.config, self.store, self.settings, args)
+        if proposed is not None:  # what the page showed, kept beside what prepare records
+            prepared.origin = {**prepared.origin,
+                               "proposal": {**proposed.lineage, **dict(prepared.origin.get("proposal") or {})}}
         if expected is not None:
             now = [params_key("", e.params) for e in prepared.plan.experiments]
             if now != [params_key("", dict(p)) for p in expected]:
@@ -222,6 +241,9 @@ class NewRunModel(param.Parameterized):
         #: rows skipped by applying the recommendation, with its reason then
         self.applied: dict[int, str] = {}
         self.scales: dict[str, str] = {}
+        #: the rows of a proposal listed instead of the fields' grid (None: the grid)
+        self.proposed: ProposedBatch | None = None
+        self.columns.setdefault(PROPOSAL_COLUMN, self._proposal_column)
         self.base = context.fields(run_id)
         self.fields = [FieldState(f.name, f.text, f.locked, f.lock, f.text) for f in self.base.fields]
         self.recompute()
@@ -243,6 +265,7 @@ class NewRunModel(param.Parameterized):
         f = fields[i]._replace(text=text)
         fields[i] = f._replace(error=self.context.validate(name, text) if f.changed else None)
         self.fields = fields
+        self._to_grid()
         self.recompute()
 
     def add_flag(self, name: str) -> FieldState:
@@ -254,12 +277,14 @@ class NewRunModel(param.Parameterized):
         new = FieldState(flag.name, text, False, "", "", added=True,
                          error=self.context.validate(flag.name, text))
         self.fields = [*self.fields, new]
+        self._to_grid()
         self.recompute()
         return new
 
     def remove_flag(self, name: str) -> None:
         """Take an added flag out again (the run's own hyperparameters stay, as with ``--from-locks``)."""
         self.fields = [f for f in self.fields if not (f.added and f.name == name)]
+        self._to_grid()
         self.recompute()
 
     def additions(self) -> list[str]:
@@ -279,7 +304,8 @@ class NewRunModel(param.Parameterized):
             self.problem = f"fix {', '.join(f.name for f in self.invalid)} to see the batch"
         else:
             try:
-                plan = self.context.plan(self._spec())
+                proposed = self.proposed
+                plan = self.context.plan(self._spec(), proposed.rows if proposed is not None else None)
                 count = len(plan.experiments)
                 self.skip = {i for i in self.skip if i < count}
                 self.applied = {i: why for i, why in self.applied.items() if i in self.skip}
@@ -294,6 +320,39 @@ class NewRunModel(param.Parameterized):
         self.version += 1
         if self.advice is not None and self.advice_matches:
             self.advice = retotal(self.advice, [not r.skipped for r in rows], self._row_resources())
+
+    def spec(self) -> SearchSpec:
+        """The fields' search spec (the run's locks and values with the changed and added fields)."""
+        return self._spec()
+
+    @property
+    def locked(self) -> list[str]:
+        """The names of the locked fields."""
+        return [f.name for f in self.fields if f.locked]
+
+    # ---- a proposal's rows instead of the grid ---------------------------------------------------
+    def use_proposal(self, batch: ProposedBatch) -> None:
+        """List the proposal's rows instead of the fields' grid (skips and stars start afresh)."""
+        if not batch.rows:
+            raise HyperTunerError("proposals: none to use; the proposal made no rows")
+        self.skip, self.star, self.applied, self.row_resources = set(), set(), {}, {}
+        self.proposed = batch
+        self.recompute()
+
+    def back_to_grid(self) -> None:
+        """List the fields' grid again."""
+        if self.proposed is not None:
+            self._to_grid()
+            self.recompute()
+
+    def _to_grid(self) -> None:
+        if self.proposed is not None:
+            self.proposed = None
+            self.skip, self.star, self.applied, self.row_resources = set(), set(), {}, {}
+
+    def _proposal_column(self, rows: Sequence[ListingRow]) -> Mapping[int, object]:
+        reasons = self.proposed.reasons if self.proposed is not None else ()
+        return {r.index: reasons[r.index] for r in rows if r.index < len(reasons)}
 
     def _spec(self) -> SearchSpec:
         base = SearchSpec.parse(self.base.mapping())
@@ -342,7 +401,8 @@ class NewRunModel(param.Parameterized):
         n = {s: sum(r.status == s for r in self.rows) for s in ("new", "redundant", "similar")}
         skipped = sum(r.skipped for r in self.rows)
         starred = sum(r.starred for r in self.rows)
-        text = (f"{len(self.rows)} experiment{'s' if len(self.rows) != 1 else ''} ({n['new']} new, "
+        text = ((f"proposed by {self.proposed.lineage.get('source', '?')}: " if self.proposed is not None else "")
+                + f"{len(self.rows)} experiment{'s' if len(self.rows) != 1 else ''} ({n['new']} new, "
                 f"{n['redundant']} redundant, {n['similar']} similar); {skipped} skipped, "
                 f"{len(self.rows) - skipped} to queue")
         return text + (f", {starred} starred" if starred else "")
@@ -516,7 +576,12 @@ class NewRunModel(param.Parameterized):
                 skip_redundant=self.skip_redundant, expected=[r.params for r in self.rows],
                 running=[r.params for r in self.rows if not r.skipped], resource=self.resource or None,
                 constraints=self.constraint_texts if self.recommendation_applied else None,
-                row_resources=self._row_resources())
+                row_resources=self._row_resources(), proposed=self.proposed)
+        except TypeError as exc:  # a build whose run cannot plan proposals (``args_for(propose=...)``)
+            if self.proposed is None or "unexpected keyword" not in str(exc):
+                raise
+            self.launch_error = "launch: this build cannot queue proposals (hypertuner run --propose); back to the grid"
+            return None
         except (HyperTunerError, OSError) as exc:
             self.launch_error = one_line(str(exc))
             self.recompute()

@@ -43,5 +43,10 @@ def new_run_view(index: ProjectIndex, run_id: str, config: Config, settings: Pro
         back = f'?run={html.escape(quote(run_id, safe=""))}'
         return pn.pane.HTML(f'<p class="ht-error">new run: {html.escape(one_line(str(exc)))}; '
                             f'<a href="{back}">back to the run</a></p>', margin=(0, 10))
-    return NewRunPage(model, project=index.project).__panel__()
+    from panel_app.new_run.proposals import ProposalsModel
+
+    proposals = ProposalsModel(model)
+    if doc is not None and doc.session_context is not None:
+        proposals.from_query(pn.state.session_args)  # a bad value: one line in the card, the rest is used
+    return NewRunPage(model, project=index.project, proposals=proposals).__panel__()
 

@@ -24,6 +24,8 @@ import panel as pn
 
 from panel_app.new_run.model import MAX_ROWS_SHOWN, FieldState, NewRunModel
 from panel_app.new_run.pricing import CONSTRAINTS
+from panel_app.new_run.proposals import ProposalsModel
+from panel_app.new_run.proposals_view import ProposalsCard
 from panel_app.new_run.templates import (
     ERROR_TEMPLATE,
     NEW_RUN_CSS,
@@ -50,9 +52,11 @@ _GO_TO_RUN_JS = "if (cb_obj.value) { window.location.search = '?run=' + encodeUR
 class NewRunPage(pn.viewable.Viewer):
     """One session's new-run page."""
 
-    def __init__(self, model: NewRunModel, *, project: str, **params: Any) -> None:
+    def __init__(self, model: NewRunModel, *, project: str, proposals: ProposalsModel | None = None,
+                 **params: Any) -> None:
         super().__init__(**params)
         self.model = model
+        self.proposals = ProposalsCard(proposals or ProposalsModel(model), on_use=self._after_proposals)
         self.inputs: dict[str, pn.widgets.TextInput] = {}
         self.errors: dict[str, pn.pane.HTML] = {}
         self._fields = pn.Column(margin=0)
@@ -85,14 +89,16 @@ class NewRunPage(pn.viewable.Viewer):
         self._build_fields()
         self._show()
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            pn.state.onload(lambda: self._schedule_advice(0))
+            pn.state.onload(self._on_load)
         else:
             self._schedule_advice(0)
+            self.proposals.schedule(0)
         self._layout = pn.Column(
             pn.pane.HTML(title_html(project, model.run_id), margin=(0, 10)),
             self._fields,
             pn.Row(self.add_select, self.add_button),
             self.addable,
+            self.proposals.card,
             pn.Row(self.resource_select, *self.constraint_boxes, margin=0),
             pn.Row(self.price_button, self.apply_button, self.auto_apply, self.caps, margin=0),
             self.advice,
@@ -102,6 +108,10 @@ class NewRunPage(pn.viewable.Viewer):
             self.go_to,
             sizing_mode="stretch_width",
         )
+
+    def _on_load(self) -> None:
+        self._schedule_advice(0)
+        self.proposals.schedule(0)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -214,15 +224,24 @@ class NewRunPage(pn.viewable.Viewer):
         self.errors[name].object = self._error_html(self.model.field(name))
         self._show()
         self._schedule_advice()
+        self.proposals.schedule()
+
+    def _after_proposals(self) -> None:
+        """The listing now shows a proposal's rows (or the grid again)."""
+        self._show()
+        self.proposals.show()
+        self._schedule_advice(0)
 
     def _on_add(self, _event: Any) -> None:
         if self.add_select.value:
             self._after(self.model.add_flag, str(self.add_select.value))
             self._build_fields()
+            self.proposals.schedule()
 
     def _on_remove(self, name: str, _event: Any) -> None:
         self._after(self.model.remove_flag, name)
         self._build_fields()
+        self.proposals.schedule()
 
     # ---- the listing ----------------------------------------------------------------------------
     def _after(self, action: Any, *args: Any) -> None:

@@ -11,6 +11,7 @@ progress counts are :class:`~workbench_plugin.lifecycle.Progress`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,9 +24,11 @@ from panel_app.linked.hit_box_lasso import mask_in_geometry
 from panel_app.linked.hit_tap import TAP_RADIUS, bars_at, nearest_point
 from panel_app.linked.selection import Mode, combine, mask_of_rows, rows_of
 from panel_app.palette import PALETTE, STATE_COLORS
+from panel_app.run_page.health import HealthBook
 from panel_app.run_page.view_state import CHARTS, apply_view_state, view_state
 from workbench_plugin.frames import RESERVED_COLUMNS, RunFrames
 from workbench_plugin.lifecycle import Progress, State
+from workbench_plugin.proposals import Health
 
 __all__ = ["POINTS_MAX", "RunPageModel"]
 
@@ -93,6 +96,8 @@ class RunPageModel(param.Parameterized):
         self._row: dict[str, int] = {}
         self._label_row: dict[str, int] = {}
         self._curve_cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        #: overfitting / noisy / diverged flags from the curves, updated as they grow
+        self.health_book = HealthBook()
         super().__init__(frames=frames, **params)
         self.update(frames)
 
@@ -115,6 +120,7 @@ class RunPageModel(param.Parameterized):
         if len(exps) and ids != order:
             exps = exps.set_index(exps["experiment_id"].astype(str)).loc[order].reset_index(drop=True)
         self.experiments = exps
+        self.health_book.update(frames.curves)
         self._compute(frames)
         metrics = sorted(frames.metrics, key=_metric_rank)
         with param.parameterized.batch_call_watchers(self):
@@ -125,6 +131,11 @@ class RunPageModel(param.Parameterized):
             self.matrix_hparams = list(frames.hparams[: self.max_matrix_hparams])
             self.matrix_metrics = metrics[: self.max_matrix_metrics]
             self.selection = [i for i in self.selection if i in self._row]
+            if self.origin.get("health"):  # flags change as curves grow: the filter follows
+                with contextlib.suppress(KeyError, TypeError, ValueError):  # as restored: checked then
+                    self.select_ids(self.ids_in_ranges(self.origin.get("ranges") or {},
+                                                       self.origin.get("categories") or {},
+                                                       str(self.origin["health"])))
         return self.structure() != before
 
     @property
@@ -196,8 +207,8 @@ class RunPageModel(param.Parameterized):
         self._label_row = {lab: i for i, lab in enumerate(labels)}
         # the table's own columns keep their names: a flag or metric named "#" or "experiment"
         # gets a column of its own ("# (flag)")
-        own = {"#", "state", "experiment"}
-        table = pd.DataFrame({"#": labels, "state": states})
+        own = {"#", "state", "health", "experiment"}
+        table = pd.DataFrame({"#": labels, "state": states, "health": self.health_book.cells(self.order)})
         for h in frames.hparams:  # raw values, so that numbers sort as numbers
             table[h if h not in own else f"{h} (flag)"] = exps[h].to_numpy() if h in exps \
                 else [None] * n
@@ -268,10 +279,12 @@ class RunPageModel(param.Parameterized):
         return [self.order[r] for r in rows]
 
     def ids_in_ranges(self, ranges: Mapping[str, Sequence[float]],
-                      categories: Mapping[str, Sequence[str]] | None = None) -> list[str]:
-        """The experiments inside every slider range given (positions on the sliders) and
-        with one of the picked ``categories`` of each category picker given (labels)."""
-        mask = np.ones(len(self.order), dtype=bool)
+                      categories: Mapping[str, Sequence[str]] | None = None,
+                      health: str = "any") -> list[str]:
+        """The experiments inside every slider range given (positions on the sliders), with
+        one of the picked ``categories`` of each category picker given (labels) and passing
+        the ``health`` filter (:data:`~panel_app.run_page.health.HEALTH_FILTERS`)."""
+        mask = self.health_book.mask(self.order, health)
         for name, (lo, hi) in ranges.items():
             info = self.sliders.get(name)
             if info is None:
@@ -431,6 +444,11 @@ class RunPageModel(param.Parameterized):
         return rows_of(self.data, np.asarray(self.selected_rows(), dtype=np.int64))
 
     # ---- summaries -------------------------------------------------------------------------
+    @property
+    def health(self) -> dict[str, Health]:
+        """The flags of every experiment with curves, by id (healthy ones have none)."""
+        return self.health_book.health
+
     def progress(self) -> Progress:
         """The run's progress in the groups every view shows."""
         return Progress.of(self.data.get("state", []))

@@ -1,10 +1,12 @@
 """The run page's slider panel: a range slider per hyperparameter (with its lock) and per metric,
-a category picker (toggle buttons) per hyperparameter whose values are not numbers.
+a category picker (toggle buttons) per hyperparameter whose values are not numbers, and the
+health filter (shown above the table).
 
-Releasing a slider or toggling a category selects what lies inside every narrowed slider and
-has a picked category of every narrowed picker; the handles and pickers follow a selection
-made elsewhere. A lock stores the values between a hyperparameter's handles in the
-project memory (an event in the store), for the next batches.
+Releasing a slider, toggling a category or choosing a health selects what lies inside every
+narrowed slider, has a picked category of every narrowed picker and passes the health filter;
+the handles, pickers and filter follow a selection made elsewhere. A lock stores the values
+between a hyperparameter's handles in the project memory (an event in the store), for the next
+batches.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bokeh.models import CustomJSTickFormatter
 
 from panel_app.linked.axes import NUMBER_JS
 from panel_app.run_page.guard import Guard
+from panel_app.run_page.health import HEALTH_FILTERS
 from panel_app.run_page.model import RunPageModel
 from panel_app.run_page.templates import (
     HPARAMS_TITLE,
@@ -62,6 +65,11 @@ class SliderPanel:
         self.pickers: dict[str, pn.widgets.CheckButtonGroup | pn.widgets.CheckBoxGroup] = {}
         self.locks: dict[str, pn.widgets.Toggle] = {}
         self.lock_labels: dict[str, pn.pane.HTML] = {}
+        #: Overfitting / noisy / diverged / healthy experiments only (the table's badges); the
+        #: page shows it above the table.
+        self.health = pn.widgets.Select(label="Health", options=list(HEALTH_FILTERS), value="any",
+                                        width=160, margin=(0, 10), css_classes=["ht-health-filter"])
+        self.health.param.watch(functools.partial(self._on_slider, None), "value")
         self.panel = pn.Column(width=270, margin=(0, 5))
         self.build()
 
@@ -148,8 +156,11 @@ class SliderPanel:
                                     if self.model.selection else (info.start, info.end))
 
     def follow(self, ranges: Mapping[str, tuple[float, float]]) -> None:
-        """Handles at the selection's span, pickers at its categories (call holding
-        :attr:`setting`)."""
+        """Handles at the selection's span, pickers at its categories, the health filter as the
+        selection was made (call holding :attr:`setting`)."""
+        health = str(self.model.origin.get("health") or "any")
+        if self.health.value != health and health in HEALTH_FILTERS:
+            self.health.value = health
         categories = self.model.selection_categories()
         for name, picker in self.pickers.items():
             picked = categories.get(name)
@@ -164,11 +175,34 @@ class SliderPanel:
             if tuple(slider.value) != value:
                 slider.value = value
 
-    def _on_slider(self, name: str, event: param.parameterized.Event) -> None:
-        """A slider released or a category toggled by the user: select what lies inside every
-        narrowed slider and has a picked category of every narrowed picker."""
+    def _on_slider(self, name: str | None, event: param.parameterized.Event) -> None:
+        """A slider released, a category toggled or a health chosen (``name`` None) by the
+        user: select what lies inside every narrowed slider, has a picked category of every
+        narrowed picker and passes the health filter."""
         if self.setting:
             return
+        health = str(self.health.value)
+        if name is None:  # the health filter: with what the sliders and pickers last narrowed
+            # (their handles also follow a selection made elsewhere: that narrows nothing)
+            made = self.model.origin if "ranges" in self.model.origin else {}
+            ranges = {n: list(r) for n, r in (made.get("ranges") or {}).items()}
+            categories = {n: list(c) for n, c in (made.get("categories") or {}).items()}
+        else:
+            categories, ranges = self._narrowed(name)
+        if name is None and health == "any" and not ranges and not categories:
+            self.model.clear_selection()  # the filter let go and nothing else narrows
+            return
+        ids = self.model.ids_in_ranges(ranges, categories, health)
+        origin: dict[str, Any] = {"ranges": ranges}
+        if categories:
+            origin["categories"] = categories
+        if health != "any":
+            origin["health"] = health
+        self.model.select_ids_from(ids, origin)
+
+    def _narrowed(self, name: str) -> tuple[dict[str, list[str]], dict[str, list[float]]]:
+        """The pickers and sliders narrowed (and ``name``, the one just moved): their picked
+        categories and slider positions."""
         categories = {n: list(p.value) for n, p in self.pickers.items()
                       if n == name or set(p.value) != set(p.options)}
         ranges: dict[str, list[float]] = {}
@@ -179,11 +213,7 @@ class SliderPanel:
                 continue
             if n == name or lo > info.start + info.step / 2 or hi < info.end - info.step / 2:
                 ranges[n] = [float(lo), float(hi)]
-        ids = self.model.ids_in_ranges(ranges, categories)
-        origin: dict[str, Any] = {"ranges": ranges}
-        if categories:
-            origin["categories"] = categories
-        self.model.select_ids_from(ids, origin)
+        return categories, ranges
 
     def _on_lock(self, name: str, event: param.parameterized.Event) -> None:
         if self.setting:

@@ -12,7 +12,13 @@ from bokeh.models.widgets.tables import HTMLTemplateFormatter
 
 from panel_app.run_page.guard import Guard
 from panel_app.run_page.model import RunPageModel
-from panel_app.run_page.templates import STATE_TEMPLATE, TABLE_CSS, caption_html, column_titles
+from panel_app.run_page.templates import (
+    HEALTH_TEMPLATE,
+    STATE_TEMPLATE,
+    TABLE_CSS,
+    caption_html,
+    column_titles,
+)
 
 __all__ = ["TABLE_MARK_MAX", "TablePanel", "table_patch"]
 
@@ -56,7 +62,8 @@ class TablePanel(param.Parameterized):
         self.setting = setting
         self.table = pn.widgets.Tabulator(
             model.table.copy(), selectable=True, disabled=True, show_index=False,
-            formatters={"state": HTMLTemplateFormatter(template=STATE_TEMPLATE)},
+            formatters={"state": HTMLTemplateFormatter(template=STATE_TEMPLATE),
+                        "health": HTMLTemplateFormatter(template=HEALTH_TEMPLATE)},
             layout="fit_data_table", height=430, width=560, margin=(6, 10),
             frozen_columns=["#"], stylesheets=[TABLE_CSS],
             # dense: the server sorts, filters and pages (every row reachable, a page sent)

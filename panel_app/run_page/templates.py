@@ -2,7 +2,8 @@
 here with :func:`html.escape` (run ids, lock values and authors, error messages).
 
 The class names (``ht-run-header``, ``ht-badge``, ``ht-progress-<group>``, ``ht-selected``,
-``ht-error``, ``ht-lock``, ``ht-table-caption``) are what tests and users' styles find.
+``ht-error``, ``ht-lock``, ``ht-table-caption``, ``ht-health``, ``ht-health-<flag>``,
+``ht-health-filter``) are what tests and users' styles find.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from workbench_plugin.memory import Lock
 
 __all__ = [
     "BADGES",
+    "HEALTH_COLORS",
+    "HEALTH_TEMPLATE",
     "HPARAMS_TITLE",
     "METRICS_TITLE",
     "NOTES_TITLE",
@@ -71,6 +74,23 @@ STATE_TEMPLATE = (
     'color:#fff;text-align:center;background:<%= ({'
     + ",".join(f'"{k}":"{v}"' for k, v in STATE_COLORS.items())
     + '})[value] || "#9e9e9e" %>"><%- value %></span>'
+)
+
+#: The health badges' colours, by flag.
+HEALTH_COLORS: dict[str, str] = {"overfitting": "#ef6c00", "noisy": "#7b1fa2", "diverged": "#c62828"}
+
+#: Tabulator cell template of the health column: a small coloured label per ``flag: reason``
+#: line of the cell (:func:`~panel_app.run_page.health.health_cell`), the reason as its tooltip.
+#: Both come from metric names a script chose: ``<%- %>`` escapes them (the title included);
+#: only a colour from :data:`HEALTH_COLORS` is inserted as it stands.
+HEALTH_TEMPLATE = (
+    '<% String(value || "").split("\\n").forEach(function (line) { '
+    'var at = line.indexOf(": "); if (at < 0) { return; } var flag = line.slice(0, at); %>'
+    '<span class="ht-health ht-health-<%- flag %>" title="<%- line.slice(at + 2) %>" '
+    'style="display:inline-block;padding:0 5px;margin-right:3px;border-radius:7px;color:#fff;'
+    'font-size:11px;background:<%= ({'
+    + ",".join(f'"{k}":"{v}"' for k, v in HEALTH_COLORS.items())
+    + '})[flag] || "#9e9e9e" %>"><%- flag %></span><% }); %>'
 )
 
 TABLE_CSS = """

@@ -108,7 +108,8 @@ class RunPage(pn.viewable.Viewer):
             pn.Row(
                 self.slider_panel.panel,
                 self._matrix_holder,
-                pn.Column(self.charts.panel, self.table_panel.caption, self.table, margin=0),
+                pn.Column(self.charts.panel, self.slider_panel.health, self.table_panel.caption,
+                          self.table, margin=0),
             ),
             self.notes.bar,
             self.notes.listing,

@@ -3,11 +3,11 @@
 A view state is a plain dict, ``{"chart": "bars" | "lines", "metric": name, "selection":
 origin}``, where ``origin`` says how the selection was made (see ``RunPageModel.origin``):
 ``{"ids": [labels]}``, ``{"geometry": {...}, "x": h, "y": m}``, ``{"point": {...}, "x": h,
-"y": m}`` or ``{"ranges": {name: [lo, hi]}, "categories": {name: [labels]}}`` (sliders and
-category pickers). Links carry it in ``?view=`` as a token of
-:func:`~workbench_plugin.memory.encode_view`; notes store the dict. Restoring recomputes the
-selection from how it was made, so a brush still selects what lies inside it after new
-experiments arrive. No panel imports here.
+"y": m}`` or ``{"ranges": {name: [lo, hi]}, "categories": {name: [labels]}, "health":
+"diverged"}`` (sliders, category pickers and the health filter, each key only when narrowed).
+Links carry it in ``?view=`` as a token of :func:`~workbench_plugin.memory.encode_view`; notes
+store the dict. Restoring recomputes the selection from how it was made, so a brush still
+selects what lies inside it after new experiments arrive. No panel imports here.
 """
 
 from __future__ import annotations
@@ -112,7 +112,8 @@ def _resolve_origin(model: RunPageModel, sel: Any) -> list[str]:
         for name, picked in categories.items():
             if not isinstance(picked, list):
                 raise ValueError(f"categories of {name!r} is {type(picked).__name__}, not a list")
-        return model.ids_in_ranges(_mapping("ranges", sel["ranges"]), categories)
+        return model.ids_in_ranges(_mapping("ranges", sel["ranges"]), categories,
+                                   str(sel.get("health") or "any"))
     raise ValueError(f"unknown selection kind {sorted(sel)}")
 
 

@@ -86,3 +86,27 @@ def observations(frames: Iterable[RunFrames], metric: str, *,
                     keys.add(flag_key(name))
             rows.append(Observation(str(record["experiment_id"]), run.run_id, params, float(value)))
     return rows
+
+
+def experiment_settings(frames: Iterable[RunFrames], *,
+                        defaults: Mapping[str, Value] | None = None) -> dict[str, dict[str, Value]]:
+    """Every experiment's hyperparameters (any state: running, failed and diverged ones too), keyed by
+    experiment id, completed with ``defaults`` like :func:`observations`: what health warnings group by."""
+    out: dict[str, dict[str, Value]] = {}
+    for run in frames:
+        df = run.experiments
+        if "experiment_id" not in df.columns:
+            continue
+        columns = [c for c in run.hparams if c in df.columns]
+        for record in df[["experiment_id", *columns]].to_dict("records"):
+            params: dict[str, Value] = {}
+            for column in columns:
+                if (v := _plain(record[column])) is not None:
+                    params[run.flag_of(column)] = v
+            keys = {flag_key(k) for k in params}
+            for name, default in (defaults or {}).items():
+                if flag_key(name) not in keys:
+                    params[name] = default
+                    keys.add(flag_key(name))
+            out[str(record["experiment_id"])] = params
+    return out
