@@ -2,6 +2,10 @@
 
     python bench/proposals.py [--tasks digits-mlp,wine-hgb] [--seeds 10] [--budget 40] [--batch 4] [--quick]
 
+About 3 minutes on 2 shared cores the first time (training the two exhaustive grids: about 600
+points), about 1 minute after (scores cached; the time is the sources': mostly fit's and gp's GP
+fits). ``--quick``: the synthetic tasks, 3 seeds.
+
 Tasks and their lattices: ``bench/_proposal_tasks.py`` (every lattice point is trained at most
 once and cached; the exhaustive grid's best is computed once per task). The target is within 1 %
 of that best (``--within``).
@@ -33,10 +37,13 @@ each hyperparameter an ``IntDistribution`` over its lattice index: the lattices 
 so that is its log scale), a repeat told its cached score and counted as a wasted slot.
 
 Printed per task: the exhaustive grid (size, best, target, how many points reach it, time), then
-per source the experiments to reach the target (median and IQR over seeds, counting every
-experiment including the first grid; ">B" when not reached within the budget B), how many
-seeds did not reach it, the best score after the budget (mean ± sd), wasted slots per seed, and
-the median's ratio to random search's.
+per source the experiments to reach the target and to reach the grid's best itself (median and
+IQR over seeds, counting every experiment including the first grid; ">B" when not reached within
+the budget B, "k/10 not": seeds that did not), each median's ratio to random search's, the best
+score after the budget (mean ± sd) and wasted slots per seed. The second target is there because
+on both real tasks the user's first grid over the learning rate, at the script's defaults,
+already comes within 1 % of the best on most seeds, so the first target says more about the
+user's strategy than about the sources.
 """
 
 from __future__ import annotations
@@ -95,14 +102,21 @@ class Trace(NamedTuple):
         return next((float(i + 1) for i, b in enumerate(self.best) if b >= target), math.inf)
 
 
-class Summary(NamedTuple):
-    source: str
+class Reach(NamedTuple):
+    """Experiments to reach one target over the seeds (inf: not within the budget)."""
+
     median: float
     q1: float
     q3: float
     not_reached: int
+
+
+class Summary(NamedTuple):
+    source: str
+    target: Reach  #: to within --within of the exhaustive grid's best
+    top: Reach  #: to the exhaustive grid's best itself
     seeds: int
-    best_mean: float
+    best_mean: float  #: the best score after the budget
     best_sd: float
     wasted: float  #: per seed
     snapped: float  #: per seed
@@ -249,61 +263,70 @@ def _quantile(values: Sequence[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-def summarize(traces: Sequence[Trace], target: float) -> Summary:
+def _reach(traces: Sequence[Trace], target: float) -> Reach:
     reach = [t.reached(target) for t in traces]
+    return Reach(_quantile(reach, 0.5), _quantile(reach, 0.25), _quantile(reach, 0.75),
+                 sum(math.isinf(r) for r in reach))
+
+
+def summarize(traces: Sequence[Trace], target: float, top: float | None = None) -> Summary:
+    """``target``: the score to reach; ``top``: the exhaustive grid's best (default: ``target``)."""
     finals = np.array([t.best[-1] for t in traces])
     errors = tuple(dict.fromkeys(e for t in traces for e in t.errors))
-    return Summary(traces[0].source, _quantile(reach, 0.5), _quantile(reach, 0.25), _quantile(reach, 0.75),
-                   sum(math.isinf(r) for r in reach), len(traces), float(finals.mean()),
-                   float(finals.std(ddof=1)) if len(finals) > 1 else 0.0,
+    return Summary(traces[0].source, _reach(traces, target), _reach(traces, target if top is None else top),
+                   len(traces), float(finals.mean()), float(finals.std(ddof=1)) if len(finals) > 1 else 0.0,
                    float(np.mean([t.wasted for t in traces])), float(np.mean([t.snapped for t in traces])),
                    float(np.mean([len(t.best) for t in traces])), errors)
 
 
 def compare(task: Task, evaluator: Evaluator, sources: Sequence[str], seeds: Sequence[int], *, budget: int,
-            batch: int, target: float, progress: Callable[[str], None] | None = None) -> list[Summary]:
-    """Every source (module sources with the user, then the baselines) over ``seeds``."""
+            batch: int, target: float, top: float | None = None,
+            progress: Callable[[str], None] | None = None) -> list[Summary]:
+    """Every source (module sources with the user, then the baselines) over ``seeds``; ``top``: the
+    exhaustive grid's best."""
     from threadpoolctl import threadpool_limits
 
     out = []
     with threadpool_limits(1):  # one thread per fit: on a few shared cores, BLAS threads only wait
         for source in sources:
-            out.append(_compare_one(task, evaluator, source, seeds, budget=budget, batch=batch, target=target,
-                                    progress=progress))
+            t0 = time.perf_counter()
+            if source == "random-search":
+                traces = [random_search(task, evaluator, s, budget=budget) for s in seeds]
+            elif source == "optuna-tpe":
+                traces = [optuna_tpe(task, evaluator, s, budget=budget) for s in seeds]
+            else:
+                traces = [simulate_user(task, evaluator, source, s, budget=budget, batch=batch) for s in seeds]
+            if progress:
+                progress(f"  {source}: {time.perf_counter() - t0:.1f} s")
+            out.append(summarize(traces, target, top))
     return out
-
-
-def _compare_one(task: Task, evaluator: Evaluator, source: str, seeds: Sequence[int], *, budget: int, batch: int,
-                 target: float, progress: Callable[[str], None] | None) -> Summary:
-    if True:
-        t0 = time.perf_counter()
-        if source == "random-search":
-            traces = [random_search(task, evaluator, s, budget=budget) for s in seeds]
-        elif source == "optuna-tpe":
-            traces = [optuna_tpe(task, evaluator, s, budget=budget) for s in seeds]
-        else:
-            traces = [simulate_user(task, evaluator, source, s, budget=budget, batch=batch) for s in seeds]
-        if progress:
-            progress(f"  {source}: {time.perf_counter() - t0:.1f} s")
-    return summarize(traces, target)
 
 
 def _count(x: float, budget: int) -> str:
     return f">{budget}" if math.isinf(x) else f"{x:g}"
 
 
-def format_table(rows: Sequence[Summary], budget: int) -> list[str]:
+def _ratio(r: Reach, base: Reach | None) -> str:
+    if base is None or r is base:
+        return "-"
+    return f"{r.median / base.median:.2f}x" if math.isfinite(r.median) and math.isfinite(base.median) else "n/a"
+
+
+def format_table(rows: Sequence[Summary], budget: int, within: float = 0.01) -> list[str]:
+    """Header and one line per source (see the module's docstring)."""
     base = next((r for r in rows if r.source == "random-search"), None)
-    lines = [f"  {'source':<14} {'to target: median [IQR]':<24} {'not reached':>11}  "
-             f"{f'best after {budget}: mean ± sd':<27} {'wasted/seed':>11}  {'vs random search':>16}"]
+    lines = [f"  {'source':<14} {f'to within {within:.0%}: median [IQR]':<30} {'vs random':>9}  "
+             f"{'to the best: median [IQR]':<30} {'vs random':>9}  {f'best after {budget}: mean ± sd':<27} "
+             f"{'wasted/seed':>11}"]
     for r in rows:
-        ratio = "-"
-        if base is not None and r is not base:
-            ratio = (f"{r.median / base.median:.2f}x" if math.isfinite(r.median) and math.isfinite(base.median)
-                     else "n/a (not reached)")
-        med = f"{_count(r.median, budget)} [{_count(r.q1, budget)}–{_count(r.q3, budget)}]"
-        lines.append(f"  {r.source:<14} {med:<24} {f'{r.not_reached}/{r.seeds}':>11}  "
-                     f"{f'{r.best_mean:.4f} ± {r.best_sd:.4f}':<27} {r.wasted:>11.1f}  {ratio:>16}")
+        cells = []
+        for reach, base_reach in ((r.target, base.target if base else None), (r.top, base.top if base else None)):
+            text = f"{_count(reach.median, budget)} [{_count(reach.q1, budget)}–{_count(reach.q3, budget)}]"
+            if reach.not_reached:
+                text += f" {reach.not_reached}/{r.seeds} not"
+            cells.append(f"{text:<30} {_ratio(reach, None if r is base else base_reach):>9}")
+        lines.append(f"  {r.source:<14} {cells[0]}  {cells[1]}  {f'{r.best_mean:.4f} ± {r.best_sd:.4f}':<27} "
+                     f"{r.wasted:>11.1f}")
     return lines
 
 
@@ -312,25 +335,28 @@ def verdicts(rows: Sequence[Summary], budget: int) -> list[str]:
     by = {r.source: r for r in rows}
     out = []
     fit, base = by.get("fit"), by.get("random-search")
-    if fit and base:
-        fewer = fit.median < base.median
-        out.append(f"  fit {'needs fewer' if fewer else 'does NOT need fewer'} experiments than random search: "
-                   f"median {_count(fit.median, budget)} vs {_count(base.median, budget)}")
+    for label, pick in (("within the target", lambda r: r.target), ("to the grid's best", lambda r: r.top)):
+        if fit and base:
+            f, b = pick(fit).median, pick(base).median
+            out.append(f"  {label}: fit {'needs fewer' if f < b else 'does NOT need fewer'} experiments than "
+                       f"random search (median {_count(f, budget)} vs {_count(b, budget)})")
+        for name in ("tpe", "optuna-tpe"):
+            tpe = by.get(name)
+            if fit and tpe and pick(tpe).median < pick(fit).median:
+                what = "TPE (our module, with the user)" if name == "tpe" else "Optuna TPE on its own"
+                out.append(f"  {label}: {what} beats fit (median {_count(pick(tpe).median, budget)} vs "
+                           f"{_count(pick(fit).median, budget)} experiments)")
     for name in ("tpe", "optuna-tpe"):
         tpe = by.get(name)
-        if fit and tpe:
+        if fit and tpe and tpe.best_mean > fit.best_mean:
             what = "TPE (our module, with the user)" if name == "tpe" else "Optuna TPE on its own"
-            if tpe.median < fit.median:
-                out.append(f"  {what} beats fit: median {_count(tpe.median, budget)} vs "
-                           f"{_count(fit.median, budget)} experiments to the target")
-            if tpe.best_mean > fit.best_mean:
-                out.append(f"  {what} beats fit on the best after {budget}: {tpe.best_mean:.4f} vs "
-                           f"{fit.best_mean:.4f}")
+            out.append(f"  best after {budget}: {what} beats fit ({tpe.best_mean:.4f} vs {fit.best_mean:.4f})")
     for r in rows:
         if r.snapped:
             out.append(f"  {r.source}: {r.snapped:.1f} proposed values per seed were off the lattice and snapped")
         if r.experiments < budget:
-            out.append(f"  {r.source}: stopped early, {r.experiments:.1f} experiments per seed on average")
+            out.append(f"  {r.source}: stopped early (nothing new proposed), {r.experiments:.1f} experiments "
+                       "per seed on average")
         for e in r.errors[:3]:
             out.append(f"  {r.source} refused a batch: {e}")
     return out
@@ -340,12 +366,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--tasks", default=",".join(t.name for t in REAL_TASKS),
                     help=f"comma-separated, of {', '.join(TASKS)}")
-    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--seeds", type=int, help="seeds per source (default 10; 3 with --quick)")
     ap.add_argument("--budget", type=int, default=40, help="experiments per seed")
     ap.add_argument("--batch", type=int, default=4, help="rows per batch")
     ap.add_argument("--within", type=float, default=0.01, help="target: within this fraction of the grid's best")
     ap.add_argument("--sources", default=",".join((*SOURCES, *BASELINES)))
-    ap.add_argument("--quick", action="store_true", help="the synthetic tasks only (seconds)")
+    ap.add_argument("--quick", action="store_true", help="the synthetic tasks only, 3 seeds (under a minute)")
     ap.add_argument("--no-cache", action="store_true", help="train every point again (no JSON cache)")
     ap.add_argument("--trace", metavar="SOURCE", help="print each batch of SOURCE on the first seed")
     args = ap.parse_args(argv)
@@ -355,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         bad = [g for g in given if g not in allowed]
         if bad:
             ap.error(f"{what}: {bad[0]!r} is not known; use {', '.join(allowed)}")
+    if args.seeds is None:
+        args.seeds = 3 if args.quick else 10
     if args.seeds < 1 or args.budget < 5 or args.batch < 1:
         ap.error("--seeds must be >= 1, --budget >= 5 and --batch >= 1")
     seeds = list(range(args.seeds))
@@ -378,8 +406,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"    {line}")
         t0 = time.perf_counter()
         rows = compare(task, evaluator, sources, seeds, budget=args.budget, batch=args.batch, target=target,
-                       progress=lambda line: print(line, flush=True))
-        for line in format_table(rows, args.budget) + verdicts(rows, args.budget):
+                       top=best, progress=lambda line: print(line, flush=True))
+        for line in format_table(rows, args.budget, args.within) + verdicts(rows, args.budget):
             print(line)
         print(f"  sources: {time.perf_counter() - t0:.1f} s", flush=True)
 
