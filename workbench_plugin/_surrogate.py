@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from workbench_plugin._quiet import quiet
 from workbench_plugin.space import format_value
 
 __all__ = ["Column", "Encoding", "Prediction", "coverage", "encode", "expected_improvement", "fit_gp", "fit_predict",
@@ -197,9 +197,7 @@ def fit_gp(x: np.ndarray, y: np.ndarray, *, seed: int = 0, kernel: Any = None) -
         )
     else:
         model = GaussianProcessRegressor(kernel=kernel, normalize_y=True, optimizer=None)
-    with warnings.catch_warnings():
-        # Bounds reached during the fit are expected with few points; the fit is still usable.
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with quiet(ConvergenceWarning):  # bounds reached with few points are expected; the fit is still usable
         model.fit(x, y)
     return model
 
@@ -208,8 +206,7 @@ def predict(model: Any, x_new: np.ndarray) -> Prediction:
     """A fitted model's mean and standard deviation at ``x_new``."""
     from sklearn.exceptions import ConvergenceWarning
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with quiet(ConvergenceWarning):
         mean, std = model.predict(x_new, return_std=True)
     return Prediction(np.asarray(mean, dtype=float), np.maximum(np.asarray(std, dtype=float), 0.0))
 

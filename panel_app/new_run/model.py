@@ -577,11 +577,6 @@ class NewRunModel(param.Parameterized):
                 running=[r.params for r in self.rows if not r.skipped], resource=self.resource or None,
                 constraints=self.constraint_texts if self.recommendation_applied else None,
                 row_resources=self._row_resources(), proposed=self.proposed)
-        except TypeError as exc:  # a build whose run cannot plan proposals (``args_for(propose=...)``)
-            if self.proposed is None or "unexpected keyword" not in str(exc):
-                raise
-            self.launch_error = "launch: this build cannot queue proposals (hypertuner run --propose); back to the grid"
-            return None
         except (HyperTunerError, OSError) as exc:
             self.launch_error = one_line(str(exc))
             self.recompute()

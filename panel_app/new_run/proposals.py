@@ -75,6 +75,8 @@ class Inputs(Protocol):
     def health(self) -> Mapping[str, Health]: ...
     @property
     def metrics(self) -> tuple[str, ...]: ...
+    @property
+    def experiments(self) -> Mapping[str, Mapping[str, Any]]: ...
 
 
 class ProposalRequest(NamedTuple):
@@ -111,47 +113,20 @@ class CoreEngine:
 
     def inputs(self, spec: SearchSpec, *, locked: Collection[str], metric: str | None,
                goal: str | None) -> Inputs:
+        from workbench_plugin.proposals._inputs import proposal_inputs
+
         spec = self.context.check(spec).spec  # the script's spelling of each flag, as ``prepare`` proposes on
-        try:
-            from workbench_plugin.proposals._inputs import (  # type: ignore[import-not-found,unused-ignore]
-                proposal_inputs,
-            )
-        except ImportError:  # a build without it yet: the same reads, here
-            return _inputs_here(self.context, spec, locked=locked, metric=metric, goal=goal)
-        result: Inputs = proposal_inputs(self.context.index, spec, locked=locked, flags=self.context.flags,
-                                         metric=metric, goal=goal)
-        return result
+        return proposal_inputs(self.context.index, spec, locked=locked, flags=self.context.flags, metric=metric,
+                               goal=goal, script=self.context.settings.script)
 
     def propose(self, inputs: Inputs, request: ProposalRequest, *, metric: str, goal: str) -> Proposal:
-        from workbench_plugin.proposals import propose  # type: ignore[attr-defined,unused-ignore]
+        from workbench_plugin.proposals import propose
 
         result: Proposal = propose(
             request.source, inputs.domains, inputs.observations, n=request.n, metric=metric, goal=goal,
             seed=request.seed, family=request.families or None, lines=request.lines or None,
-            circled=request.circled or None, health=inputs.health)
+            circled=request.circled or None, health=inputs.health, experiments=inputs.experiments)
         return result
-
-
-class _Inputs(NamedTuple):
-    domains: dict[str, Domain]
-    observations: list[Observation]
-    objective: Any
-    health: dict[str, Health]
-    metrics: tuple[str, ...]
-
-
-def _inputs_here(context: Any, spec: SearchSpec, *, locked: Collection[str], metric: str | None,
-                 goal: str | None) -> Inputs:
-    """The project's domains, finished experiments and objective (no health flags)."""
-    from workbench_plugin.proposals import domains_from_spec, flag_default_values, observations
-    from workbench_plugin.recommend import choose_objective
-
-    index, script = context.index, context.settings.script
-    frames = [index.frames(r) for r in list(index.runs) if index.entry(r).run.script == script]
-    metrics = tuple(dict.fromkeys(m for f in frames for m in f.metrics))
-    objective = choose_objective(list(metrics), metric, goal=goal) if metrics else None
-    obs = observations(frames, objective.metric, defaults=flag_default_values(context.flags)) if objective else []
-    return _Inputs(domains_from_spec(spec, locked=locked, flags=context.flags), obs, objective, {}, metrics)
 
 
 class Computed(NamedTuple):

@@ -70,14 +70,15 @@ def test_draw_a_trend_line_pick_a_family_and_use_the_proposals(browser: Any,
             page.mouse.move(left + (0.15 + 0.55 * t) * width, top + (0.75 - 0.9 * t * (1 - t) * 2) * height,
                             steps=2)
         page.mouse.up()
-        wait_for(lambda: "line=" in page.url, timeout=30, what="the drawn line in the URL")
+        # (page.url is only refreshed while Playwright runs a call: ask the page itself)
+        page.wait_for_function("() => window.location.search.includes('line=')", timeout=30_000)
         wait_for(lambda: proposals_text(page) != before, timeout=30, what="the proposals to change")
         drawn = proposals_text(page)
         card.screenshot(path="/tmp/proposals_card.png")
 
         # pick a family: the proposals follow it, still weighted toward the line
         card.get_by_role("button", name="gp", exact=True).click()
-        wait_for(lambda: "family=gp" in page.url, timeout=30, what="the family in the URL")
+        page.wait_for_function("() => window.location.search.includes('family=gp')", timeout=30_000)
         expect(table.locator("tr")).to_have_count(5, timeout=30_000)
         expect(table).to_contain_text("Gaussian-process fit")
         assert proposals_text(page) != drawn

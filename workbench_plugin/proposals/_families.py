@@ -10,10 +10,11 @@ Pure numpy/scipy (scikit-learn imported when a Gaussian process is fitted);
 from __future__ import annotations
 
 import math
-import warnings
 from typing import NamedTuple
 
 import numpy as np
+
+from workbench_plugin._quiet import quiet
 
 __all__ = ["Covariates", "Design", "FamilyFit", "fit_family", "NO_COVARIATES"]
 
@@ -217,9 +218,7 @@ def _gp(design: Design) -> FamilyFit:
     model = GaussianProcessRegressor(kernel=kernel, alpha=alpha, normalize_y=False, n_restarts_optimizer=2,
                                      random_state=np.random.RandomState(0))
     try:
-        with warnings.catch_warnings():
-            # Bounds reached with few points are expected; the fit is still usable.
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with quiet(ConvergenceWarning):  # bounds reached with few points are expected; the fit is still usable
             model.fit(xs, yn)
     except (np.linalg.LinAlgError, ValueError) as exc:
         return _fail(f"gp: the Gaussian process could not be fitted ({str(exc).splitlines()[0][:80]})")

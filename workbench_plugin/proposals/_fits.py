@@ -276,6 +276,11 @@ def propose_values(report: FitReport, domain: Domain, n: int, *, family: str | N
     if family is not None and family not in FAMILIES:
         raise ProposalError(f"family: {family!r} is not one of {', '.join(FAMILIES)}")
     curve = report.curve(family or report.chosen) if (family or report.chosen) else report.best
+    fallback = ""
+    if family is None and report.chosen and (curve is None or not curve.ok) and report.best is not None:
+        # the drawn line's family could not be fitted: the best fitted one, and the reason says so
+        curve = report.best
+        fallback = f" (your line is closest to {report.chosen}, which could not be fitted here)"
     if curve is None or not curve.ok or not domain.numeric or report.message:
         return []
     sign = 1.0 if report.goal == "max" else -1.0
@@ -299,7 +304,7 @@ def propose_values(report: FitReport, domain: Domain, n: int, *, family: str | N
         return f"{report.metric} {mean[i]:.3g} ± {band[i]:.2g} at {domain.name}={_fmt(values[i])}"
 
     picks: list[int] = [i_opt]
-    reasons = [f"optimum of {model}: {at(i_opt)}"]
+    reasons = [f"optimum of {model}{fallback}: {at(i_opt)}"]
     inward = min(max(k + (len(curve.x) // 10) * (1 if k == 0 else -1), 0), len(curve.x) - 1)
     still = sign * (curve.mean[k] - curve.mean[inward]) > 1e-9 * (abs(float(curve.mean[k])) + 1.0)
     edge = k in (0, len(curve.x) - 1) and still

@@ -181,11 +181,7 @@ def _fitted(domains: Mapping[str, Domain], observations: Sequence[Observation], 
         report = fit_families(observations, domain, metric=metric, goal=goal, domains=domains,
                               only=circled.get(name), line=line)
         reports.append(report)
-        chosen = family.get(name)
-        if chosen is None and line is not None:
-            from workbench_plugin.proposals._drawn import closest_family
-
-            chosen = closest_family(line, domain)
+        chosen = family.get(name)  # else the drawn line's family (report.chosen) where it could be fitted
         values = [] if report.message else propose_values(report, domain, counts[name], family=chosen)
         snapped: dict[tuple[str, object], tuple[Value, str]] = {}
         for v, why in values:
@@ -193,7 +189,8 @@ def _fitted(domains: Mapping[str, Domain], observations: Sequence[Observation], 
             snapped.setdefault(row_key({name: value}, [name])[0], (value, why))
         values = list(snapped.values())
         if values:
-            curve = report.curve(chosen) if chosen else report.best
+            drawn = report.curve(report.chosen) if report.chosen else None
+            curve = report.curve(chosen) if chosen else drawn if drawn is not None and drawn.ok else report.best
             used.append(f"{one_line(name, 60)}: {curve.family if curve else 'best'} fit ({report.basis})")
             got.add(name)
         elif _varied(observations, name) < 2:

@@ -24,13 +24,13 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from workbench_plugin import _surrogate
+from workbench_plugin._quiet import quiet
 from workbench_plugin.flags import one_line
 from workbench_plugin.proposals._domain import _discrete, from_unit, is_number, snap, to_unit
 from workbench_plugin.proposals._observations import param_value
@@ -241,8 +241,7 @@ def _tpe(rows: _Rows, n: int, seed: int, used: Sequence[Observation], goal: str)
     previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(logging.WARNING)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with quiet(optuna.exceptions.ExperimentalWarning):
             sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
             study = optuna.create_study(direction="maximize" if goal == "max" else "minimize", sampler=sampler)
             dists = {name: _distribution(rows.domains[name]) for name in rows.varying}
