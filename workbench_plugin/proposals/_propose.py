@@ -17,9 +17,11 @@ the proposal's warnings, and a row inside an avoided region says so in its reaso
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from workbench_plugin.flags import one_line
 from workbench_plugin.proposals._domain import from_unit, is_number, snap, value_text
@@ -182,7 +184,9 @@ def _fitted(domains: Mapping[str, Domain], observations: Sequence[Observation], 
                               only=circled.get(name), line=line)
         reports.append(report)
         chosen = family.get(name)  # else the drawn line's family (report.chosen) where it could be fitted
-        values = [] if report.message else propose_values(report, domain, counts[name], family=chosen)
+        # more values than the batch needs, best first: the ones already run are left out below
+        more = counts[name] + max(counts[name], _SPARE)
+        values = [] if report.message else propose_values(report, domain, more, family=chosen)
         snapped: dict[tuple[str, object], tuple[Value, str]] = {}
         for v, why in values:
             value = snap(domain, v)
@@ -197,7 +201,7 @@ def _fitted(domains: Mapping[str, Domain], observations: Sequence[Observation], 
             ran = [pv for o in observations if is_number(pv := param_value(o.params, name)) and pv is not None]
             why = f"every finished experiment ran it at {value_text(ran[0])}" if ran else \
                 "no finished experiment ran it"
-            values = _spread(domain, counts[name], why)
+            values = _spread(domain, counts[name], why) + _spread(domain, counts[name] + 1, why)
             used.append(f"{one_line(name, 60)}: spread ({one_line(domain.origin, 120) or 'its range'})")
             got.add(name)
         else:
@@ -216,15 +220,54 @@ def _fitted(domains: Mapping[str, Domain], observations: Sequence[Observation], 
                           "choices)") for c in domain.choices])
         else:
             axes.append([(name, snap(domain, 0.0), "")])
-    rows: list[dict[str, Value]] = [{}]
-    reasons: list[list[str]] = [[]]
-    for axis in axes:
-        rows = [{**row, name: value} for row in rows for name, value, _ in axis]
-        reasons = [[*rs, why] for rs in reasons for _, _, why in axis]
-    texts = tuple("; ".join(r for r in rs if r) or "your fixed values" for rs in reasons)
+    rows, texts, repeats = _new_rows(axes, domains, observations, n, discrete)
+    if not rows:
+        raise ProposalError(f"fit: every setting the fits propose was already run ({repeats:,}); widen a range, "
+                            "unlock a value, or let a search module explore (--propose tpe)")
     basis = (f"{one_line(metric, 60)} fitted over {_plural(len(observations), 'finished experiment')}: "
-             + ("; ".join(used + messages) if used or messages else "categories only"))
-    return Proposal("fit", tuple(rows[:n]), texts[:n], basis, fits=tuple(reports))
+             + ("; ".join(used + messages) if used or messages else "categories only")
+             + (f"; {_plural(repeats, 'setting')} already run left out" if repeats else ""))
+    return Proposal("fit", tuple(rows), tuple(texts), basis, fits=tuple(reports))
+
+
+#: Values a fitted hyperparameter offers beyond its share of the batch, in case its best ones already ran.
+_SPARE = 4
+#: The most combinations of the fitted values looked at (best first) for rows not run before.
+_MAX_COMBOS = 20_000
+
+
+def _new_rows(axes: Sequence[Sequence[tuple[str, Value, str]]], domains: Mapping[str, Domain],
+              observations: Sequence[Observation], n: int,
+              discrete: int) -> tuple[list[dict[str, Value]], list[str], int]:
+    """Up to ``n`` rows from the per-hyperparameter values (each axis best first): combinations in order
+    of the sum of their values' ranks (the fits' optimum together first, then one value moved at a time),
+    leaving out settings a finished experiment already ran; and how many were left out. With categories
+    or locked sets (``discrete`` > 1) every combination of them comes with each fitted setting."""
+    names = list(domains)
+    ran = {row_key(o.params, names) for o in observations}
+    fitted = [i for i, axis in enumerate(axes) if axis and axis[0][0] in domains and domains[axis[0][0]].numeric
+              and not domains[axis[0][0]].locked]
+    ranked = sorted(itertools.islice(itertools.product(*(range(len(a)) for a in axes)), _MAX_COMBOS),
+                    key=lambda idx: (sum(idx[i] for i in fitted), idx))
+    rows: list[dict[str, Value]] = []
+    texts: list[str] = []
+    seen: set[tuple[tuple[str, Any], ...]] = set()
+    repeats = 0
+    for idx in ranked:
+        if len(rows) >= n:
+            break
+        cells = [axes[a][i] for a, i in enumerate(idx)]
+        row = {name: value for name, value, _ in cells}
+        key = row_key(row, names)
+        if key in seen:
+            continue
+        seen.add(key)
+        if key in ran:
+            repeats += 1
+            continue
+        rows.append(row)
+        texts.append("; ".join(why for _, _, why in cells if why) or "your fixed values")
+    return rows, texts, repeats
 
 
 # ---- health ---------------------------------------------------------------------------------------------
