@@ -30,9 +30,10 @@ from workbench_plugin.proposals import FAMILIES, SOURCES, Domain, DrawnLine, Fit
 
 if TYPE_CHECKING:
     from panel_app.new_run.model import NewRunModel
+    from workbench_plugin.memory import Note, ProjectMemory
     from workbench_plugin.space import SearchSpec
 
-__all__ = ["MAX_CIRCLED", "MAX_LINE_POINTS", "MAX_N", "MAX_POINTS", "Computed", "FitInfo", "ProposalEngine",
+__all__ = ["MAX_CIRCLED", "MAX_LINE_POINTS", "MAX_N", "MAX_POINTS", "NOTE_KEY", "Computed", "FitInfo", "ProposalEngine",
            "ProposalRequest", "ProposalsModel", "ProposedBatch", "QUERY_KEYS", "parse_n"]
 
 #: The most rows one proposal makes (the page's n).
@@ -43,6 +44,8 @@ MAX_POINTS = 5000
 MAX_LINE_POINTS = 500
 #: The most experiments one lasso circles (and a link carries).
 MAX_CIRCLED = 1000
+#: The key of a note's view that holds this card's choices (the run page links such a note here).
+NOTE_KEY = "proposals"
 #: The URL query keys this card reads and writes.
 QUERY_KEYS = ("propose", "n", "metric", "goal", "fit", "family", "line", "circle")
 _MAX_TEXT = {"propose": 20, "n": 20, "metric": 200, "goal": 10, "fit": 200, "family": 40, "line": 20_000,
@@ -414,7 +417,7 @@ class ProposalsModel(param.Parameterized):
     # ---- the URL ---------------------------------------------------------------------------------
     def view_state(self) -> dict[str, str]:
         """The card's choices as URL query values (only those set)."""
-        from workbench_plugin.proposals import format_line  # type: ignore[attr-defined,unused-ignore]
+        from workbench_plugin.proposals import format_line
 
         state: dict[str, str] = {"propose": self.source, "n": self.n_text.strip()}
         if self.metric:
@@ -434,7 +437,7 @@ class ProposalsModel(param.Parameterized):
 
     def from_query(self, args: Mapping[str, Sequence[bytes | str]]) -> list[str]:
         """Apply a URL's choices; one line per value that could not be used (the rest are)."""
-        from workbench_plugin.proposals import parse_line  # type: ignore[attr-defined,unused-ignore]
+        from workbench_plugin.proposals import parse_line
 
         texts: dict[str, str] = {}
         problems: list[str] = []
@@ -495,10 +498,33 @@ class ProposalsModel(param.Parameterized):
         self.version += 1
         return problems
 
+    # ---- notes -----------------------------------------------------------------------------------
+    def _memory(self) -> ProjectMemory:
+        from workbench_plugin.memory import ProjectMemory, StoreMemory
+
+        context = self.new_run.context
+        return ProjectMemory(StoreMemory(context.store, context.settings.name))
+
+    def notes(self) -> list[Note]:
+        """The run's notes written on this card (their view holds the card's choices), oldest first."""
+        return [n for n in self._memory().notes(self.new_run.run_id) if isinstance(n.view.get(NOTE_KEY), dict)]
+
+    def save_note(self, text: str, *, author: str | None = None) -> Note:
+        """A note on the run this page starts from, keeping the card's choices (the drawing included), as
+        the run page's notes keep its view; an empty or oversized text is a one-line ConfigError."""
+        return self._memory().add_note(self.new_run.run_id, text, {NOTE_KEY: self.view_state()}, author=author)
+
+    def open_note(self, note: Note) -> list[str]:
+        """Restore the choices a note kept; one line per value that could not be used."""
+        view = note.view.get(NOTE_KEY)
+        if not isinstance(view, dict):
+            return ["note: it keeps no proposals view"]
+        return self.from_query({str(k): [str(v)] for k, v in view.items() if str(k) in QUERY_KEYS})
+
     # ---- to the listing --------------------------------------------------------------------------
     def batch(self) -> ProposedBatch | None:
         """The shown proposal as rows for the listing, with what launching and the lineage need."""
-        from workbench_plugin.proposals import format_line  # type: ignore[attr-defined,unused-ignore]
+        from workbench_plugin.proposals import format_line
 
         proposal = self.result.proposal
         if proposal is None:

@@ -8,7 +8,9 @@ family and its cross-validated error; a click on a legend item, or the family bu
 the proposed values as vertical markers; a freehand tool draws a trend line and a lasso circles
 points, both sent to the server, which proposes again. Under it the proposals (value per
 hyperparameter and the reason), the basis and the warnings; "Use these proposals" lists the rows
-below (and "Back to the grid" the fields' grid again). Every shown string is escaped.
+below (and "Back to the grid" the fields' grid again). *Save note* keeps a note on the run with the
+card's choices and drawing (the run page links it back here); a click on one restores them. Every
+shown string is escaped.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import functools
 import html
 import urllib.parse
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import panel as pn
@@ -35,7 +38,9 @@ from bokeh.models.annotations import Legend, LegendItem
 from bokeh.plotting import figure
 
 from panel_app.new_run.proposals import QUERY_KEYS, Computed, FitInfo, ProposalsModel
+from workbench_plugin._exceptions import HyperTunerError
 from workbench_plugin.flags import one_line
+from workbench_plugin.memory import Note
 from workbench_plugin.proposals import FAMILIES, SOURCES
 
 __all__ = ["ProposalsCard"]
@@ -106,6 +111,11 @@ class ProposalsCard:
         self.note = pn.pane.HTML("", margin=(0, 10), css_classes=["ht-propose-note"], sizing_mode="stretch_width")
         self.table = pn.pane.HTML("", margin=(0, 10), css_classes=["ht-proposals-pane"], sizing_mode="stretch_width")
         self.plot = pn.pane.Bokeh(None, margin=(0, 10))
+        self.note_input = pn.widgets.TextInput(placeholder="A note on these proposals (kept with the drawing)...",
+                                               width=400, margin=(4, 10), css_classes=["ht-propose-note-input"])
+        self.note_button = pn.widgets.Button(label="Save note", width=110, margin=(4, 5))
+        self.note_button.on_click(self._on_save_note)
+        self.notes = pn.Column(margin=(0, 10), css_classes=["ht-propose-notes"])
         self._build_sources()
         self.source.param.watch(lambda e: self._set(source=str(e.new)), "value")
         self.n.param.watch(lambda e: self._set(n_text=str(e.new or "")), "value_input")
@@ -120,9 +130,12 @@ class ProposalsCard:
             self.plot,
             pn.Row(self.clear, self.use, self.back, self.note, margin=0),
             self.table,
+            pn.Row(self.note_input, self.note_button, margin=0),
+            self.notes,
             title="Propose values", collapsed=False, sizing_mode="stretch_width", margin=(6, 10),
             css_classes=["ht-proposals-card"])
         self.show()
+        self.show_notes()
 
     # ---- the figure ----------------------------------------------------------------------------
     def _build_sources(self) -> None:
@@ -237,6 +250,32 @@ class ProposalsCard:
     def _on_clear(self, _event: Any) -> None:
         self.model.clear_drawing()
         self.schedule(0)
+
+    def _on_save_note(self, _event: Any) -> None:
+        try:
+            self.model.save_note(str(self.note_input.value or ""), author=pn.state.user or None)
+        except (HyperTunerError, OSError, ValueError) as exc:
+            self.note.object = _e(one_line(str(exc)))
+            return
+        self.note_input.value = ""
+        self.show_notes()
+
+    def _on_note(self, note: Note, _event: Any = None) -> None:
+        problems = self.model.open_note(note)
+        self.schedule(0)
+        if problems:
+            self.note.object = _e("; ".join(problems))
+
+    def show_notes(self) -> None:
+        """The run's notes written on this card; a click restores the choices (and drawing) kept."""
+        buttons = []
+        for note in self.model.notes():
+            when = datetime.fromtimestamp(note.time).strftime("%Y-%m-%d %H:%M")
+            button = pn.widgets.Button(label=f"{note.text}  ({note.author}, {when})", color="light",
+                                       margin=(2, 5), css_classes=["ht-propose-saved-note"])
+            button.on_click(functools.partial(self._on_note, note))
+            buttons.append(button)
+        self.notes.objects = buttons
 
     def _on_use(self, _event: Any) -> None:
         if self.model.use():

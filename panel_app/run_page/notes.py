@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import html
+import urllib.parse
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import panel as pn
 
+from panel_app.new_run.proposals import NOTE_KEY as PROPOSALS_NOTE_KEY
 from panel_app.run_page.model import RunPageModel
 from panel_app.run_page.templates import NO_NOTES_HTML, NOTES_TITLE
 from workbench_plugin._exceptions import HyperTunerError
@@ -56,8 +59,16 @@ class NotesPanel:
 
     def show(self) -> None:
         items: list[Any] = []
-        for note in self.memory.notes(self.model.run_frames.run_id):
+        run_id = self.model.run_frames.run_id
+        for note in self.memory.notes(run_id):
             when = datetime.fromtimestamp(note.time).strftime("%Y-%m-%d %H:%M")
+            proposals = note.view.get(PROPOSALS_NOTE_KEY)
+            if isinstance(proposals, dict):  # written on the next batch's proposals card: opens it there
+                query = urllib.parse.urlencode([("new", run_id), *((str(k), str(v)) for k, v in proposals.items())])
+                items.append(pn.pane.HTML(
+                    f'<a class="ht-note ht-note-proposals" href="?{html.escape(query)}">proposals: '
+                    f'{html.escape(note.text)}  ({html.escape(note.author)}, {when})</a>', margin=(2, 5)))
+                continue
             button = pn.widgets.Button(label=f"{note.text}  ({note.author}, {when})",
                                        color="light", margin=(2, 5),
                                        css_classes=["ht-note"])

@@ -289,3 +289,41 @@ def test_launch_queues_the_proposed_rows_as_run_propose_would(project_dir: Path,
     assert [e.params for e in experiments] == [dict(r) for r in proposal.rows]
     lineage = Store(store).read_run("tiny", launched).extra["lineage"]
     assert lineage["proposal"]["source"] == "sobol" and lineage["proposal"]["basis"] == proposal.basis
+
+
+def test_a_note_keeps_the_cards_choices_and_the_run_page_links_it_here(project_dir: Path,
+                                                                       earlier: tuple[str, str]) -> None:
+    import html
+    from types import SimpleNamespace
+
+    from panel_app.run_page.notes import NotesPanel
+    from workbench_plugin._exceptions import ConfigError
+    from workbench_plugin.memory import ProjectMemory, StoreMemory
+    from workbench_plugin.store import Store
+
+    store, run_id = earlier
+    m = card(store, project_dir, run_id)
+    m.n_text, m.hparam = "3", "epochs"
+    m.pick_family("linear")
+    m.set_line([1.0, 3.0, 6.0], [5.0, 9.0, 6.0])
+    m.set_circled([f"{run_id}-000"])
+    kept = m.view_state()
+    note = m.save_note("peak <b>near</b> 4", author="ann")
+    with pytest.raises(ConfigError, match="note: the text is empty"):
+        m.save_note("  ")
+
+    again = card(store, project_dir, run_id)  # another session: the note brings the drawing back
+    assert [n.text for n in again.notes()] == ["peak <b>near</b> 4"]
+    assert again.open_note(again.notes()[0]) == [] and again.view_state() == kept
+
+    # on the run page the note is a link to this card with the same choices, its text escaped
+    memory = ProjectMemory(StoreMemory(Store(store), "tiny"))
+    panel = NotesPanel(SimpleNamespace(run_frames=SimpleNamespace(run_id=run_id)), memory,  # type: ignore[arg-type]
+                       author=None, on_error=lambda _m: None, on_open=lambda _v: None)
+    (link,) = [o.object for o in panel.listing.objects if "ht-note-proposals" in str(getattr(o, "object", ""))]
+    assert "peak &lt;b&gt;near&lt;/b&gt; 4" in link and "<b>near" not in link
+    href = html.unescape(link.split('href="', 1)[1].split('"', 1)[0])
+    from urllib.parse import parse_qsl
+
+    assert dict(parse_qsl(href.lstrip("?"))) == {"new": run_id, **kept}
+    assert note.view["proposals"] == kept
