@@ -22,6 +22,7 @@ from workbench_plugin._propose_cli import (
     lineage_of_request,
     print_proposal,
     request_from_args,
+    split_auto,
 )
 from workbench_plugin._table import fmt, format_table
 from workbench_plugin.advice import format_seconds
@@ -245,12 +246,14 @@ def prepare(config: Config, store: Store, settings: ProjectSettings, args: argpa
         run = index.entry(_source_run(index, from_locks)).run
         fields = spec_from_locks(run, ProjectMemory(StoreMemory(store, settings.name)).locks(), None)
         base = SearchSpec.parse(fields.mapping())
-    added = getattr(args, "add", [])
+    added, auto = split_auto(getattr(args, "add", []), proposing=getattr(args, "propose", None) is not None)
     if added:
         base = merge_specs(base, SearchSpec.from_assignments(added))
     over = _overrides(args)
     if over is not None:
         base = merge_specs(base, over)
+    if base is None and auto:
+        base = SearchSpec({}, {}, {})
     if base is None:
         raise SpecError("values: none given; give NAME=VALUES, --spec FILE or --from-locks, "
                         "as in 'batch_size=32..64 *2'")
@@ -259,12 +262,13 @@ def prepare(config: Config, store: Store, settings: ProjectSettings, args: argpa
     if request is not None:
         locked = list(fields.locks()) if fields is not None else []
         proposer = Proposer(request, locked=locked, metric=getattr(args, "metric", None),
-                            goal=getattr(args, "goal", None), script=settings.script)
+                            goal=getattr(args, "goal", None), script=settings.script, auto=auto)
     plan, index = batch.plan_batch(config, store, settings, base, rows_from=proposer)
     origin: dict[str, Any] = {}
     if fields is not None:
         kept = {flag_key(n) for n in plan.spec.params}
-        given = {flag_key(n) for n in [*(a.partition("=")[0].strip() for a in added), *(over.params if over else ())]}
+        given = {flag_key(n) for n in [*(a.partition("=")[0].strip() for a in added), *auto,
+                                        *(over.params if over else ())]}
         locks = {n: t for n, t in fields.locks().items() if flag_key(n) in kept and flag_key(n) not in given}
         origin = {"from_run": fields.from_run, "locks": locks}
         fields = spec_from_locks(index.entry(fields.from_run).run,

@@ -22,11 +22,11 @@ if TYPE_CHECKING:
     from workbench_plugin.batch import RowsFrom
     from workbench_plugin.flags import FlagSet
     from workbench_plugin.index import ProjectIndex
-    from workbench_plugin.proposals import DrawnLine, Proposal
+    from workbench_plugin.proposals import Domain, DrawnLine, Proposal
     from workbench_plugin.space import SearchSpec, Value
 
-__all__ = ["DEFAULT_N", "ProposalRequest", "add_propose_arguments", "lineage_of_request", "print_proposal",
-           "request_from_args"]
+__all__ = ["AUTO", "DEFAULT_N", "ProposalRequest", "add_propose_arguments", "lineage_of_request", "print_proposal",
+           "request_from_args", "split_auto"]
 
 #: Rows a proposal source gives when ``--n`` is not given.
 DEFAULT_N = 8
@@ -138,12 +138,54 @@ def _by_spec_name(spec_names: Collection[str], given: Mapping[str, Any], option:
     return out
 
 
+#: ``--add NAME=?``: the proposal chooses NAME's values from the script's type and default (claim 1).
+AUTO = "?"
+
+
+def split_auto(added: Sequence[str], *, proposing: bool) -> tuple[list[str], list[str]]:
+    """``--add`` arguments as (NAME=VALUES ones, names given as ``NAME=?``); ``?`` only with ``--propose``."""
+    plain: list[str] = []
+    auto: list[str] = []
+    for text in added:
+        name, sep, value = str(text).partition("=")
+        if sep and value.strip() == AUTO:
+            if not proposing:
+                raise SpecError(f"--add: {one_line(repr(str(text)), 60)} leaves the values to a proposal; add "
+                                "--propose SOURCE, or give the values, as in --add 'num_layers=1..4 +1'")
+            auto.append(name.strip())
+        else:
+            plain.append(text)
+    return plain, auto
+
+
+def _auto_domains(names: Sequence[str], flags: FlagSet | None, spec: SearchSpec) -> dict[str, Domain]:
+    """Domains for ``--add NAME=?`` flags, from their declared type and default, named as the script spells them."""
+    from workbench_plugin.proposals._domain import domain_for_new_flag, find_flag
+
+    out: dict[str, Domain] = {}
+    taken = {flag_key(n) for n in spec.params}
+    for name in names:
+        flag = find_flag(flags, name)
+        if flag is None:
+            why = "its flags are not known" if flags is None or not flags.known else "the script declares no such flag"
+            raise SpecError(f"--add: {one_line(name, 60)}=? needs the flag's type and default, but {why}; give "
+                            f"its values instead, as in --add '{one_line(name, 60)}=1..4 +1' ('hypertuner flags' "
+                            "lists the flags)")
+        if flag_key(name) in taken:
+            raise SpecError(f"--add: {one_line(name, 60)}=? is also given values; give one or the other")
+        domain = domain_for_new_flag(flag)
+        out[domain.name] = domain
+        taken.add(flag_key(name))
+    return out
+
+
 class Proposer:
     """The ``rows_from`` of :func:`~workbench_plugin.batch.plan_batch` for a request; keeps the Proposal."""
 
     def __init__(self, request: ProposalRequest, *, locked: Collection[str], metric: str | None, goal: str | None,
-                 script: str) -> None:
+                 script: str, auto: Sequence[str] = ()) -> None:
         self.request, self.locked, self.metric, self.goal, self.script = request, locked, metric, goal, script
+        self.auto = list(auto)  # --add NAME=?: values from the flag's type and default
         self.proposal: Proposal | None = None
 
     def __call__(self, spec: SearchSpec, flags: FlagSet | None, index: ProjectIndex) -> list[dict[str, Value]]:
@@ -153,10 +195,12 @@ class Proposer:
         r = self.request
         inputs = proposal_inputs(index, spec, locked=self.locked, flags=flags, metric=self.metric, goal=self.goal,
                                  script=self.script)
+        if self.auto:
+            inputs = inputs._replace(domains={**inputs.domains, **_auto_domains(self.auto, flags, spec)})
         if r.source == "fit" and inputs.objective is None:
             raise SpecError("--propose fit: no metric was logged yet, so there is nothing to fit; run a batch "
                             "first, or use --propose random, lhs or sobol")
-        names = list(spec.params)
+        names = list(inputs.domains)
         objective = inputs.objective
         self.proposal = propose(
             r.source, inputs.domains, inputs.observations, n=r.n,

@@ -23,7 +23,7 @@ from workbench_plugin.index import ProjectIndex
 from workbench_plugin.lifecycle import PENDING_OR_SUCCEEDED
 from workbench_plugin.project import ProjectSettings
 from workbench_plugin.snapshot import Snapshot
-from workbench_plugin.space import SearchSpec, Value, format_value
+from workbench_plugin.space import SearchSpec, Value, format_value, parse_values
 from workbench_plugin.store import Experiment, Run, Store, run_id_of
 
 __all__ = ["LINEAGE_KEY", "ListingRow", "Match", "Plan", "PreviousResult", "ProposedExperiment", "launch", "listing",
@@ -135,13 +135,18 @@ def spec_of_rows(spec: SearchSpec, rows: Sequence[Mapping[str, Value]]) -> Searc
     """The spec a run of proposed ``rows`` records: per flag of ``spec``, the values the rows take
     (sorted numbers, or categories in first-seen order) as a list, and ``spec``'s scale."""
     params: dict[str, tuple[Value, ...]] = {}
-    for name in spec.params:
+    scales = dict(spec.scales)
+    for name in [*spec.params, *(k for r in rows for k in r if k not in spec.params)]:
+        if name in params:
+            continue
         seen = list(dict.fromkeys(r[name] for r in rows if name in r))
         if seen and not any(isinstance(v, str) for v in seen):
             seen.sort(key=float)
         params[name] = tuple(seen) or spec.params[name]
+        if name not in scales:  # a flag only the rows name (``--add NAME=?``): the grammar's own scale
+            scales[name] = parse_values(name, list(params[name]))[1]
     sources = {n: ",".join(format_value(v) for v in vs) for n, vs in params.items()}
-    return SearchSpec(params, sources, dict(spec.scales))
+    return SearchSpec(params, sources, scales)
 
 
 def make_plan(

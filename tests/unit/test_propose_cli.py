@@ -190,3 +190,19 @@ def test_proposals_warn_where_experiments_diverged(capsys: pytest.CaptureFixture
                              "--propose", "random", "--n", "6")
     assert code == 0, err
     assert "avoid: 2 of 2 experiments with lr >= 0.1 diverged" in out
+
+
+def test_an_added_flag_left_to_the_proposal_gets_values_from_its_type_and_default(
+        capsys: pytest.CaptureFixture[str], tuned: tuple[str, Path]) -> None:
+    store, folder = tuned
+    rows = plan_json(capsys, store, folder, "--from-locks", "--add", "width=?", "--propose", "fit", "--n", "8")
+    widths = sorted({r["params"]["width"] for r in rows})
+    # an int flag with default 64: multiplicative around it, ints on powers of two
+    assert len(widths) >= 3 and all(isinstance(w, int) and 16 <= w <= 256 and math.log2(w).is_integer()
+                                    for w in widths)
+    assert all("no history for width" in r["proposal_reason"] for r in rows)
+    assert all("--width" in r["command"] for r in rows)
+    for argv, needle in ((["--add", "width=?"], "--add: 'width=?' leaves the values to a proposal"),
+                         (["--add", "depth=?", "--propose", "fit"], "--add: depth=? needs the flag's type")):
+        code, out, err = run_cli(capsys, "--store", store, "plan", "--project", str(folder), "--from-locks", *argv)
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
