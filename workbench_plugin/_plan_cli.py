@@ -252,8 +252,14 @@ def prepare(config: Config, store: Store, settings: ProjectSettings, args: argpa
     over = _overrides(args)
     if over is not None:
         base = merge_specs(base, over)
-    if base is None and auto:
-        base = SearchSpec({}, {}, {})
+    if base is not None and auto:  # 'NAME=?': its values come from the proposal, not the run's field
+        gone = {flag_key(n) for n in auto}
+        names = [n for n in base.params if flag_key(n) not in gone]
+        if not names:
+            raise SpecError(f"--add: {one_line(auto[0], 60)}=? needs another hyperparameter with values (or "
+                            "--from-locks) beside it")
+        base = SearchSpec({n: base.params[n] for n in names}, {n: base.sources[n] for n in names},
+                          {n: base.scales[n] for n in names if n in base.scales})
     if base is None:
         raise SpecError("values: none given; give NAME=VALUES, --spec FILE or --from-locks, "
                         "as in 'batch_size=32..64 *2'")

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from workbench_plugin.space import SearchSpec, Value
 
 __all__ = ["AUTO", "DEFAULT_N", "ProposalRequest", "add_propose_arguments", "lineage_of_request", "print_proposal",
-           "request_from_args", "split_auto"]
+           "request_from_args", "split_auto", "auto_domains"]
 
 #: Rows a proposal source gives when ``--n`` is not given.
 DEFAULT_N = 8
@@ -158,12 +158,13 @@ def split_auto(added: Sequence[str], *, proposing: bool) -> tuple[list[str], lis
     return plain, auto
 
 
-def _auto_domains(names: Sequence[str], flags: FlagSet | None, spec: SearchSpec) -> dict[str, Domain]:
-    """Domains for ``--add NAME=?`` flags, from their declared type and default, named as the script spells them."""
+def auto_domains(names: Sequence[str], flags: FlagSet | None, taken: Collection[str] = ()) -> dict[str, Domain]:
+    """Domains for ``--add NAME=?`` flags, from their declared type and default, named as the script spells
+    them; ``taken``: the names given values (one line if a ``?`` flag is among them)."""
     from workbench_plugin.proposals._domain import domain_for_new_flag, find_flag
 
     out: dict[str, Domain] = {}
-    taken = {flag_key(n) for n in spec.params}
+    taken = {flag_key(n) for n in taken}
     for name in names:
         flag = find_flag(flags, name)
         if flag is None:
@@ -196,7 +197,7 @@ class Proposer:
         inputs = proposal_inputs(index, spec, locked=self.locked, flags=flags, metric=self.metric, goal=self.goal,
                                  script=self.script)
         if self.auto:
-            inputs = inputs._replace(domains={**inputs.domains, **_auto_domains(self.auto, flags, spec)})
+            inputs = inputs._replace(domains={**inputs.domains, **auto_domains(self.auto, flags, spec.params)})
         if r.source == "fit" and inputs.objective is None:
             raise SpecError("--propose fit: no metric was logged yet, so there is nothing to fit; run a batch "
                             "first, or use --propose random, lhs or sobol")

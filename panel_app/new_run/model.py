@@ -39,6 +39,7 @@ from panel_app.new_run.pricing import (
 )
 from workbench_plugin import _plan_cli
 from workbench_plugin._exceptions import HyperTunerError
+from workbench_plugin._propose_cli import AUTO, auto_domains
 from workbench_plugin.advice import cap_problems
 from workbench_plugin.flags import FlagSet, flag_key, one_line
 from workbench_plugin.memory import ProjectMemory, StoreMemory
@@ -263,7 +264,7 @@ class NewRunModel(param.Parameterized):
         fields = list(self.fields)
         i = next(i for i, f in enumerate(fields) if f.name == name)
         f = fields[i]._replace(text=text)
-        fields[i] = f._replace(error=self.context.validate(name, text) if f.changed else None)
+        fields[i] = f._replace(error=self._check(name, text) if f.changed else None)
         self.fields = fields
         self._to_grid()
         self.recompute()
@@ -274,12 +275,27 @@ class NewRunModel(param.Parameterized):
         if flag is None:
             raise HyperTunerError(f"add: {one_line(repr(name), 60)} is not a flag to add; pick one of the menu")
         text = _default_text(flag)
-        new = FieldState(flag.name, text, False, "", "", added=True,
-                         error=self.context.validate(flag.name, text))
+        new = FieldState(flag.name, text, False, "", "", added=True, error=self._check(flag.name, text))
         self.fields = [*self.fields, new]
         self._to_grid()
         self.recompute()
         return new
+
+    def _check(self, name: str, text: str) -> str | None:
+        """The CLI's one line for ``NAME=TEXT``; ``?`` (values left to a proposal) needs a flag whose type and
+        default are known, as ``--add 'NAME=?'`` does."""
+        if text.strip() != AUTO:
+            return self.context.validate(name, text)
+        try:
+            auto_domains([name], self.context.flags)
+        except HyperTunerError as exc:
+            return one_line(str(exc))
+        return None
+
+    @property
+    def auto(self) -> list[str]:
+        """The fields given as ``?``: a proposal chooses their values (Propose values)."""
+        return [f.name for f in self.fields if f.text.strip() == AUTO and not f.error]
 
     def remove_flag(self, name: str) -> None:
         """Take an added flag out again (the run's own hyperparameters stay, as with ``--from-locks``)."""
@@ -302,6 +318,9 @@ class NewRunModel(param.Parameterized):
         rows: list[ListingRow] = []
         if self.invalid:
             self.problem = f"fix {', '.join(f.name for f in self.invalid)} to see the batch"
+        elif self.auto and self.proposed is None:
+            self.problem = (f"{', '.join(self.auto)}: '?' leaves the values to a proposal; choose a source under "
+                            "Propose values and press 'Use these proposals'")
         else:
             try:
                 proposed = self.proposed
@@ -356,8 +375,14 @@ class NewRunModel(param.Parameterized):
 
     def _spec(self) -> SearchSpec:
         base = SearchSpec.parse(self.base.mapping())
-        added = self.additions()
-        return _plan_cli.merge_specs(base, SearchSpec.from_assignments(added)) if added else base
+        auto = {flag_key(n) for n in self.auto}
+        added = [a for a in self.additions() if flag_key(a.partition("=")[0]) not in auto]
+        spec = _plan_cli.merge_specs(base, SearchSpec.from_assignments(added)) if added else base
+        if not auto:
+            return spec
+        keep = [n for n in spec.params if flag_key(n) not in auto]  # a '?' field: its values come with the rows
+        return SearchSpec({n: spec.params[n] for n in keep}, {n: spec.sources[n] for n in keep},
+                          {n: spec.scales[n] for n in keep if n in spec.scales})
 
     def _redundant(self) -> set[int]:
         return {r.index for r in self.rows if r.status == "redundant"}

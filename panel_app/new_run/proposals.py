@@ -97,13 +97,14 @@ class ProposalRequest(NamedTuple):
     circled: dict[str, tuple[str, ...]]
     seed: int = 0
     problem: str = ""  #: why nothing is proposed (a field or n), one line
+    auto: tuple[str, ...] = ()  #: fields given as ``?``: their values come from the flag's type and default
 
 
 class ProposalEngine(Protocol):
     """Reads the project and proposes: the core's functions (:class:`CoreEngine`), or a test's."""
 
     def inputs(self, spec: SearchSpec, *, locked: Collection[str], metric: str | None,
-               goal: str | None) -> Inputs: ...
+               goal: str | None, auto: Sequence[str] = ()) -> Inputs: ...
 
     def propose(self, inputs: Inputs, request: ProposalRequest, *, metric: str, goal: str) -> Proposal: ...
 
@@ -115,12 +116,16 @@ class CoreEngine:
         self.context = new_run.context
 
     def inputs(self, spec: SearchSpec, *, locked: Collection[str], metric: str | None,
-               goal: str | None) -> Inputs:
+               goal: str | None, auto: Sequence[str] = ()) -> Inputs:
+        from workbench_plugin._propose_cli import auto_domains
         from workbench_plugin.proposals._inputs import proposal_inputs
 
         spec = self.context.check(spec).spec  # the script's spelling of each flag, as ``prepare`` proposes on
-        return proposal_inputs(self.context.index, spec, locked=locked, flags=self.context.flags, metric=metric,
-                               goal=goal, script=self.context.settings.script)
+        inputs = proposal_inputs(self.context.index, spec, locked=locked, flags=self.context.flags, metric=metric,
+                                 goal=goal, script=self.context.settings.script)
+        if auto:  # fields given as '?', as --add 'NAME=?' does
+            inputs = inputs._replace(domains={**inputs.domains, **auto_domains(auto, self.context.flags, spec.params)})
+        return inputs
 
     def propose(self, inputs: Inputs, request: ProposalRequest, *, metric: str, goal: str) -> Proposal:
         from workbench_plugin.proposals import propose
@@ -293,15 +298,16 @@ class ProposalsModel(param.Parameterized):
         except HyperTunerError as exc:
             problem = problem or one_line(str(exc))
         return ProposalRequest(spec, tuple(nr.locked), self.source, n, self.metric, self.goal, self.hparam,
-                               dict(self.families), dict(self.lines), dict(self.circled), problem=problem)
+                               dict(self.families), dict(self.lines), dict(self.circled), problem=problem,
+                               auto=tuple(nr.auto))
 
     def _inputs(self, req: ProposalRequest, metric: str | None, goal: str | None) -> Inputs:
         assert req.spec is not None
-        key = (repr(sorted(req.spec.params.items())), req.locked, metric, goal)
+        key = (repr(sorted(req.spec.params.items())), req.locked, metric, goal, req.auto)
         with self._lock:
             if self._cache is not None and self._cache[0] == key:
                 return self._cache[1]
-        inputs = self.engine.inputs(req.spec, locked=req.locked, metric=metric, goal=goal)
+        inputs = self.engine.inputs(req.spec, locked=req.locked, metric=metric, goal=goal, auto=req.auto)
         with self._lock:
             self._cache = (key, inputs)
         return inputs

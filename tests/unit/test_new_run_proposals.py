@@ -53,7 +53,7 @@ class Engine:
         self.points = points
 
     def inputs(self, spec: SearchSpec, *, locked: Collection[str], metric: str | None,
-               goal: str | None) -> Inputs:
+               goal: str | None, auto: Collection[str] = ()) -> Inputs:
         domains = {"x": Domain("x", "fixed", choices=(1,), locked=True),
                    "epochs": Domain("epochs", "int", 1, 8, origin="your range"),
                    "sleep": Domain("sleep", "float", 0.0, 1.0), "opt": Domain("opt", "categorical",
@@ -327,3 +327,30 @@ def test_a_note_keeps_the_cards_choices_and_the_run_page_links_it_here(project_d
 
     assert dict(parse_qsl(href.lstrip("?"))) == {"new": run_id, **kept}
     assert note.view["proposals"] == kept
+
+
+def test_a_field_left_to_the_proposal_gets_values_from_the_flags_type_and_default(
+        project_dir: Path, earlier: tuple[str, str]) -> None:
+    """'?' in a field (as --add 'NAME=?'): no grid until a proposal is used; then its rows, and Launch
+    queues them as run --propose would."""
+    from workbench_plugin.store import Store
+
+    store, run_id = earlier
+    nr = open_model(store, project_dir, run_id)
+    nr.set_text("epochs", "?")
+    assert nr.field("epochs").error is None and nr.auto == ["epochs"]
+    assert not nr.rows and "epochs: '?' leaves the values to a proposal" in nr.problem and not nr.can_launch
+    nr.set_text("sleep", "?")  # a float flag with default 0.0: no range to propose around
+    assert "sleep" in (nr.field("sleep").error or "")
+    nr.set_text("sleep", "0")
+    m = ProposalsModel(nr)
+    m.n_text = "4"
+    proposal = m.refresh().proposal
+    assert proposal is not None, m.result.error
+    epochs = sorted({int(r["epochs"]) for r in proposal.rows})  # an int, default 3: multiplicative around it
+    assert len(epochs) >= 2 and all(1 <= e <= 12 for e in epochs)
+    assert all("no history for epochs" in why for why in proposal.reasons)
+    assert m.use() and [r.params for r in nr.rows] == [dict(r) for r in proposal.rows]
+    launched = nr.launch()
+    assert launched, nr.launch_error
+    assert [e.params for e in Store(store).read_experiments("tiny", launched)] == [dict(r) for r in proposal.rows]
