@@ -206,3 +206,22 @@ def test_an_added_flag_left_to_the_proposal_gets_values_from_its_type_and_defaul
                          (["--add", "depth=?", "--propose", "fit"], "--add: depth=? needs the flag's type")):
         code, out, err = run_cli(capsys, "--store", store, "plan", "--project", str(folder), "--from-locks", *argv)
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_metric_that_is_never_a_number_is_one_line_and_no_rows(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import argparse
+        from workbench_plugin import tracking as ht
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--lr", type=float, default=0.01)
+        ap.parse_args()
+        ht.summary(val_acc=float("nan"))
+        """)
+    store, folder = project(capsys, tmp_path, "nan", script, "lr=0.001,0.01,0.1")
+    code, out, err = run_cli(capsys, "--store", store, "plan", "--project", str(folder), "lr=1e-4..0.3 log 5",
+                             "--propose", "fit")
+    assert code == 2, out
+    assert "no finished experiment has a value, so there is nothing to fit" in err, err
+    assert len(err.strip().splitlines()) == 1, err

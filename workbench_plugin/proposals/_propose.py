@@ -164,6 +164,9 @@ def _fitted(domains: Mapping[str, Domain], observations: Sequence[Observation], 
             circled: Mapping[str, Collection[str]]) -> Proposal:
     from workbench_plugin.proposals._fits import fit_families, propose_values
 
+    if not observations:  # nothing to fit: spreading values is what the search modules are for
+        raise ProposalError(f"fit: {one_line(metric, 60) or 'the metric'}: no finished experiment has a value, so "
+                            "there is nothing to fit; spread values with --propose sobol, lhs or random first")
     fit_names = [name for name, d in domains.items() if d.numeric and not d.locked]
     categories = [d for d in domains.values() if d.kind == "categorical"]
     discrete = math.prod(len(d.choices) for d in categories)
