@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workbench_plugin._exceptions import (
+    ArtifactError,
     BatchTooLarge,
     ConfigError,
     EngineError,
@@ -18,6 +19,7 @@ from workbench_plugin._exceptions import (
 )
 
 __all__ = [
+    "ArtifactError",
     "BatchTooLarge",
     "ConfigError",
     "EngineError",

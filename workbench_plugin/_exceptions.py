@@ -19,6 +19,7 @@ __all__ = [
     "SnapshotError",
     "EngineError",
     "BatchTooLarge",
+    "ArtifactError",
 ]
 
 
@@ -72,3 +73,8 @@ class SnapshotError(HyperTunerError):
 
 class EngineError(HyperTunerError, RuntimeError):
     """An engine could not submit, poll or kill an experiment."""
+
+
+class ArtifactError(HyperTunerError, ValueError):
+    """An artifact a script recorded (a confusion matrix, a curve, scores) is damaged or invalid;
+    the message names the artifact, what is wrong and what is allowed."""

@@ -10,6 +10,8 @@ pyarrow. Numpy values are accepted by duck typing (``float(x)``, ``x.tolist()``)
         ht.log(epoch=epoch, loss=loss, val_acc=val_acc)
     ht.summary(val_acc=best)
     ht.log_confusion_matrix(y_val, y_pred, labels=list(range(10)), examples=images)
+    ht.log_curve("k", ks, inertia=inertias)          # artifacts/curve_k.json: the elbow chart
+    ht.log_scores(y_val, proba[:, 1], pos_label=1)   # artifacts/scores.json: ROC and PR curves
 
 The experiment wrapper runs the script with ``HYPERTUNER_TRACKING_DIR`` set (the only
 environment the SDK reads, once, in :meth:`Tracker.from_env`). Each ``log``/``summary`` call
@@ -51,12 +53,29 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, SupportsIndex
 
 from workbench_plugin._exceptions import StoreError
+from workbench_plugin._tracking_curves import (
+    CURVE_FILE_FORMAT,
+    CURVE_FILE_PATTERN,
+    MAX_CURVE_POINTS,
+    MAX_CURVE_SERIES,
+    MAX_SCORES,
+    SCORES_FILE,
+    curve_data,
+    curve_file,
+    scores_data,
+)
 
 __all__ = [
     "METRICS_FILE",
     "SDK_MARKER",
     "ARTIFACTS_DIR",
     "CONFUSION_MATRIX_FILE",
+    "CURVE_FILE_FORMAT",
+    "CURVE_FILE_PATTERN",
+    "MAX_CURVE_POINTS",
+    "MAX_CURVE_SERIES",
+    "MAX_SCORES",
+    "SCORES_FILE",
     "ENV_DIR",
     "ENV_EXPERIMENT",
     "ENV_RUN",
@@ -65,9 +84,14 @@ __all__ = [
     "decode_value",
     "read_records",
     "confusion_matrix_data",
+    "curve_data",
+    "curve_file",
+    "scores_data",
     "log",
     "summary",
     "log_confusion_matrix",
+    "log_curve",
+    "log_scores",
     "log_artifact",
     "flush",
     "active",
@@ -438,6 +462,30 @@ class Tracker:
             return
         self._write_artifact(CONFUSION_MATRIX_FILE, json.dumps(data, allow_nan=False, separators=(",", ":")).encode())
 
+    def log_curve(self, x_name: str, x: Any, **ys: Any) -> None:
+        """Write ``artifacts/curve_<x_name>.json``: metrics against a model-size hyperparameter.
+
+        ``log_curve("k", ks, inertia=inertias, silhouette=scores)``: ``x`` strictly increasing,
+        each metric one finite number (or ``None``: no value) per x; the elbow view draws it.
+        """
+        data = curve_data(x_name, x, ys)
+        if self.directory is None:
+            _warn_not_set()
+            return
+        self._write_artifact(curve_file(x_name), json.dumps(data, allow_nan=False, separators=(",", ":")).encode())
+
+    def log_scores(self, y_true: Any, scores: Any, pos_label: Any = None, max_points: int = MAX_SCORES) -> None:
+        """Write ``artifacts/scores.json``: a binary classifier's true classes and positive-class scores.
+
+        ``pos_label`` names the positive class (needed unless the classes are 0/1 or -1/1); more
+        than ``max_points`` samples are subsampled evenly in score order. The ROC/PR view draws it.
+        """
+        data = scores_data(y_true, scores, pos_label=pos_label, max_points=max_points)
+        if self.directory is None:
+            _warn_not_set()
+            return
+        self._write_artifact(SCORES_FILE, json.dumps(data, allow_nan=False, separators=(",", ":")).encode())
+
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> None:
         """Copy a file into ``artifacts/`` (as ``name``, by default its file name)."""
         source = os.fspath(path)
@@ -583,6 +631,16 @@ def log_confusion_matrix(
 ) -> None:
     """Record a confusion matrix and up to ``max_examples`` misclassified examples."""
     _tracker().log_confusion_matrix(y_true, y_pred, labels=labels, examples=examples, max_examples=max_examples)
+
+
+def log_curve(x_name: str, x: Any, **ys: Any) -> None:
+    """Record metrics against a model-size hyperparameter, e.g. ``log_curve("k", ks, inertia=inertias)``."""
+    _tracker().log_curve(x_name, x, **ys)
+
+
+def log_scores(y_true: Any, scores: Any, pos_label: Any = None, max_points: int = MAX_SCORES) -> None:
+    """Record a binary classifier's scores for ROC and precision-recall curves."""
+    _tracker().log_scores(y_true, scores, pos_label=pos_label, max_points=max_points)
 
 
 def log_artifact(path: str | os.PathLike[str], name: str | None = None) -> None:

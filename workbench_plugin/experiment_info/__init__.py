@@ -2,10 +2,63 @@
 
 * :func:`metric_family` and :func:`metric_goal`: which metrics share a y axis (loss and
   accuracy never do) and whether larger is better.
+* :func:`confusion_info`, :func:`cell_examples`, :func:`image_uris`: the confusion matrix a script
+  recorded, one cell's misclassified examples ("showing k of n"), example images as PNG URIs.
+* :func:`elbow_info`: a curve over a model-size hyperparameter (``log_curve``) and its elbow.
+* :func:`roc_info`: ROC and precision-recall curves of a binary classifier (``log_scores``).
+
+A damaged or invalid artifact raises :class:`~workbench_plugin._exceptions.ArtifactError` in one line.
 """
 
 from __future__ import annotations
 
+from workbench_plugin._exceptions import ArtifactError
+from workbench_plugin.experiment_info._confusion import (
+    MAX_ARTIFACT_JSON_BYTES,
+    MAX_IMAGE_SIDE,
+    MAX_LABELS,
+    MAX_ROW_FIELDS,
+    CellCount,
+    CellExamples,
+    ConfusionInfo,
+    Example,
+    cell_examples,
+    cell_text,
+    confusion_info,
+    load_json,
+)
+from workbench_plugin.experiment_info._elbow import ElbowInfo, curve_artifacts, curve_metrics, elbow_info
 from workbench_plugin.experiment_info._families import FAMILIES, metric_family, metric_goal
+from workbench_plugin.experiment_info._images import MIN_SIDE, image_uris, png_bytes, png_data_uri
+from workbench_plugin.experiment_info._roc import MAX_DRAWN, RocInfo, roc_info, thin_curve
 
-__all__ = ["FAMILIES", "metric_family", "metric_goal"]
+__all__ = [
+    "FAMILIES",
+    "MAX_ARTIFACT_JSON_BYTES",
+    "MAX_DRAWN",
+    "MAX_IMAGE_SIDE",
+    "MAX_LABELS",
+    "MAX_ROW_FIELDS",
+    "MIN_SIDE",
+    "ArtifactError",
+    "CellCount",
+    "CellExamples",
+    "ConfusionInfo",
+    "ElbowInfo",
+    "Example",
+    "RocInfo",
+    "cell_examples",
+    "cell_text",
+    "confusion_info",
+    "curve_artifacts",
+    "curve_metrics",
+    "elbow_info",
+    "image_uris",
+    "load_json",
+    "metric_family",
+    "metric_goal",
+    "png_bytes",
+    "png_data_uri",
+    "roc_info",
+    "thin_curve",
+]
