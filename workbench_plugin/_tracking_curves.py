@@ -96,7 +96,8 @@ def curve_data(x_name: str, x: Any, ys: Mapping[str, Any]) -> dict[str, Any]:
     """The content of ``curve_<x_name>.json`` as plain data (checked, nothing written)."""
     curve_file(x_name)
     if not ys:
-        raise TypeError("hypertuner tracking: log_curve() needs at least one metric, as in log_curve('k', ks, inertia=...)")
+        raise TypeError(
+            "hypertuner tracking: log_curve() needs at least one metric, as in log_curve('k', ks, inertia=...)")
     if len(ys) > MAX_CURVE_SERIES:
         raise _error(f"log_curve got {len(ys)} metrics; at most {MAX_CURVE_SERIES} per curve")
     xs = _numbers(x, "x", missing=False)
@@ -136,12 +137,14 @@ def scores_data(
     if hasattr(y_true, "tolist"):
         y_true = y_true.tolist()
     if isinstance(y_true, str | bytes) or not isinstance(y_true, Iterable):
-        raise TypeError(f"hypertuner tracking: log_scores: y_true must be a sequence of labels, got {type(y_true).__name__}")
+        raise TypeError(
+            f"hypertuner tracking: log_scores: y_true must be a sequence of labels, got {type(y_true).__name__}")
     true = [_binary_label(v) for v in y_true]
     if hasattr(scores, "tolist"):
         scores = scores.tolist()
     if isinstance(scores, str | bytes) or not isinstance(scores, Sequence | Iterable):
-        raise TypeError(f"hypertuner tracking: log_scores: scores must be a sequence of numbers, got {type(scores).__name__}")
+        raise TypeError(
+            f"hypertuner tracking: log_scores: scores must be a sequence of numbers, got {type(scores).__name__}")
     values: list[float] = []
     for i, s in enumerate(scores):
         if isinstance(s, list | tuple):
@@ -168,7 +171,7 @@ def scores_data(
     if pos_label is None:
         if set(classes) not in ({0, 1}, {-1, 1}):
             raise _error(f"log_scores: y_true holds {classes}; pass pos_label, one of them (the positive class)")
-        pos = 1
+        pos: int | str = 1
     else:
         pos = _binary_label(pos_label)
         if pos not in classes:

@@ -52,10 +52,10 @@ def test_every_cell_shows_its_count_of_examples_when_all_were_kept() -> None:
             if t == p:
                 assert cell.examples == [] and cell.text == f"{info.counts[t, t]} correct predictions"
             else:
-                assert len(cell.examples) == cell.count == info.counts[t, p]
+                assert len(cell.examples) == cell.samples == info.counts[t, p]
                 assert all((e.true, e.pred) == (t, p) for e in cell.examples)
                 assert "showing" not in cell.text
-    assert [e.index for e in cell_examples(info, 2, 1).examples] == [8, 9, 10]
+    assert [e.sample for e in cell_examples(info, 2, 1).examples] == [8, 9, 10]
     assert cell_examples(info, 2, 1).examples[0].value.shape == (8, 8)
 
 
@@ -63,7 +63,7 @@ def test_showing_k_of_n_when_the_file_kept_fewer() -> None:
     info = confusion_info(artifact(max_examples=4))
     assert (info.shown, info.total) == (4, 6)
     cell = cell_examples(info, 2, 1)
-    assert (cell.count, cell.kept, cell.text) == (3, 1, "showing 1 of 3")  # kept: samples 2, 3, 6, 8
+    assert (cell.samples, cell.kept, cell.text) == (3, 1, "showing 1 of 3")  # kept: samples 2, 3, 6, 8
     assert cell_examples(info, 0, 1).text == "1 example"
     full = confusion_info(artifact())
     assert cell_examples(full, 2, 1, limit=2).text == "showing 2 of 3"

@@ -1,4 +1,7 @@
-"""The demo project: a scikit-learn digits classifier trained epoch by epoch."""
+"""The demo project: a scikit-learn digits classifier trained epoch by epoch (``train.py``, the
+script its runs use), with two more scripts for the experiment page's other views: ``kmeans.py``
+(k-means inertia per k: the elbow chart) and ``binary.py`` (a binary classifier: ROC and
+precision-recall curves, a confusion matrix whose examples are table rows)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 from workbench_plugin.project import PROJECT_FILE, ProjectSettings, find_project, write_project_file
 from workbench_plugin.store import Store
 
-__all__ = ["DEMO_NAME", "DEMO_SECOND_VALUES", "DEMO_VALUES", "prepare_demo", "touch_project"]
+__all__ = ["DEMO_NAME", "DEMO_SCRIPTS", "DEMO_SECOND_VALUES", "DEMO_VALUES", "prepare_demo", "touch_project"]
 
 DEMO_NAME = "digits-demo"
 #: The first batch: three flags, two values each, as in the client's own example.
@@ -25,15 +28,18 @@ _NOTES = """# digits demo: what we learned
 - Next: lock batch_size and num_epochs, add hidden_units (default 64).
 """
 _SOURCE = Path(__file__).resolve().parent / "digits"
+#: The scripts copied into the demo project (the runs use the first).
+DEMO_SCRIPTS = ("train.py", "kmeans.py", "binary.py")
 
 
 def prepare_demo(store: Store, folder: Path) -> ProjectSettings:
     """Create (or reuse) the demo project folder and register it in the store."""
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    script = folder / "train.py"
-    if not script.exists():
-        shutil.copyfile(_SOURCE / "train.py", script)
+    for name in DEMO_SCRIPTS:
+        script = folder / name
+        if not script.exists():
+            shutil.copyfile(_SOURCE / name, script)
     if (folder / PROJECT_FILE).exists():
         settings = find_project(folder)
     else:

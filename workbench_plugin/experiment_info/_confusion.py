@@ -45,7 +45,7 @@ class Example(NamedTuple):
     """One misclassified sample: its index in the script's data, its classes, and the example
     (an ``np.ndarray`` for kind "image", a ``dict`` of scalars for "row", ``None`` for "none")."""
 
-    index: int
+    sample: int  #: the sample's index in the script's data
     true: int  #: label index
     pred: int
     value: Any
@@ -54,12 +54,12 @@ class Example(NamedTuple):
 class CellCount(NamedTuple):
     true: str
     pred: str
-    count: int
+    samples: int
 
 
 class CellExamples(NamedTuple):
     examples: list[Example]
-    count: int  #: the cell's count (samples of ``true`` predicted as ``pred``)
+    samples: int  #: the cell's count (samples of ``true`` predicted as ``pred``)
     kept: int  #: misclassified examples the file kept for the cell
     text: str  #: "5 examples", "showing 3 of 5", "37 correct predictions"...
 
@@ -184,7 +184,8 @@ def confusion_info(raw: bytes) -> ConfusionInfo:
         raise _fail("labels are not unique; each class must appear once")
     if not isinstance(matrix_raw, list) or len(matrix_raw) != n:
         got = len(matrix_raw) if isinstance(matrix_raw, list) else type(matrix_raw).__name__
-        raise _fail(f"'matrix' has {got} rows but there are {n} labels; it must be square, one row and column per label")
+        raise _fail(f"'matrix' has {got} rows but there are {n} labels; it must be square, one row and column "
+                    "per label")
     for i, row in enumerate(matrix_raw):
         if not isinstance(row, list) or len(row) != n:
             got = len(row) if isinstance(row, list) else type(row).__name__
@@ -251,4 +252,5 @@ def cell_examples(info: ConfusionInfo, t: int, p: int, limit: int | None = None)
     picked: Sequence[int] = info.examples.get((t, p), [])
     if limit is not None:
         picked = picked[: max(0, limit)]
-    return CellExamples([info.misclassified[k] for k in picked], count, len(picked), cell_text(count, len(picked), False))
+    kept = len(picked)
+    return CellExamples([info.misclassified[k] for k in picked], count, kept, cell_text(count, kept, False))
