@@ -10,8 +10,8 @@ import pytest
 
 from workbench_plugin.experiment_info import (
     CompareError,
-    comparison_info,
     compare_count_problem,
+    comparison_info,
 )
 from workbench_plugin.frames import RunFrames
 

@@ -196,7 +196,8 @@ def comparison_info(frames: RunFrames | Sequence[RunFrames], ids: Sequence[str],
         raise CompareError(problem)
     shown, rows, of = _rows(runs, ids)
     hparams = list(dict.fromkeys(h for f in runs for h in f.hparams))
-    differing, equal = [], []
+    differing: list[HparamRow] = []
+    equal: list[HparamRow] = []
     for h in hparams:
         values = tuple(_plain(row[h]) if h in f.hparams else None for row, f in zip(rows, of, strict=True))
         same = all(_same(values[0], v) for v in values[1:])
