@@ -1,4 +1,5 @@
-"""The compare page's HTML, in one place: every user- or script-given string (ids, labels,
+"""The compare page's HTML, in one place (each pane is its own shadow root: every table carries
+:data:`COMPARE_CSS`): every user- or script-given string (ids, labels,
 hyperparameter and metric names and values, artifact names, errors) is escaped here.
 
 Class names tests and users' styles find: ``ht-compare-header``, ``ht-compare-col`` (an
@@ -79,7 +80,7 @@ def _head(experiments: Sequence[ComparedExperiment], first: str) -> str:
     cells = "".join(
         f'<th class="ht-compare-col"><span class="ht-swatch" style="background:{colour_of(i)}"></span>'
         f'<a href="{_href("experiment", e.experiment_id)}" title="open the experiment page">'
-        f"{html.escape(e.label)}</a>"
+        f"{html.escape(e.label)}</a> "
         f'<span class="ht-state" style="background:{STATE_COLORS.get(e.state, "#9e9e9e")}">'
         f"{html.escape(e.state)}</span><br><span class=\"ht-run\">{html.escape(e.experiment_id)}</span></th>"
         for i, e in enumerate(experiments))
@@ -123,7 +124,7 @@ def metrics_html(experiments: Sequence[ComparedExperiment], metrics: Sequence[Me
     """Final metrics (and duration...), the best of each row bold with class ``ht-best``."""
     def row(m: MetricRow) -> str:
         cells = "".join(
-            f'<td class="ht-best" title="best ({m.goal})">{_value(v)}</td>' if best else f"<td>{_value(v)}</td>"
+            f'<td class="ht-best" title="best ({m.goal})"><b>{_value(v)}</b></td>' if best else f"<td>{_value(v)}</td>"
             for v, best in zip(m.values, m.best, strict=True))
         arrow = "↑" if m.goal == "max" else "↓"
         return (f'<tr><th class="ht-rowname" title="{"larger" if m.goal == "max" else "smaller"} is better">'
@@ -133,7 +134,8 @@ def metrics_html(experiments: Sequence[ComparedExperiment], metrics: Sequence[Me
     if not metrics:
         body = (f'<tr><td class="ht-section" colspan="{len(experiments) + 1}">No metric logged yet.</td></tr>'
                 + body)
-    return f'<table class="ht-cmp ht-metrics">{_head(experiments, "Final metrics")}<tbody>{body}</tbody></table>'
+    head = _head(experiments, "Final metrics")
+    return f'{COMPARE_CSS}<table class="ht-cmp ht-metrics">{head}<tbody>{body}</tbody></table>'
 
 
 def artifacts_html(experiments: Sequence[ComparedExperiment], artifacts: Mapping[str, Sequence[str] | str]) -> str:
@@ -146,7 +148,7 @@ def artifacts_html(experiments: Sequence[ComparedExperiment], artifacts: Mapping
             return '<td style="color:#999">none</td>'
         return "<td>" + "<br>".join(f"<code>{html.escape(n)}</code>" for n in names) + "</td>"
 
-    return (f'<table class="ht-cmp ht-artifacts">{_head(experiments, "Artifacts")}<tbody><tr><th></th>'
+    return (f'{COMPARE_CSS}<table class="ht-cmp ht-artifacts">{_head(experiments, "Artifacts")}<tbody><tr><th></th>'
             f"{''.join(cell(e) for e in experiments)}</tr></tbody></table>")
 
 

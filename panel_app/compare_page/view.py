@@ -44,14 +44,14 @@ def curves_figure(family: FamilyCurves, colours: Mapping[str, str], labels: Mapp
     fig = figure(name=f"compare:{family.family}", width=460, height=300, title=f"{family.family}: {metric_names}",
                  x_axis_label=x_name, y_axis_label=family.family, toolbar_location="right",
                  tools="pan,wheel_zoom,box_zoom,reset,hover,save")
-    items: dict[str, list[Any]] = {}
-    for curve in family.curves:
+    items: dict[str, list[Any]] = {c.experiment_id: [] for c in family.curves}
+    for curve in reversed(family.curves):  # the first experiment on top where curves coincide
         colour = colours.get(curve.experiment_id, "#777")
         renderer = fig.line(list(curve.x), list(curve.y), color=colour, line_width=2,
                             line_dash=dashes[curve.metric], name=f"curve:{curve.experiment_id}:{curve.metric}")
         if len(curve.x) == 1:
             fig.scatter(list(curve.x), list(curve.y), color=colour, size=6)
-        items.setdefault(curve.experiment_id, []).append(renderer)
+        items[curve.experiment_id].append(renderer)
     legend = Legend(items=[LegendItem(label=plain_title(labels.get(eid, eid)), renderers=rs)
                            for eid, rs in items.items()], click_policy="hide", location="top_left")
     fig.add_layout(legend, "right")

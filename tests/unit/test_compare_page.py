@@ -41,7 +41,7 @@ def test_differing_first_highlighted_equal_folded_and_escaped() -> None:
 def test_best_per_row_bold() -> None:
     text = CompareModel(comparison_info(frames(), ["r-0", "r-1", "r-2"])).metrics_html()
     loss, acc = text.split("val_acc")
-    assert loss.count('class="ht-best"') == 1 and "0.2</td>" in loss.split('class="ht-best"')[1]
+    assert loss.count('class="ht-best"') == 1 and "<b>0.2</b></td>" in loss.split('class="ht-best"')[1]
     assert acc.count('class="ht-best"') == 2  # a tie: both best
 
 
