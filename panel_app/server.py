@@ -5,8 +5,9 @@ Routes (:func:`route_of`, a pure function of the session's arguments and the pro
 * ``?run=<run id>``: that run's page; an unknown or missing run shows the latest run;
 * ``?experiment=<experiment id>``: the run page of the experiment's run (an id reads
   ``<run id>-<number>``) with that experiment selected (an experiment page will take this over);
-* ``?compare=<id>,<id>,...``: the run page of their run with those experiments selected (a
-  compare page will take this over); they must all be of one run;
+* ``?compare=<id>,<id>,...``: the compare page of those experiments (2 to 10, of any runs of
+  the project: :attr:`Route.compare`); fewer or more: a one-line refusal in the header of the run
+  page of the first one's run, with those of that run selected;
 * ``?new=<run id>``: the new-run page (the next batch from that run's locks; served by
   ``hypertuner serve``, which knows the project folder); an unknown run: its run page route;
 * ``?view=<token>``: the view state a link carries (selection as made, metric, chart); when it
@@ -33,6 +34,7 @@ from urllib.parse import quote
 
 from panel_app.run_page.view_state import view_from_args
 from workbench_plugin._exceptions import ConfigError, ExperimentNotFound
+from workbench_plugin.experiment_info import compare_count_problem
 from workbench_plugin.frames import RunSource
 from workbench_plugin.index import ProjectIndex, RunView
 from workbench_plugin.store import Store, run_id_of
@@ -72,13 +74,14 @@ class Route:
 
     ``run_id`` is the run page to show (None: the project has no runs); ``select`` the
     experiments to select when ``view`` has no selection; ``problems`` one-line errors for
-    the page header.
+    the page header; ``compare`` the experiments of a compare page (empty: a run page).
     """
 
     run_id: str | None
     select: tuple[str, ...] = ()
     view: dict[str, Any] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    compare: tuple[str, ...] = ()
 
 
 class _BadLink(ValueError):
@@ -96,7 +99,7 @@ def _shown(value: str) -> str:
 
 
 def _experiments(name: str, value: str, runs: Mapping[str, Collection[str]]) -> tuple[str, tuple[str, ...]]:
-    """The run and experiments of an ``?experiment=`` or ``?compare=`` value."""
+    """The run (the first experiment's) and experiments of an ``?experiment=`` or ``?compare=`` value."""
     parts = value.split(",") if name == "compare" else [value]
     ids = tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
     if not ids:
@@ -114,10 +117,7 @@ def _experiments(name: str, value: str, runs: Mapping[str, Collection[str]]) -> 
             raise _BadLink(f"{name}: {_shown(eid)}: the project has no run {_shown(of)}")
         if eid not in runs[of]:
             raise _BadLink(f"{name}: {_shown(eid)} is not an experiment of run {_shown(of)}")
-        if run is not None and of != run:
-            raise _BadLink(f"{name}: {_shown(eid)} is in run {_shown(of)}, not {_shown(run)}; "
-                           "compare experiments of one run")
-        run = of
+        run = of if run is None else run
     assert run is not None
     return run, ids
 
@@ -146,6 +146,12 @@ def route_of(args: SessionArgs, runs: Mapping[str, Collection[str]]) -> Route:
                 run_id, select = _experiments(name, value, runs)
             except _BadLink as exc:
                 problems.append(str(exc))
+            if name == "compare" and select:
+                refusal = compare_count_problem(len(select))
+                if not refusal:
+                    return Route(run_id, select, view, tuple(problems), compare=select)
+                problems.append(refusal)
+                select = tuple(e for e in select if run_id is not None and e in runs[run_id])
         break
     if run_id is None:
         run_id = max(runs) if runs else None
@@ -200,6 +206,12 @@ def make_page(index: ProjectIndex, *, refresh_ms: int = 1500, config: Config | N
 
             return new_run_view(index, new, config, settings)
         route = route_of(args, {r: entry.by_id.keys() for r, entry in list(index.runs.items())})
+        if route.compare:
+            from panel_app.compare_page.session import new_compare_page
+
+            nav = pn.pane.HTML(nav_html(index.project, sorted(index.runs, reverse=True), ""), margin=(0, 10))
+            return new_compare_page(index, route.compare, view=route.view, problems=route.problems,
+                                    nav=nav).__panel__()
         run_id = route.run_id
         if run_id is None:
             from panel_app.connection import watch_connection

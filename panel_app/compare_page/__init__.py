@@ -1,10 +1,10 @@
-"""The compare page (to come): experiments side by side.
+"""The compare page (patent FIG 28): 2 to 10 experiments side by side.
 
-What will live here (a ``model.py`` without panel imports and a thin ``view.py``, over the
-shared kit in :mod:`panel_app.linked`): the experiments' hyperparameters with their
-differences marked, their curves on shared axes, their final metrics and costs. It will be
-served at ``?compare=<id>,<id>,...``; until then the server shows the run page of their run
-with those experiments selected.
+Served at ``?compare=<id>,<id>,...`` (:func:`panel_app.server.route_of`), of one run or several
+runs of the project. :mod:`~panel_app.compare_page.model` holds the state (no panel imports)
+over :func:`workbench_plugin.experiment_info.comparison_info`; :mod:`~panel_app.compare_page.view`
+draws it; :mod:`~panel_app.compare_page.templates` is its escaped HTML, including the run page's
+Compare link; :mod:`~panel_app.compare_page.session` builds one for a server session.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ import numpy as np
 import panel as pn
 import param
 
+from panel_app.compare_page.templates import compare_link_html
 from panel_app.linked.plots import LinkedPlots
 from panel_app.run_page.charts import ChartPanel
 from panel_app.run_page.guard import Guard, with_lock
@@ -79,6 +80,8 @@ class RunPage(pn.viewable.Viewer):
 
         self.header = pn.pane.HTML(self._header_html(), sizing_mode="stretch_width", margin=(4, 10))
         self.clear_button = pn.widgets.Button(label="Clear selection", width=140, margin=(8, 10))
+        #: "Compare" (the compare page of the selection: 2 to 10 experiments)
+        self.compare_link = pn.pane.HTML(compare_link_html(self.model.selection), margin=(8, 10))
         self.table_panel = TablePanel(self.model, self._setting_widgets)
         self.slider_panel = SliderPanel(self.model, self.memory, self._setting_widgets,
                                         author=author, on_error=self.show_error)
@@ -104,7 +107,7 @@ class RunPage(pn.viewable.Viewer):
 
         self._layout = pn.Column(
             *([nav] if nav is not None else []),
-            pn.Row(self.header, self.clear_button, sizing_mode="stretch_width"),
+            pn.Row(self.header, self.compare_link, self.clear_button, sizing_mode="stretch_width"),
             pn.Row(
                 self.slider_panel.panel,
                 self._matrix_holder,
@@ -186,6 +189,7 @@ class RunPage(pn.viewable.Viewer):
         self.push_highlight()
         self._sync_widgets()
         self.header.object = self._header_html()
+        self.compare_link.object = compare_link_html(self.model.selection)
         self._update_url()
 
     def _sync_widgets(self) -> None:

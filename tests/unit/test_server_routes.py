@@ -39,9 +39,37 @@ def test_experiment_shows_its_run_with_it_selected() -> None:
     assert route == Route("20260101-0900", select=("20260101-0900-2",))
 
 
-def test_compare_shows_their_run_with_them_selected_in_link_order() -> None:
+def test_compare_serves_the_compare_page_in_link_order() -> None:
     route = route_of(args(compare="20260101-0900-2, 20260101-0900-0,20260101-0900-2,"), RUNS)
-    assert route == Route("20260101-0900", select=("20260101-0900-2", "20260101-0900-0"))
+    ids = ("20260101-0900-2", "20260101-0900-0")
+    assert route == Route("20260101-0900", select=ids, compare=ids)
+
+
+def test_compare_takes_experiments_of_several_runs_of_the_project() -> None:
+    route = route_of(args(compare="20260101-0900-0,20260102-1000-1"), RUNS)
+    assert route.compare == ("20260101-0900-0", "20260102-1000-1") and route.problems == ()
+    assert route.run_id == "20260101-0900"  # the first one's run: where "back" leads
+
+
+@pytest.mark.parametrize(("ids", "count"), [
+    (["20260101-0900-1"], 1),
+    ([f"20260101-0900-{i % 3}" if i < 3 else f"20260101-0900-{i}" for i in range(11)], 11),
+])
+def test_compare_of_one_or_more_than_ten_is_one_line_and_the_run_page(ids: list[str], count: int) -> None:
+    runs = {"20260101-0900": [f"20260101-0900-{i}" for i in range(12)], "20260102-1000": ["20260102-1000-0"]}
+    route = route_of(args(compare=",".join(ids)), runs)
+    assert route.compare == ()
+    [problem] = route.problems
+    assert problem.startswith(f"compare: {count} experiment")
+    assert "the comparison shows 2 to 10" in problem and "\n" not in problem
+    assert route.run_id == "20260101-0900" and route.select == tuple(dict.fromkeys(ids))
+
+
+def test_a_refused_compare_selects_only_the_experiments_of_the_run_shown() -> None:
+    route = route_of(args(compare=",".join(["20260101-0900-0", *(f"20260102-1000-{i}" for i in range(10))])),
+                     {"20260101-0900": ["20260101-0900-0"], "20260102-1000": [f"20260102-1000-{i}" for i in range(10)]})
+    assert route.run_id == "20260101-0900" and route.select == ("20260101-0900-0",)
+    assert route.problems[0].startswith("compare: 11 experiments selected")
 
 
 @pytest.mark.parametrize(("values", "message"), [
@@ -49,8 +77,6 @@ def test_compare_shows_their_run_with_them_selected_in_link_order() -> None:
     (dict(experiment="20260103-0000-1"), "experiment: '20260103-0000-1': the project has no run '20260103-0000'"),
     (dict(experiment="20260101-0900-9"), "experiment: '20260101-0900-9' is not an experiment of run '20260101-0900'"),
     (dict(compare="20260101-0900-0,<b>x</b>"), "compare: '<b>x</b>' is not an experiment id"),
-    (dict(compare="20260101-0900-0,20260102-1000-1"),
-     "compare: '20260102-1000-1' is in run '20260102-1000', not '20260101-0900'; compare experiments of one run"),
     (dict(compare=" , ,"), "compare=' , ,': no experiment id; use compare=<run id>-<number>"),
 ])
 def test_a_bad_id_is_one_line_naming_it_and_the_latest_run(values: dict[str, str], message: str) -> None:
@@ -75,8 +101,8 @@ def test_parameters_are_bounded() -> None:
 def test_the_first_of_experiment_compare_run_decides() -> None:
     route = route_of(args(run="20260102-1000", compare="20260101-0900-1", experiment="20260101-0900-0"), RUNS)
     assert route == Route("20260101-0900", select=("20260101-0900-0",))
-    route = route_of(args(run="20260102-1000", compare="20260101-0900-1"), RUNS)
-    assert route == Route("20260101-0900", select=("20260101-0900-1",))
+    route = route_of(args(run="20260102-1000", compare="20260101-0900-1,20260101-0900-0"), RUNS)
+    assert route.run_id == "20260101-0900" and route.compare == ("20260101-0900-1", "20260101-0900-0")
 
 
 def test_the_view_rides_along_and_a_bad_token_is_one_line() -> None:

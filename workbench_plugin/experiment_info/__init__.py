@@ -8,11 +8,27 @@
 * :func:`roc_info`: ROC and precision-recall curves of a binary classifier (``log_scores``).
 
 A damaged or invalid artifact raises :class:`~workbench_plugin._exceptions.ArtifactError` in one line.
+* :func:`comparison_info`: 2 to 10 experiments side by side (differing hyperparameters first,
+  best final metric per row, curves per family).
 """
 
 from __future__ import annotations
 
 from workbench_plugin._exceptions import ArtifactError
+from workbench_plugin.experiment_info._compare import (
+    MAX_COMPARED,
+    MIN_COMPARED,
+    CompareCurve,
+    ComparedExperiment,
+    CompareError,
+    ComparisonInfo,
+    FamilyCurves,
+    HparamRow,
+    MetricRow,
+    best_of,
+    compare_count_problem,
+    comparison_info,
+)
 from workbench_plugin.experiment_info._confusion import (
     MAX_ARTIFACT_JSON_BYTES,
     MAX_IMAGE_SIDE,
@@ -35,20 +51,32 @@ from workbench_plugin.experiment_info._roc import MAX_DRAWN, RocInfo, roc_info, 
 __all__ = [
     "FAMILIES",
     "MAX_ARTIFACT_JSON_BYTES",
+    "MAX_COMPARED",
     "MAX_DRAWN",
     "MAX_IMAGE_SIDE",
     "MAX_LABELS",
     "MAX_ROW_FIELDS",
+    "MIN_COMPARED",
     "MIN_SIDE",
     "ArtifactError",
     "CellCount",
     "CellExamples",
+    "CompareCurve",
+    "CompareError",
+    "ComparedExperiment",
+    "ComparisonInfo",
     "ConfusionInfo",
     "ElbowInfo",
     "Example",
+    "FamilyCurves",
+    "HparamRow",
+    "MetricRow",
     "RocInfo",
+    "best_of",
     "cell_examples",
     "cell_text",
+    "compare_count_problem",
+    "comparison_info",
     "confusion_info",
     "curve_artifacts",
     "curve_metrics",

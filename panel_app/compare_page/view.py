@@ -1,0 +1,153 @@
+"""The compare page (patent FIG 28): a thin :class:`panel.viewable.Viewer` over a
+:class:`~panel_app.compare_page.model.CompareModel`.
+
+Top to bottom: the header (links back to the runs), the hyperparameters (differing first and
+highlighted, the equal ones behind a toggle), the final metrics (best per row marked), the
+curves (one figure per metric family, a line per experiment and metric, the experiment's
+colour), the confusion matrices side by side, the artifacts. The fold and the families drawn
+are the view state in the URL.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import panel as pn
+import param
+from bokeh.models.annotations import Legend, LegendItem
+from bokeh.plotting import figure
+
+from panel_app.compare_page.model import CompareModel
+from panel_app.run_page.templates import plain_title
+from panel_app.run_page.view_state import search_with_view
+from workbench_plugin.experiment_info import ComparisonInfo, FamilyCurves
+
+__all__ = ["CONFUSION_MODULE", "CONFUSION_PENDING", "ComparePage", "curves_figure"]
+
+#: The confusion view whose side-by-side figure fills the confusion row.
+CONFUSION_MODULE = "panel_app.experiment_page.views.confusion"
+#: What the confusion row says until that module exists.
+CONFUSION_PENDING = "confusion matrices: coming with the confusion view"
+_DASHES = ("solid", "dashed", "dotted", "dotdash", "dashdot")
+
+
+def curves_figure(family: FamilyCurves, colours: Mapping[str, str], labels: Mapping[str, str]) -> Any:
+    """One Bokeh figure of a metric family: a line per experiment and metric (dash per metric),
+    a legend entry per experiment. Named ``compare:<family>``."""
+    x_name = family.curves[0].x_name if family.curves else "epoch"
+    dashes = {m: _DASHES[i % len(_DASHES)] for i, m in enumerate(family.metrics)}
+    metric_names = ", ".join(f"{plain_title(m)} ({dashes[m]})" if len(family.metrics) > 1 else plain_title(m)
+                             for m in family.metrics)
+    fig = figure(name=f"compare:{family.family}", width=460, height=300, title=f"{family.family}: {metric_names}",
+                 x_axis_label=x_name, y_axis_label=family.family, toolbar_location="right",
+                 tools="pan,wheel_zoom,box_zoom,reset,hover,save")
+    items: dict[str, list[Any]] = {c.experiment_id: [] for c in family.curves}
+    for curve in reversed(family.curves):  # the first experiment on top where curves coincide
+        colour = colours.get(curve.experiment_id, "#777")
+        renderer = fig.line(list(curve.x), list(curve.y), color=colour, line_width=2,
+                            line_dash=dashes[curve.metric], name=f"curve:{curve.experiment_id}:{curve.metric}")
+        if len(curve.x) == 1:
+            fig.scatter(list(curve.x), list(curve.y), color=colour, size=6)
+        items[curve.experiment_id].append(renderer)
+    legend = Legend(items=[LegendItem(label=plain_title(labels.get(eid, eid)), renderers=rs)
+                           for eid, rs in items.items()], click_policy="hide", location="top_left")
+    fig.add_layout(legend, "right")
+    return fig
+
+
+def _confusion_row(info: ComparisonInfo, experiment_data: Any) -> Any:
+    """The confusion matrices side by side: the confusion view's ``side_by_side`` figure, or one
+    line saying why there is none."""
+    if importlib.util.find_spec(CONFUSION_MODULE) is None:
+        return pn.pane.HTML(f'<span class="ht-confusion-pending" style="color:#777">{CONFUSION_PENDING}</span>',
+                            margin=(4, 10))
+    module = importlib.import_module(CONFUSION_MODULE)
+    side_by_side = getattr(module, "side_by_side", None)
+    if side_by_side is None or experiment_data is None:
+        return pn.pane.HTML(f'<span class="ht-confusion-pending" style="color:#777">{CONFUSION_PENDING}</span>',
+                            margin=(4, 10))
+    try:
+        shown: Any = pn.panel(side_by_side(experiment_data(info)))
+        return shown
+    except Exception as exc:  # a damaged artifact: one line where the matrices would be
+        return pn.pane.HTML(f'<span class="ht-error">confusion matrices: {type(exc).__name__}</span>',
+                            margin=(4, 10))
+
+
+class ComparePage(pn.viewable.Viewer):
+    """One session's compare page. ``experiment_data`` (``info -> [ExperimentData]``) feeds the
+    confusion row; ``nav`` goes above the header."""
+
+    def __init__(self, info: ComparisonInfo, *, artifacts: Mapping[str, Sequence[str] | str] | None = None,
+                 view: Mapping[str, Any] | None = None, problems: Sequence[str] = (),
+                 nav: pn.viewable.Viewable | None = None, experiment_data: Any = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.model = CompareModel(info, artifacts=artifacts, problems=problems)
+        if view:
+            self.model.problems += self.model.apply_view_state(view)
+        self.header = pn.pane.HTML(self.model.header_html(), sizing_mode="stretch_width", margin=(4, 10))
+        self.hparams = pn.pane.HTML(self.model.hparams_html(), margin=(0, 10))
+        self.fold = pn.widgets.Toggle(label=self.model.fold_label(), value=not self.model.folded, width=240,
+                                      margin=(0, 10), css_classes=["ht-fold"], visible=bool(info.equal))
+        self.metrics = pn.pane.HTML(self.model.metrics_html(), margin=(8, 10))
+        families = list(self.model.param.families.objects)
+        self.family_picker = pn.widgets.CheckButtonGroup(
+            options=families, value=list(self.model.families), margin=(8, 10),
+            css_classes=["ht-families"], visible=bool(families))
+        self.curves = pn.Row(margin=0)
+        self._draw_curves()
+        self.artifacts = pn.pane.HTML(self.model.artifacts_html(), margin=(8, 10))
+        self.confusion = _confusion_row(info, experiment_data)
+
+        self.fold.param.watch(self._on_fold, "value")
+        self.family_picker.param.watch(self._on_families, "value")
+        self.model.param.watch(self._on_model, ["folded", "families"])
+        self._layout = pn.Column(
+            *([nav] if nav is not None else []),
+            self.header, self.hparams, self.fold, self.metrics,
+            pn.pane.HTML("<b>Curves</b> (one axis per metric family)", margin=(8, 10, 0, 10)),
+            self.family_picker, self.curves,
+            pn.pane.HTML("<b>Confusion matrices</b>", margin=(8, 10, 0, 10)), self.confusion,
+            self.artifacts,
+            sizing_mode="stretch_width",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    def _draw_curves(self) -> None:
+        shown = self.model.shown_families()
+        if not self.model.info.families:
+            self.curves.objects = [pn.pane.HTML('<span style="color:#777">No curves logged yet.</span>',
+                                                margin=(4, 10))]
+            return
+        colours, labels = self.model.colours(), self.model.labels()
+        self.curves.objects = [pn.pane.Bokeh(curves_figure(f, colours, labels), margin=(0, 5)) for f in shown]
+
+    def _on_fold(self, event: param.parameterized.Event) -> None:
+        self.model.folded = not event.new
+
+    def _on_families(self, event: param.parameterized.Event) -> None:
+        self.model.families = [f for f in self.model.param.families.objects if f in event.new]
+
+    def _on_model(self, *events: param.parameterized.Event) -> None:
+        names = {e.name for e in events}
+        if "folded" in names:
+            self.hparams.object = self.model.hparams_html()
+            self.fold.label = self.model.fold_label()
+            self.fold.value = not self.model.folded
+        if "families" in names:
+            self.family_picker.value = list(self.model.families)
+            self._draw_curves()
+        self._update_url()
+
+    def _update_url(self) -> None:
+        location = pn.state.location if pn.state.curdoc is not None else None
+        if location is None:
+            return
+        search = search_with_view(location.search, self.model.view_state())
+        if search is not None:
+            location.search = search
