@@ -3,8 +3,8 @@
 Routes (:func:`route_of`, a pure function of the session's arguments and the project's runs):
 
 * ``?run=<run id>``: that run's page; an unknown or missing run shows the latest run;
-* ``?experiment=<experiment id>``: the run page of the experiment's run (an id reads
-  ``<run id>-<number>``) with that experiment selected (an experiment page will take this over);
+* ``?experiment=<experiment id>``: the experiment page (an id reads ``<run id>-<number>``);
+  with ``&log=stdout`` or ``&log=stderr`` its whole log;
 * ``?compare=<id>,<id>,...``: the run page of their run with those experiments selected (a
   compare page will take this over); they must all be of one run;
 * ``?new=<run id>``: the new-run page (the next batch from that run's locks; served by
@@ -72,13 +72,15 @@ class Route:
 
     ``run_id`` is the run page to show (None: the project has no runs); ``select`` the
     experiments to select when ``view`` has no selection; ``problems`` one-line errors for
-    the page header.
+    the page header; ``experiment`` the experiment whose page to show instead ("" for none).
     """
 
     run_id: str | None
     select: tuple[str, ...] = ()
     view: dict[str, Any] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    #: the experiment page to show (``?experiment=``; "" for a run page)
+    experiment: str = ""
 
 
 class _BadLink(ValueError):
@@ -132,6 +134,7 @@ def route_of(args: SessionArgs, runs: Mapping[str, Collection[str]]) -> Route:
     problems = [problem] if problem else []
     run_id: str | None = None
     select: tuple[str, ...] = ()
+    experiment = ""
     for name in ("experiment", "compare", "run"):
         value = _arg(args, name)
         if not value:
@@ -146,10 +149,12 @@ def route_of(args: SessionArgs, runs: Mapping[str, Collection[str]]) -> Route:
                 run_id, select = _experiments(name, value, runs)
             except _BadLink as exc:
                 problems.append(str(exc))
+            else:
+                experiment = select[0] if name == "experiment" else ""
         break
     if run_id is None:
         run_id = max(runs) if runs else None
-    return Route(run_id, select, view, tuple(problems))
+    return Route(run_id, select, view, tuple(problems), experiment)
 
 
 def new_run_of(args: SessionArgs, runs: Collection[str]) -> tuple[str | None, str]:
@@ -208,6 +213,13 @@ def make_page(index: ProjectIndex, *, refresh_ms: int = 1500, config: Config | N
             return pn.pane.HTML(no_runs_html(index.project), margin=(0, 10))
         header: Any = pn.pane.HTML(nav_html(index.project, sorted(index.runs, reverse=True), run_id),
                                    margin=(0, 10))
+        if route.experiment:
+            from panel_app.experiment_page.session import experiment_page_view, log_page
+
+            if _arg(args, "log"):
+                return log_page(index, route.experiment, _arg(args, "log")[:MAX_PARAM_CHARS])
+            return experiment_page_view(index, route.experiment, config=config, view=route.view,
+                                        problems=route.problems, nav=header, refresh_ms=refresh_ms)
         if planning:
             from panel_app.new_run.session import new_run_button
 
