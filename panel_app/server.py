@@ -196,9 +196,11 @@ def make_page(index: ProjectIndex, *, refresh_ms: int = 1500, config: Config | N
 
     planning = config is not None and settings is not None
 
-    def page() -> Any:
+    def page(args: SessionArgs | None = None) -> Any:
+        """The page of the session's URL (or of ``args``, as Tornado gives them: tests)."""
         index.refresh()
-        args = pn.state.session_args if pn.state.curdoc is not None else {}
+        if args is None:
+            args = pn.state.session_args if pn.state.curdoc is not None else {}
         new, problem = new_run_of(args, index.runs.keys()) if planning else (None, "")
         if new is not None and config is not None and settings is not None:
             from panel_app.new_run.session import new_run_view

@@ -5,7 +5,8 @@ class is called with no arguments; an instance is taken as it is) and checks it 
 :class:`~panel_app.experiment_page.plugins.ExperimentView` protocol. A plug-in that fails to
 import or to instantiate, or that is malformed, becomes one line (its name and why) that the page
 shows; it never stops the page. The built-in views come first (:data:`BUILT_IN_ORDER`), then the
-others by name; of two entry points of one name the first wins and the other is one line.
+others by name; of two entry points of one name HyperTuner's own wins, else the first found on
+the path, and the other is one line.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import Any, NamedTuple
 
 from panel_app.experiment_page.plugins import ENTRY_POINT_GROUP, ExperimentView
 
-__all__ = ["BUILT_IN_ORDER", "Registry", "check_view", "discover_views"]
+__all__ = ["BUILT_IN_ORDER", "OUR_DISTRIBUTION", "Registry", "check_view", "discover_views"]
 
 #: The built-in views, in the order the page shows them.
 BUILT_IN_ORDER = ("observatory", "confusion", "elbow", "roc")
+#: The distribution whose views are the built-in ones.
+OUR_DISTRIBUTION = "hypertuner"
 #: A view's ``name`` (its key in the URL's view state).
 _NAME = re.compile(r"[a-z0-9_]{1,40}")
 #: Where a problem quotes an exception, at most this many characters of it.
@@ -65,6 +68,12 @@ def _order(name: str) -> tuple[int, str]:
     return (BUILT_IN_ORDER.index(name) if name in BUILT_IN_ORDER else len(BUILT_IN_ORDER), name)
 
 
+def _ours(ep: importlib.metadata.EntryPoint) -> bool:
+    """Registered by HyperTuner itself: of two views of one name, a built-in one wins."""
+    dist = getattr(ep, "dist", None)
+    return dist is not None and str(dist.metadata["Name"]).lower() == OUR_DISTRIBUTION
+
+
 def discover_views(entry_points: Iterable[importlib.metadata.EntryPoint] | None = None) -> Registry:
     """Load the views registered in :data:`ENTRY_POINT_GROUP` (or the ``entry_points`` given)."""
     if entry_points is None:
@@ -72,7 +81,7 @@ def discover_views(entry_points: Iterable[importlib.metadata.EntryPoint] | None 
     views: dict[str, ExperimentView] = {}
     problems: list[str] = []
     seen: set[tuple[str, str]] = set()
-    for ep in sorted(entry_points, key=lambda e: _order(e.name)):
+    for ep in sorted(entry_points, key=lambda e: (*_order(e.name), not _ours(e))):
         if (ep.name, ep.value) in seen:  # one package found twice on the path
             continue
         seen.add((ep.name, ep.value))
@@ -92,7 +101,7 @@ def discover_views(entry_points: Iterable[importlib.metadata.EntryPoint] | None 
             problems.append(f"{where}: could not be created with no arguments ({_one_line(exc)})")
             continue
         why = check_view(view)
-        if not why and view.name != ep.name and view.name in views:
+        if not why and any(v.name == view.name for v in views.values()):
             why = f"its name {view.name!r} is taken by another plug-in"
         if why:
             problems.append(f"{where}: {why}")

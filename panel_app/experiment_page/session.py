@@ -28,8 +28,7 @@ def stopper(index: ProjectIndex, config: Config, user: str | None) -> Stopper:
     """Kills one experiment through the configured engine, recorded as asked by ``user``."""
 
     def stop(experiment_id: str) -> str:
-        from gateway.control import kill
-        from workbench_plugin.plugins import load_engine
+        from workbench_plugin.plugins import kill, load_engine
 
         engine = load_engine(config, index.store)
         results = kill(index, engine, experiment_id, by=user or FROM_PAGE)

@@ -50,11 +50,11 @@ class ExperimentPage(pn.viewable.Viewer):
         model.on_change = self._update_url
         self.header = pn.pane.HTML(self._header_html(), sizing_mode="stretch_width", margin=(0, 10))
         self.logs = pn.pane.HTML(self._logs_html(), sizing_mode="stretch_width", margin=(0, 10))
-        self.stop_button = pn.widgets.Button(name="Stop", button_type="danger", width=120,
+        self.stop_button = pn.widgets.Button(label="Stop", color="danger", width=120,
                                              css_classes=["ht-stop"])
-        self.confirm_button = pn.widgets.Button(name=f"Really stop experiment {model.experiment_id}?",
-                                                button_type="danger", visible=False, css_classes=["ht-stop-confirm"])
-        self.cancel_button = pn.widgets.Button(name="Cancel", visible=False, width=90, css_classes=["ht-stop-cancel"])
+        self.confirm_button = pn.widgets.Button(label=f"Really stop experiment {model.experiment_id}?",
+                                                color="danger", visible=False, css_classes=["ht-stop-confirm"])
+        self.cancel_button = pn.widgets.Button(label="Cancel", visible=False, width=90, css_classes=["ht-stop-cancel"])
         self.stop_said = pn.pane.HTML("", css_classes=["ht-stop-said"], margin=(8, 10))
         self.stop_button.on_click(self._ask)
         self.cancel_button.on_click(self._cancel)

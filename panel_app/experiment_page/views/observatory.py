@@ -191,9 +191,9 @@ class ObservatoryPanel(pn.viewable.Viewer):
             fig.legend.location = "top_right" if family == "loss" else "bottom_right"
             fig.legend.click_policy = "none"
             self.figures[family] = fig
-        self.picker = pn.widgets.MultiChoice(name="Metrics", options=list(info.metrics), value=picked,
+        self.picker = pn.widgets.MultiChoice(label="Metrics", options=list(info.metrics), value=picked,
                                              width=width, css_classes=["ht-metric-picker"])
-        self.player = pn.widgets.Player(name="Epoch", start=1, end=max(n, 1), value=max(position, 1),
+        self.player = pn.widgets.Player(label="Epoch", start=1, end=max(n, 1), value=max(position, 1),
                                         interval=400, loop_policy="once", show_value=True,
                                         css_classes=["ht-player"], width=width)
         self.player.jscallback(value=PLAY_JS, args={
