@@ -47,6 +47,7 @@ class ExperimentPage(pn.viewable.Viewer):
         self._stop = stop
         self._callback: Any = None
         self._busy = False
+        self._url_dirty = False
         model.on_change = self._update_url
         self.header = pn.pane.HTML(self._header_html(), sizing_mode="stretch_width", margin=(0, 10))
         self.logs = pn.pane.HTML(self._logs_html(), sizing_mode="stretch_width", margin=(0, 10))
@@ -166,6 +167,12 @@ class ExperimentPage(pn.viewable.Viewer):
 
     # ---- URL and live -------------------------------------------------------------------
     def _update_url(self) -> None:
+        """A view's state changed: the URL follows at the next tick (the player changes it several
+        times a second; writing each would race with the browser's echo of the previous one)."""
+        self._url_dirty = True
+
+    def _write_url(self) -> None:
+        self._url_dirty = False
         location = pn.state.location if pn.state.curdoc is not None else None
         if location is None:
             return
@@ -187,6 +194,8 @@ class ExperimentPage(pn.viewable.Viewer):
             return
         self._busy = True
         try:
+            if self._url_dirty:
+                self._write_url()
             changed = await asyncio.to_thread(self.model.refresh)
             self.apply(changed or force)
         except Exception as exc:  # the one catch-all: a periodic callback must not die silently

@@ -76,6 +76,8 @@ class RunPage(pn.viewable.Viewer):
         self._refreshing = Guard("refreshing")
         self._callback: Any = None
         self._error = ""
+        #: problems with the link the page was opened by (a bad ``?experiment=``): shown until it closes
+        self.link_problems = ""
 
         self.header = pn.pane.HTML(self._header_html(), sizing_mode="stretch_width", margin=(4, 10))
         self.clear_button = pn.widgets.Button(label="Clear selection", width=140, margin=(8, 10))
@@ -154,8 +156,8 @@ class RunPage(pn.viewable.Viewer):
         selection = self.model.selection
         link = open_experiment_html(selection[0], self.model.labels_of(selection)[0]) \
             if len(selection) == 1 else ""
-        return header_html(self.model.run_frames.run_id, self.model.progress(),
-                           len(selection), self._error, link)
+        said = "; ".join(p for p in (self.link_problems, self._error) if p)
+        return header_html(self.model.run_frames.run_id, self.model.progress(), len(selection), said, link)
 
     # ---- selection ---------------------------------------------------------------------------
     def _on_geometry(self, x: str, y: str, geometry: Mapping[str, Any]) -> None:

@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -16,6 +17,7 @@ from tests.integration.browser import VIEWPORT, column, open_page
 from tests.integration.processes import launch_batch, make_demo, served_dashboard, wait_for
 from tests.plugin_install import install_views
 from workbench_plugin.index import ProjectIndex
+from workbench_plugin.memory import decode_view
 from workbench_plugin.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.usefixtures("no_server_errors")]
@@ -58,6 +60,11 @@ def last_drawn(page: Page) -> float:
     return max(xs) if xs else 0.0
 
 
+def url_view(page: Page) -> dict[str, Any]:
+    token = parse_qs(urlparse(page.url).query).get("view", [""])[0]
+    return decode_view(token) if token else {}
+
+
 def button(page: Page, name: str) -> Any:
     return page.locator(f".ht-player button.{name}")
 
@@ -87,13 +94,14 @@ def test_open_from_a_row_play_pause_rewind_and_reload(browser: Any, demo_url: st
         paused = last_drawn(page)
         page.wait_for_timeout(1200)
         assert last_drawn(page) == paused and paused < 12.0
-        assert page.evaluate(NOW_JS).startswith(f"epoch {paused:.0f} of 12: val_loss ")
+        now = page.evaluate(NOW_JS)
+        assert now.startswith(f"epoch {paused:.0f} of 12: ") and "val_loss " in now
         button(page, "first").click()
         wait_for(lambda: last_drawn(page) == 1.0, timeout=10, what="rewound to epoch 1")
         button(page, "next").click()
         button(page, "next").click()
         wait_for(lambda: last_drawn(page) == 3.0, timeout=10, what="two steps forward")
-        wait_for(lambda: "view=" in page.url, timeout=10, what="the position in the URL")
+        wait_for(lambda: url_view(page).get("play") == 3, timeout=10, what="the position in the URL")
         copied = page.url
         # the test plug-in's card is there; the three sibling views are cards or one line each
         expect(page.locator(".ht-view-final_metrics .final-metrics")).to_contain_text("val_acc")
