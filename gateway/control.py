@@ -23,14 +23,20 @@ class KillResult:
     after: str
 
 
-def kill(index: ProjectIndex, engine: Engine, ident: str, *, grace_seconds: float = 10.0) -> list[KillResult]:
+def kill(index: ProjectIndex, engine: Engine, ident: str, *, grace_seconds: float = 10.0,
+         by: str = "") -> list[KillResult]:
     """Kill the experiments named by ``ident`` (an experiment id, a run id, or a unique prefix).
+
+    ``by`` says who asked ("alice", "the experiment page"): recorded with the request (the fold's
+    ``kill_requested_by``) and in the reason of a ``killed`` this writes.
 
     Queued experiments are claimed first, so no gateway can start them afterwards; running
     ones are killed through the engine (the wrapper records ``killed`` itself); if the wrapper
     does not record it within the grace period, this records it.
     """
     store = index.store
+    asked = {"by": by} if by else {}
+    by_whom = f" by {by}" if by else ""
     results = []
     for entry, exp, state in index.resolve(ident):
         run = entry.run
@@ -41,7 +47,7 @@ def kill(index: ProjectIndex, engine: Engine, ident: str, *, grace_seconds: floa
         if not state.claimed and store.claim(run.project, run.run_id, exp.experiment_id,
                                                      generation=state.next_generation, engine="kill"):
             store.append_state(run.project, run.run_id, exp.experiment_id, State.KILLED,
-                               reason="cancelled before it started")
+                               reason=f"cancelled before it started{by_whom}", **asked)
             results.append(KillResult(exp.experiment_id, before, State.KILLED))
             continue
         deadline = time.time() + grace_seconds
@@ -52,7 +58,7 @@ def kill(index: ProjectIndex, engine: Engine, ident: str, *, grace_seconds: floa
             engine_id = engine_id_of(engine, entry.states[exp.experiment_id])
         if engine_id is not None:
             # said first, so a gateway that sees the submission vanish records killed, not lost
-            store.append_state(run.project, run.run_id, exp.experiment_id, KILL_REQUESTED)
+            store.append_state(run.project, run.run_id, exp.experiment_id, KILL_REQUESTED, **asked)
             engine.kill(engine_id, grace_seconds=grace_seconds)
         deadline = time.time() + 5.0
         while time.time() < deadline:
@@ -62,7 +68,7 @@ def kill(index: ProjectIndex, engine: Engine, ident: str, *, grace_seconds: floa
             time.sleep(0.1)
         if not entry.states[exp.experiment_id].terminal:
             store.append_state(run.project, run.run_id, exp.experiment_id, State.KILLED,
-                               reason="killed on request; the wrapper did not record it")
+                               reason=f"killed on request{by_whom}; the wrapper did not record it")
             index.refresh()
             # killed with -9 after the grace: its finally did not run; remove what it left
             engine.clean_up(exp.experiment_id, entry.states[exp.experiment_id].fields, engine_id)

@@ -3,8 +3,8 @@
 Routes (:func:`route_of`, a pure function of the session's arguments and the project's runs):
 
 * ``?run=<run id>``: that run's page; an unknown or missing run shows the latest run;
-* ``?experiment=<experiment id>``: the run page of the experiment's run (an id reads
-  ``<run id>-<number>``) with that experiment selected (an experiment page will take this over);
+* ``?experiment=<experiment id>``: the experiment page (an id reads ``<run id>-<number>``);
+  with ``&log=stdout`` or ``&log=stderr`` its whole log;
 * ``?compare=<id>,<id>,...``: the compare page of those experiments (2 to 10, of any runs of
   the project: :attr:`Route.compare`); fewer or more: a one-line refusal in the header of the run
   page of the first one's run, with those of that run selected;
@@ -74,7 +74,8 @@ class Route:
 
     ``run_id`` is the run page to show (None: the project has no runs); ``select`` the
     experiments to select when ``view`` has no selection; ``problems`` one-line errors for
-    the page header; ``compare`` the experiments of a compare page (empty: a run page).
+    the page header; ``compare`` the experiments of a compare page (empty: a run page);
+    ``experiment`` the experiment whose page to show instead ("" for none).
     """
 
     run_id: str | None
@@ -82,6 +83,8 @@ class Route:
     view: dict[str, Any] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
     compare: tuple[str, ...] = ()
+    #: the experiment page to show (``?experiment=``; "" for a run page)
+    experiment: str = ""
 
 
 class _BadLink(ValueError):
@@ -132,6 +135,7 @@ def route_of(args: SessionArgs, runs: Mapping[str, Collection[str]]) -> Route:
     problems = [problem] if problem else []
     run_id: str | None = None
     select: tuple[str, ...] = ()
+    experiment = ""
     for name in ("experiment", "compare", "run"):
         value = _arg(args, name)
         if not value:
@@ -146,6 +150,8 @@ def route_of(args: SessionArgs, runs: Mapping[str, Collection[str]]) -> Route:
                 run_id, select = _experiments(name, value, runs)
             except _BadLink as exc:
                 problems.append(str(exc))
+            else:
+                experiment = select[0] if name == "experiment" else ""
             if name == "compare" and select:
                 refusal = compare_count_problem(len(select))
                 if not refusal:
@@ -155,7 +161,7 @@ def route_of(args: SessionArgs, runs: Mapping[str, Collection[str]]) -> Route:
         break
     if run_id is None:
         run_id = max(runs) if runs else None
-    return Route(run_id, select, view, tuple(problems))
+    return Route(run_id, select, view, tuple(problems), experiment=experiment)
 
 
 def new_run_of(args: SessionArgs, runs: Collection[str]) -> tuple[str | None, str]:
@@ -197,9 +203,11 @@ def make_page(index: ProjectIndex, *, refresh_ms: int = 1500, config: Config | N
 
     planning = config is not None and settings is not None
 
-    def page() -> Any:
+    def page(args: SessionArgs | None = None) -> Any:
+        """The page of the session's URL (or of ``args``, as Tornado gives them: tests)."""
         index.refresh()
-        args = pn.state.session_args if pn.state.curdoc is not None else {}
+        if args is None:
+            args = pn.state.session_args if pn.state.curdoc is not None else {}
         new, problem = new_run_of(args, index.runs.keys()) if planning else (None, "")
         if new is not None and config is not None and settings is not None:
             from panel_app.new_run.session import new_run_view
@@ -220,6 +228,13 @@ def make_page(index: ProjectIndex, *, refresh_ms: int = 1500, config: Config | N
             return pn.pane.HTML(no_runs_html(index.project), margin=(0, 10))
         header: Any = pn.pane.HTML(nav_html(index.project, sorted(index.runs, reverse=True), run_id),
                                    margin=(0, 10))
+        if route.experiment:
+            from panel_app.experiment_page.session import experiment_page_view, log_page
+
+            if _arg(args, "log"):
+                return log_page(index, route.experiment, _arg(args, "log")[:MAX_PARAM_CHARS])
+            return experiment_page_view(index, route.experiment, config=config, view=route.view,
+                                        problems=route.problems, nav=header, refresh_ms=refresh_ms)
         if planning:
             from panel_app.new_run.session import new_run_button
 

@@ -63,6 +63,8 @@ EXCEPTIONS: dict[tuple[str, str], tuple[frozenset[str], str]] = {
         frozenset({"by name"}), "engines are looked up by name (ENGINE_CLASSES): the core's small interface"),
     ("workbench_plugin/plugins.py", "gateway.gateway"): (
         frozenset({"by name"}), "the gateway is looked up by name (GATEWAY_CLASS), like the engines"),
+    ("workbench_plugin/plugins.py", "gateway.control"): (
+        frozenset({"by name"}), "pages stop experiments through the gateway's kill, looked up by name (KILL_FUNCTION)"),
     ("spark_jobs/launch_batch.py", "workbench_plugin.batch"): (
         frozenset({"module"}), "runs on a gateway shell (spark-submit's driver), not in a container: "
                                "it calls the core's batch submission"),

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from engines.base import Engine, Resources
     from workbench_plugin.planning import Plan
 
-__all__ = ["main"]
+__all__ = ["experiment_url", "main"]
 
 
 def _one_line(message: str) -> str:
@@ -337,6 +337,7 @@ def cmd_show(ctx: _Context, args: argparse.Namespace) -> int:
     frames = index.frames(entry.run.run_id)
     row = frames.experiments.set_index("experiment_id").loc[exp.experiment_id]
     print(f"experiment {exp.experiment_id} ({exp.label} of run {entry.run.run_id})")
+    print(f"  page        {experiment_url(ctx.config, exp.experiment_id)}")
     print(f"  state       {state.state}" + (f" - {state.get('reason')}" if state.get("reason") else ""))
     print(f"  command     {render_command(exp.argv, interpreter=shown_interpreter(entry.run.interpreter))}")
     print(f"  snapshot    {entry.run.snapshot_id}")
@@ -363,6 +364,13 @@ def cmd_show(ctx: _Context, args: argparse.Namespace) -> int:
         for line in err.splitlines()[-10:]:
             print(f"    {line}")
     return 0
+
+
+def experiment_url(config: Config, experiment_id: str) -> str:
+    """The address of an experiment's page on the dashboard the config serves."""
+    from urllib.parse import quote
+
+    return f"http://{config.host}:{config.port}/?experiment={quote(experiment_id, safe='')}"
 
 
 def cmd_kill(ctx: _Context, args: argparse.Namespace) -> int:

@@ -149,6 +149,8 @@ def fold_states(events: Iterable[dict[str, Any]], claim: dict[str, Any] | None =
     for event in ordered:
         if event.get("state") == KILL_REQUESTED:
             folded.fields.setdefault("kill_requested", event.get("time"))
+            if isinstance(event.get("by"), str) and event["by"]:  # who asked (the page's user)
+                folded.fields.setdefault("kill_requested_by", event["by"])
     for event in usage:  # recorded after the end, from the cluster's accounting
         folded.fields.update({k: v for k, v in event.items() if k not in ("experiment_id", "state", "time")})
         folded.fields["usage_recorded"] = True

@@ -15,12 +15,16 @@ from workbench_plugin.store import Store
 
 if TYPE_CHECKING:
     from engines.base import Engine
+    from gateway.control import KillResult
     from gateway.gateway import Gateway
+    from workbench_plugin.index import ProjectIndex
 
-__all__ = ["ENGINE_CLASSES", "GATEWAY_CLASS", "load_engine", "load_gateway"]
+__all__ = ["ENGINE_CLASSES", "GATEWAY_CLASS", "KILL_FUNCTION", "kill", "load_engine", "load_gateway"]
 
 ENGINE_CLASSES = {"local": "engines.local:LocalEngine", "spark": "engines.spark:SparkEngine"}
 GATEWAY_CLASS = "gateway.gateway:Gateway"
+#: How a page stops experiments (``gateway.control.kill``), looked up like the gateway.
+KILL_FUNCTION = "gateway.control:kill"
 
 
 def _lookup(target: str) -> Any:
@@ -48,3 +52,9 @@ def load_gateway(store: Store, engine: Engine, **options: Any) -> Gateway:
     """A gateway submitting ``store``'s queued experiments to ``engine`` (options as for ``Gateway``)."""
     gateway: Gateway = _lookup(GATEWAY_CLASS)(store, engine, **options)
     return gateway
+
+
+def kill(index: ProjectIndex, engine: Engine, ident: str, **options: Any) -> list[KillResult]:
+    """Kill the experiments ``ident`` names (``gateway.control.kill``: ``by``, ``grace_seconds``)."""
+    results: list[KillResult] = _lookup(KILL_FUNCTION)(index, engine, ident, **options)
+    return results

@@ -49,7 +49,8 @@ def new_run_page(source: RunSource, *, refresh_ms: int = 1500,
     page = RunPage(source, refresh_ms=refresh_ms, nav=nav, view=view, select=select,
                    author=author, **options)
     if said:
-        page.show_error("; ".join([*said, page.error] if page.error else said))
+        page.link_problems = "; ".join(said)
+        page.show_error(page.error)
     if in_session:
         page.start_live()
         watch_connection(doc)

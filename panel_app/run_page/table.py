@@ -13,6 +13,7 @@ from bokeh.models.widgets.tables import HTMLTemplateFormatter
 from panel_app.run_page.guard import Guard
 from panel_app.run_page.model import RunPageModel
 from panel_app.run_page.templates import (
+    EXPERIMENT_TEMPLATE,
     HEALTH_TEMPLATE,
     STATE_TEMPLATE,
     TABLE_CSS,
@@ -63,6 +64,7 @@ class TablePanel(param.Parameterized):
         self.table = pn.widgets.Tabulator(
             model.table.copy(), selectable=True, disabled=True, show_index=False,
             formatters={"state": HTMLTemplateFormatter(template=STATE_TEMPLATE),
+                        "experiment": HTMLTemplateFormatter(template=EXPERIMENT_TEMPLATE),
                         "health": HTMLTemplateFormatter(template=HEALTH_TEMPLATE)},
             layout="fit_data_table", height=430, width=560, margin=(6, 10),
             frozen_columns=["#"], stylesheets=[TABLE_CSS],

@@ -12,6 +12,7 @@ import hashlib
 import html
 import re
 from collections.abc import Iterable
+from urllib.parse import quote
 
 from panel_app.palette import STATE_COLORS
 from workbench_plugin.lifecycle import Progress, State
@@ -19,6 +20,7 @@ from workbench_plugin.memory import Lock
 
 __all__ = [
     "BADGES",
+    "EXPERIMENT_TEMPLATE",
     "HEALTH_COLORS",
     "HEALTH_TEMPLATE",
     "HPARAMS_TITLE",
@@ -31,6 +33,7 @@ __all__ = [
     "column_titles",
     "css_token",
     "header_html",
+    "open_experiment_html",
     "plain_title",
     "lock_html",
     "picker_title_html",
@@ -124,8 +127,21 @@ def progress_html(progress: Progress) -> str:
             f'margin:0 8px">{parts}</div>')
 
 
-def header_html(run_id: str, progress: Progress, selected: int, error: str) -> str:
-    """The run header: id, progress bar and badges, how many are selected, the last error."""
+#: Tabulator cell template of the experiment column: a link to the experiment's page
+#: (``encodeURIComponent`` for the address, ``<%- %>`` escapes the text).
+EXPERIMENT_TEMPLATE = ('<a class="ht-open-experiment" href="?experiment=<%= encodeURIComponent(value) %>">'
+                       "<%- value %></a>")
+
+
+def open_experiment_html(experiment_id: str, label: str) -> str:
+    """The header's link to the page of the one selected experiment (a click on a point or a bar)."""
+    return (f'<a class="ht-open-experiment-link" href="?experiment={html.escape(quote(experiment_id, safe=""))}">'
+            f"Open experiment {html.escape(label)}</a>")
+
+
+def header_html(run_id: str, progress: Progress, selected: int, error: str, open_link: str = "") -> str:
+    """The run header: id, progress bar and badges, how many are selected (with ``open_link``,
+    :func:`open_experiment_html`, when one is), the last error."""
     badges = "".join(
         f'<span class="ht-badge" style="background:{color}">{getattr(progress, key)} {key}</span>'
         for key, color in BADGES
@@ -138,7 +154,7 @@ def header_html(run_id: str, progress: Progress, selected: int, error: str) -> s
         f'<div class="ht-run-header" style="font-size:15px;line-height:30px">'
         f"<b>Run</b> <code>{html.escape(run_id)}</code>"
         f" &middot; {progress.total} experiments {progress_html(progress)}{badges}"
-        f' &middot; <span class="ht-selected">{selected} selected</span> {shown_error}</div>'
+        f' &middot; <span class="ht-selected">{selected} selected</span> {open_link} {shown_error}</div>'
     )
 
 

@@ -37,7 +37,7 @@ from panel_app.run_page.model import POINTS_MAX, RunPageModel
 from panel_app.run_page.notes import NotesPanel
 from panel_app.run_page.sliders import SliderPanel
 from panel_app.run_page.table import TablePanel
-from panel_app.run_page.templates import header_html
+from panel_app.run_page.templates import header_html, open_experiment_html
 from panel_app.run_page.view_state import search_with_view
 from workbench_plugin.frames import RunSource
 from workbench_plugin.memory import ListLog, Note, ProjectMemory
@@ -77,6 +77,8 @@ class RunPage(pn.viewable.Viewer):
         self._refreshing = Guard("refreshing")
         self._callback: Any = None
         self._error = ""
+        #: problems with the link the page was opened by (a bad ``?experiment=``): shown until it closes
+        self.link_problems = ""
 
         self.header = pn.pane.HTML(self._header_html(), sizing_mode="stretch_width", margin=(4, 10))
         self.clear_button = pn.widgets.Button(label="Clear selection", width=140, margin=(8, 10))
@@ -154,8 +156,11 @@ class RunPage(pn.viewable.Viewer):
             self._matrix_holder.objects = [pn.pane.Bokeh(grid, margin=(0, 5))]
 
     def _header_html(self) -> str:
-        return header_html(self.model.run_frames.run_id, self.model.progress(),
-                           len(self.model.selection), self._error)
+        selection = self.model.selection
+        link = open_experiment_html(selection[0], self.model.labels_of(selection)[0]) \
+            if len(selection) == 1 else ""
+        said = "; ".join(p for p in (self.link_problems, self._error) if p)
+        return header_html(self.model.run_frames.run_id, self.model.progress(), len(selection), said, link)
 
     # ---- selection ---------------------------------------------------------------------------
     def _on_geometry(self, x: str, y: str, geometry: Mapping[str, Any]) -> None:

@@ -456,6 +456,8 @@ def test_a_link_to_experiments_selects_them_and_says_what_was_wrong_escaped() ->
     assert "2 selected" in page.header.object
     assert "compare: &#x27;&lt;b&gt;x&lt;/b&gt;&#x27; is not" in page.header.object
     assert "<b>x</b>" not in page.header.object
+    page.show_error("")  # what a refresh does: the link's problem stays until the page closes
+    assert "compare: &#x27;&lt;b&gt;x&lt;/b&gt;&#x27; is not" in page.header.object
     # a view with a selection of its own wins over the link's experiments
     page = new_run_page(source, select=picked, view={"selection": {"ids": ["#1"]}})
     assert page.model.selection == page.model.ids_of_labels(["#1"])

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import html
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from panel_app.server import MAX_IDS, MAX_PARAM_CHARS, Route, route_of
+from panel_app.server import MAX_IDS, MAX_PARAM_CHARS, Route, make_page, route_of
+from tests.unit.test_cli import run_cli
+from workbench_plugin.index import ProjectIndex
 from workbench_plugin.memory import encode_view
+from workbench_plugin.store import Store
 
 RUNS = {
     "20260101-0900": ["20260101-0900-0", "20260101-0900-1", "20260101-0900-2"],
@@ -34,9 +41,11 @@ def test_run_shows_that_run_and_an_unknown_one_the_latest_without_an_error() -> 
     assert route_of(args(run=""), RUNS) == Route(LATEST)
 
 
-def test_experiment_shows_its_run_with_it_selected() -> None:
+def test_experiment_shows_its_page() -> None:
     route = route_of(args(experiment="20260101-0900-2"), RUNS)
-    assert route == Route("20260101-0900", select=("20260101-0900-2",))
+    assert route == Route("20260101-0900", select=("20260101-0900-2",), experiment="20260101-0900-2")
+    # a compare link is no experiment page
+    assert route_of(args(compare="20260101-0900-2"), RUNS).experiment == ""
 
 
 def test_compare_serves_the_compare_page_in_link_order() -> None:
@@ -81,7 +90,7 @@ def test_a_refused_compare_selects_only_the_experiments_of_the_run_shown() -> No
 ])
 def test_a_bad_id_is_one_line_naming_it_and_the_latest_run(values: dict[str, str], message: str) -> None:
     route = route_of(args(**values), RUNS)
-    assert route.run_id == LATEST and route.select == ()
+    assert route.run_id == LATEST and route.select == () and route.experiment == ""
     [problem] = route.problems
     assert problem.startswith(message), problem
     assert "\n" not in problem
@@ -100,7 +109,7 @@ def test_parameters_are_bounded() -> None:
 
 def test_the_first_of_experiment_compare_run_decides() -> None:
     route = route_of(args(run="20260102-1000", compare="20260101-0900-1", experiment="20260101-0900-0"), RUNS)
-    assert route == Route("20260101-0900", select=("20260101-0900-0",))
+    assert route == Route("20260101-0900", select=("20260101-0900-0",), experiment="20260101-0900-0")
     route = route_of(args(run="20260102-1000", compare="20260101-0900-1,20260101-0900-0"), RUNS)
     assert route.run_id == "20260101-0900" and route.compare == ("20260101-0900-1", "20260101-0900-0")
 
@@ -108,7 +117,7 @@ def test_the_first_of_experiment_compare_run_decides() -> None:
 def test_the_view_rides_along_and_a_bad_token_is_one_line() -> None:
     view = {"chart": "lines", "selection": {"ids": ["#2"]}}
     route = route_of(args(experiment="20260101-0900-1", view=encode_view(view)), RUNS)
-    assert route == Route("20260101-0900", select=("20260101-0900-1",), view=view)
+    assert route == Route("20260101-0900", select=("20260101-0900-1",), view=view, experiment="20260101-0900-1")
     route = route_of(args(view="%%%", experiment="20260101-0900-9"), RUNS)
     assert route.run_id == LATEST and route.view == {}
     assert route.problems[0].startswith("view='%%%': not a view token")
@@ -117,3 +126,31 @@ def test_the_view_rides_along_and_a_bad_token_is_one_line() -> None:
 
 def test_string_arguments_work_too() -> None:
     assert route_of({"experiment": ["20260102-1000-1"]}, RUNS).select == ("20260102-1000-1",)
+
+
+def test_experiment_page_and_its_full_log(capsys: pytest.CaptureFixture[str], project_dir: Path,
+                                          tmp_path: Path) -> None:
+    """``?experiment=ID`` is the experiment page, ``&log=stdout`` the whole log, escaped; an
+    unknown id is one line on the latest run page."""
+    store = Store(str(tmp_path / "s"))
+    store.create_project("tiny", str(project_dir))
+    code, out, err = run_cli(capsys, "--store", store.url, "run", "--project", str(project_dir), "x=1", "epochs=2")
+    assert code == 0, out + err
+    index = ProjectIndex(store, "tiny")
+    page = make_page(index)
+    index.refresh()
+    eid = index.entry(store.runs("tiny")[0]).experiments[0].experiment_id
+    shown = texts(page(args(experiment=eid)))
+    assert "ht-exp-header" in shown and f"<code>{eid}</code>" in shown and "epoch 2 done" in shown
+    log = texts(page(args(experiment=eid, log="stdout")))
+    assert "ht-full-log" in log and "epoch 1 done\nepoch 2 done" in log
+    assert "use log=stdout or log=stderr" in texts(page(args(experiment=eid, log="<b>")))
+    bad = texts(page(args(experiment="nonsense")))
+    assert "is not an experiment id" in html.unescape(bad) and "ht-exp-header" not in bad and "ht-run-header" in bad
+
+
+def texts(viewable: Any) -> str:
+    """Every HTML text of a Panel layout, concatenated."""
+    import panel as pn
+
+    return "\n".join(str(p.object) for p in viewable.select(pn.pane.HTML))
