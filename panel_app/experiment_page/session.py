@@ -13,6 +13,8 @@ from panel_app.experiment_page.model import STREAMS, ExperimentPageModel
 from panel_app.experiment_page.registry import discover_views
 from panel_app.experiment_page.templates import full_log_html, problem_html
 from panel_app.experiment_page.view import ExperimentPage, Stopper
+from panel_app.page_notes import PageNotes
+from workbench_plugin.index import RunView
 
 if TYPE_CHECKING:
     from workbench_plugin.config import Config
@@ -49,7 +51,10 @@ def new_experiment_page(index: ProjectIndex, experiment_id: str, *, config: Conf
     said = [*problems, *model.apply_view_state(view or {})]
     user = (pn.state.user or None) if in_session else None
     stop = stopper(index, config, user) if config is not None else None
-    page = ExperimentPage(model, discover_views(), nav=nav, stop=stop, problems=said, refresh_ms=refresh_ms)
+    notes = PageNotes(RunView(index, model.data.run_id).memory, model.data.run_id, "experiment", [experiment_id],
+                      model.view_state, author=user, labels={experiment_id: model.data.label})
+    page = ExperimentPage(model, discover_views(), nav=nav, stop=stop, problems=said, refresh_ms=refresh_ms,
+                          notes=notes.__panel__())
     if in_session:
         page.start_live()
         watch_connection(doc)

@@ -39,7 +39,8 @@ class ExperimentPage(pn.viewable.Viewer):
 
     def __init__(self, model: ExperimentPageModel, registry: Registry, *,
                  nav: pn.viewable.Viewable | None = None, stop: Stopper | None = None,
-                 problems: Sequence[str] = (), **params: Any) -> None:
+                 problems: Sequence[str] = (), notes: pn.viewable.Viewable | None = None,
+                 **params: Any) -> None:
         super().__init__(**params)
         self.model = model
         self.registry = registry
@@ -74,6 +75,7 @@ class ExperimentPage(pn.viewable.Viewer):
             pn.Row(self.stop_button, self.confirm_button, self.cancel_button, self.stop_said, margin=(0, 5)),
             plugin_lines,
             self._views,
+            *([notes] if notes is not None else []),
             self.logs,
             sizing_mode="stretch_width",
         )

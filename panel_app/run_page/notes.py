@@ -12,6 +12,7 @@ from typing import Any
 import panel as pn
 
 from panel_app.new_run.proposals import NOTE_KEY as PROPOSALS_NOTE_KEY
+from panel_app.page_notes import note_link_html
 from panel_app.run_page.model import RunPageModel
 from panel_app.run_page.templates import NO_NOTES_HTML, NOTES_TITLE
 from workbench_plugin._exceptions import HyperTunerError
@@ -60,6 +61,9 @@ class NotesPanel:
     def show(self) -> None:
         items: list[Any] = []
         run_id = self.model.run_frames.run_id
+        exps = self.model.run_frames.experiments
+        labels = (dict(zip(exps["experiment_id"].astype(str), exps["label"].astype(str), strict=True))
+                  if len(exps) else {})
         for note in self.memory.notes(run_id):
             when = datetime.fromtimestamp(note.time).strftime("%Y-%m-%d %H:%M")
             proposals = note.view.get(PROPOSALS_NOTE_KEY)
@@ -68,6 +72,10 @@ class NotesPanel:
                 items.append(pn.pane.HTML(
                     f'<a class="ht-note ht-note-proposals" href="?{html.escape(query)}">proposals: '
                     f'{html.escape(note.text)}  ({html.escape(note.author)}, {when})</a>', margin=(2, 5)))
+                continue
+            page_link = note_link_html(note, labels)  # written on an experiment or compare page: reopens it
+            if page_link is not None:
+                items.append(pn.pane.HTML(page_link, margin=(2, 5)))
                 continue
             button = pn.widgets.Button(label=f"{note.text}  ({note.author}, {when})",
                                        color="light", margin=(2, 5),

@@ -200,3 +200,25 @@ def test_stop_records_who_asked(store: Store, project_dir: Path) -> None:
     assert h.state == "killed" and h.killed_by == "alice"
     assert h.reason == "cancelled before it started by alice"
     assert "(stop asked by alice)" in header_html(h)
+
+
+def test_a_note_on_the_experiment_page_keeps_the_play_position(finished: tuple[ProjectIndex, str]) -> None:
+    """Save note on the page keeps its view; the page of another session lists it as a link to it."""
+    from urllib.parse import parse_qsl
+
+    import panel as pn
+
+    from panel_app.experiment_page.session import new_experiment_page
+
+    index, eid = finished
+    page = new_experiment_page(index, eid, view={"play": 2})
+    (text,) = page.__panel__().select(pn.widgets.TextInput)
+    (save,) = [b for b in page.__panel__().select(pn.widgets.Button) if b.label == "Save note"]
+    text.value = "epoch 2 is where <i>val</i> peaks"
+    save.clicks += 1
+    again = new_experiment_page(index, eid)
+    links = [str(o.object) for o in again.__panel__().select(pn.pane.HTML) if "ht-note-experiment" in str(o.object)]
+    assert len(links) == 1 and "&lt;i&gt;val&lt;/i&gt;" in links[0]
+    href = html.unescape(links[0].split('href="', 1)[1].split('"', 1)[0])
+    query = dict(parse_qsl(href.lstrip("?")))
+    assert query["experiment"] == eid and decode_view(query["view"])["play"] == 2

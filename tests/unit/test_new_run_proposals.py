@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from panel_app.new_run.model import PROPOSAL_COLUMN, NewRunModel
@@ -318,7 +319,8 @@ def test_a_note_keeps_the_cards_choices_and_the_run_page_links_it_here(project_d
 
     # on the run page the note is a link to this card with the same choices, its text escaped
     memory = ProjectMemory(StoreMemory(Store(store), "tiny"))
-    panel = NotesPanel(SimpleNamespace(run_frames=SimpleNamespace(run_id=run_id)), memory,  # type: ignore[arg-type]
+    panel = NotesPanel(SimpleNamespace(run_frames=SimpleNamespace(run_id=run_id, experiments=pd.DataFrame())),  # type: ignore[arg-type]
+                       memory,
                        author=None, on_error=lambda _m: None, on_open=lambda _v: None)
     (link,) = [o.object for o in panel.listing.objects if "ht-note-proposals" in str(getattr(o, "object", ""))]
     assert "peak &lt;b&gt;near&lt;/b&gt; 4" in link and "<b>near" not in link
