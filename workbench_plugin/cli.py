@@ -374,9 +374,12 @@ def experiment_url(config: Config, experiment_id: str) -> str:
 
 
 def cmd_kill(ctx: _Context, args: argparse.Namespace) -> int:
+    import getpass
+
     from gateway.control import kill
 
-    results = kill(ctx.index(), ctx.engine(), args.target)
+    # recorded as asked by the account that ran the command (as a run records its author)
+    results = kill(ctx.index(), ctx.engine(), args.target, by=getpass.getuser())
     for r in results:
         change = f"{r.before} -> {r.after}" if r.before != r.after else f"already {r.after}"
         print(f"{r.experiment_id}: {change}")

@@ -151,6 +151,11 @@ def fold_states(events: Iterable[dict[str, Any]], claim: dict[str, Any] | None =
             folded.fields.setdefault("kill_requested", event.get("time"))
             if isinstance(event.get("by"), str) and event["by"]:  # who asked (the page's user)
                 folded.fields.setdefault("kill_requested_by", event["by"])
+    by = folded.fields.get("kill_requested_by")
+    if folded.state == State.KILLED and by and by not in str(folded.fields.get("reason") or ""):
+        # the wrapper or a gateway wrote the reason without knowing who asked: the reason says it
+        reason = str(folded.fields.get("reason") or "killed on request")
+        folded.fields["reason"] = f"{reason}; stop asked by {by}"
     for event in usage:  # recorded after the end, from the cluster's accounting
         folded.fields.update({k: v for k, v in event.items() if k not in ("experiment_id", "state", "time")})
         folded.fields["usage_recorded"] = True

@@ -268,3 +268,23 @@ def test_interpreter_is_documented_written_and_shown(capsys: pytest.CaptureFixtu
                                     "x=1", "epochs=1")[1])[0]["redundant_with"][0]
     code, out, _ = run_cli(capsys, "--store", store, "show", experiment, "--project", str(project_dir))
     assert f"command     {sys.executable} train.py --x 1 --epochs 1" in out
+
+
+def test_show_prints_the_experiments_page_and_kill_records_who_asked(
+        capsys: pytest.CaptureFixture[str], project_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import getpass
+
+    from tests.integration.processes import launch_batch
+
+    store = Store(str(tmp_path / "s"))
+    _, exps = launch_batch(store, project_dir, {"x": "1,2"})  # queued: nothing runs them
+    monkeypatch.setenv("HYPERTUNER_PORT", "8123")
+    eid = exps[0].experiment_id
+    code, out, err = run_cli(capsys, "--store", store.url, "show", eid, "--project", str(project_dir))
+    assert code == 0, err
+    assert f"  page        http://127.0.0.1:8123/?experiment={eid}\n" in out
+    code, out, err = run_cli(capsys, "--store", store.url, "kill", eid, "--project", str(project_dir))
+    assert (code, out) == (0, f"{eid}: queued -> killed\n"), err
+    code, out, _ = run_cli(capsys, "--store", store.url, "show", eid, "--project", str(project_dir))
+    assert f"  state       killed - cancelled before it started by {getpass.getuser()}\n" in out

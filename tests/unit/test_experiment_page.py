@@ -222,3 +222,22 @@ def test_a_note_on_the_experiment_page_keeps_the_play_position(finished: tuple[P
     href = html.unescape(links[0].split('href="', 1)[1].split('"', 1)[0])
     query = dict(parse_qsl(href.lstrip("?")))
     assert query["experiment"] == eid and decode_view(query["view"])["play"] == 2
+
+
+def test_header_links_a_yarn_application_to_its_resource_manager_page(store: Store, project_dir: Path) -> None:
+    """An experiment a gateway submitted to YARN (the events as recorded): the engine id links to
+    ``<rm_url>/cluster/app/<app id>``, escaped; an id that is not an application's gets no link."""
+    index, eid = queued(store, project_dir)
+    run_id = index.store.runs("tiny")[0]
+    store.append_state("tiny", run_id, eid, "submitted", engine_id="yarn:application_1764000000000_0007")
+    index.refresh()
+    config = Config(store_url=store.url, yarn_rm_url="http://rm.example:8088/?a=1&b=<2>/")
+    h = experiment_header(index, eid, config=config)
+    link = "http://rm.example:8088/?a=1&b=<2>/cluster/app/application_1764000000000_0007"
+    assert h.engine_link == link
+    shown = header_html(h)
+    assert f'<a href="{html.escape(link)}" target="_blank" rel="noopener">' in shown and "<2>" not in shown
+    assert experiment_header(index, eid).engine_link == ""  # no RM address configured: no link
+    store.append_state("tiny", run_id, eid, "running", engine_id="yarn:application_1<b>_1")
+    index.refresh()
+    assert experiment_header(index, eid, config=config).engine_link == ""

@@ -44,3 +44,24 @@ def test_usage_is_awaited_only_when_the_submission_said_so() -> None:
     recorded = [*expected, {"state": "usage", "time": 9.0, "vcore_seconds": 3}]
     assert not needs_usage(fold_states(recorded), now=10.0)
     assert not needs_usage(fold_states(expected[:1]), now=6.0)  # still running
+
+
+def test_a_killed_experiments_reason_names_who_asked() -> None:
+    """The wrapper (SIGTERM) or a gateway writes ``killed`` without knowing who asked; the
+    ``kill_requested`` event's ``by`` (the page's user, the account behind ``hypertuner kill``) does."""
+    asked = [{"state": "submitted", "time": 1.0, "engine_id": "yarn:application_1_0001"},
+             {"state": "running", "time": 2.0},
+             {"state": "kill_requested", "time": 3.0, "by": "alice"}]
+    by_wrapper = fold_states([*asked, {"state": "killed", "time": 4.0, "reason": "received SIGTERM"}])
+    assert by_wrapper.state == State.KILLED and by_wrapper.get("kill_requested_by") == "alice"
+    assert by_wrapper.get("reason") == "received SIGTERM; stop asked by alice"
+    by_gateway = fold_states([*asked, {"state": "killed", "time": 4.0}])
+    assert by_gateway.get("reason") == "killed on request; stop asked by alice"
+    # a reason that names the user already is kept; one that ended otherwise is not blamed on alice
+    named = fold_states([*asked, {"state": "killed", "time": 4.0, "reason": "killed on request by alice"}])
+    assert named.get("reason") == "killed on request by alice"
+    finished = fold_states([*asked, {"state": "succeeded", "time": 4.0}])
+    assert finished.state == State.SUCCEEDED and finished.get("reason") is None
+    nobody = fold_states([*asked[:2], {"state": "kill_requested", "time": 3.0},
+                          {"state": "killed", "time": 4.0, "reason": "received SIGTERM"}])
+    assert nobody.get("reason") == "received SIGTERM"
