@@ -19,6 +19,7 @@ from bokeh.models.annotations import Legend, LegendItem
 from bokeh.plotting import figure
 
 from panel_app.compare_page.model import CompareModel
+from panel_app.compare_page.templates import colour_of
 from panel_app.experiment_page.plugins import ExperimentData
 from panel_app.experiment_page.views._common import error_line
 from panel_app.experiment_page.views.confusion import side_by_side
@@ -68,7 +69,7 @@ def _confusion_row(info: ComparisonInfo, experiment_data: ExperimentDataOf) -> A
         if not any(CONFUSION_MATRIX_FILE in d.artifacts for d in datas):
             return pn.pane.HTML(f'<span class="ht-cm-none" style="color:#777">{NO_CONFUSION}</span>',
                                 margin=(4, 10))
-        return side_by_side(datas)
+        return side_by_side(datas, colours={e.experiment_id: colour_of(i) for i, e in enumerate(info.experiments)})
     except Exception as exc:  # an experiment that cannot be read: one line where the matrices would be
         return error_line(f"confusion matrices: {type(exc).__name__}: {exc}")
 

@@ -9,7 +9,7 @@ import pandas as pd
 import panel as pn
 
 from panel_app.compare_page.model import CompareModel
-from panel_app.compare_page.templates import compare_link_html
+from panel_app.compare_page.templates import colour_of, compare_link_html
 from panel_app.compare_page.view import NO_CONFUSION, ComparePage
 from panel_app.experiment_page.plugins import ExperimentData
 from workbench_plugin.experiment_info import comparison_info
@@ -95,6 +95,7 @@ def test_the_confusion_row_draws_each_experiments_matrix_or_says_why_not() -> No
     assert page.confusion is not None
     heat = [p for p in page.confusion.select(pn.pane.Bokeh) if p.object.name == "ht-cm-heatmap"]
     assert len(heat) == 2 and "recorded no such file" in str(page.confusion.objects[1].objects[0].object)
+    assert [h.object.title.text_color for h in heat] == [colour_of(0), colour_of(2)]  # each its column's colour
     none = ComparePage(info, experiment_data=lambda i: [data(e.experiment_id, {}) for e in i.experiments])
     assert none.confusion is not None and NO_CONFUSION in none.confusion.object
 

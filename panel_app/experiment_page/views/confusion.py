@@ -23,7 +23,7 @@ line in its column.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import panel as pn
@@ -189,10 +189,12 @@ def on_cell(fig: ConfusionFigure, callback: Callable[[str, str], None]) -> None:
     fig.source.selected.on_change("indices", changed)
 
 
-def side_by_side(datas: Sequence[ExperimentData], *, column_px: int = 400) -> pn.FlexBox:
+def side_by_side(datas: Sequence[ExperimentData], *, column_px: int = 400,
+                 colours: Mapping[str, str] | None = None) -> pn.FlexBox:
     """The confusion matrices of ``datas`` side by side (about ``column_px`` wide each), linked: hovering
     or clicking a cell highlights it in all of them and shows, under each, that experiment's own
-    examples. An experiment without a readable matrix gets one line in its column."""
+    examples. An experiment without a readable matrix gets one line in its column. ``colours``
+    (by experiment id) colour the matrices' titles."""
     columns: list[Any] = []
     figures: list[ConfusionFigure] = []
     for data in datas:
@@ -208,6 +210,8 @@ def side_by_side(datas: Sequence[ExperimentData], *, column_px: int = 400) -> pn
         examples = Div(text=_PROMPT, css_classes=[EXAMPLES_CLASS], width=px * n + 90,
                        styles={"max-height": "320px", "overflow-y": "auto"})
         fig = confusion_figure(info, title=title, examples=examples, cell_px=px)
+        if colours and data.experiment_id in colours:
+            fig.figure.title.text_color = colours[data.experiment_id]
         figures.append(fig)
         columns.append(pn.Column(pn.pane.Bokeh(fig.figure), pn.pane.Bokeh(fig.examples, css_classes=[
             "ht-cm-examples-pane"]), width=column_px, margin=(0, 5)))
