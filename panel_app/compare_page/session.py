@@ -3,18 +3,20 @@ the experiments belong to, their durations and artifacts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import panel as pn
 
 from panel_app.compare_page.view import ComparePage
+from panel_app.experiment_page.model import experiment_data
+from panel_app.experiment_page.plugins import ExperimentData
 from workbench_plugin._exceptions import HyperTunerError
-from workbench_plugin.experiment_info import comparison_info
+from workbench_plugin.experiment_info import ComparisonInfo, comparison_info
 from workbench_plugin.index import ProjectIndex
 from workbench_plugin.store import run_id_of
 
-__all__ = ["compare_inputs", "new_compare_page"]
+__all__ = ["compare_data", "compare_inputs", "new_compare_page"]
 
 
 def compare_inputs(index: ProjectIndex, ids: Sequence[str]) -> tuple[dict[str, dict[str, float]],
@@ -37,6 +39,15 @@ def compare_inputs(index: ProjectIndex, ids: Sequence[str]) -> tuple[dict[str, d
     return {"duration (s)": durations}, artifacts
 
 
+def compare_data(index: ProjectIndex) -> Callable[[ComparisonInfo], list[ExperimentData]]:
+    """What the views draw of each experiment of a comparison over ``index`` (in its order)."""
+
+    def read(info: ComparisonInfo) -> list[ExperimentData]:
+        return [experiment_data(index, e.experiment_id)[0] for e in info.experiments]
+
+    return read
+
+
 def new_compare_page(index: ProjectIndex, ids: Sequence[str], *, view: Mapping[str, Any] | None = None,
                      problems: Sequence[str] = (), nav: pn.viewable.Viewable | None = None) -> ComparePage:
     """The compare page of experiments ``ids`` (2 to 10, ids the router checked) of ``index``'s
@@ -45,7 +56,8 @@ def new_compare_page(index: ProjectIndex, ids: Sequence[str], *, view: Mapping[s
     frames = [index.frames(r) for r in runs]
     extras, artifacts = compare_inputs(index, ids)
     info = comparison_info(frames, ids, extras=extras)
-    page = ComparePage(info, artifacts=artifacts, view=view, problems=problems, nav=nav)
+    page = ComparePage(info, artifacts=artifacts, view=view, problems=problems, nav=nav,
+                       experiment_data=compare_data(index))
     doc = pn.state.curdoc
     if doc is not None and doc.session_context is not None:
         from panel_app.connection import watch_connection

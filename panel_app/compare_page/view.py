@@ -10,9 +10,7 @@ are the view state in the URL.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import panel as pn
@@ -21,16 +19,21 @@ from bokeh.models.annotations import Legend, LegendItem
 from bokeh.plotting import figure
 
 from panel_app.compare_page.model import CompareModel
+from panel_app.compare_page.templates import colour_of
+from panel_app.experiment_page.plugins import ExperimentData
+from panel_app.experiment_page.views._common import error_line
+from panel_app.experiment_page.views.confusion import side_by_side
 from panel_app.run_page.templates import plain_title
 from panel_app.run_page.view_state import search_with_view
 from workbench_plugin.experiment_info import ComparisonInfo, FamilyCurves
+from workbench_plugin.tracking import CONFUSION_MATRIX_FILE
 
-__all__ = ["CONFUSION_MODULE", "CONFUSION_PENDING", "ComparePage", "curves_figure"]
+__all__ = ["NO_CONFUSION", "ComparePage", "ExperimentDataOf", "curves_figure"]
 
-#: The confusion view whose side-by-side figure fills the confusion row.
-CONFUSION_MODULE = "panel_app.experiment_page.views.confusion"
-#: What the confusion row says until that module exists.
-CONFUSION_PENDING = "confusion matrices: coming with the confusion view"
+#: Reads what the views draw of each experiment of a comparison (in its order).
+ExperimentDataOf = Callable[[ComparisonInfo], Sequence[ExperimentData]]
+#: The confusion row when no experiment compared recorded a confusion matrix.
+NO_CONFUSION = f"none of these experiments recorded {CONFUSION_MATRIX_FILE}"
 _DASHES = ("solid", "dashed", "dotted", "dotdash", "dashdot")
 
 
@@ -58,32 +61,27 @@ def curves_figure(family: FamilyCurves, colours: Mapping[str, str], labels: Mapp
     return fig
 
 
-def _confusion_row(info: ComparisonInfo, experiment_data: Any) -> Any:
-    """The confusion matrices side by side: the confusion view's ``side_by_side`` figure, or one
-    line saying why there is none."""
-    if importlib.util.find_spec(CONFUSION_MODULE) is None:
-        return pn.pane.HTML(f'<span class="ht-confusion-pending" style="color:#777">{CONFUSION_PENDING}</span>',
-                            margin=(4, 10))
-    module = importlib.import_module(CONFUSION_MODULE)
-    side_by_side = getattr(module, "side_by_side", None)
-    if side_by_side is None or experiment_data is None:
-        return pn.pane.HTML(f'<span class="ht-confusion-pending" style="color:#777">{CONFUSION_PENDING}</span>',
-                            margin=(4, 10))
+def _confusion_row(info: ComparisonInfo, experiment_data: ExperimentDataOf) -> Any:
+    """The confusion matrices side by side (:func:`~panel_app.experiment_page.views.confusion.side_by_side`),
+    or one line saying why there are none."""
     try:
-        shown: Any = pn.panel(side_by_side(experiment_data(info)))
-        return shown
-    except Exception as exc:  # a damaged artifact: one line where the matrices would be
-        return pn.pane.HTML(f'<span class="ht-error">confusion matrices: {type(exc).__name__}</span>',
-                            margin=(4, 10))
+        datas = list(experiment_data(info))
+        if not any(CONFUSION_MATRIX_FILE in d.artifacts for d in datas):
+            return pn.pane.HTML(f'<span class="ht-cm-none" style="color:#777">{NO_CONFUSION}</span>',
+                                margin=(4, 10))
+        return side_by_side(datas, colours={e.experiment_id: colour_of(i) for i, e in enumerate(info.experiments)})
+    except Exception as exc:  # an experiment that cannot be read: one line where the matrices would be
+        return error_line(f"confusion matrices: {type(exc).__name__}: {exc}")
 
 
 class ComparePage(pn.viewable.Viewer):
     """One session's compare page. ``experiment_data`` (``info -> [ExperimentData]``) feeds the
-    confusion row; ``nav`` goes above the header."""
+    confusion row (none without it); ``nav`` goes above the header."""
 
     def __init__(self, info: ComparisonInfo, *, artifacts: Mapping[str, Sequence[str] | str] | None = None,
                  view: Mapping[str, Any] | None = None, problems: Sequence[str] = (),
-                 nav: pn.viewable.Viewable | None = None, experiment_data: Any = None, **params: Any) -> None:
+                 nav: pn.viewable.Viewable | None = None, experiment_data: ExperimentDataOf | None = None,
+                 **params: Any) -> None:
         super().__init__(**params)
         self.model = CompareModel(info, artifacts=artifacts, problems=problems)
         if view:
@@ -100,7 +98,7 @@ class ComparePage(pn.viewable.Viewer):
         self.curves = pn.Row(margin=0)
         self._draw_curves()
         self.artifacts = pn.pane.HTML(self.model.artifacts_html(), margin=(8, 10))
-        self.confusion = _confusion_row(info, experiment_data)
+        self.confusion = _confusion_row(info, experiment_data) if experiment_data is not None else None
 
         self.fold.param.watch(self._on_fold, "value")
         self.family_picker.param.watch(self._on_families, "value")
@@ -110,7 +108,9 @@ class ComparePage(pn.viewable.Viewer):
             self.header, self.hparams, self.fold, self.metrics,
             pn.pane.HTML("<b>Curves</b> (one axis per metric family)", margin=(8, 10, 0, 10)),
             self.family_picker, self.curves,
-            pn.pane.HTML("<b>Confusion matrices</b>", margin=(8, 10, 0, 10)), self.confusion,
+            *([pn.pane.HTML("<b>Confusion matrices</b> (hover a cell: the same cell in every matrix, "
+                            "each with its own examples)", margin=(8, 10, 0, 10)), self.confusion]
+              if self.confusion is not None else []),
             self.artifacts,
             sizing_mode="stretch_width",
         )

@@ -29,12 +29,57 @@ if TYPE_CHECKING:
     from workbench_plugin.config import Config
     from workbench_plugin.index import ProjectIndex
 
-__all__ = ["OBSERVATORY", "STREAMS", "ExperimentPageModel"]
+__all__ = ["OBSERVATORY", "STREAMS", "ExperimentPageModel", "artifact_reader", "experiment_data"]
 
 #: The view whose state is hoisted to the top of the page's view state.
 OBSERVATORY = "observatory"
 #: The logs a page links to.
 STREAMS = ("stdout", "stderr")
+
+
+def artifact_reader(index: ProjectIndex, run_id: str, experiment_id: str) -> Callable[[str], bytes]:
+    """Reads an artifact's bytes of the experiment, refused in one line when larger than
+    :data:`MAX_ARTIFACT_BYTES`."""
+
+    def read(name: str) -> bytes:
+        data = index.store.read_artifact(index.project, run_id, experiment_id, name)
+        if len(data) > MAX_ARTIFACT_BYTES:
+            raise ValueError(f"artifact {name!r}: {len(data):,} bytes; a view reads at most "
+                             f"{MAX_ARTIFACT_BYTES:,}")
+        return data
+
+    return read
+
+
+def experiment_data(index: ProjectIndex, experiment_id: str) -> tuple[ExperimentData, list[str]]:
+    """What the views of experiment ``experiment_id`` of ``index`` read (its run's frames, as
+    :meth:`ProjectIndex.frames` holds them), and the lines of what could not be read (its
+    artifacts' listing). Raises ``ExperimentNotFound`` / ``RunNotFound``."""
+    entry, exp, state = index.experiment(experiment_id)
+    run_id = entry.run.run_id
+    frames = index.frames(run_id)
+    curves = frames.curves
+    mine = curves[curves["experiment_id"] == experiment_id] if len(curves) else curves
+    rows = frames.experiments[frames.experiments["experiment_id"] == experiment_id]
+    final = {m: float(pd.to_numeric(rows[m], errors="coerce").iloc[0]) if len(rows) else float("nan")
+             for m in frames.metrics}
+    problems: list[str] = []
+    try:
+        artifacts = tuple(index.store.artifacts(index.project, run_id, experiment_id))
+    except HyperTunerError as exc:
+        artifacts = ()
+        problems.append(f"artifacts: {exc}")
+    plain = pd.DataFrame({
+        "epoch": mine["epoch"].to_numpy(dtype="float64"),
+        "step": mine["step"].to_numpy(dtype="float64"),
+        "name": mine["name"].astype(str).to_numpy(dtype=object),
+        "value": mine["value"].to_numpy(dtype="float64"),
+    })
+    data = ExperimentData(
+        experiment_id=experiment_id, run_id=run_id, label=exp.label, state=str(state.state),
+        params=dict(exp.params), curves=plain, final=final, artifacts=artifacts,
+        reader=artifact_reader(index, run_id, experiment_id))
+    return data, problems
 
 
 class ExperimentPageModel:
@@ -63,45 +108,15 @@ class ExperimentPageModel:
     def _load(self) -> None:
         entry = self.index.entry(self.run_id)
         self._version = entry.version
-        frames = self.index.frames(self.run_id)
-        curves = frames.curves
-        mine = curves[curves["experiment_id"] == self.experiment_id] if len(curves) else curves
-        rows = frames.experiments[frames.experiments["experiment_id"] == self.experiment_id]
-        final = {m: float(pd.to_numeric(rows[m], errors="coerce").iloc[0]) if len(rows) else float("nan")
-                 for m in frames.metrics}
-        exp = entry.by_id[self.experiment_id]
-        store, project = self.index.store, self.index.project
-        try:
-            artifacts = tuple(store.artifacts(project, self.run_id, self.experiment_id))
-        except HyperTunerError as exc:
-            artifacts = ()
-            self.problems = [f"artifacts: {exc}"]
-        plain = pd.DataFrame({
-            "epoch": mine["epoch"].to_numpy(dtype="float64"),
-            "step": mine["step"].to_numpy(dtype="float64"),
-            "name": mine["name"].astype(str).to_numpy(dtype=object),
-            "value": mine["value"].to_numpy(dtype="float64"),
-        })
-        state = str(entry.states[self.experiment_id].state)
-        self.data = ExperimentData(
-            experiment_id=self.experiment_id, run_id=self.run_id, label=exp.label, state=state,
-            params=dict(exp.params), curves=plain, final=final, artifacts=artifacts,
-            reader=self._read_artifact)
+        self.data, self.problems = experiment_data(self.index, self.experiment_id)
         self.header = experiment_header(self.index, self.experiment_id, config=self.config,
                                         now=time.time())
-        if len(mine):
-            health = health_of(mine.assign(experiment_id=self.experiment_id))
+        curves = self.data.curves
+        if len(curves):
+            health = health_of(curves.assign(experiment_id=self.experiment_id))
             self.health = health.get(self.experiment_id)
         else:
             self.health = None
-
-    def _read_artifact(self, name: str) -> bytes:
-        """An artifact's bytes, refused in one line when larger than :data:`MAX_ARTIFACT_BYTES`."""
-        data = self.index.store.read_artifact(self.index.project, self.run_id, self.experiment_id, name)
-        if len(data) > MAX_ARTIFACT_BYTES:
-            raise ValueError(f"artifact {name!r}: {len(data):,} bytes; a view reads at most "
-                             f"{MAX_ARTIFACT_BYTES:,}")
-        return data
 
     @property
     def active(self) -> bool:

@@ -15,10 +15,22 @@ from playwright.sync_api import Page, expect
 
 from tests.integration.processes import wait_for
 
-__all__ = ["READY_JS", "SELECTED_IDS", "VISIBLE_JS", "column", "dark_pixels", "drag", "frame", "open_page",
-           "row_label", "wait_for"]
+__all__ = ["CELL_JS", "READY_JS", "SELECTED_IDS", "VISIBLE_JS", "column", "dark_pixels", "drag", "frame",
+           "hover_cell", "open_page", "row_label", "wait_for"]
 
 VIEWPORT = {"width": 1400, "height": 900}
+
+#: The screen position of cell (t, p) of the ``index``-th figure named ``name`` (a categorical heat map),
+#: scrolled into view first.
+CELL_JS = """([name, index, t, p]) => {
+  const figs = Bokeh.documents[0].all_models;
+  const fig = [...figs].filter((m) => m.name === name)[index];
+  const view = Bokeh.index.get_one(fig);
+  view.el.scrollIntoView({block: "center"});
+  const c = view.canvas_view.el.getBoundingClientRect();
+  const f = view.frame;
+  return [c.left + f.x_scale.compute(fig.x_range.synthetic(p)), c.top + f.y_scale.compute(fig.y_range.synthetic(t))];
+}"""
 
 READY_JS = """() => {
   if (!window.Bokeh || Bokeh.documents.length === 0) { return false; }
@@ -106,3 +118,9 @@ def drag(page: Page, points: list[tuple[float, float]]) -> None:
     for x, y in points[1:]:
         page.mouse.move(x, y, steps=4)
     page.mouse.up()
+
+
+def hover_cell(page: Page, name: str, t: str, p: str, index: int = 0) -> None:
+    """Move the mouse over cell (``t``, ``p``) of the ``index``-th heat map named ``name``."""
+    x, y = page.evaluate(CELL_JS, [name, index, t, p])
+    page.mouse.move(x, y)

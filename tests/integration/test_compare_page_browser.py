@@ -1,7 +1,8 @@
 """The compare page (issue 13, FIG 28) in real Chromium on the demo project, served by the
 dashboard's own page factory over the store the real CLI filled: select three experiments on
 the run page, press Compare, see three columns, the differing hyperparameters first, the best
-per metric marked, the curves drawn; unfold, reload the copied URL and get the same view; a
+per metric marked, the curves drawn, the confusion matrices side by side (hovering a cell of one
+shows the same cell and its own examples in each); unfold, reload the copied URL and get the same view; a
 comparison of one experiment is one line over the run page. Screenshot: /tmp/compare-page.png;
 with HYPERTUNER_UPDATE_DOCS=1 also docs/compare-page.png."""
 
@@ -16,14 +17,20 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from panel_app.experiment_page.views.confusion import HEATMAP_NAME, HIGHLIGHT_NAME
+from panel_app.experiment_page.views.confusion_cells import EXAMPLES_PER_CELL
 from panel_app.server import ServedPage, make_page, serve_app
-from tests.integration.browser import VIEWPORT, open_page, row_label, wait_for
+from tests.integration.browser import VIEWPORT, hover_cell, open_page, row_label, wait_for
 from tests.integration.processes import make_demo
+from workbench_plugin.experiment_info import cell_examples, confusion_info
 from workbench_plugin.index import ProjectIndex
+from workbench_plugin.tracking import CONFUSION_MATRIX_FILE
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.usefixtures("no_server_errors")]
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+#: Read at import: tests/conftest.py removes every HYPERTUNER_* variable before each test.
+UPDATE_DOCS = os.environ.get("HYPERTUNER_UPDATE_DOCS") == "1"
 
 #: The figures of the compare page and how many curve lines each draws, once all are idle.
 CURVES_JS = """() => {
@@ -36,6 +43,16 @@ CURVES_JS = """() => {
   }
   return out;
 }"""
+
+#: The (predicted, true) cell each highlight glyph shows, once every heat map is drawn.
+HIGHLIGHTS_JS = f"""() => {{
+  const models = [...Bokeh.documents[0].all_models];
+  const maps = models.filter((m) => m.name === "{HEATMAP_NAME}");
+  if (maps.length === 0 || !maps.every((m) => Bokeh.index.get_one(m))) {{ return null; }}
+  const cell = (d) => ["x", "y"].map((k) => Array.from(d instanceof Map ? d.get(k) : d[k]).join());
+  return models.filter((m) => m.name === "{HIGHLIGHT_NAME}").map((r) => cell(r.data_source.data))
+    .map(([x, y]) => (x || y ? x + "|" + y : ""));
+}}"""
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +127,34 @@ def test_select_three_compare_reload(browser: Any, demo: tuple[ServedPage, list[
         # (page.url is only refreshed while Playwright runs a call: ask the page itself)
         wait_for(lambda: "view=" in page.evaluate("() => window.location.search"), what="view in the URL")
         equal = page.locator(".ht-hparams tr.ht-equal").count()
+
+        # the confusion matrices side by side: hovering the first one's worst cell shows it in all three
+        infos = [confusion_info(index.store.read_artifact(index.project, first, e, CONFUSION_MATRIX_FILE))
+                 for e in chosen]
+        worst = infos[0].largest_off_diagonal()
+        assert worst is not None
+        wait_for(lambda: page.evaluate(HIGHLIGHTS_JS) == ["", "", ""], 60, "three matrices drawn, none lit")
+        hover_cell(page, HEATMAP_NAME, worst.true, worst.pred, 0)
+        wait_for(lambda: page.evaluate(HIGHLIGHTS_JS) == [f"{worst.pred}|{worst.true}"] * 3, 10,
+                 f"every matrix highlights true {worst.true} -> predicted {worst.pred}")
+        panels = page.locator(".ht-cm-examples")
+        expect(panels).to_have_count(3)
+        for k, info in enumerate(infos):
+            t, p = info.labels.index(worst.true), info.labels.index(worst.pred)
+            cell = cell_examples(info, t, p, EXAMPLES_PER_CELL)
+            expect(panels.nth(k).locator(".ht-cm-head")).to_have_text(
+                f"true {worst.true} → predicted {worst.pred}")
+            expect(panels.nth(k).locator(".ht-cm-count")).to_have_text(cell.text if cell.samples else "no samples")
+            expect(panels.nth(k).locator("img.ht-cm-example")).to_have_count(cell.kept)
+        # a click keeps that cell shown in all three once the mouse leaves (and its tooltip goes)
+        page.mouse.down()
+        page.mouse.up()
+        page.mouse.move(5, 5)
+        page.evaluate("() => { let e = document.activeElement; while (e && e.shadowRoot && e.shadowRoot.activeElement)"
+                      " { e = e.shadowRoot.activeElement; } if (e && e.blur) { e.blur(); } }")  # no focus ring
+        page.wait_for_timeout(300)
+        assert page.evaluate(HIGHLIGHTS_JS) == [f"{worst.pred}|{worst.true}"] * 3
+        expect(panels.first.locator(".ht-cm-head")).to_have_text(f"true {worst.true} → predicted {worst.pred}")
         page.screenshot(path="/tmp/compare-page.png", full_page=True)
         copied = page.evaluate("() => window.location.href")
         again = browser.new_page(viewport=VIEWPORT)
@@ -124,7 +169,7 @@ def test_select_three_compare_reload(browser: Any, demo: tuple[ServedPage, list[
         assert not errors, errors
     finally:
         page.close()
-    if os.environ.get("HYPERTUNER_UPDATE_DOCS") == "1":
+    if UPDATE_DOCS:
         shutil.copyfile("/tmp/compare-page.png", DOCS / "compare-page.png")
 
 

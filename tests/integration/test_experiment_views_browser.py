@@ -23,7 +23,7 @@ from panel_app.experiment_page.views.confusion import (
 )
 from panel_app.experiment_page.views.elbow import ElbowView
 from panel_app.server import ServedPage, serve_app
-from tests.integration.browser import VIEWPORT, wait_for
+from tests.integration.browser import CELL_JS, VIEWPORT, hover_cell, wait_for
 from workbench_plugin.experiment_info import cell_examples, confusion_info
 from workbench_plugin.tracking import confusion_matrix_data, curve_data
 
@@ -74,14 +74,6 @@ def served() -> Iterator[ServedPage]:
         server.stop()
 
 
-CELL_JS = """([name, index, t, p]) => {
-  const figs = Bokeh.documents[0].all_models;
-  const fig = [...figs].filter((m) => m.name === name)[index];
-  const view = Bokeh.index.get_one(fig);
-  const c = view.canvas_view.el.getBoundingClientRect();
-  const f = view.frame;
-  return [c.left + f.x_scale.compute(fig.x_range.synthetic(p)), c.top + f.y_scale.compute(fig.y_range.synthetic(t))];
-}"""
 #: Watches the examples panel: each change records the milliseconds since the last pointer move.
 WATCH_JS = """() => {
   window.htLatency = [];
@@ -110,8 +102,7 @@ def open_view(browser: Any, url: str) -> Page:
 
 
 def hover(page: Page, t: str, p: str, index: int = 0) -> None:
-    x, y = page.evaluate(CELL_JS, [HEATMAP_NAME, index, t, p])
-    page.mouse.move(x, y)
+    hover_cell(page, HEATMAP_NAME, t, p, index)
 
 
 def test_hovering_cells_shows_their_examples_instantly(browser: Any, served: ServedPage) -> None:

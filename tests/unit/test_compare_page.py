@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import panel as pn
 
 from panel_app.compare_page.model import CompareModel
-from panel_app.compare_page.templates import compare_link_html
-from panel_app.compare_page.view import CONFUSION_PENDING, ComparePage
+from panel_app.compare_page.templates import colour_of, compare_link_html
+from panel_app.compare_page.view import NO_CONFUSION, ComparePage
+from panel_app.experiment_page.plugins import ExperimentData
 from workbench_plugin.experiment_info import comparison_info
 from workbench_plugin.frames import RunFrames
 
@@ -76,7 +78,33 @@ def test_page_draws_a_figure_per_family_and_follows_the_picker() -> None:
     page.fold.value = True
     assert "seed</th>" in page.hparams.object
     assert "a&lt;b&gt;.json" in page.artifacts.object
-    assert CONFUSION_PENDING in page.confusion.object
+    assert page.confusion is None  # no store to read the matrices from: no confusion row
+
+
+def test_the_confusion_row_draws_each_experiments_matrix_or_says_why_not() -> None:
+    info = comparison_info(frames(), ["r-0", "r-1", "r-2"])
+    raw = b'{"labels": ["a", "b"], "matrix": [[3, 1], [0, 2]], "misclassified": [], "misclassified_total": 1}'
+
+    def data(eid: str, files: dict[str, bytes]) -> ExperimentData:
+        return ExperimentData(eid, "r", eid, "succeeded", {}, pd.DataFrame(), {}, tuple(files),
+                              reader=files.__getitem__)
+
+    page = ComparePage(info, experiment_data=lambda i: [
+        data(e.experiment_id, {"confusion_matrix.json": raw} if e.experiment_id != "r-1" else {})
+        for e in i.experiments])
+    assert page.confusion is not None
+    heat = [p for p in page.confusion.select(pn.pane.Bokeh) if p.object.name == "ht-cm-heatmap"]
+    assert len(heat) == 2 and "recorded no such file" in str(page.confusion.objects[1].objects[0].object)
+    assert [h.object.title.text_color for h in heat] == [colour_of(0), colour_of(2)]  # each its column's colour
+    none = ComparePage(info, experiment_data=lambda i: [data(e.experiment_id, {}) for e in i.experiments])
+    assert none.confusion is not None and NO_CONFUSION in none.confusion.object
+
+    def broken(i: object) -> list[ExperimentData]:
+        raise OSError("store <gone>")
+
+    failed = ComparePage(info, experiment_data=broken)
+    assert failed.confusion is not None
+    assert "confusion matrices: OSError: store &lt;gone&gt;" in failed.confusion.object
 
 
 def test_the_run_page_compare_link() -> None:

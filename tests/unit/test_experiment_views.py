@@ -21,6 +21,7 @@ from panel_app.experiment_page.views.confusion import (
     link_confusion_figures,
     select_cell,
     set_normalise,
+    side_by_side,
 )
 from panel_app.experiment_page.views.confusion_cells import EMPTY_CELL, cell_columns, cell_html
 from panel_app.experiment_page.views.elbow import ElbowView, elbow_figure
@@ -105,6 +106,31 @@ def test_linked_figures_share_one_hover_callback_over_all_matrices() -> None:
         callback = f.figure.select_one(HoverTool).callback
         assert callback.args["srcs"] == [g.source for g in figs] and callback.args["me"] is f.source
         assert callback.args["divs"] == [g.examples for g in figs]
+
+
+def test_side_by_side_draws_each_matrix_linked_and_one_line_for_a_missing_or_damaged_one() -> None:
+    def named(ident: str, files: dict[str, bytes]) -> ExperimentData:
+        return ExperimentData(ident, "r-1", f"#{ident}<b>", "succeeded", {}, pd.DataFrame(), {}, tuple(files),
+                              reader=files.__getitem__)
+
+    datas = [named("a", {"confusion_matrix.json": cm_raw()}), named("b", {"other.json": b"{}"}),
+             named("c", {"confusion_matrix.json": cm_raw(max_examples=1)})]
+    out = side_by_side(datas)
+    assert len(out.objects) == 3  # a column per experiment, in order
+    figs = [p.object for p in out.select(pn.pane.Bokeh) if p.object.name == "ht-cm-heatmap"]
+    assert [f.title.text for f in figs] == ["#a<b>: 5 misclassified of 9", "#c<b>: 5 misclassified of 9"]
+    errors = [p for p in out.select(pn.pane.HTML) if ERROR_CLASS in str(p.object)]
+    assert len(errors) == 1 and errors[0] in out.objects[1].objects  # in the missing one's own column
+    line = str(errors[0].object)
+    assert "#b&lt;b&gt; (b): artifact &#x27;confusion_matrix.json&#x27;: experiment b recorded no such file" in line
+    from bokeh.models import HoverTool
+    sources = [f.renderers[0].data_source for f in figs]
+    for f in figs:  # hovering one shows the same cell in both
+        assert f.select_one(HoverTool).callback.args["srcs"] == sources
+    damaged = side_by_side([datas[0], named("d", {"confusion_matrix.json": b'{"labels": ["<script>"]'})])
+    (bad,) = [p for p in damaged.select(pn.pane.HTML) if ERROR_CLASS in str(p.object)]
+    assert "artifact confusion_matrix.json: " in str(bad.object) and "<script>" not in str(bad.object)
+    assert len([p for p in damaged.select(pn.pane.Bokeh) if p.object.name == "ht-cm-heatmap"]) == 1
 
 
 # ---- each view renders, or says in one line what is wrong -----------------------------------------

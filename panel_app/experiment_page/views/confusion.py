@@ -15,11 +15,15 @@ all of them and shows each one's examples in its own ``Div``::
     figs = [confusion_figure(info, title=label) for info, label in matrices]
     link_confusion_figures(figs)
     pn.Row(*[pn.Column(f.figure, f.examples) for f in figs])
+
+:func:`side_by_side` does that for the experiments of a comparison, each examples panel under
+its own matrix; an experiment whose ``confusion_matrix.json`` is missing or damaged gets one
+line in its column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import panel as pn
@@ -45,6 +49,7 @@ __all__ = [
     "on_cell",
     "select_cell",
     "set_normalise",
+    "side_by_side",
 ]
 
 #: Bokeh ``name`` of the heat map's figure and of the highlight glyph (browser tests find them).
@@ -121,7 +126,8 @@ def confusion_figure(info: ConfusionInfo, *, title: str = "", normalise: bool = 
                      line_color="white", **style)
     if n <= 30:
         fig.text("pred", "true", text="text", source=source, text_align="center", text_baseline="middle",
-                 text_color="text_color", text_font_size=f"{max(7, min(12, px // 3))}pt")
+                 text_color="text_color", text_font_size=f"{max(7, min(12, px // 3))}pt",
+                 nonselection_text_alpha=1.0)  # a clicked cell does not fade the other counts
     highlight = ColumnDataSource({"x": [], "y": []}, syncable=False)
     fig.rect("x", "y", 1, 1, source=highlight, fill_alpha=0, line_color="#ff7f0e", line_width=3,
              name=HIGHLIGHT_NAME)
@@ -181,6 +187,37 @@ def on_cell(fig: ConfusionFigure, callback: Callable[[str, str], None]) -> None:
             callback(data["true"][new[0]], data["pred"][new[0]])
 
     fig.source.selected.on_change("indices", changed)
+
+
+def side_by_side(datas: Sequence[ExperimentData], *, column_px: int = 400,
+                 colours: Mapping[str, str] | None = None) -> pn.FlexBox:
+    """The confusion matrices of ``datas`` side by side (about ``column_px`` wide each), linked: hovering
+    or clicking a cell highlights it in all of them and shows, under each, that experiment's own
+    examples. An experiment without a readable matrix gets one line in its column. ``colours``
+    (by experiment id) colour the matrices' titles."""
+    columns: list[Any] = []
+    figures: list[ConfusionFigure] = []
+    for data in datas:
+        try:
+            info = confusion_info(read_artifact(data, CONFUSION_MATRIX_FILE))
+        except (HyperTunerError, ValueError) as exc:  # ValueError: larger than a view reads
+            columns.append(pn.Column(error_line(f"{data.label} ({data.experiment_id}): {exc}"),
+                                     width=column_px, margin=(0, 5)))
+            continue
+        n = len(info.labels)
+        px = max(8, min(30, (column_px - 90) // n))
+        title = f"{data.label}: {info.total} misclassified of {int(info.counts.sum())}"
+        examples = Div(text=_PROMPT, css_classes=[EXAMPLES_CLASS], width=px * n + 90,
+                       styles={"max-height": "320px", "overflow-y": "auto"})
+        fig = confusion_figure(info, title=title, examples=examples, cell_px=px)
+        if colours and data.experiment_id in colours:
+            fig.figure.title.text_color = colours[data.experiment_id]
+        figures.append(fig)
+        columns.append(pn.Column(pn.pane.Bokeh(fig.figure), pn.pane.Bokeh(fig.examples, css_classes=[
+            "ht-cm-examples-pane"]), width=column_px, margin=(0, 5)))
+    if figures:
+        link_confusion_figures(figures)
+    return pn.FlexBox(*columns, flex_wrap="wrap", css_classes=["ht-cm-side-by-side"])
 
 
 class ConfusionMatrixView:
