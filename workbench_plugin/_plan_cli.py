@@ -4,13 +4,15 @@
 ``--add NAME=VALUES`` adds or overrides a hyperparameter; positional ``NAME=VALUES`` (or ``--spec``)
 override both. ``--skip N,M`` / ``--star N`` take row numbers as ``plan`` prints them;
 ``--skip-redundant`` leaves out the redundant rows. ``--resource-row N,M=NAME`` runs those rows on
-another resource option than ``--resource``. ``plan`` takes the same options, so that it shows
+another resource option than ``--resource``. ``--script PATH`` runs another script of the project
+folder for this batch (the demo's ``kmeans.py``). ``plan`` takes the same options, so that it shows
 exactly the rows ``run`` would queue.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from workbench_plugin.store import Experiment, Run, Store
 
 __all__ = ["Prepared", "add_arguments", "args_for", "launch_prepared", "listing_json", "merge_specs", "parse_count",
-           "parse_row_resources", "prepare", "print_listing"]
+           "parse_row_resources", "prepare", "print_listing", "with_script"]
 
 _METRICS_SHOWN = 6
 _MAX_ROW_RESOURCES = 100   # --resource-row arguments
@@ -53,6 +55,9 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
                    help="e.g. 'batch_size=32..256 *2' 'lr=1e-4..1e-1 log 4' optimizer=adam,sgd")
     p.add_argument("--spec", help="a .toml or .json file with the values")
     p.add_argument("--project", help="project folder (default: the current folder)")
+    p.add_argument("--script", metavar="PATH",
+                   help="run another script of the project folder for this batch, e.g. kmeans.py "
+                        "(default: the project's script)")
     p.add_argument("--from-locks", nargs="?", const="", default=None, metavar="RUN",
                    help="start from the project's locks and RUN's values (default: the latest run)")
     p.add_argument("--add", action="append", default=[], metavar="NAME=VALUES",
@@ -232,8 +237,19 @@ def _overrides(args: argparse.Namespace) -> SearchSpec | None:
     return SearchSpec.from_assignments(args.values) if args.values else None
 
 
+def with_script(settings: ProjectSettings, script: str | None) -> ProjectSettings:
+    """``settings`` with ``--script`` (a path inside the project folder) instead of the project's script."""
+    if not script or script == settings.script:
+        return settings
+    try:
+        return dataclasses.replace(settings, script=script)
+    except SpecError as exc:
+        raise SpecError(f"--{exc}") from None
+
+
 def prepare(config: Config, store: Store, settings: ProjectSettings, args: argparse.Namespace) -> Prepared:
     """Everything ``plan``/``run`` check before anything is queued; a one-line error for bad input."""
+    settings = with_script(settings, getattr(args, "script", None))
     from_locks = getattr(args, "from_locks", None)
     values = list(args.values)
     if from_locks and "=" in from_locks:  # 'plan --from-locks lr=0.1': a value, not a run id

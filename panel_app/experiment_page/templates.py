@@ -19,7 +19,7 @@ from workbench_plugin.experiment_info import ExperimentHeader, LogPart
 from workbench_plugin.lifecycle import State
 from workbench_plugin.proposals import Health
 
-__all__ = ["full_log_html", "header_html", "log_href", "log_tail_html", "problem_html"]
+__all__ = ["full_log_html", "header_html", "log_href", "log_tail_html", "not_applicable_html", "problem_html"]
 
 _E = html.escape
 _SNAPSHOT_SHOWN = 30
@@ -53,6 +53,12 @@ def log_href(experiment_id: str, stream: str) -> str:
 def problem_html(line: str) -> str:
     """One escaped line where a view (or the page) would be."""
     return f'<div class="ht-problem" style="color:{STATE_COLORS[State.FAILED]}">{_E(line)}</div>'
+
+
+def not_applicable_html(line: str) -> str:
+    """One escaped, muted line where a view would be that this experiment gives nothing to draw
+    (no such artifact or metric): not a failure, so not in the failure colour."""
+    return f'<div class="ht-not-applicable" style="color:#666">{_E(line)}</div>'
 
 
 def _health_html(health: Health | None) -> str:

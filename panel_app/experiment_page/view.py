@@ -21,7 +21,7 @@ import param
 from panel_app.experiment_page.model import STREAMS, ExperimentPageModel
 from panel_app.experiment_page.plugins import ExperimentView, missing_needs
 from panel_app.experiment_page.registry import Registry
-from panel_app.experiment_page.templates import header_html, log_tail_html, problem_html
+from panel_app.experiment_page.templates import header_html, log_tail_html, not_applicable_html, problem_html
 from panel_app.run_page.view_state import search_with_view
 
 __all__ = ["ExperimentPage", "Stopper"]
@@ -102,7 +102,7 @@ class ExperimentPage(pn.viewable.Viewer):
         missing = missing_needs(view, self.model.data)
         self._applicable[view.name] = missing
         if missing:
-            return pn.pane.HTML(problem_html(missing), css_classes=["ht-view-missing"])
+            return pn.pane.HTML(not_applicable_html(missing), css_classes=["ht-view-missing"])
         try:
             drawn = view.render(self.model.data, self.model.state_of(view.name))
             self.rendered[view.name] = drawn

@@ -288,3 +288,20 @@ def test_show_prints_the_experiments_page_and_kill_records_who_asked(
     assert (code, out) == (0, f"{eid}: queued -> killed\n"), err
     code, out, _ = run_cli(capsys, "--store", store.url, "show", eid, "--project", str(project_dir))
     assert f"  state       killed - cancelled before it started by {getpass.getuser()}\n" in out
+
+
+def test_script_runs_another_script_of_the_folder_for_one_batch(capsys: pytest.CaptureFixture[str],
+                                                                 tmp_path: Path) -> None:
+    folder, store = _project(tmp_path, "print('loss=0.5')\n")
+    (folder / "kmeans.py").write_text("import argparse\nap = argparse.ArgumentParser()\n"
+                                      "ap.add_argument('--max_k', type=int, default=12)\nap.parse_args()\n")
+    code, out, err = run_cli(capsys, "--store", store, "plan", "--project", str(folder), "--script", "kmeans.py",
+                             "--json", "max_k=5,10")
+    assert code == 0, err
+    assert [row["command"] for row in json.loads(out)] == ["python kmeans.py --max_k 5", "python kmeans.py --max_k 10"]
+    for script, needle in [("../train.py", "--script: '../train.py' must be a path inside the project folder"),
+                           ("gone.py", "--script: "), ("kmeans.py", "max_kk: the script has no flag --max_kk")]:
+        values = ["max_kk=1"] if script == "kmeans.py" else ["max_k=1"]
+        code, _, err = run_cli(capsys, "--store", store, "run", "--project", str(folder), "--script", script, *values)
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    assert not Store(store).fs.exists("projects/p/runs") or not Store(store).fs.listdir("projects/p/runs")

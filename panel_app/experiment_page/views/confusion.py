@@ -23,6 +23,7 @@ line in its column.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -253,7 +254,8 @@ class ConfusionMatrixView:
         toggle.param.watch(normalised, "value")
         summary = (f"{info.total} misclassified of {int(info.counts.sum())} samples"
                    + (f"; the file kept {info.shown} examples" if info.shown < info.total else ""))
+        said = pn.pane.HTML(f'<span class="ht-cm-summary" style="color:#555">{html.escape(summary)}</span>')
         return pn.Column(
-            pn.Row(toggle, pn.pane.Str(summary, styles={"color": "#555"})),
+            pn.Row(toggle, said),
             pn.Row(pn.pane.Bokeh(fig.figure), pn.pane.Bokeh(fig.examples, css_classes=["ht-cm-examples-pane"])),
         )
