@@ -96,11 +96,11 @@ class PageNotes:
         self.show()
 
     def notes(self) -> list[Note]:
-        """The run's notes written on this page (same page, same experiments), oldest first."""
+        """The run's notes written on this page (same page, same experiments in any order), oldest first."""
         out = []
         for note in self.memory.notes(self.run_id):
             page = _page_of(note.view)
-            if page is not None and page[0] == self.key and page[1] == self.ids:
+            if page is not None and page[0] == self.key and sorted(page[1]) == sorted(self.ids):  # any order
                 out.append(note)
         return out
 

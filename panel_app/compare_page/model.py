@@ -33,11 +33,17 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
 
 
+#: The longest confusion-matrix label a view state keeps.
+_MAX_LABEL_CHARS = 200
+
+
 class CompareModel(param.Parameterized):
     """One session's comparison: what is drawn of :attr:`info`."""
 
     folded = param.Boolean(default=True, doc="Equal hyperparameters folded away.")
     families = param.ListSelector(default=[], objects=[], doc="The metric families drawn.")
+    cell = param.List(default=[], item_type=str, bounds=(0, 2),
+                      doc="The confusion cell clicked, [true label, predicted label]; [] for none.")
 
     def __init__(self, info: ComparisonInfo, *, artifacts: Mapping[str, Sequence[str] | str] | None = None,
                  problems: Sequence[str] = (), **params: Any) -> None:
@@ -89,6 +95,8 @@ class CompareModel(param.Parameterized):
             view["folded"] = False
         if list(self.families) != list(self.param.families.objects):
             view["families"] = list(self.families)
+        if self.cell:
+            view["cell"] = list(self.cell)
         return view
 
     def apply_view_state(self, view: Mapping[str, Any]) -> list[str]:
@@ -110,4 +118,11 @@ class CompareModel(param.Parameterized):
                     problems.append(f"view: families {_shown(unknown)} are not drawn here "
                                     f"(families: {', '.join(known) or 'none'})")
                 self.families = [f for f in known if f in families]
+        cell = view.get("cell")
+        if cell is not None:
+            if (isinstance(cell, list) and len(cell) == 2
+                    and all(isinstance(c, str) and 0 < len(c) <= _MAX_LABEL_CHARS for c in cell)):
+                self.cell = list(cell)
+            else:
+                problems.append(f"view: cell={_shown(cell)} (use [true label, predicted label])")
         return problems

@@ -11,9 +11,10 @@ import panel as pn
 from panel_app.compare_page.view import ComparePage
 from panel_app.experiment_page.model import experiment_data
 from panel_app.experiment_page.plugins import ExperimentData
+from panel_app.page_notes import PageNotes
 from workbench_plugin._exceptions import HyperTunerError
 from workbench_plugin.experiment_info import ComparisonInfo, comparison_info
-from workbench_plugin.index import ProjectIndex
+from workbench_plugin.index import ProjectIndex, RunView
 from workbench_plugin.store import run_id_of
 
 __all__ = ["compare_data", "compare_inputs", "new_compare_page"]
@@ -56,10 +57,18 @@ def new_compare_page(index: ProjectIndex, ids: Sequence[str], *, view: Mapping[s
     frames = [index.frames(r) for r in runs]
     extras, artifacts = compare_inputs(index, ids)
     info = comparison_info(frames, ids, extras=extras)
-    page = ComparePage(info, artifacts=artifacts, view=view, problems=problems, nav=nav,
-                       experiment_data=compare_data(index))
     doc = pn.state.curdoc
-    if doc is not None and doc.session_context is not None:
+    in_session = doc is not None and doc.session_context is not None
+    labels = {e.experiment_id: e.label for e in info.experiments}
+
+    def current_view() -> dict[str, Any]:  # the page's, once built (a note is saved after)
+        return page.model.view_state()
+
+    notes = PageNotes(RunView(index, runs[0]).memory, runs[0], "compare", [e.experiment_id for e in info.experiments],
+                      current_view, author=(pn.state.user or None) if in_session else None, labels=labels)
+    page = ComparePage(info, artifacts=artifacts, view=view, problems=problems, nav=nav,
+                       experiment_data=compare_data(index), notes=notes.__panel__())
+    if in_session:
         from panel_app.connection import watch_connection
 
         watch_connection(doc)

@@ -61,15 +61,17 @@ def curves_figure(family: FamilyCurves, colours: Mapping[str, str], labels: Mapp
     return fig
 
 
-def _confusion_row(info: ComparisonInfo, experiment_data: ExperimentDataOf) -> Any:
+def _confusion_row(info: ComparisonInfo, experiment_data: ExperimentDataOf, *, cell: Sequence[str] = (),
+                   on_click: Callable[[str, str], None] | None = None) -> Any:
     """The confusion matrices side by side (:func:`~panel_app.experiment_page.views.confusion.side_by_side`),
-    or one line saying why there are none."""
+    ``cell`` selected and clicks reported to ``on_click``; or one line saying why there are none."""
     try:
         datas = list(experiment_data(info))
         if not any(CONFUSION_MATRIX_FILE in d.artifacts for d in datas):
             return pn.pane.HTML(f'<span class="ht-cm-none" style="color:#777">{NO_CONFUSION}</span>',
                                 margin=(4, 10))
-        return side_by_side(datas, colours={e.experiment_id: colour_of(i) for i, e in enumerate(info.experiments)})
+        return side_by_side(datas, colours={e.experiment_id: colour_of(i) for i, e in enumerate(info.experiments)},
+                            cell=cell, on_click=on_click)
     except Exception as exc:  # an experiment that cannot be read: one line where the matrices would be
         return error_line(f"confusion matrices: {type(exc).__name__}: {exc}")
 
@@ -81,7 +83,7 @@ class ComparePage(pn.viewable.Viewer):
     def __init__(self, info: ComparisonInfo, *, artifacts: Mapping[str, Sequence[str] | str] | None = None,
                  view: Mapping[str, Any] | None = None, problems: Sequence[str] = (),
                  nav: pn.viewable.Viewable | None = None, experiment_data: ExperimentDataOf | None = None,
-                 **params: Any) -> None:
+                 notes: pn.viewable.Viewable | None = None, **params: Any) -> None:
         super().__init__(**params)
         self.model = CompareModel(info, artifacts=artifacts, problems=problems)
         if view:
@@ -98,11 +100,12 @@ class ComparePage(pn.viewable.Viewer):
         self.curves = pn.Row(margin=0)
         self._draw_curves()
         self.artifacts = pn.pane.HTML(self.model.artifacts_html(), margin=(8, 10))
-        self.confusion = _confusion_row(info, experiment_data) if experiment_data is not None else None
+        self.confusion = (_confusion_row(info, experiment_data, cell=self.model.cell, on_click=self._on_cell)
+                          if experiment_data is not None else None)
 
         self.fold.param.watch(self._on_fold, "value")
         self.family_picker.param.watch(self._on_families, "value")
-        self.model.param.watch(self._on_model, ["folded", "families"])
+        self.model.param.watch(self._on_model, ["folded", "families", "cell"])
         self._layout = pn.Column(
             *([nav] if nav is not None else []),
             self.header, self.hparams, self.fold, self.metrics,
@@ -112,6 +115,7 @@ class ComparePage(pn.viewable.Viewer):
                             "each with its own examples)", margin=(8, 10, 0, 10)), self.confusion]
               if self.confusion is not None else []),
             self.artifacts,
+            *([notes] if notes is not None else []),
             sizing_mode="stretch_width",
         )
 
@@ -132,6 +136,9 @@ class ComparePage(pn.viewable.Viewer):
 
     def _on_families(self, event: param.parameterized.Event) -> None:
         self.model.families = [f for f in self.model.param.families.objects if f in event.new]
+
+    def _on_cell(self, true: str, pred: str) -> None:
+        self.model.cell = [true, pred]
 
     def _on_model(self, *events: param.parameterized.Event) -> None:
         names = {e.name for e in events}

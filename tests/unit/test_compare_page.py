@@ -115,3 +115,27 @@ def test_the_run_page_compare_link() -> None:
     many = compare_link_html([f"r-{i}" for i in range(11)])
     assert "compare: 11 experiments selected; the comparison shows 2 to 10" in many
     assert "ht-compare-why" not in compare_link_html([])
+
+
+def test_the_clicked_confusion_cell_rides_in_the_view_and_is_restored_in_every_matrix() -> None:
+    info = comparison_info(frames(), ["r-0", "r-1", "r-2"])
+    raw = b'{"labels": ["a", "b"], "matrix": [[3, 1], [0, 2]], "misclassified": [], "misclassified_total": 1}'
+
+    def datas(i: object) -> list[ExperimentData]:
+        return [ExperimentData(e.experiment_id, "r", e.label, "succeeded", {}, pd.DataFrame(), {},
+                               ("confusion_matrix.json",), reader=lambda _n: raw)
+                for e in info.experiments]
+
+    page = ComparePage(info, experiment_data=datas)
+    assert page.confusion is not None
+    heat = [p.object for p in page.confusion.select(pn.pane.Bokeh) if p.object.name == "ht-cm-heatmap"]
+    source = heat[1].renderers[0].data_source
+    source.selected.indices = [1]  # a click on (true a, predicted b) in the second matrix
+    assert page.model.view_state() == {"cell": ["a", "b"]}
+
+    again = ComparePage(info, experiment_data=datas, view=page.model.view_state())
+    assert again.model.cell == ["a", "b"] and again.model.problems == []
+    shown = [p.object for p in again.confusion.select(pn.pane.Bokeh) if p.object.name == "ht-cm-heatmap"]
+    assert all(fig.renderers[0].data_source.selected.indices == [1] for fig in shown)
+    problems = CompareModel(info).apply_view_state({"cell": "<b>"})
+    assert problems == ["view: cell='<b>' (use [true label, predicted label])"]

@@ -241,3 +241,27 @@ def test_header_links_a_yarn_application_to_its_resource_manager_page(store: Sto
     store.append_state("tiny", run_id, eid, "running", engine_id="yarn:application_1<b>_1")
     index.refresh()
     assert experiment_header(index, eid, config=config).engine_link == ""
+
+
+def test_a_note_on_the_compare_page_keeps_its_view_and_is_listed_for_the_same_experiments(
+        finished: tuple[ProjectIndex, str]) -> None:
+    from urllib.parse import parse_qsl
+
+    import panel as pn
+
+    from panel_app.compare_page.session import new_compare_page
+
+    index, eid = finished
+    ids = [e.experiment_id for e in index.entry(eid.rsplit("-", 1)[0]).experiments]
+    page = new_compare_page(index, ids, view={"folded": False})
+    (text,) = page.__panel__().select(pn.widgets.TextInput)
+    (save,) = [b for b in page.__panel__().select(pn.widgets.Button) if b.label == "Save note"]
+    text.value = "x=2 <wins>"
+    save.clicks += 1
+    again = new_compare_page(index, ids)
+    links = [str(o.object) for o in again.__panel__().select(pn.pane.HTML) if "ht-note-compare" in str(o.object)]
+    assert len(links) == 1 and "compare #1, #2: x=2 &lt;wins&gt;" in links[0]
+    query = dict(parse_qsl(html.unescape(links[0].split('href="', 1)[1].split('"', 1)[0]).lstrip("?")))
+    assert query["compare"] == ",".join(ids) and decode_view(query["view"]) == {"folded": False}
+    assert [o for o in new_compare_page(index, ids[::-1]).__panel__().select(pn.pane.HTML)
+            if "ht-note-compare" in str(o.object)]  # the same experiments in another order: the same notes

@@ -191,11 +191,13 @@ def on_cell(fig: ConfusionFigure, callback: Callable[[str, str], None]) -> None:
 
 
 def side_by_side(datas: Sequence[ExperimentData], *, column_px: int = 400,
-                 colours: Mapping[str, str] | None = None) -> pn.FlexBox:
+                 colours: Mapping[str, str] | None = None, cell: Sequence[str] = (),
+                 on_click: Callable[[str, str], None] | None = None) -> pn.FlexBox:
     """The confusion matrices of ``datas`` side by side (about ``column_px`` wide each), linked: hovering
     or clicking a cell highlights it in all of them and shows, under each, that experiment's own
     examples. An experiment without a readable matrix gets one line in its column. ``colours``
-    (by experiment id) colour the matrices' titles."""
+    (by experiment id) colour the matrices' titles; ``cell`` ([true, predicted]) is shown selected
+    in every matrix that has it; ``on_click(true, pred)`` is called when a cell is clicked."""
     columns: list[Any] = []
     figures: list[ConfusionFigure] = []
     for data in datas:
@@ -218,6 +220,12 @@ def side_by_side(datas: Sequence[ExperimentData], *, column_px: int = 400,
             "ht-cm-examples-pane"]), width=column_px, margin=(0, 5)))
     if figures:
         link_confusion_figures(figures)
+    if len(cell) == 2:
+        for fig in figures:
+            select_cell(fig, str(cell[0]), str(cell[1]))
+    if on_click is not None:
+        for fig in figures:
+            on_cell(fig, on_click)
     return pn.FlexBox(*columns, flex_wrap="wrap", css_classes=["ht-cm-side-by-side"])
 
 
