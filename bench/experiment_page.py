@@ -187,8 +187,10 @@ def _cells(payload: dict[str, Any], moves: int, seed: int) -> list[tuple[str, st
     return mixed[:moves]
 
 
-def measure(url: str, cells: list[tuple[str, str]], *, timeout: float = 180.0) -> dict[str, Any]:
-    """Open ``url`` (an experiment page), time its first render and a hover onto each cell."""
+def measure(url: str, cells: list[tuple[str, str]], *, timeout: float = 180.0,
+            screenshot: str | None = None) -> dict[str, Any]:
+    """Open ``url`` (an experiment page), time its first render and a hover onto each cell; with
+    ``screenshot``, save the page there with the first cell hovered again."""
     from playwright.sync_api import sync_playwright
 
     ms = int(timeout * 1000)
@@ -211,6 +213,10 @@ def measure(url: str, cells: list[tuple[str, str]], *, timeout: float = 180.0) -
             page.wait_for_function(f"() => window.__ht.hover.length > {seen}", timeout=ms, polling="raf")
             out["hover"].append(page.evaluate("() => window.__ht.hover[window.__ht.hover.length - 1]"))
             page.wait_for_timeout(60)
+        if screenshot:
+            page.mouse.move(*page.evaluate(CELL_JS, list(cells[0])))
+            page.wait_for_timeout(500)
+            page.screenshot(path=screenshot, full_page=True)
         out["page_errors"] = errors[:3]
         browser.close()
     return out
@@ -229,6 +235,7 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=500)
     ap.add_argument("--moves", type=int, default=30)
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds per step")
+    ap.add_argument("--screenshot", metavar="PNG", help="save the large page here (a cell hovered)")
     args = ap.parse_args()
 
     from panel_app.server import make_page, serve_app
@@ -245,7 +252,7 @@ def main() -> None:
                                                             CONFUSION_MATRIX_FILE))
                 print(f"measuring {x.name} ...", flush=True)
                 r = measure(f"{served.url}?experiment={x.experiment_id}", _cells(payload, args.moves, 1),
-                            timeout=args.timeout)
+                            timeout=args.timeout, screenshot=args.screenshot if x is bp.experiments[0] else None)
                 results.append((x, r))
         finally:
             served.stop()

@@ -83,7 +83,9 @@ def header_html(h: ExperimentHeader, *, health: Health | None = None, problems: 
     state = (f'<span class="ht-exp-state" style="display:inline-block;padding:1px 9px;border-radius:9px;'
              f'color:#fff;background:{color}">{_E(h.state)}</span>')
     reason = f' <span class="ht-exp-reason">{_E(h.reason)}</span>' if h.reason else ""
-    killed = f' <span class="ht-exp-killed-by">(stop asked by {_E(h.killed_by)})</span>' if h.killed_by else ""
+    said = bool(h.killed_by) and f"stop asked by {h.killed_by}" in (h.reason or "")  # the fold named them
+    killed = (f' <span class="ht-exp-killed-by">(stop asked by {_E(h.killed_by)})</span>'
+              if h.killed_by and not said else "")
     params = ", ".join(f"<b>{_E(k)}</b>={_E(fmt(v))}" for k, v in h.params.items()) or "none"
     files = "".join(f"<li><code>{_E(p)}</code> {_size(s)}</li>" for p, s in h.snapshot_files[:_SNAPSHOT_SHOWN])
     more = h.snapshot_file_count - min(len(h.snapshot_files), _SNAPSHOT_SHOWN)

@@ -142,7 +142,7 @@ def test_stop_a_running_experiment_from_the_page(browser: Any, demo_url: str,
         expect(confirm).to_have_text(f"Really stop experiment {eid}?")
         confirm.click()
         expect(page.locator(".ht-exp-state")).to_have_text("killed", timeout=30_000)
-        expect(page.locator(".ht-exp-killed-by")).to_have_text("(stop asked by the experiment page)")
+        expect(page.locator(".ht-exp-reason")).to_contain_text("stop asked by the experiment page")
         expect(page.locator(".ht-stop button")).to_be_hidden()
     finally:
         page.close()
