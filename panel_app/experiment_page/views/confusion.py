@@ -24,6 +24,7 @@ line in its column.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -140,6 +141,9 @@ def confusion_figure(info: ConfusionInfo, *, title: str = "", normalise: bool = 
     fig.grid.visible = False
     fig.axis.major_tick_line_color = None
     fig.xaxis.major_label_orientation = 0.8 if max(len(label) for label in info.labels) > 3 else 0
+    if px < 12:  # small cells: small labels, the predicted ones upright, so they never overlap
+        fig.axis.major_label_text_font_size = f"{px - 1}px"
+        fig.xaxis.major_label_orientation = math.pi / 2
     div = examples if examples is not None else Div(
         text=_PROMPT, css_classes=[EXAMPLES_CLASS], width=340,
         styles={"max-height": f"{max(px * n + 80, 240)}px", "overflow-y": "auto"})

@@ -36,6 +36,9 @@ from workbench_plugin.experiment_info import FAMILIES, metric_family
 __all__ = ["PLAY_JS", "EpochObservatory", "ObservatoryInfo", "ObservatoryPanel", "Series", "epoch_text",
            "format_value", "observatory_info", "shown_counts"]
 
+#: The largest player value Panel's player draws right at first (see ObservatoryPanel).
+_FIRST_DRAWN_MAX = 100
+
 
 class Series(NamedTuple):
     """One metric's points, sorted by x (epoch, or step when only steps were logged)."""
@@ -193,8 +196,12 @@ class ObservatoryPanel(pn.viewable.Viewer):
             self.figures[family] = fig
         self.picker = pn.widgets.MultiChoice(label="Metrics", options=list(info.metrics), value=picked,
                                              width=width, css_classes=["ht-metric-picker"])
-        self.player = pn.widgets.Player(label="Epoch", start=1, end=max(n, 1), value=max(position, 1),
-                                        interval=400, loop_policy="once", show_value=True,
+        # Panel's player sets its slider's value before its max when first drawn, so the browser
+        # clamps a value over 100 (the range input's default max): start at most there, then move.
+        # Its own value label does not follow a value set from here: the epoch line says it.
+        initial = max(position, 1)
+        self.player = pn.widgets.Player(label="Epoch", start=1, end=max(n, 1), value=min(initial, _FIRST_DRAWN_MAX),
+                                        interval=400, loop_policy="once", show_value=False,
                                         css_classes=["ht-player"], width=width)
         self.player.jscallback(value=PLAY_JS, args={
             "positions": self.positions, "fulls": [self.fulls[m] for m in info.metrics],
@@ -202,6 +209,8 @@ class ObservatoryPanel(pn.viewable.Viewer):
             "names": list(info.metrics), "spans": self.spans, "now": self.now, "label": info.x_label,
         })
         self.player.param.watch(self._on_play, "value")
+        if initial > _FIRST_DRAWN_MAX:
+            pn.state.onload(lambda: setattr(self.player, "value", initial))
         self.picker.param.watch(self._on_pick, "value")
         self._set_visible(picked)
         self._layout = pn.Column(self.picker, self.player,
