@@ -153,3 +153,27 @@ def test_stop_a_running_experiment_from_the_page(browser: Any, demo_url: str,
 def wait_observatory_or_reload(page: Page) -> None:
     """The observatory appears once the first epoch is logged (the card said so until then)."""
     wait_observatory(page)
+
+
+def test_a_position_past_epoch_100_is_drawn_where_it_is(browser: Any, tmp_path: Path) -> None:
+    """Panel's player clamps the first value it draws to 100 (the range input's default max): a
+    link to epoch 150 of 200 must still show the slider, the epoch line and the curves at 150."""
+    from bench.experiment_page import build
+    from panel_app.server import make_page, serve_app
+    from workbench_plugin.memory import encode_view
+
+    bp = build(str(tmp_path / "store"), epochs=200, classes=3, examples=2, base_epochs=5, base_classes=3,
+               base_examples=1)
+    served = serve_app(make_page(ProjectIndex(bp.store, bp.project), refresh_ms=60_000))
+    try:
+        page = open_experiment(browser, f"{served.url}?experiment={bp.experiments[0].experiment_id}"
+                                        f"&view={encode_view({'play': 150})}")
+        page.wait_for_function(f"() => (({NOW_JS})() || '').startsWith('epoch 150 of 200')", timeout=30_000)
+        slider = page.evaluate("""() => { const out = []; const walk = (r) => r.querySelectorAll('*').forEach(
+            (e) => { if (e.tagName === 'INPUT' && e.type === 'range') out.push([e.max, e.value]);
+                     if (e.shadowRoot) walk(e.shadowRoot); }); walk(document); return out; }""")
+        assert slider == [["200", "150"]]
+        assert last_drawn(page) == 150
+        page.close()
+    finally:
+        served.stop()
