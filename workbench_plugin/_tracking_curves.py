@@ -35,6 +35,7 @@ __all__ = [
     "SCORES_FILE",
     "curve_data",
     "curve_file",
+    "label_value",
     "scores_data",
 ]
 
@@ -116,16 +117,18 @@ def curve_data(x_name: str, x: Any, ys: Mapping[str, Any]) -> dict[str, Any]:
     return {"x_name": x_name, "x": xs, "y": series}
 
 
-def _binary_label(value: Any) -> int | str:
+def label_value(value: Any, what: str) -> int | str:
+    """A class label as JSON keeps it (numpy scalars unwrapped, bools and whole floats as ints);
+    ``TypeError`` naming ``what`` for anything else."""
     if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
+        value = value.item()  # numpy scalar
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int | str):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    raise TypeError(f"hypertuner tracking: log_scores: y_true must hold ints or strings, got {value!r}")
+    raise TypeError(f"hypertuner tracking: {what} must hold ints or strings, got {value!r}")
 
 
 def scores_data(
@@ -139,7 +142,7 @@ def scores_data(
     if isinstance(y_true, str | bytes) or not isinstance(y_true, Iterable):
         raise TypeError(
             f"hypertuner tracking: log_scores: y_true must be a sequence of labels, got {type(y_true).__name__}")
-    true = [_binary_label(v) for v in y_true]
+    true = [label_value(v, "log_scores: y_true") for v in y_true]
     if hasattr(scores, "tolist"):
         scores = scores.tolist()
     if isinstance(scores, str | bytes) or not isinstance(scores, Sequence | Iterable):
@@ -173,7 +176,7 @@ def scores_data(
             raise _error(f"log_scores: y_true holds {classes}; pass pos_label, one of them (the positive class)")
         pos: int | str = 1
     else:
-        pos = _binary_label(pos_label)
+        pos = label_value(pos_label, "log_scores: pos_label")
         if pos not in classes:
             raise _error(f"log_scores: pos_label {pos_label!r} is not in y_true, which holds {classes}")
     neg = classes[0] if classes[1] == pos else classes[1]

@@ -62,6 +62,7 @@ from workbench_plugin._tracking_curves import (
     SCORES_FILE,
     curve_data,
     curve_file,
+    label_value,
     scores_data,
 )
 
@@ -243,18 +244,6 @@ def _plain(values: Any, what: str) -> list[Any]:
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise TypeError(f"hypertuner tracking: {what} must be a sequence of labels, got {type(values).__name__}")
     return list(values)
-
-
-def _label(value: Any, what: str) -> int | str:
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()  # numpy scalar
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | str):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise TypeError(f"hypertuner tracking: {what} must hold ints or strings, got {value!r}")
 
 
 def _jsonable(value: Any, where: str) -> Any:
@@ -527,8 +516,8 @@ def confusion_matrix_data(
     max_examples: int = 500,
 ) -> dict[str, Any]:
     """The content of ``confusion_matrix.json`` as plain data (checked, nothing written)."""
-    true = [_label(v, "y_true") for v in _plain(y_true, "y_true")]
-    pred = [_label(v, "y_pred") for v in _plain(y_pred, "y_pred")]
+    true = [label_value(v, "y_true") for v in _plain(y_true, "y_true")]
+    pred = [label_value(v, "y_pred") for v in _plain(y_pred, "y_pred")]
     if len(true) != len(pred):
         raise ValueError(f"hypertuner tracking: y_true has {len(true)} values but y_pred has {len(pred)}")
     if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 0:
@@ -536,7 +525,7 @@ def confusion_matrix_data(
     if labels is None:
         order = sorted(set(true) | set(pred), key=lambda v: (isinstance(v, str), v))
     else:
-        order = [_label(v, "labels") for v in _plain(labels, "labels")]
+        order = [label_value(v, "labels") for v in _plain(labels, "labels")]
         if len(set(order)) != len(order):
             raise ValueError(f"hypertuner tracking: labels must be unique, got {order}")
         unknown = sorted((set(true) | set(pred)) - set(order), key=lambda v: (isinstance(v, str), v))

@@ -23,8 +23,8 @@ from panel_app.compare_page.templates import colour_of
 from panel_app.experiment_page.plugins import ExperimentData
 from panel_app.experiment_page.views._common import error_line
 from panel_app.experiment_page.views.confusion import side_by_side
+from panel_app.location import show_view_in_url
 from panel_app.run_page.templates import plain_title
-from panel_app.run_page.view_state import search_with_view
 from workbench_plugin.experiment_info import ComparisonInfo, FamilyCurves
 from workbench_plugin.tracking import CONFUSION_MATRIX_FILE
 
@@ -152,9 +152,4 @@ class ComparePage(pn.viewable.Viewer):
         self._update_url()
 
     def _update_url(self) -> None:
-        location = pn.state.location if pn.state.curdoc is not None else None
-        if location is None:
-            return
-        search = search_with_view(location.search, self.model.view_state())
-        if search is not None:
-            location.search = search
+        show_view_in_url(self.model.view_state())

@@ -22,7 +22,7 @@ from panel_app.experiment_page.model import STREAMS, ExperimentPageModel
 from panel_app.experiment_page.plugins import ExperimentView, missing_needs
 from panel_app.experiment_page.registry import Registry
 from panel_app.experiment_page.templates import header_html, log_tail_html, not_applicable_html, problem_html
-from panel_app.run_page.view_state import search_with_view
+from panel_app.location import show_view_in_url
 
 __all__ = ["ExperimentPage", "Stopper"]
 
@@ -175,12 +175,7 @@ class ExperimentPage(pn.viewable.Viewer):
 
     def _write_url(self) -> None:
         self._url_dirty = False
-        location = pn.state.location if pn.state.curdoc is not None else None
-        if location is None:
-            return
-        search = search_with_view(location.search, self.model.view_state())
-        if search is not None:
-            location.search = search
+        show_view_in_url(self.model.view_state())
 
     def apply(self, changed: bool) -> None:
         """Show the model's data after a refresh that ``changed`` it."""

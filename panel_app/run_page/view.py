@@ -31,6 +31,7 @@ import param
 
 from panel_app.compare_page.templates import compare_link_html
 from panel_app.linked.plots import LinkedPlots
+from panel_app.location import show_view_in_url
 from panel_app.run_page.charts import ChartPanel
 from panel_app.run_page.guard import Guard, with_lock
 from panel_app.run_page.model import POINTS_MAX, RunPageModel
@@ -38,7 +39,6 @@ from panel_app.run_page.notes import NotesPanel
 from panel_app.run_page.sliders import SliderPanel
 from panel_app.run_page.table import TablePanel
 from panel_app.run_page.templates import header_html, open_experiment_html
-from panel_app.run_page.view_state import search_with_view
 from workbench_plugin.frames import RunSource
 from workbench_plugin.memory import ListLog, Note, ProjectMemory
 
@@ -235,12 +235,7 @@ class RunPage(pn.viewable.Viewer):
         self._on_selection()
 
     def _update_url(self) -> None:
-        location = pn.state.location if pn.state.curdoc is not None else None
-        if location is None:
-            return
-        search = search_with_view(location.search, self.model.view_state())
-        if search is not None:
-            location.search = search
+        show_view_in_url(self.model.view_state())
 
     # ---- live --------------------------------------------------------------------------------
     def refresh(self) -> bool:
