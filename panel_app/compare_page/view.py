@@ -25,6 +25,7 @@ from panel_app.experiment_page.views._common import error_line
 from panel_app.experiment_page.views.confusion import side_by_side
 from panel_app.location import show_view_in_url
 from panel_app.run_page.templates import plain_title
+from workbench_plugin._exceptions import HyperTunerError
 from workbench_plugin.experiment_info import ComparisonInfo, FamilyCurves
 from workbench_plugin.tracking import CONFUSION_MATRIX_FILE
 
@@ -72,7 +73,7 @@ def _confusion_row(info: ComparisonInfo, experiment_data: ExperimentDataOf, *, c
                                 margin=(4, 10))
         return side_by_side(datas, colours={e.experiment_id: colour_of(i) for i, e in enumerate(info.experiments)},
                             cell=cell, on_click=on_click)
-    except Exception as exc:  # an experiment that cannot be read: one line where the matrices would be
+    except (HyperTunerError, OSError, ValueError) as exc:  # an experiment that cannot be read: one line
         return error_line(f"confusion matrices: {type(exc).__name__}: {exc}")
 
 

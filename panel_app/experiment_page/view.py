@@ -23,6 +23,7 @@ from panel_app.experiment_page.plugins import ExperimentView, missing_needs
 from panel_app.experiment_page.registry import Registry
 from panel_app.experiment_page.templates import header_html, log_tail_html, not_applicable_html, problem_html
 from panel_app.location import show_view_in_url
+from workbench_plugin._exceptions import HyperTunerError
 
 __all__ = ["ExperimentPage", "Stopper"]
 
@@ -93,7 +94,7 @@ class ExperimentPage(pn.viewable.Viewer):
         for stream in STREAMS:
             try:
                 parts.append(log_tail_html(self.model.experiment_id, stream, self.model.log_tail(stream)))
-            except Exception as exc:  # the store unreachable: one line, the page goes on
+            except (HyperTunerError, OSError) as exc:  # the store unreachable: one line, the page goes on
                 parts.append(problem_html(f"{stream}: {exc}"))
         return "".join(parts)
 
@@ -158,7 +159,7 @@ class ExperimentPage(pn.viewable.Viewer):
         self.stop_said.object = "stopping..."
         try:
             said = await asyncio.to_thread(self._stop, self.model.experiment_id)
-        except Exception as exc:
+        except (HyperTunerError, OSError) as exc:  # the engine or the store refused: one line
             log.exception("stop failed")
             said = f"stop failed: {exc}"
         self.stop_said.object = problem_html(said) if said.startswith("stop failed") else \
@@ -195,7 +196,7 @@ class ExperimentPage(pn.viewable.Viewer):
                 self._write_url()
             changed = await asyncio.to_thread(self.model.refresh)
             self.apply(changed or force)
-        except Exception as exc:  # the one catch-all: a periodic callback must not die silently
+        except (HyperTunerError, OSError, ValueError) as exc:  # the store failed: one line, polling goes on
             log.exception("experiment page refresh failed")
             self.header.object = self._header_html() + problem_html(f"refresh failed: {exc}")
         finally:
