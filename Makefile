@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test system-deps cluster-deps lint bench minicluster
+.PHONY: setup demo test system-deps cluster-deps kerberos-deps lint bench minicluster
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,7 +25,11 @@ system-deps:
 cluster-deps: setup
 	$(BIN)/python -m scripts.minicluster.minicluster build
 
-test: setup system-deps cluster-deps
+# SPNEGO for secured clusters: MIT Kerberos from Debian, then requests-kerberos built against it.
+kerberos-deps: setup system-deps
+	$(BIN)/pip install -q -e '.[kerberos]'
+
+test: setup system-deps cluster-deps kerberos-deps
 	$(BIN)/python -m pytest -ra
 
 lint: setup

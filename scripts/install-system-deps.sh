@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Installs what the tests need outside Python: Debian's chromium (driven by Playwright).
+# Installs what the tests need outside Python: Debian's chromium (driven by Playwright), and MIT
+# Kerberos (kinit/klist for the Kerberized mini cluster, libkrb5-dev to build the gssapi wheel that
+# requests-kerberos uses).
 set -euo pipefail
-if [ -x /usr/bin/chromium ]; then
+PACKAGES=""
+[ -x /usr/bin/chromium ] || PACKAGES="$PACKAGES chromium"
+[ -x /usr/bin/kinit ] || PACKAGES="$PACKAGES krb5-user"
+[ -x /usr/bin/krb5-config ] || PACKAGES="$PACKAGES libkrb5-dev"
+if [ -z "$PACKAGES" ]; then
   exit 0
 fi
 if [ "$(id -u)" = 0 ]; then
@@ -9,10 +15,11 @@ if [ "$(id -u)" = 0 ]; then
 elif command -v sudo >/dev/null; then
   SUDO="sudo"
 else
-  echo "install-system-deps: /usr/bin/chromium is missing and this user cannot install it; run 'apt-get install chromium' as root" >&2
+  echo "install-system-deps: missing$PACKAGES and this user cannot install them; run 'apt-get install$PACKAGES' as root" >&2
   exit 1
 fi
-echo "install-system-deps: installing Debian's chromium" >&2
+echo "install-system-deps: installing Debian's$PACKAGES" >&2
 $SUDO apt-get update -q
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium >/dev/null
+# shellcheck disable=SC2086 - the package list splits on spaces
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $PACKAGES >/dev/null
 /usr/bin/chromium --version
