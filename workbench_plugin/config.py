@@ -30,9 +30,9 @@ from workbench_plugin.resources_config import (
     parse_resources,
 )
 
-__all__ = ["Config", "DEFAULTS", "ENGINES", "ENV_FAULT_POINTS", "ENV_WEBHDFS", "HdfsSettings", "Limits",
-           "ResourceOption", "check_password_hash", "container_id", "fault_points", "hash_password", "hdfs_settings",
-           "is_loopback", "load_config", "verify_password"]
+__all__ = ["Config", "DEFAULTS", "ENGINES", "ENV_FAULT_POINTS", "ENV_TOKEN_FILE", "ENV_WEBHDFS", "HdfsSettings",
+           "Limits", "ResourceOption", "SecuritySettings", "check_password_hash", "container_id", "fault_points", "hash_password", "hdfs_settings",
+           "is_loopback", "load_config", "security_settings", "verify_password"]
 
 #: The engines HyperTuner knows, looked up by name (see ``workbench_plugin.plugins``).
 ENGINES = ("local", "spark")
@@ -50,6 +50,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
               "executor_memory": "512m", "packing": "none", "home": "", "java_home": "", "local_ip": ""},
     "yarn": {"rm_url": "", "hadoop_conf_dir": ""},
     "hdfs": {"webhdfs_url": "", "user": ""},
+    "security": {"auth": "none", "principal": "", "keytab": "", "krb5_conf": "", "ca_bundle": "",
+                 "verify_tls": True, "token_file": ""},
     "estimates": {"default_seconds": 60.0},
     "limits": dict(DEFAULT_LIMITS),
     "resources": {name: dict(table) for name, table in DEFAULT_RESOURCES.items()},
@@ -59,6 +61,10 @@ _NAMED_SECTIONS = frozenset({"resources"})
 
 #: The environment variable naming the NameNode's HTTP address for ``hdfs://`` store URLs.
 ENV_WEBHDFS = "HYPERTUNER_WEBHDFS"
+
+#: A file holding an HDFS delegation token (URL-safe string, as WebHDFS GETDELEGATIONTOKEN answers):
+#: set by the engine inside YARN containers of a Kerberized cluster, where there is no ticket.
+ENV_TOKEN_FILE = "HYPERTUNER_HDFS_TOKEN_FILE"
 
 #: Test-only: comma-separated named points at which a process SIGKILLs itself (``workbench_plugin.faults``).
 ENV_FAULT_POINTS = "HYPERTUNER_FAULT_POINTS"
@@ -88,17 +94,80 @@ _ENV = {
     "SPARK_LOCAL_IP": ("spark", "local_ip"),
     ENV_WEBHDFS: ("hdfs", "webhdfs_url"),
     "HADOOP_USER_NAME": ("hdfs", "user"),
+    "HYPERTUNER_AUTH": ("security", "auth"),
+    "HYPERTUNER_PRINCIPAL": ("security", "principal"),
+    "HYPERTUNER_KEYTAB": ("security", "keytab"),
+    "KRB5_CONFIG": ("security", "krb5_conf"),
+    "HYPERTUNER_CA_BUNDLE": ("security", "ca_bundle"),
+    "HYPERTUNER_VERIFY_TLS": ("security", "verify_tls"),
+    ENV_TOKEN_FILE: ("security", "token_file"),
 }
 #: The environment variables of the [hdfs] section (also what child processes are given).
 _HDFS_ENV = {key: name for name, (section, key) in _ENV.items() if section == "hdfs"}
+#: The environment variables of the [security] section.
+_SECURITY_ENV = {key: name for name, (section, key) in _ENV.items() if section == "security"}
+#: How the clients of HDFS and of the ResourceManager authenticate.
+AUTHS = ("none", "kerberos")
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """The [security] section: one authentication for WebHDFS, the ResourceManager's REST API,
+    spark-submit and the dashboard's own calls.
+
+    ``auth = "kerberos"`` uses SPNEGO with the user's ticket cache, or logs in from ``keytab`` as
+    ``principal`` when both are given. ``ca_bundle`` (a PEM file) verifies HTTPS endpoints
+    (``swebhdfs://``, ``https://`` ResourceManagers) against a private CA; ``verify_tls = false``
+    turns verification off (never on a production cluster). ``token_file`` holds an HDFS
+    delegation token: the engine sets it inside YARN containers, which have no ticket."""
+
+    auth: str = "none"
+    principal: str = ""
+    keytab: str = ""
+    krb5_conf: str = ""
+    ca_bundle: str = ""
+    verify_tls: bool = True
+    token_file: str = ""
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTHS:
+            raise ConfigError(f"security.auth: {_short(self.auth)} is not allowed; use one of {', '.join(AUTHS)}")
+        if self.keytab and not self.principal:
+            raise ConfigError(f"security.keytab: {_short(self.keytab)} is set without security.principal; "
+                              "name the principal the keytab holds, as in alice@EXAMPLE.COM")
+        if self.principal and (self.principal != self.principal.strip() or not self.principal.isprintable()
+                               or len(self.principal) > 256):
+            raise ConfigError(f"security.principal: {_short(self.principal)} is not a principal; "
+                              "write it like alice@EXAMPLE.COM or alice/host@EXAMPLE.COM")
+
+    @property
+    def kerberos(self) -> bool:
+        return self.auth == "kerberos"
+
+    @property
+    def verify(self) -> bool | str:
+        """What ``requests`` takes as ``verify``: the CA bundle, else whether to verify at all."""
+        return self.ca_bundle or self.verify_tls
+
+    def environment(self) -> dict[str, str]:
+        """The variables that carry these settings to a child process (only those that differ from
+        the defaults)."""
+        values: dict[str, str] = {}
+        for key, name in _SECURITY_ENV.items():
+            value = getattr(self, key)
+            if value != getattr(SecuritySettings, key):
+                values[name] = str(value).lower() if isinstance(value, bool) else str(value)
+        return values
 
 
 @dataclass(frozen=True)
 class HdfsSettings:
-    """How to reach HDFS for ``hdfs://`` stores: the NameNode's HTTP address and the user to act as."""
+    """How to reach HDFS for ``hdfs://`` stores: the NameNode's HTTP address, the user to act as,
+    and how to authenticate (the [security] section)."""
 
     webhdfs_url: str = ""   # e.g. http://namenode:9870; empty: only webhdfs:// store URLs work
     user: str = ""          # empty: the login name
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     def __post_init__(self) -> None:
         if self.webhdfs_url and not self.webhdfs_url.startswith(("http://", "https://")):
@@ -107,15 +176,29 @@ class HdfsSettings:
 
     def environment(self) -> dict[str, str]:
         """The variables that carry these settings to a child process (only those that are set)."""
-        return {_HDFS_ENV[key]: value for key, value in (("webhdfs_url", self.webhdfs_url), ("user", self.user))
-                if value}
+        values = {_HDFS_ENV[key]: value for key, value in (("webhdfs_url", self.webhdfs_url), ("user", self.user))
+                  if value}
+        values.update(self.security.environment())
+        return values
+
+
+def security_settings(environ: Mapping[str, str] | None = None) -> SecuritySettings:
+    """The [security] settings from the environment alone (the container side)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for key, name in _SECURITY_ENV.items():
+        if name in env:
+            values[key] = _coerce(name, env[name], DEFAULTS["security"][key])
+    return SecuritySettings(**values)
 
 
 def hdfs_settings(environ: Mapping[str, str] | None = None) -> HdfsSettings:
-    """The [hdfs] settings from the environment alone, for code that is handed a bare store URL
-    (the container side, ``Store(url)``): what the engine passed on to the child process."""
+    """The [hdfs] and [security] settings from the environment alone, for code that is handed a
+    bare store URL (the container side, ``Store(url)``): what the engine passed on to the child
+    process."""
     env = os.environ if environ is None else environ
-    return HdfsSettings(**{key: env.get(name, "") for key, name in _HDFS_ENV.items()})
+    return HdfsSettings(**{key: env.get(name, "") for key, name in _HDFS_ENV.items()},
+                        security=security_settings(env))
 
 
 def fault_points(environ: Mapping[str, str] | None = None) -> frozenset[str]:
@@ -163,6 +246,8 @@ class Config:
     spark_local_ip: str = ""
     webhdfs_url: str = ""
     hdfs_user: str = ""
+    #: How HDFS, the ResourceManager, spark-submit and the dashboard authenticate (``[security]``).
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     #: Expected duration of an experiment with no history to estimate from (``estimates.default_seconds``).
     default_seconds: float = 60.0
     #: Where a batch can run, with capacity and prices (``[resources.<name>]``), in the file's order.
@@ -216,7 +301,7 @@ class Config:
 
     @property
     def hdfs(self) -> HdfsSettings:
-        return HdfsSettings(webhdfs_url=self.webhdfs_url, user=self.hdfs_user)
+        return HdfsSettings(webhdfs_url=self.webhdfs_url, user=self.hdfs_user, security=self.security)
 
     @property
     def effective_slots(self) -> int:
@@ -311,10 +396,19 @@ def _short(raw: Any, limit: int = 60) -> str:
     return shown if len(shown) <= limit else f"{shown[:limit - 5]}...{shown[-1]}"
 
 
+_BOOLS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
 def _coerce(field: str, raw: Any, default: Any) -> Any:
     kind = type(default)
     if isinstance(raw, str) and "\x00" in raw:
         raise ConfigError(f"{field}: {_short(raw)} contains a NUL character; remove it")
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in _BOOLS:
+            return _BOOLS[raw.strip().lower()]
+        raise ConfigError(f"{field}: {_short(raw)} is not true or false")
     if isinstance(raw, kind) and not isinstance(raw, bool):
         return raw
     try:
@@ -395,6 +489,7 @@ def load_config(
         spark_local_ip=merged["spark"]["local_ip"],
         webhdfs_url=merged["hdfs"]["webhdfs_url"],
         hdfs_user=merged["hdfs"]["user"],
+        security=SecuritySettings(**merged["security"]),
         default_seconds=merged["estimates"]["default_seconds"],
         resources=parse_resources(merged["resources"], limits),
         limits=limits,
