@@ -30,9 +30,27 @@ from workbench_plugin.resources_config import (
     parse_resources,
 )
 
-__all__ = ["Config", "DEFAULTS", "ENGINES", "ENV_FAULT_POINTS", "ENV_TOKEN_FILE", "ENV_WEBHDFS", "HdfsSettings",
-           "Limits", "ResourceOption", "SecuritySettings", "check_password_hash", "container_id", "fault_points", "hash_password", "hdfs_settings",
-           "is_loopback", "load_config", "security_settings", "verify_password"]
+__all__ = [
+    "Config",
+    "DEFAULTS",
+    "ENGINES",
+    "ENV_FAULT_POINTS",
+    "ENV_TOKEN_FILE",
+    "ENV_WEBHDFS",
+    "HdfsSettings",
+    "Limits",
+    "ResourceOption",
+    "SecuritySettings",
+    "check_password_hash",
+    "container_id",
+    "fault_points",
+    "hash_password",
+    "hdfs_settings",
+    "is_loopback",
+    "load_config",
+    "security_settings",
+    "verify_password",
+]
 
 #: The engines HyperTuner knows, looked up by name (see ``workbench_plugin.plugins``).
 ENGINES = ("local", "spark")
