@@ -48,6 +48,7 @@ class Resources:
     cores: int = 0
     memory_gib: tuple[float, float] | None = None  # (available, total) on this machine; None: unknown
     cluster: ClusterResources | None = None         # the YARN ResourceManager's view, on YARN
+    notes: tuple[str, ...] = ()                     # more lines to print (the queue's slots)
 
 
 class Engine(Protocol):

@@ -38,9 +38,17 @@ from engines.processes import (
     start_ticks,
     track,
 )
-from engines.resource_manager import ResourceManagerClient
+from engines.resource_manager import ClusterResources, ResourceManagerClient
 from workbench_plugin._exceptions import ConfigError, EngineError
 from workbench_plugin.config import Config, HdfsSettings
+from workbench_plugin.spark_settings import (
+    OWNED_KEYS,
+    RUN_MAX_RUNNING,
+    QueueSlots,
+    app_memory_mb,
+    container_env_conf,
+    queue_slots,
+)
 from workbench_plugin.store import Experiment, Run, Store
 
 __all__ = ["SparkEngine"]
@@ -50,20 +58,10 @@ JOBS = ROOT / "spark_jobs"
 _APP_ID = re.compile(r"application_\d+_\d+")
 #: ``container_[e<epoch>_]<cluster timestamp>_<application>_<attempt>_<container>``
 _CONTAINER_ID = re.compile(r"container_(?:e\d+_)?(\d+)_(\d+)_\d+_\d+")
-#: Memory YARN adds to every container on top of what Spark asks for (spark's default minimum).
-_OVERHEAD_MB = 384
 #: Seconds after an application finished before its usage totals are read as final.
 USAGE_SETTLE_SECONDS = 8.0
 #: Seconds spark-submit may take to hand an application to YARN.
 SUBMIT_TIMEOUT = 180.0
-
-
-def _memory_mb(text: str) -> int:
-    m = re.fullmatch(r"(\d+)([kmgt]?)b?", text.strip().lower())
-    if not m:
-        raise ConfigError(f"spark memory: {text!r} is not a size; write it like 512m or 2g")
-    factor = {"k": 1 / 1024, "": 1 / (1024 * 1024), "m": 1, "g": 1024, "t": 1024 * 1024}[m[2]]
-    return max(1, int(int(m[1]) * factor))
 
 
 def default_spark_submit(spark_home: str = "") -> str:
@@ -90,7 +88,7 @@ class SparkEngine(EngineBase):
         python: str = "", driver_memory: str = "512m", executor_memory: str = "512m",
         executor_cores: int = 1, conf: dict[str, str] | None = None, hadoop_conf_dir: str = "",
         log_dir: str = "", spark_home: str = "", java_home: str = "", local_ip: str = "",
-        hdfs: HdfsSettings | None = None, submitting: bool = True,
+        hdfs: HdfsSettings | None = None, submitting: bool = True, max_running: int = 0,
     ) -> None:
         """``submitting=False``: an engine only asked about capacity and resources (``hypertuner
         resources``), which needs neither spark-submit nor the Hadoop configuration folder."""
@@ -114,7 +112,8 @@ class SparkEngine(EngineBase):
         self.driver_memory = driver_memory
         self.executor_memory = executor_memory
         self.executor_cores = executor_cores
-        self.conf = dict(conf or {})
+        self.conf = dict(conf or {})  # [spark.conf]: over the engine's defaults, under a run's own
+        self.max_running = max_running  # [yarn] max_running: this user's applications at once; 0: no limit
         self.hadoop_conf_dir = hadoop_conf_dir
         self.java_home = java_home
         self.local_ip = local_ip
@@ -135,7 +134,7 @@ class SparkEngine(EngineBase):
             "driver_memory": config.spark_driver_memory, "executor_memory": config.spark_executor_memory,
             "rm_url": config.yarn_rm_url, "hadoop_conf_dir": config.hadoop_conf_dir,
             "spark_home": config.spark_home, "java_home": config.java_home, "local_ip": config.spark_local_ip,
-            "hdfs": config.hdfs,
+            "hdfs": config.hdfs, "conf": dict(config.spark_conf), "max_running": config.yarn_max_running,
         }
         options.update(overrides)
         return cls(store, submitting=submitting, **options)
@@ -163,7 +162,9 @@ class SparkEngine(EngineBase):
                 env["PYSPARK_ARCHIVES_PATH"] = ",".join(f"local:{a}" for a in archives)
         return env
 
-    def _common(self, name: str, tags: Sequence[str]) -> list[str]:
+    def _common(self, name: str, tags: Sequence[str], user_conf: Mapping[str, str] | None = None) -> list[str]:
+        """spark-submit and its ``--conf`` settings: the engine's defaults, the HYPERTUNER_* settings
+        the containers need, then ``user_conf`` (:meth:`_user_conf`), then the settings HyperTuner owns."""
         jars = Path(self.spark_submit).resolve().parents[1] / "jars"
         conf: dict[str, str] = {
             "spark.ui.enabled": "false",
@@ -190,7 +191,13 @@ class SparkEngine(EngineBase):
             if self.local_ip:  # set here (a one-machine cluster): the containers need it too
                 conf["spark.yarn.appMasterEnv.SPARK_LOCAL_IP"] = self.local_ip
                 conf["spark.executorEnv.SPARK_LOCAL_IP"] = self.local_ip
-        conf.update(self.conf)
+            conf.update(container_env_conf(self.hdfs.environment()))
+        conf.update(self.conf if user_conf is None else user_conf)
+        if self.yarn:  # owned: refused in every layer when loaded, and set last here all the same
+            conf.update({"spark.yarn.tags": ",".join(["hypertuner", *tags]),
+                         "spark.yarn.submit.waitAppCompletion": "false"})
+            for key in OWNED_KEYS.keys() - {"spark.yarn.tags", "spark.yarn.submit.waitAppCompletion"}:
+                conf.pop(key, None)
         argv = [self.spark_submit, "--master", self.master, "--deploy-mode", self.deploy_mode, "--name", name]
         for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]
@@ -208,14 +215,24 @@ class SparkEngine(EngineBase):
         default_fs = _default_fs(self.hadoop_conf_dir)
         return ["--archives", f"{default_fs}{snapshot}#snapshot"]
 
-    # ---- the Engine interface ----------------------------------------------------------------
-    def _queue(self, queue: str | None) -> list[str]:
-        """``--queue Q`` for a batch (or a row) launched on a YARN resource option."""
-        return ["--queue", queue] if self.yarn and queue else []
+    def _user_conf(self, run: Run, experiment_id: str | None = None) -> dict[str, str]:
+        """The user's Spark settings for ``run`` (or one experiment of it): ``[spark.conf]``, then the
+        batch's resource option's queue, then what the run recorded (its option's settings and
+        ``--conf``), then the queue of a row launched on an option of its own."""
+        conf = dict(self.conf)
+        queue = run.yarn_queue
+        if queue:  # runs recorded before their settings were: only the queue
+            conf["spark.yarn.queue"] = queue
+        conf.update(run.spark_conf)
+        row_queue = run.yarn_queue_of(experiment_id) if experiment_id else None
+        if row_queue and row_queue != queue:
+            conf["spark.yarn.queue"] = row_queue
+        return conf
 
+    # ---- the Engine interface ----------------------------------------------------------------
     def submit(self, run: Run, experiment: Experiment, *, generation: int = 0) -> str:
         exp = experiment.experiment_id
-        argv = self._common(f"hypertuner {exp}", [exp]) + self._queue(run.yarn_queue_of(exp))
+        argv = self._common(f"hypertuner {exp}", [exp], self._user_conf(run, exp))
         archive = self._snapshot_archive(run)
         argv += archive
         argv += [str(JOBS / "experiment_job.py"), *self._wrapper_args(run), "--experiment", exp,
@@ -229,7 +246,7 @@ class SparkEngine(EngineBase):
     def submit_packed(self, run: Run, experiments: Sequence[Experiment]) -> str:
         """One application, one task per experiment; the same engine id for all of them."""
         ids = [e.experiment_id for e in experiments]
-        argv = self._common(f"hypertuner {run.run_id} x{len(ids)}", [run.run_id]) + self._queue(run.yarn_queue)
+        argv = self._common(f"hypertuner {run.run_id} x{len(ids)}", [run.run_id], self._user_conf(run))
         argv += ["--conf", "spark.task.maxFailures=1", "--conf", "spark.python.worker.reuse=false"]
         argv += [str(JOBS / "packed_run.py"), *self._wrapper_args(run), "--experiments", ",".join(ids)]
         return self._launch(argv, run.run_id)
@@ -312,26 +329,41 @@ class SparkEngine(EngineBase):
         pid, _ = _parse_local(engine_id)  # spark-submit leads its session
         kill_session(pid, lambda: self.poll(engine_id) == "alive", grace_seconds)
 
-    def capacity(self) -> Capacity:
+    def capacity(self, run: Run | None = None) -> Capacity:
+        """Slots: on YARN, as many applications as the queue (``run``'s when given, else the
+        configured one) holds, at most the user's limit; ``engine.slots`` when set."""
         reap(self._children)
         if self.rm is not None:
             # Asked every gateway step: an unreachable RM stops submissions before anything is
             # claimed (spark-submit itself would wait for it, silently, for minutes).
             res = self.rm.resources()
-            return Capacity(slots=self._yarn_slots(res.total_mb), running=res.apps_running)
+            return Capacity(slots=self.fixed_slots or self.queue_slots(res, run).slots, running=res.apps_running)
         if self.fixed_slots:
             return Capacity(slots=self.fixed_slots, running=len(self._children))
         return Capacity(slots=os.cpu_count() or 1, running=len(self._children))
 
-    def _yarn_slots(self, total_mb: int) -> int:
-        per_app = _memory_mb(self.driver_memory) + _OVERHEAD_MB
-        return self.fixed_slots or max(1, total_mb // per_app)
+    def queue_slots(self, res: ClusterResources, run: Run | None = None) -> QueueSlots:
+        """How many applications the queue ``run`` is submitted to holds (see
+        :func:`~workbench_plugin.spark_settings.queue_slots`); a queue the scheduler does not list
+        counts as the whole cluster."""
+        conf = {"spark.driver.memory": self.driver_memory, "spark.executor.memory": self.executor_memory,
+                **(self._user_conf(run) if run is not None else self.conf)}
+        wanted = conf.get("spark.yarn.queue") or "default"
+        found = next((q for q in res.queues if q.name in (wanted, f"root.{wanted}")
+                      or q.name.rsplit(".", 1)[-1] == wanted), None)
+        limit = self.max_running
+        if run is not None and isinstance(run.extra.get(RUN_MAX_RUNNING), int):
+            limit = run.extra[RUN_MAX_RUNNING]
+        return queue_slots(found.name if found else wanted, res.total_mb,
+                           found.max_capacity_percent if found else 100.0, app_memory_mb(conf), limit)
 
     def resources(self) -> Resources:
         """On YARN the ResourceManager's cluster resources and queues; else this machine's."""
         if self.rm is not None:
             res = self.rm.resources()
-            return Resources(engine=self.name, where=self.rm_url, slots=self._yarn_slots(res.total_mb), cluster=res)
+            queue = self.queue_slots(res)
+            return Resources(engine=self.name, where=self.rm_url, slots=self.fixed_slots or queue.slots, cluster=res,
+                             notes=(queue.describe(),))
         return Resources(engine=self.name, where=f"Spark master {self.master} on this machine",
                          slots=self.capacity().slots, cores=os.cpu_count() or 1, memory_gib=machine_memory_gib())
 

@@ -211,7 +211,8 @@ def cmd_run(ctx: _Context, args: argparse.Namespace) -> int:
     prepared = _prepare(ctx, args)
     plan, index = prepared.plan, prepared.index
     run, experiments = _plan_cli.launch_prepared(ctx.config, ctx.store, prepared, note=args.note,
-                                                 packing=getattr(args, "packing", None))
+                                                 packing=getattr(args, "packing", None),
+                                                 conf=getattr(args, "conf", None) or ())
     chosen = len(prepared.skip)
     redundant = len(plan.experiments) - len(experiments) - chosen
     left = ", ".join([*([f"{redundant} redundant skipped"] if redundant else []),
@@ -251,6 +252,7 @@ def _format_resources(res: Resources) -> str:
                 for q in cluster.queues]
         if rows:
             lines.append(format_table(rows, list(rows[0])))
+        lines += [f"  {note}" for note in res.notes]
         return "\n".join(lines)
     memory = "unknown" if res.memory_gib is None else \
         f"{res.memory_gib[0]:.1f} GiB available of {res.memory_gib[1]:.1f} GiB"
@@ -341,6 +343,8 @@ def cmd_show(ctx: _Context, args: argparse.Namespace) -> int:
     print(f"  state       {state.state}" + (f" - {state.get('reason')}" if state.get("reason") else ""))
     print(f"  command     {render_command(exp.argv, interpreter=shown_interpreter(entry.run.interpreter))}")
     print(f"  snapshot    {entry.run.snapshot_id}")
+    for key, value in entry.run.spark_conf.items():  # the resource option's and --conf's, as recorded
+        print(f"  spark       {key} = {value}")
     for key in ("engine_id", "host", "exit_code", "duration", "cpu_seconds", "max_rss_mb"):
         if state.get(key) is not None:
             print(f"  {key:<11} {fmt(state.get(key))}")
