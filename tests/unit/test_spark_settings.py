@@ -202,3 +202,21 @@ def test_engine_slots_from_recorded_scheduler_json(tmp_path: Path) -> None:
     assert engine.queue_slots(res, _run({"yarn_max_running": 5})).slots == 5
     unlimited = _engine(tmp_path)
     assert unlimited.queue_slots(res).describe().startswith("queue root.default: max 100% of 8192 MB → 9 ")
+
+
+def test_capacity_counts_the_queue_of_the_run_being_submitted(tmp_path: Path) -> None:
+    from engines.resource_manager import ClusterResources, QueueResources
+
+    queues = (QueueResources("root.default", 70.0, 0.0, 100.0, 0, 0),
+              QueueResources("root.small", 30.0, 0.0, 30.0, 0, 0))
+    res = ClusterResources(total_mb=8192, total_vcores=8, available_mb=8192, available_vcores=8, active_nodes=1,
+                           apps_running=0, apps_pending=0, queues=queues)
+    engine = _engine(tmp_path)
+    assert engine.queue_slots(res).slots == 9                                    # default: 100 % of 8192 MB
+    small = _run({"lineage": {"queue": "small"}, "spark_conf": {"spark.yarn.queue": "small"}})
+    assert engine.queue_slots(res, small).describe() == (
+        "queue root.small: max 30% of 8192 MB → 2 applications of 896 MB; no user limit")
+    bigger = _run({"spark_conf": {"spark.yarn.queue": "root.default", "spark.driver.memory": "2g"}})
+    assert engine.queue_slots(res, bigger).slots == 8192 // (2048 + 384)
+    nowhere = _run({"spark_conf": {"spark.yarn.queue": "nowhere"}})                # not listed: the whole cluster
+    assert engine.queue_slots(res, nowhere).describe().startswith("queue nowhere: max 100% of 8192 MB")
