@@ -51,6 +51,8 @@ _MISTAKES: dict[str, str] = {
     "spark.yarn.nodeLabelExpression": "spark.yarn.am.nodeLabelExpression and spark.yarn.executor.nodeLabelExpression "
                                       "(or node_label = \"...\" in a [resources.<name>] option)",
 }
+_SIZE_KEYS = frozenset({"spark.driver.memory", "spark.executor.memory", "spark.driver.memoryOverhead",
+                        "spark.executor.memoryOverhead"})
 _KEY_RE = re.compile(r"^spark\.[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")
 _MAX_VALUE = 1000
 _MAX_SETTINGS = 200
@@ -99,6 +101,10 @@ def check_spark_setting(field: str, key: Any, value: Any) -> tuple[str, str]:
     if len(text) > _MAX_VALUE or not text.isprintable():
         raise ConfigError(f"{field}.{key}: {_short(text)} is longer than {_MAX_VALUE} characters or has "
                           "unprintable characters; give one plain line")
+    if key in _SIZE_KEYS:  # slots are counted from these: a wrong one is refused now, not in the gateway
+        memory_mb(f"{field}.{key}", text)
+    if key == "spark.executor.instances" and not text.strip().isdigit():
+        raise ConfigError(f"{field}.{key}: {_short(text)} is not a count; give one as in 2")
     return key, text
 
 

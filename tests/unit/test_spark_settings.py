@@ -62,6 +62,8 @@ def test_settings_are_strings_of_spark_keys() -> None:
     ({"spark.x": [1]}, "spark.conf.spark.x: [1] has the wrong type"),
     ({"spark.x": "a\nb"}, "spark.conf.spark.x: 'a\\nb' is longer than 1000 characters or has unprintable"),
     ({"spark.x": "y" * 1001}, "is longer than 1000 characters"),
+    ({"spark.driver.memory": "lots"}, "spark.conf.spark.driver.memory: 'lots' is not a size; write it like 512m"),
+    ({"spark.executor.instances": "two"}, "spark.conf.spark.executor.instances: 'two' is not a count"),
 ])
 def test_bad_settings_are_one_line_errors_naming_the_key(table: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as info:
