@@ -48,7 +48,8 @@ def env(two_queues: MiniCluster, tmp_path: Path) -> dict[str, str]:
     config = tmp_path / "hypertuner.toml"
     config.write_text('[yarn]\nmax_running = 4\n'
                       '[resources.small]\nkind = "yarn"\nqueue = "small"\n'
-                      'conf = { "spark.yarn.applicationType" = "FROM-OPTION" }\n')
+                      'conf = { "spark.yarn.applicationType" = "FROM-OPTION" }\n'
+                      '[resources.one]\nkind = "yarn"\nqueue = "small"\nmax_running = 1\n')
     return {
         **two_queues.client_env(),
         "HADOOP_CONF_DIR": str(two_queues.conf_dir),
@@ -108,6 +109,21 @@ def test_a_run_on_the_small_option_lands_in_its_queue_with_the_users_settings(
     for line in ("spark       spark.yarn.queue = small", "spark       spark.yarn.applicationType = FROM-CLI",
                  "spark       spark.yarn.maxAppAttempts = 2"):
         assert line in shown.stdout, shown.stdout
+
+
+def test_an_options_max_running_bounds_applications_at_once(
+        env: dict[str, str], two_queues: MiniCluster, tmp_path: Path) -> None:
+    """``max_running = 1`` on the option: the gateway submits the second experiment only after
+    the first application ended, though the queue holds two."""
+    folder = tmp_path / "digits"
+    prepare_demo(Store(env["HYPERTUNER_STORE"]), folder)
+    done = hypertuner(env, "run", "batch_size=32,64", "num_epochs=1", "--project", str(folder), "--resource", "one")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    entry = next(iter(index_of(env, DEMO_NAME).runs.values()))
+    apps = sorted((rm_app(two_queues.rm_url, str(entry.states[x.experiment_id].get("engine_id")).split(":")[1])
+                   for x in entry.experiments), key=lambda app: int(app["startedTime"]))
+    assert [app["queue"] in ("small", "root.small") for app in apps] == [True, True], apps
+    assert int(apps[1]["startedTime"]) >= int(apps[0]["finishedTime"]), apps
 
 
 def _get(url: str) -> str:
