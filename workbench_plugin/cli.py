@@ -141,7 +141,7 @@ def _prepare(ctx: _Context, args: argparse.Namespace) -> _plan_cli.Prepared:
 
 
 def _interpreter_note(plan: Plan) -> str:
-    if plan.settings.interpreter:
+    if plan.settings.run_interpreter:
         return ""
     return (f"interpreter: python is the Python running hypertuner ({_one_line(sys.executable)}); "
             "set interpreter in hypertuner.toml to choose another")
@@ -276,7 +276,7 @@ def cmd_flags(ctx: _Context, args: argparse.Namespace) -> int:
     settings = ctx.settings()
     snapshot = create_snapshot(ctx.store, settings.root, max_file_bytes=int(ctx.config.max_file_mb * 1024 * 1024),
                                exclude=(ctx.config.store_path,))
-    flags = snapshot_flags(ctx.store, snapshot, settings.root, settings.script, settings.interpreter)
+    flags = snapshot_flags(ctx.store, snapshot, settings.root, settings.script, settings.run_interpreter)
     script = one_line(settings.script, 80)
     if args.json:
         print(json.dumps({"script": settings.script, "snapshot_id": snapshot.snapshot_id, "source": flags.source,
