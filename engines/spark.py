@@ -44,10 +44,12 @@ from workbench_plugin.build_image import (
     IMAGE_FOLDER,
     BuildImageError,
     ImageRecord,
+    SparkArchives,
     build_image,
     default_progress,
     image_environment,
     image_path,
+    spark_archives,
 )
 from workbench_plugin.config import Config, HdfsSettings
 from workbench_plugin.store import Experiment, Run, Store
@@ -144,6 +146,7 @@ class SparkEngine(EngineBase):
         self.docker_image = docker_image
         self.image_progress = image_progress
         self._images: dict[str, ImageRecord | None] = {}  # run id -> its image (built once per run)
+        self._spark_libs: SparkArchives | None = None  # Spark's jars and Python archives in the store
 
     @classmethod
     def from_config(cls, config: Config, store: Store, *, submitting: bool = True, **overrides: Any) -> SparkEngine:
@@ -178,6 +181,8 @@ class SparkEngine(EngineBase):
             env["YARN_CONF_DIR"] = self.hadoop_conf_dir
         if image:
             _without_checkout(env)
+            if self._spark_libs is not None and "PYSPARK_ARCHIVES_PATH" not in env:
+                env["PYSPARK_ARCHIVES_PATH"] = ",".join(self._hdfs_url(p) for p in self._spark_libs.python)
         if self.yarn and "PYSPARK_ARCHIVES_PATH" not in env:
             # pyspark's own Python archives are on every node with Spark: use them in place
             archives = sorted((Path(self.spark_submit).resolve().parents[1] / "python" / "lib").glob("*.zip"))
@@ -216,6 +221,10 @@ class SparkEngine(EngineBase):
         if image is not None:  # the image carries our code: no path to the gateway's checkout
             conf.pop("spark.executorEnv.PYTHONPATH", None)
             conf.pop("spark.yarn.appMasterEnv.PYTHONPATH", None)
+            libs = self._spark_libs_conf()
+            if libs:  # spark.yarn.jars, even empty, would win over the archive
+                conf.pop("spark.yarn.jars", None)
+            conf.update(libs)
         conf.update(self._docker_conf())
         conf.update(self.conf)
         argv = [self.spark_submit, "--master", self.master, "--deploy-mode", self.deploy_mode, "--name", name]
@@ -253,6 +262,24 @@ class SparkEngine(EngineBase):
             except BuildImageError as exc:
                 raise EngineError(f"spark engine: {exc}") from exc
         return self._images[run.run_id]
+
+    def _spark_libs_conf(self) -> dict[str, str]:
+        """With an image, Spark's jars travel too (``spark.yarn.archive`` on HDFS, uploaded once), so
+        a NodeManager needs nothing but Java and YARN; unless spark.yarn.jars/archive are configured."""
+        if any(key in self.conf for key in ("spark.yarn.jars", "spark.yarn.archive")):
+            return {}
+        if self._spark_libs is None:
+            home = Path(self.spark_submit).resolve().parents[1]
+            try:
+                self._spark_libs = spark_archives(self.store, home, progress=self.image_progress)
+            except BuildImageError as exc:
+                raise EngineError(f"spark engine: {exc}") from exc
+        return {"spark.yarn.archive": self._hdfs_url(self._spark_libs.archive)}
+
+    def _hdfs_url(self, store_path: str) -> str:
+        path = self.store.fs.hdfs_path(store_path)
+        assert path is not None  # images are used only with an HDFS store
+        return f"{_default_fs(self.hadoop_conf_dir)}{path}"
 
     def _image_archive(self, image: ImageRecord | None) -> list[str]:
         """``--archives <hdfs url of the image>#env``."""

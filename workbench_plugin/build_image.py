@@ -48,6 +48,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ __all__ = [
     "IMAGE_FOLDER",
     "IMAGE_MODES",
     "RUNTIME_REQUIREMENTS",
+    "SparkArchives",
     "BuildImageError",
     "Environment",
     "ImageRecord",
@@ -74,6 +76,7 @@ __all__ = [
     "image_note",
     "image_path",
     "runtime_files",
+    "spark_archives",
     "stored_image",
 ]
 
@@ -388,3 +391,57 @@ def image_note(store: Store, environment: str) -> str:
 def default_progress(line: str) -> None:
     """Build lines on stderr (the gateway's log)."""
     print(line, file=sys.stderr, flush=True)
+
+
+# ---- Spark's own jars and Python archives ---------------------------------------------------------
+@dataclass(frozen=True)
+class SparkArchives:
+    """Spark's jars (``spark.yarn.archive``) and Python archives (``PYSPARK_ARCHIVES_PATH``) in the store."""
+
+    archive: str  # store path of the zip of Spark's jars
+    python: tuple[str, ...]  # store paths of pyspark.zip and py4j-*.zip
+
+
+def _spark_id(jars: list[Path], python: list[Path]) -> str:
+    """``spark-<24 hex>``: jar names and sizes (a jar's name carries its version; reading 400 MB of
+    jars at every run would cost seconds) and the Python archives' bytes."""
+    digest = hashlib.sha256()
+    for jar in jars:
+        digest.update(f"{jar.name}\0{jar.stat().st_size}\0".encode())
+    for archive in python:
+        digest.update(archive.name.encode() + b"\0" + archive.read_bytes())
+    return f"spark-{digest.hexdigest()[:24]}"
+
+
+def spark_archives(store: Store, spark_home: str | os.PathLike[str], *,
+                   progress: Callable[[str], None] | None = None) -> SparkArchives:
+    """Spark's jars (``<spark_home>/jars``) as one zip and its Python archives
+    (``<spark_home>/python/lib/*.zip``), uploaded to the store once under a content id, so a
+    NodeManager needs no Spark installed."""
+    home = Path(spark_home)
+    jars = sorted((home / "jars").glob("*.jar"))
+    python = sorted((home / "python" / "lib").glob("*.zip"))
+    if not jars or not python:
+        raise BuildImageError(f"spark.home: {str(home)!r} has no jars/*.jar or python/lib/*.zip; give a Spark "
+                              "installation, or set spark.yarn.jars / spark.yarn.archive yourself")
+    ident = _spark_id(jars, python)
+    folder = f"{IMAGE_FOLDER}/{ident}"
+    result = SparkArchives(archive=f"{folder}/spark-jars.zip", python=tuple(f"{folder}/{p.name}" for p in python))
+    if all(store.fs.exists(path) for path in (*result.python, result.archive)):
+        _say(progress, f"spark jars: {ident} already in the store; nothing to upload")
+        return result
+    start = time.monotonic()
+    _say(progress, f"spark jars: packing {len(jars)} jars from {home / 'jars'} ...")
+    for archive in python:  # small: first, so the archive's presence means everything is there
+        store.fs.create_exclusive(f"{folder}/{archive.name}", archive.read_bytes())
+    with tempfile.TemporaryDirectory(prefix="ht-spark-") as tmp:
+        packed = os.path.join(tmp, "spark-jars.zip")
+        with zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as zf:  # jars are compressed already
+            for jar in jars:
+                zf.write(jar, jar.name)
+        size = os.path.getsize(packed)
+        with open(packed, "rb") as fh:
+            uploaded = store.fs.create_exclusive(result.archive, fh.read())
+    said = "uploaded" if uploaded else "stored by another gateway"
+    _say(progress, f"spark jars: {ident} {size / 1e6:.1f} MB {said} in {time.monotonic() - start:.1f} s")
+    return result

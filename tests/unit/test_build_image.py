@@ -12,10 +12,12 @@ from engines.spark import IMAGE_PYTHON, SparkEngine
 from workbench_plugin.build_image import (
     BuildImageError,
     ImageRecord,
+    SparkArchives,
     describe_environment,
     image_environment,
     image_id,
     runtime_files,
+    spark_archives,
 )
 from workbench_plugin.fs import LocalFileSystem
 from workbench_plugin.store import Experiment, Run, Store
@@ -131,6 +133,8 @@ def test_a_run_with_an_image_ships_it_as_env_and_runs_its_python(tmp_path: Path)
     record = ImageRecord(image_id="env-abc", kind="venv", prefix="/p/.venv", python_version="3.11.7",
                          n_packages=3, size_bytes=1, built_seconds=0.0)
     engine._images["r1"] = record
+    engine._spark_libs = SparkArchives(archive="images/spark-1/spark-jars.zip",
+                                       python=("images/spark-1/py4j-0.10.9.9-src.zip", "images/spark-1/pyspark.zip"))
     engine.submit(*_run())
     argv = seen[0]
     archives = argv[argv.index("--archives") + 1].split(",")
@@ -143,7 +147,38 @@ def test_a_run_with_an_image_ships_it_as_env_and_runs_its_python(tmp_path: Path)
         assert conf[key] == IMAGE_PYTHON == "./env/bin/python"
     assert "spark.yarn.appMasterEnv.PYTHONPATH" not in conf and "spark.executorEnv.PYTHONPATH" not in conf
     assert argv[argv.index("--python") + 1] == IMAGE_PYTHON
-    assert "PYTHONPATH" not in engine._env(image=True)
+    env = engine._env(image=True)
+    assert "PYTHONPATH" not in env
+    # Spark's own jars and Python archives come from the store too: the node needs no Spark
+    assert conf["spark.yarn.archive"] == "hdfs://nn:8020/hypertuner/images/spark-1/spark-jars.zip"
+    assert "spark.yarn.jars" not in conf
+    assert env["PYSPARK_ARCHIVES_PATH"] == ("hdfs://nn:8020/hypertuner/images/spark-1/py4j-0.10.9.9-src.zip,"
+                                            "hdfs://nn:8020/hypertuner/images/spark-1/pyspark.zip")
+
+
+def test_configured_spark_jars_are_kept_with_an_image(tmp_path: Path) -> None:
+    engine, seen = _engine(tmp_path, conf={"spark.yarn.jars": "hdfs:///apps/spark/jars/*"})
+    engine._images["r1"] = ImageRecord(image_id="env-abc", kind="venv", prefix="/p/.venv", python_version="3.11.7",
+                                       n_packages=3, size_bytes=1, built_seconds=0.0)
+    engine.submit(*_run())
+    conf = _confs(seen[0])
+    assert conf["spark.yarn.jars"] == "hdfs:///apps/spark/jars/*" and "spark.yarn.archive" not in conf
+
+
+def test_spark_jars_are_uploaded_once(tmp_path: Path) -> None:
+    home = tmp_path / "spark"
+    (home / "jars").mkdir(parents=True)
+    (home / "python" / "lib").mkdir(parents=True)
+    (home / "jars" / "spark-core_2.13-4.0.1.jar").write_bytes(b"jar" * 100)
+    (home / "python" / "lib" / "pyspark.zip").write_bytes(b"zip")
+    store = Store(str(tmp_path / "store"))
+    lines: list[str] = []
+    first = spark_archives(store, home, progress=lines.append)
+    assert store.fs.exists(first.archive) and all(store.fs.exists(p) for p in first.python)
+    assert spark_archives(store, home, progress=lines.append) == first
+    assert "uploaded" in lines[1] and "nothing to upload" in lines[2]
+    (home / "jars" / "spark-sql_2.13-4.0.1.jar").write_bytes(b"jar")
+    assert spark_archives(store, home).archive != first.archive
 
 
 def test_a_gateway_environment_run_keeps_todays_argv_under_auto(tmp_path: Path) -> None:
@@ -162,3 +197,29 @@ def test_a_docker_image_runs_the_containers_in_docker_and_builds_no_image(tmp_pa
         assert conf[f"{prefix}YARN_CONTAINER_RUNTIME_TYPE"] == "docker"
         assert conf[f"{prefix}YARN_CONTAINER_RUNTIME_DOCKER_IMAGE"] == "registry.example.com/team/train:1.4"
     assert "#env" not in " ".join(seen[0]) and engine._images == {}
+
+
+def test_the_project_environment_is_checked_in_one_line(tmp_path: Path) -> None:
+    from workbench_plugin._exceptions import SpecError
+    from workbench_plugin.project import ProjectSettings
+
+    (tmp_path / "train.py").write_text("")
+    with pytest.raises(SpecError, match=r"environment: 'nope' has no bin/python under"):
+        ProjectSettings(name="p", root=str(tmp_path), script="train.py", environment="nope")
+    with pytest.raises(SpecError, match="environment: .* control characters"):
+        ProjectSettings(name="p", root=str(tmp_path), script="train.py", environment=".venv\n")
+    make_venv(tmp_path / ".venv")
+    settings = ProjectSettings(name="p", root=str(tmp_path), script="train.py", environment=".venv")
+    assert settings.run_interpreter == str(tmp_path / ".venv" / "bin" / "python") == settings.python
+    assert ProjectSettings(name="p", root=str(tmp_path), script="train.py", interpreter="/x/python",
+                           environment=".venv").run_interpreter == "/x/python"
+
+
+def test_image_settings_are_checked_in_one_line() -> None:
+    from workbench_plugin._exceptions import ConfigError
+    from workbench_plugin.config import load_config
+
+    with pytest.raises(ConfigError, match="spark.image: 'maybe'; use auto, always or off"):
+        load_config({"HYPERTUNER_STORE": "/tmp/s"}).with_(spark_image="maybe")
+    with pytest.raises(ConfigError, match="spark.docker_image: .* is not an image name"):
+        load_config({"HYPERTUNER_STORE": "/tmp/s"}).with_(spark_docker_image="a b;rm -rf")
