@@ -5,6 +5,9 @@ experiment wrapper as the driver, in the ApplicationMaster's container. The snap
 from the store (HDFS) as a YARN archive, unpacked by the NodeManager; Spark's own jars are never
 uploaded per application (``spark.yarn.jars=local:...`` points at the jars installed on every
 node, here pyspark's); Python resolves through ``PYSPARK_PYTHON`` and the AM's environment.
+A run whose project names its environment ships a build image instead
+(:mod:`workbench_plugin.build_image`: ``--archives <image>#env``, ``./env/bin/python``, Spark's
+jars as ``spark.yarn.archive``, all uploaded to the store once).
 The engine id is ``yarn:<application id>``; state, kill and usage come from the
 ResourceManager.
 
