@@ -88,10 +88,13 @@ def test_a_project_venv_runs_on_yarn_from_its_image_uploaded_once(
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "1 succeeded" in first.stdout, first.stdout[-3000:] + first.stderr[-3000:]
     assert "build image: packing" in first.stderr and "build image: uploaded in" in first.stderr, first.stderr[-3000:]
+    # Spark's jars travel from the store too (spark.yarn.archive): the node needs no Spark
+    assert re.search(r"spark jars: spark-[0-9a-f]{24} [\d.]+ MB uploaded", first.stderr), first.stderr[-3000:]
 
     store = Store(yarn["HYPERTUNER_STORE"])
     images = store.fs.listdir(IMAGE_FOLDER)
-    assert len(images) == 2 and images[0].endswith(".json") or images[1].endswith(".json"), images
+    assert len([n for n in images if n.startswith("env-")]) == 2, images  # the archive and its record
+    assert len([n for n in images if n.startswith("spark-")]) == 1, images
     index = index_of(yarn, "probe")
     [run_id] = index.runs
     [exp] = index.runs[run_id].experiments
@@ -109,7 +112,8 @@ def test_a_project_venv_runs_on_yarn_from_its_image_uploaded_once(
     second = hypertuner(yarn, "run", "x=2", "--project", str(project))
     second_seconds = time.monotonic() - started
     assert second.returncode == 0 and "1 succeeded" in second.stdout, second.stdout[-3000:] + second.stderr[-3000:]
-    assert "nothing to upload" in second.stderr and "build image: packing" not in second.stderr, second.stderr[-3000:]
+    assert "build image: packing" not in second.stderr and "spark jars: packing" not in second.stderr
+    assert second.stderr.count("nothing to upload") == 2, second.stderr[-3000:]
     assert store.fs.listdir(IMAGE_FOLDER) == images
     print(f"\nbuild image: first run {first_seconds:.1f} s, second run {second_seconds:.1f} s; "
-          + " | ".join(line for line in first.stderr.splitlines() if line.startswith("build image:")))
+          + " | ".join(line for line in first.stderr.splitlines() if line.startswith(("build image:", "spark jars:"))))
