@@ -91,7 +91,7 @@ def plan_batch(config: Config, store: Store, settings: ProjectSettings, spec: Se
         store, settings.root, max_file_bytes=int(config.max_file_mb * 1024 * 1024),
         exclude=(config.store_path,),
     )
-    flags = snapshot_flags(store, snapshot, settings.root, settings.script, settings.interpreter)
+    flags = snapshot_flags(store, snapshot, settings.root, settings.script, settings.run_interpreter)
     checked = check_spec(spec, flags, settings.flag_style, script=settings.script)  # SpecError: nothing queued
     for warning in checked.warnings:
         print(f"hypertuner: warning: {warning}", file=sys.stderr, flush=True)

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -67,7 +68,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "server": {"host": "127.0.0.1", "port": 5006, "user": "", "password": "", "password_hash": ""},
     "spark": {"master": "yarn", "deploy_mode": "", "submit": "", "python": "", "driver_memory": "512m",
               "executor_memory": "512m", "packing": "none", "home": "", "java_home": "", "local_ip": "",
-              "conf": {}},
+              "image": "auto", "docker_image": "", "conf": {}},
     "yarn": {"rm_url": "", "hadoop_conf_dir": "", "max_running": 0},
     "hdfs": {"webhdfs_url": "", "user": ""},
     "security": {"auth": "none", "principal": "", "keytab": "", "krb5_conf": "", "ca_bundle": "",
@@ -269,6 +270,10 @@ class Config:
     spark_home: str = ""
     java_home: str = ""
     spark_local_ip: str = ""
+    #: Build images on YARN (``spark.image``): "auto", "always" or "off" (:mod:`workbench_plugin.build_image`).
+    spark_image: str = "auto"
+    #: A Docker image the YARN containers run in (``spark.docker_image``); set, no build image is made.
+    spark_docker_image: str = ""
     webhdfs_url: str = ""
     hdfs_user: str = ""
     #: How HDFS, the ResourceManager, spark-submit and the dashboard authenticate (``[security]``).
@@ -306,6 +311,12 @@ class Config:
                               "characters; use a plain login name")
         if self.packing not in PACKINGS:
             raise ConfigError(f"spark.packing: {self.packing!r}; use one of {', '.join(PACKINGS)}")
+        if self.spark_image not in ("auto", "always", "off"):
+            raise ConfigError(f"spark.image: {_short(self.spark_image)}; use auto, always or off")
+        if self.spark_docker_image and (len(self.spark_docker_image) > 512
+                                        or not re.fullmatch(r"[\w./:@-]+", self.spark_docker_image)):
+            raise ConfigError(f"spark.docker_image: {_short(self.spark_docker_image)} is not an image name; "
+                              "give one like registry.example.com/team/train:1.4")
         if self.spark_deploy_mode not in ("", "cluster", "client"):
             raise ConfigError(f"spark.deploy_mode: {self.spark_deploy_mode!r}; use cluster, client or leave it empty")
         HdfsSettings(webhdfs_url=self.webhdfs_url, user=self.hdfs_user)  # validates the [hdfs] settings
@@ -520,6 +531,8 @@ def load_config(
         spark_home=merged["spark"]["home"],
         java_home=merged["spark"]["java_home"],
         spark_local_ip=merged["spark"]["local_ip"],
+        spark_image=merged["spark"]["image"],
+        spark_docker_image=merged["spark"]["docker_image"],
         webhdfs_url=merged["hdfs"]["webhdfs_url"],
         hdfs_user=merged["hdfs"]["user"],
         security=SecuritySettings(**merged["security"]),

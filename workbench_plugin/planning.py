@@ -74,7 +74,7 @@ class Plan:
         return sum(1 for e in self.experiments if e.status == status)
 
     def command(self, exp: ProposedExperiment) -> str:
-        return render_command(exp.argv, interpreter=shown_interpreter(self.settings.interpreter))
+        return render_command(exp.argv, interpreter=shown_interpreter(self.settings.run_interpreter))
 
 
 def shown_interpreter(interpreter: str) -> str:
@@ -309,7 +309,7 @@ def launch(
         created=time.time(),
         author=getpass.getuser(),
         script=plan.settings.script,
-        interpreter=plan.settings.interpreter,
+        interpreter=plan.settings.run_interpreter,
         flag_style=plan.settings.flag_style,
         spec=dict(plan.spec.sources),
         scales=dict(plan.spec.scales),
