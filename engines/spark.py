@@ -100,10 +100,12 @@ class SparkEngine(EngineBase):
         self.deploy_mode = deploy_mode or ("cluster" if self.yarn else "client")
         if self.deploy_mode not in ("cluster", "client"):
             raise ConfigError(f"spark.deploy_mode: {deploy_mode!r}; use cluster or client")
-        if self.yarn and not rm_url:
-            raise ConfigError("yarn.rm_url: empty; set HYPERTUNER_YARN_RM to the ResourceManager, as in http://rm:8088")
-        self.rm_url = rm_url
-        self.rm = ResourceManagerClient(rm_url) if self.yarn else None
+        hdfs = hdfs or HdfsSettings()
+        # yarn.rm_url may name several RMs; empty, they come from hadoop_conf_dir's yarn-site.xml
+        # (the client says in one line when neither names one)
+        self.rm = ResourceManagerClient(rm_url, security=hdfs.security, hadoop_conf_dir=hadoop_conf_dir) \
+            if self.yarn else None
+        self.rm_url = rm_url or (";".join(self.rm.urls) if self.rm else "")
         self.accounts_usage = self.yarn
         self.fixed_slots = slots
         self.work_dir = work_dir
@@ -118,7 +120,7 @@ class SparkEngine(EngineBase):
         self.hadoop_conf_dir = hadoop_conf_dir
         self.java_home = java_home
         self.local_ip = local_ip
-        self.hdfs = hdfs or HdfsSettings()
+        self.hdfs = hdfs
         self.log_dir = log_dir
         if self.yarn and submitting and not self.hadoop_conf_dir:
             raise ConfigError("yarn.hadoop_conf_dir: empty; spark-submit --master yarn needs the cluster's "
