@@ -21,6 +21,7 @@ from yarn_api_client.resource_manager import ResourceManager
 from workbench_plugin._exceptions import ConfigError, EngineError
 from workbench_plugin.config import SecuritySettings
 from workbench_plugin.hadoop_conf import resourcemanager_urls, split_urls
+from workbench_plugin.kerberos import http_auth, http_session
 
 __all__ = ["AppReport", "ClusterResources", "QueueResources", "ResourceManagerClient", "TERMINAL_YARN_STATES"]
 
@@ -141,16 +142,13 @@ class ResourceManagerClient:
         return self._active or self.urls[0]
 
     def _auth(self) -> Any:
-        from workbench_plugin.kerberos import http_auth
-
         return http_auth(self.security)
 
     def _find_active(self, auth: Any) -> str:
         """The first RM that answers and is not a standby; one line naming every RM tried when none."""
         tried: list[str] = []
-        with requests.Session() as session:
+        with http_session(self.security) as session:
             session.auth = auth
-            session.verify = self.security.verify
             for url in self.urls:
                 try:
                     response = session.get(f"{url}/ws/v1/cluster/info", timeout=self.timeout)
@@ -179,6 +177,9 @@ class ResourceManagerClient:
             try:
                 self._rm = ResourceManager(service_endpoints=[active], timeout=self.timeout, auth=auth,
                                            verify=self.security.verify)
+                session = http_session(self.security)  # its own would let $REQUESTS_CA_BUNDLE win
+                session.auth = auth
+                self._rm.session = session
             except requests.RequestException as exc:
                 raise self._unreachable(exc, active) from exc
             except Exception as exc:  # yarn-api-client raises a plain Exception when no RM is active

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+import requests
+
 from workbench_plugin._exceptions import KerberosError
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 
     from workbench_plugin.config import SecuritySettings
 
-__all__ = ["INSTALL_HINT", "KerberosError", "http_auth", "login", "requests_kerberos"]
+__all__ = ["INSTALL_HINT", "KerberosError", "http_auth", "http_session", "login", "requests_kerberos"]
 
 #: How to get the optional Kerberos dependencies.
 INSTALL_HINT = "pip install 'hypertuner[kerberos]' (requests-kerberos, gssapi; needs MIT krb5's libkrb5-dev)"
@@ -91,6 +93,29 @@ def _no_ticket(security: SecuritySettings, exc: BaseException | None) -> str:
         return (f"security.keytab: no Kerberos ticket for {who} from {security.keytab[:200]}{detail}; "
                 "check that the keytab holds the principal (klist -kt) and that the KDC is reachable")
     return f"security: no Kerberos ticket for {who}{detail}; run kinit {who} or set security.keytab"
+
+
+class _Session(requests.Session):
+    """A session whose ``verify`` is what it says: plain requests lets ``$REQUESTS_CA_BUNDLE`` /
+    ``$CURL_CA_BUNDLE`` replace a session's CA bundle on every request (psf/requests#3829)."""
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:
+        settings: dict[str, Any] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None:
+            settings["verify"] = self.verify
+        return settings
+
+
+def http_session(security: SecuritySettings, *, auth: bool = False) -> requests.Session:
+    """One ``requests.Session`` for the cluster's REST APIs: ``verify`` from ``security.verify``
+    (a CA bundle or whether to verify), proxies from the environment as requests reads them, and
+    with ``auth`` SPNEGO when ``security.auth`` is kerberos."""
+    session = _Session()
+    session.verify = security.verify
+    if auth:
+        session.auth = http_auth(security)
+    return session
 
 
 def http_auth(security: SecuritySettings) -> AuthBase | None:

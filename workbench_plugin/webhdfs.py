@@ -71,10 +71,10 @@ class _Attempts(threading.local):
         self.tried: list[tuple[str, str]] = []
 
 
-class _Tracking:
-    """Mixed into HdfsCLI's clients: the delegation-token operations HdfsCLI lacks (its metaclass
-    turns each :class:`_Request` into a handler named after the attribute), and a record of each
-    NameNode's failure, for one message naming every NameNode tried."""
+class _Tracking(Client):
+    """Mixed into HdfsCLI's clients: the delegation-token operations HdfsCLI lacks (a Client
+    itself, so that HdfsCLI's metaclass turns each :class:`_Request` into a handler named after the
+    attribute), and a record of each NameNode's failure, for one message naming every one tried."""
 
     _get_delegation_token = _Request("GET")
     _renew_delegation_token = _Request("PUT")
@@ -85,15 +85,15 @@ class _Tracking:
     def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         host = next((u for u in self.urls if url.startswith(u.rstrip("/") + "/")), None)
         try:
-            response: requests.Response = super()._request(method, url, **kwargs)  # type: ignore[misc]
+            response: requests.Response = super()._request(method, url, **kwargs)
         except requests.RequestException as exc:
             if host:
                 self.attempts.tried.append((host, _reason(exc)))
             raise
-        if host and response.status_code == 403 and _remote_exception(response) in ("StandbyException",
-                                                                                     "RetriableException"):
-            self.attempts.tried.append((host, "standby" if "Standby" in _remote_exception(response) else
-                                        "retriable"))
+        if host and response.status_code == 403:
+            remote = _remote_exception(response)
+            if "StandbyException" in remote or "RetriableException" in remote:
+                self.attempts.tried.append((host, "standby" if "StandbyException" in remote else "retry later"))
         return response
 
 
@@ -107,8 +107,9 @@ class _TokenClient(_Tracking, TokenClient):
 
 def _client(urls: tuple[str, ...], user: str, security: SecuritySettings) -> Client:
     """The HdfsCLI client the settings call for, on one configured session."""
-    session = requests.Session()
-    session.verify = security.verify
+    from workbench_plugin.kerberos import http_session
+
+    session = http_session(security)  # KerberosClient adds its own SPNEGO auth
     common: dict[str, Any] = {"timeout": TIMEOUT, "session": session}
     url = ";".join(urls)
     client: Client
