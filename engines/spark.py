@@ -333,7 +333,8 @@ class SparkEngine(EngineBase):
         """On YARN the ResourceManager's cluster resources and queues; else this machine's."""
         if self.rm is not None:
             res = self.rm.resources()
-            return Resources(engine=self.name, where=self.rm_url, slots=self._yarn_slots(res.total_mb), cluster=res)
+            return Resources(engine=self.name, where=self.rm.active_url, slots=self._yarn_slots(res.total_mb),
+                             cluster=res)
         return Resources(engine=self.name, where=f"Spark master {self.master} on this machine",
                          slots=self.capacity().slots, cores=os.cpu_count() or 1, memory_gib=machine_memory_gib())
 

@@ -129,3 +129,17 @@ def test_no_kerberos_ticket_is_one_line_with_the_fix(tmp_path: Path, monkeypatch
                                    "alice@EXAMPLE.COM or set security.keytab")
     with pytest.raises(KerberosError, match=r"^security.keytab: '/nonexistent.keytab' is not a file"):
         login(SecuritySettings(auth="kerberos", principal="alice@EXAMPLE.COM", keytab="/nonexistent.keytab"))
+
+
+def test_spark_on_yarn_takes_the_resourcemanagers_of_yarn_site_when_rm_url_is_empty(tmp_path: Path) -> None:
+    from engines.spark import SparkEngine
+    from workbench_plugin.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    with pytest.raises(ConfigError, match=r"^yarn.rm_url: empty and .*yarn-site.xml names none; set"):
+        SparkEngine(store, master="yarn", rm_url="", spark_submit="/bin/false", hadoop_conf_dir=str(tmp_path))
+    site(tmp_path, "yarn-site.xml", {"yarn.resourcemanager.webapp.address": "rm.example:8088"})
+    security = SecuritySettings(ca_bundle="/etc/ca.pem")
+    engine = SparkEngine(store, master="yarn", rm_url="", spark_submit="/bin/false", hadoop_conf_dir=str(tmp_path),
+                         hdfs=HdfsSettings(security=security))
+    assert engine.rm is not None and engine.rm.urls == ("http://rm.example:8088",) and engine.rm.security == security
