@@ -45,6 +45,8 @@ __all__ = ["DelegationToken", "WebHDFSFileSystem", "webhdfs_for"]
 TIMEOUT = 30.0
 #: Where failovers are told.
 log = logging.getLogger("hypertuner.store")
+# HdfsCLI logs each request and "No reachable host"; our one-line errors say it once.
+logging.getLogger("hdfs").addHandler(logging.NullHandler())
 #: A delegation token file longer than this is not a token.
 MAX_TOKEN_CHARS = 64 * 1024
 #: Remote exceptions that mean "not now" (safe mode after a restart, a standby NameNode, overload).
@@ -203,7 +205,11 @@ class WebHDFSFileSystem:
                                    "is signed by a private CA, set security.ca_bundle to its PEM file") from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise StoreUnavailable(self._none_answered(attempts, exc)) from exc
-        except requests.RequestException as exc:  # a reply cut short, a bad redirect
+        except requests.RequestException as exc:  # a reply cut short, a bad redirect, SPNEGO failed
+            if type(exc).__name__ == "KerberosExchangeError":
+                raise StoreError(f"store: Kerberos authentication to {self.active_url} failed "
+                                 f"({_first_line(exc)}); check the ticket (klist) or security.keytab and that "
+                                 "the NameNode's HTTP principal exists") from exc
             raise StoreUnavailable(f"store: WebHDFS {op} of {shown} on {self.active_url} failed "
                                    f"({_reason(exc)})") from exc
         except HdfsError as exc:
