@@ -47,7 +47,7 @@ def _principal(security: SecuritySettings) -> Any:
     if security.keytab:
         import spnego
 
-        return spnego.KerberosKeytab(keytab=security.keytab, principal=security.principal)
+        return spnego.KerberosKeytab(keytab=os.path.abspath(security.keytab), principal=security.principal)
     return security.principal or None
 
 
@@ -61,6 +61,9 @@ def login(security: SecuritySettings) -> None:
     import gssapi.exceptions
 
     who = security.principal or "your principal"
+    if security.krb5_conf and os.environ.get("KRB5_CONFIG") != security.krb5_conf:
+        # MIT krb5 reads its configuration file from this variable only, when a context starts
+        os.environ["KRB5_CONFIG"] = security.krb5_conf
     if security.keytab and not os.path.isfile(security.keytab):
         raise KerberosError(f"security.keytab: {security.keytab[:200]!r} is not a file; give the keytab "
                             f"that holds {who}")
@@ -68,8 +71,8 @@ def login(security: SecuritySettings) -> None:
         name = gssapi.Name(security.principal, gssapi.NameType.kerberos_principal) if security.principal else None
         if security.keytab:
             # MIT krb5 gets an initial ticket from the client keytab, into a private memory cache
-            creds = gssapi.Credentials(name=name, usage="initiate",
-                                       store={"client_keytab": security.keytab, "ccache": "MEMORY:hypertuner"})
+            creds = gssapi.Credentials(name=name, usage="initiate", store={
+                "client_keytab": os.path.abspath(security.keytab), "ccache": "MEMORY:hypertuner"})
         else:
             creds = gssapi.Credentials(name=name, usage="initiate")
         lifetime = creds.lifetime
@@ -84,10 +87,13 @@ def _no_ticket(security: SecuritySettings, exc: BaseException | None) -> str:
     detail = ""
     if exc is not None:
         text = " ".join(str(exc).split())
-        for marker in ("expired", "No Kerberos credentials available", "not found in keytab",
-                       "Cannot find KDC", "Cannot contact any KDC", "Client not found"):
+        for marker, said in (("expired", "expired"), ("No Kerberos credentials available", "no credentials"),
+                             ("No key table entry found", "not in the keytab"),
+                             ("Cannot find KDC", "no KDC for the realm"),
+                             ("Cannot contact any KDC", "cannot contact any KDC"),
+                             ("Client not found", "unknown to the KDC")):
             if marker.lower() in text.lower():
-                detail = f" ({marker.lower()})"
+                detail = f" ({said})"
                 break
     if security.keytab:
         return (f"security.keytab: no Kerberos ticket for {who} from {security.keytab[:200]}{detail}; "

@@ -143,3 +143,28 @@ def test_spark_on_yarn_takes_the_resourcemanagers_of_yarn_site_when_rm_url_is_em
     engine = SparkEngine(store, master="yarn", rm_url="", spark_submit="/bin/false", hadoop_conf_dir=str(tmp_path),
                          hdfs=HdfsSettings(security=security))
     assert engine.rm is not None and engine.rm.urls == ("http://rm.example:8088",) and engine.rm.security == security
+
+
+def test_a_keytab_login_that_cannot_get_a_ticket_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real keytab (MIT ktutil) and a krb5.conf whose KDC does not answer: the clients log in from
+    the keytab by themselves, and say in one line why they could not."""
+    import shutil
+    import subprocess
+
+    keytab, conf = tmp_path / "alice.keytab", tmp_path / "krb5.conf"
+    ktutil = shutil.which("ktutil")
+    assert ktutil, "MIT krb5's ktutil is needed (apt-get install krb5-user)"
+    subprocess.run([ktutil], input=f"addent -password -p alice@EXAMPLE.COM -k 1 -e aes256-cts-hmac-sha1-96\n"
+                   f"secret\nwkt {keytab}\nquit\n", text=True, capture_output=True, timeout=30, check=True)
+    conf.write_text("[libdefaults]\n default_realm = EXAMPLE.COM\n dns_lookup_kdc = false\n"
+                    "[realms]\n EXAMPLE.COM = {\n  kdc = 127.0.0.1:1\n }\n")
+    monkeypatch.delenv("KRB5_CONFIG", raising=False)  # login sets it from security.krb5_conf; restored after
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / 'empty-cache'}")
+    # MIT krb5 says only "no credentials" for a principal the keytab lacks: the message's fix covers it
+    for principal, why in (("alice@EXAMPLE.COM", " (cannot contact any KDC)"), ("bob@EXAMPLE.COM", "")):
+        security = SecuritySettings(auth="kerberos", principal=principal, keytab=str(keytab), krb5_conf=str(conf))
+        with pytest.raises(KerberosError) as info:
+            WebHDFSFileSystem("http://nn:9870", "/x", user="alice", security=security)
+        assert str(info.value) == (f"security.keytab: no Kerberos ticket for {principal} from {keytab}{why}; "
+                                   "check that the keytab holds the principal (klist -kt) and that the KDC is "
+                                   "reachable")
