@@ -18,12 +18,17 @@ import requests
 from yarn_api_client.base import APIError
 from yarn_api_client.resource_manager import ResourceManager
 
-from workbench_plugin._exceptions import EngineError
+from workbench_plugin._exceptions import ConfigError, EngineError
+from workbench_plugin.config import SecuritySettings
+from workbench_plugin.hadoop_conf import resourcemanager_urls, split_urls
+from workbench_plugin.kerberos import http_auth, http_session
 
 __all__ = ["AppReport", "ClusterResources", "QueueResources", "ResourceManagerClient", "TERMINAL_YARN_STATES"]
 
 # yarn-api-client logs every failed attempt; our one-line EngineError says it once.
 logging.getLogger("yarn_api_client").addHandler(logging.NullHandler())
+#: Where a failover to another ResourceManager is told.
+log = logging.getLogger("hypertuner.engine")
 
 #: YARN application states after which nothing changes.
 TERMINAL_YARN_STATES = frozenset({"FINISHED", "FAILED", "KILLED"})
@@ -103,28 +108,90 @@ class AppReport:
 
 
 class ResourceManagerClient:
-    """``ResourceManagerClient("http://rm:8088")``; every call is one REST request."""
+    """``ResourceManagerClient("http://rm1:8088;http://rm2:8088")``; every call is one REST request.
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self.url = url.rstrip("/")
+    ``url`` names one ResourceManager or several (an HA pair, separated by ``;`` or ``,``); empty,
+    the addresses come from ``hadoop_conf_dir``'s yarn-site.xml. The first that answers
+    ``/ws/v1/cluster/info`` as active (or without an HA state) is used — :attr:`active_url`, logged
+    when it is not the first. ``security`` gives SPNEGO (``auth = kerberos``) and TLS verification.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 10.0, security: SecuritySettings | None = None,
+                 hadoop_conf_dir: str = "") -> None:
+        self.urls = tuple(split_urls(url)) or tuple(resourcemanager_urls(hadoop_conf_dir))
+        if not self.urls:
+            where = f"and {hadoop_conf_dir[:200]}/yarn-site.xml names none" if hadoop_conf_dir else \
+                "and yarn.hadoop_conf_dir is not set"
+            raise ConfigError(f"yarn.rm_url: empty {where}; set HYPERTUNER_YARN_RM to the ResourceManager, "
+                              "as in http://rm:8088 (several: http://rm1:8088;http://rm2:8088)")
+        for one in self.urls:
+            if not one.startswith(("http://", "https://")) or len(one) > 500 or not one.isprintable():
+                raise ConfigError(f"yarn.rm_url: {one[:200]!r} is not an HTTP address; write it like http://rm:8088")
+        self.url = self.urls[0]
         self.timeout = timeout
+        self.security = security or SecuritySettings()
         self._rm: ResourceManager | None = None
+        self._active = ""
 
     def __repr__(self) -> str:
-        return f"ResourceManagerClient({self.url!r})"
+        return f"ResourceManagerClient({';'.join(self.urls)!r})"
+
+    @property
+    def active_url(self) -> str:
+        """The ResourceManager in use (the first until one was found active)."""
+        return self._active or self.urls[0]
+
+    def _auth(self) -> Any:
+        return http_auth(self.security)
+
+    def _find_active(self, auth: Any) -> str:
+        """The first RM that answers and is not a standby; one line naming every RM tried when none."""
+        tried: list[str] = []
+        with http_session(self.security) as session:
+            session.auth = auth
+            for url in self.urls:
+                try:
+                    response = session.get(f"{url}/ws/v1/cluster/info", timeout=self.timeout)
+                except requests.RequestException as exc:
+                    tried.append(f"{url} ({_reason(exc)})")
+                    continue
+                state = ""
+                if response.status_code == 200:
+                    try:
+                        state = str((response.json().get("clusterInfo") or {}).get("haState") or "")
+                    except (ValueError, AttributeError):
+                        state = ""
+                if state and state != "ACTIVE":
+                    tried.append(f"{url} ({state.lower()})")
+                    continue
+                return url
+        if len(self.urls) == 1:
+            raise EngineError(f"YARN ResourceManager at {self.urls[0]} is unreachable "
+                              f"({tried[0].split(' (', 1)[1].rstrip(')')})")
+        raise EngineError(f"YARN ResourceManager: none answered as active (tried {', '.join(tried)})")
 
     def _client(self) -> ResourceManager:
         if self._rm is None:
+            auth = self._auth()
+            active = self._find_active(auth)
             try:
-                self._rm = ResourceManager(service_endpoints=[self.url], timeout=self.timeout)
+                self._rm = ResourceManager(service_endpoints=[active], timeout=self.timeout, auth=auth,
+                                           verify=self.security.verify)
+                session = http_session(self.security)  # its own would let $REQUESTS_CA_BUNDLE win
+                session.auth = auth
+                self._rm.session = session
             except requests.RequestException as exc:
-                raise self._unreachable(exc) from exc
+                raise self._unreachable(exc, active) from exc
             except Exception as exc:  # yarn-api-client raises a plain Exception when no RM is active
-                raise self._unreachable(exc) from exc
+                raise self._unreachable(exc, active) from exc
+            if active != self.urls[0] and active != self._active:
+                log.warning("YARN: using ResourceManager %s (%s did not answer as active)", active,
+                            ", ".join(u for u in self.urls if u != active))
+            self._active = active
         return self._rm
 
-    def _unreachable(self, exc: BaseException) -> EngineError:
-        return EngineError(f"YARN ResourceManager at {self.url} is unreachable ({_reason(exc)})")
+    def _unreachable(self, exc: BaseException, url: str = "") -> EngineError:
+        return EngineError(f"YARN ResourceManager at {url or self.active_url} is unreachable ({_reason(exc)})")
 
     def _get(self, what: str, call: Any, *args: Any) -> dict[str, Any]:
         rm = self._client()
@@ -134,7 +201,7 @@ class ResourceManagerClient:
             self._rm = None  # reconnect next time (the RM may come back, or fail over)
             raise self._unreachable(exc) from exc
         except APIError as exc:
-            raise EngineError(f"YARN ResourceManager at {self.url}: {what} failed ({_first_line(exc)})") from exc
+            raise EngineError(f"YARN ResourceManager at {self.active_url}: {what} failed ({_first_line(exc)})") from exc
 
     # ---- queries --------------------------------------------------------------------------
     def resources(self) -> ClusterResources:
@@ -160,7 +227,7 @@ class ResourceManagerClient:
             self._rm = None
             raise self._unreachable(exc) from exc
         except APIError as exc:
-            raise EngineError(f"YARN ResourceManager at {self.url}: listing applications failed "
+            raise EngineError(f"YARN ResourceManager at {self.active_url}: listing applications failed "
                               f"({_first_line(exc)})") from exc
         apps = (response.data.get("apps") or {}).get("app") or []
         return [AppReport.from_json(a) for a in apps]
@@ -197,6 +264,8 @@ def _queues(scheduler: dict[str, Any]) -> list[QueueResources]:
 
 def _reason(exc: BaseException) -> str:
     text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "TLS certificate not trusted; set security.ca_bundle to the PEM file of the CA that signed it"
     for marker in ("Connection refused", "Name or service not known", "timed out", "No active RMs found"):
         if marker in text:
             return "no active ResourceManager answered" if marker == "No active RMs found" else marker.lower()

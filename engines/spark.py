@@ -54,7 +54,7 @@ from workbench_plugin.build_image import (
     image_path,
     spark_archives,
 )
-from workbench_plugin.config import Config, HdfsSettings
+from workbench_plugin.config import Config, HdfsSettings, SecuritySettings
 from workbench_plugin.spark_settings import (
     OWNED_KEYS,
     RUN_MAX_RUNNING,
@@ -119,10 +119,12 @@ class SparkEngine(EngineBase):
         self.deploy_mode = deploy_mode or ("cluster" if self.yarn else "client")
         if self.deploy_mode not in ("cluster", "client"):
             raise ConfigError(f"spark.deploy_mode: {deploy_mode!r}; use cluster or client")
-        if self.yarn and not rm_url:
-            raise ConfigError("yarn.rm_url: empty; set HYPERTUNER_YARN_RM to the ResourceManager, as in http://rm:8088")
-        self.rm_url = rm_url
-        self.rm = ResourceManagerClient(rm_url) if self.yarn else None
+        hdfs = hdfs or HdfsSettings()
+        # yarn.rm_url may name several RMs; empty, they come from hadoop_conf_dir's yarn-site.xml
+        # (the client says in one line when neither names one)
+        self.rm = ResourceManagerClient(rm_url, security=hdfs.security, hadoop_conf_dir=hadoop_conf_dir) \
+            if self.yarn else None
+        self.rm_url = rm_url or (";".join(self.rm.urls) if self.rm else "")
         self.accounts_usage = self.yarn
         self.fixed_slots = slots
         self.work_dir = work_dir
@@ -138,7 +140,7 @@ class SparkEngine(EngineBase):
         self.hadoop_conf_dir = hadoop_conf_dir
         self.java_home = java_home
         self.local_ip = local_ip
-        self.hdfs = hdfs or HdfsSettings()
+        self.hdfs = hdfs
         self.log_dir = log_dir
         if self.yarn and submitting and not self.hadoop_conf_dir:
             raise ConfigError("yarn.hadoop_conf_dir: empty; spark-submit --master yarn needs the cluster's "
@@ -183,6 +185,7 @@ class SparkEngine(EngineBase):
         if self.hadoop_conf_dir:
             env["HADOOP_CONF_DIR"] = self.hadoop_conf_dir
             env["YARN_CONF_DIR"] = self.hadoop_conf_dir
+        env.update(kerberos_env(self.hdfs.security, env))
         if image:
             _without_checkout(env)
             if self._spark_libs is not None and "PYSPARK_ARCHIVES_PATH" not in env:
@@ -242,7 +245,9 @@ class SparkEngine(EngineBase):
                          "spark.yarn.submit.waitAppCompletion": "false"})
             for key in OWNED_KEYS.keys() - {"spark.yarn.tags", "spark.yarn.submit.waitAppCompletion"}:
                 conf.pop(key, None)
-        argv = [self.spark_submit, "--master", self.master, "--deploy-mode", self.deploy_mode, "--name", name]
+        conf.update(kerberos_java_conf(self.hdfs.security, conf))
+        argv = [self.spark_submit, "--master", self.master, "--deploy-mode", self.deploy_mode, "--name", name,
+                *kerberos_submit_args(self.hdfs.security)]
         for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]
         return argv
@@ -474,8 +479,8 @@ class SparkEngine(EngineBase):
         if self.rm is not None:
             res = self.rm.resources()
             queue = self.queue_slots(res)
-            return Resources(engine=self.name, where=self.rm_url, slots=self.fixed_slots or queue.slots, cluster=res,
-                             notes=(queue.describe(),))
+            return Resources(engine=self.name, where=self.rm.active_url, slots=self.fixed_slots or queue.slots,
+                             cluster=res, notes=(queue.describe(),))
         return Resources(engine=self.name, where=f"Spark master {self.master} on this machine",
                          slots=self.capacity().slots, cores=os.cpu_count() or 1, memory_gib=machine_memory_gib())
 
@@ -489,6 +494,47 @@ class SparkEngine(EngineBase):
             settled = report.terminal and time.time() * 1000 - report.finished_ms >= USAGE_SETTLE_SECONDS * 1000
             return report.usage() if settled else {}
         return {}
+
+
+# ---- Kerberos ([security] auth = "kerberos") -------------------------------------------------------
+#: The JVMs of a Spark application that talk to a Kerberized cluster: the driver (in cluster mode
+#: the application master), the executors, and in client mode the application master.
+_KRB5_JAVA_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions",
+                   "spark.yarn.am.extraJavaOptions")
+
+
+def kerberos_submit_args(security: SecuritySettings) -> list[str]:
+    """``--principal/--keytab`` when [security] names both: spark-submit logs in from the keytab,
+    ships it to the application master (which renews the delegation tokens of long runs). Without
+    them spark-submit uses the ticket cache (``kinit``; ``KRB5CCNAME`` is passed on as is)."""
+    if not security.kerberos or not (security.principal and security.keytab):
+        return []
+    return ["--principal", security.principal, "--keytab", security.keytab]
+
+
+def _krb5_option(security: SecuritySettings) -> str:
+    return f"-Djava.security.krb5.conf={security.krb5_conf}" if security.kerberos and security.krb5_conf else ""
+
+
+def kerberos_java_conf(security: SecuritySettings, conf: Mapping[str, str]) -> dict[str, str]:
+    """The ``extraJavaOptions`` that point Spark's JVMs at the cluster's krb5.conf (a JVM ignores
+    ``KRB5_CONFIG``), appended to what ``conf`` already sets."""
+    option = _krb5_option(security)
+    if not option:
+        return {}
+    return {key: f"{conf[key]} {option}" if conf.get(key) else option
+            for key in _KRB5_JAVA_KEYS if option not in conf.get(key, "")}
+
+
+def kerberos_env(security: SecuritySettings, env: Mapping[str, str]) -> dict[str, str]:
+    """spark-submit's own JVM: the krb5.conf option in ``SPARK_SUBMIT_OPTS`` (appended), and
+    ``KRB5_CONFIG`` for anything MIT-based it starts."""
+    option = _krb5_option(security)
+    if not option:
+        return {}
+    current = env.get("SPARK_SUBMIT_OPTS", "")
+    return {"KRB5_CONFIG": security.krb5_conf,
+            "SPARK_SUBMIT_OPTS": current if option in current else f"{current} {option}".strip()}
 
 
 def _merge_archives(*groups: list[str]) -> list[str]:

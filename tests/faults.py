@@ -84,6 +84,12 @@ class FaultyBackend:
 
         def request(method: str, url: str, **kwargs: Any) -> requests.Response:
             op = (kwargs.get("params") or {}).get("op")
+            if op is None and method == "PUT":  # HdfsCLI sends the data to the DataNode here
+                data = kwargs.pop("data", b"") or b""
+                if self.fail_now():
+                    real_request(method, url, data=data[: len(data) // 2], **kwargs)  # half of it got there
+                    raise requests.ConnectionError("Connection reset by peer")
+                return real_request(method, url, data=data, **kwargs)
             if op in ("CREATE", "RENAME") and self.fail_now():
                 if op == "RENAME" and self.rng.random() < 0.5:
                     real_request(method, url, **kwargs)

@@ -18,6 +18,7 @@ __all__ = [
     "ExperimentNotFound",
     "SnapshotError",
     "EngineError",
+    "KerberosError",
     "BatchTooLarge",
     "ArtifactError",
 ]
@@ -41,6 +42,11 @@ class ConfigError(HyperTunerError, ValueError):
 
 class StoreError(HyperTunerError, OSError):
     """The store could not be read or written."""
+
+
+class KerberosError(ConfigError):
+    """No usable Kerberos credentials (no ticket, an expired one, or a keytab that does not hold
+    the principal): the user must run kinit or configure a keytab."""
 
 
 class StoreUnavailable(StoreError):

@@ -190,6 +190,10 @@ class HdfsSettings:
     webhdfs_url: str = ""   # e.g. http://namenode:9870; empty: only webhdfs:// store URLs work
     user: str = ""          # empty: the login name
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    #: The cluster's configuration folder (``yarn.hadoop_conf_dir``, ``HADOOP_CONF_DIR``): resolves a
+    #: nameservice (``webhdfs://mycluster/path``) from its hdfs-site.xml. Not passed on by
+    #: :meth:`environment`: the engine sets HADOOP_CONF_DIR for child processes itself.
+    hadoop_conf_dir: str = ""
 
     def __post_init__(self) -> None:
         if self.webhdfs_url and not self.webhdfs_url.startswith(("http://", "https://")):
@@ -220,7 +224,7 @@ def hdfs_settings(environ: Mapping[str, str] | None = None) -> HdfsSettings:
     process."""
     env = os.environ if environ is None else environ
     return HdfsSettings(**{key: env.get(name, "") for key, name in _HDFS_ENV.items()},
-                        security=security_settings(env))
+                        security=security_settings(env), hadoop_conf_dir=env.get("HADOOP_CONF_DIR", ""))
 
 
 def fault_points(environ: Mapping[str, str] | None = None) -> frozenset[str]:
@@ -338,7 +342,8 @@ class Config:
 
     @property
     def hdfs(self) -> HdfsSettings:
-        return HdfsSettings(webhdfs_url=self.webhdfs_url, user=self.hdfs_user, security=self.security)
+        return HdfsSettings(webhdfs_url=self.webhdfs_url, user=self.hdfs_user, security=self.security,
+                            hadoop_conf_dir=self.hadoop_conf_dir)
 
     @property
     def effective_slots(self) -> int:

@@ -191,12 +191,12 @@ def filesystem_for(url: str, hdfs: HdfsSettings | None = None) -> FileSystem:
         scheme = url.split("://", 1)[0]
         if scheme == "file":
             return LocalFileSystem(url.split("://", 1)[1])
-        if scheme in ("hdfs", "webhdfs"):
+        if scheme in ("hdfs", "webhdfs", "swebhdfs"):
             from workbench_plugin.webhdfs import webhdfs_for
 
             return webhdfs_for(url, settings=hdfs)
         raise StoreError(
             f"store.url: scheme {scheme!r} in {url!r} is not supported; use a local folder, "
-            "webhdfs://HOST:PORT/PATH or hdfs://HOST:PORT/PATH"
+            "webhdfs://HOST:PORT/PATH, swebhdfs://HOST:PORT/PATH or hdfs://HOST:PORT/PATH"
         )
     return LocalFileSystem(url)

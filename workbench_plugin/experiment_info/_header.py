@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -168,7 +169,10 @@ def _files(entries: Any, limit: int) -> tuple[tuple[str, int], ...]:
 
 
 def _yarn_link(engine_id: str, rm_url: str) -> str:
+    """The RM's page of the application; with several RMs (``rm1;rm2``) the first's (a standby
+    RM's web UI redirects to the active one)."""
     app = engine_id.removeprefix("yarn:")
+    rm_url = re.split(r"[;,]", rm_url)[0].strip()
     if not rm_url or not app.startswith("application_") or not app.replace("_", "").isalnum():
         return ""
     return f"{rm_url.rstrip('/')}/cluster/app/{app}"
