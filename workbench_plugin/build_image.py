@@ -356,11 +356,8 @@ def build_image(
         where = store.fs.hdfs_path(image_path(image)) or f"{store.url}/{image_path(image)}"
         _say(progress, f"build image: uploading to {where} ...")
         start = time.monotonic()
-        with open(packed, "rb") as fh:
-            blob = fh.read()
-        # the archive first, then its record: a record always names an archive that is there
-        uploaded = store.fs.create_exclusive(image_path(image), blob)
-        del blob
+        # the archive first (streamed), then its record: a record always names an archive that is there
+        uploaded = store.fs.create_exclusive_file(image_path(image), packed)
         store.fs.create_exclusive(image_path(image).removesuffix(".tar.gz") + ".json",
                                   json.dumps(asdict(record), sort_keys=True).encode())
         took = time.monotonic() - start
@@ -448,8 +445,7 @@ def spark_archives(store: Store, spark_home: str | os.PathLike[str], *,
             for jar in jars:
                 zf.write(jar, jar.name)
         size = os.path.getsize(packed)
-        with open(packed, "rb") as fh:
-            uploaded = store.fs.create_exclusive(result.archive, fh.read())
+        uploaded = store.fs.create_exclusive_file(result.archive, packed)
     said = "uploaded" if uploaded else "stored by another gateway"
     _say(progress, f"spark jars: {ident} {size / 1e6:.1f} MB {said} in {time.monotonic() - start:.1f} s")
     return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import uuid
 from typing import TYPE_CHECKING, Protocol
 
@@ -39,6 +40,11 @@ class FileSystem(Protocol):
 
     def create_exclusive(self, path: str, data: bytes) -> bool:
         """Publish ``data`` at ``path`` unless it exists; True when this call created it."""
+        ...
+
+    def create_exclusive_file(self, path: str, source: str) -> bool:
+        """:meth:`create_exclusive` of the local file ``source``, streamed: a build image of a
+        gigabyte is never held in memory."""
         ...
 
     def listdir(self, path: str) -> list[str]:
@@ -93,7 +99,7 @@ class LocalFileSystem:
         except OSError as exc:
             raise StoreError(f"store: cannot read {self._abs(path)!r} ({exc.strerror})") from exc
 
-    def _publish(self, path: str, data: bytes) -> bool:
+    def _publish(self, path: str, data: bytes, source: str | None = None) -> bool:
         final = self._abs(path)
         folder, name = os.path.split(final)
         tmp = os.path.join(folder, f"{TMP_PREFIX}{name}.{uuid.uuid4().hex[:12]}")
@@ -101,7 +107,11 @@ class LocalFileSystem:
             try:
                 os.makedirs(folder, exist_ok=True)
                 with open(tmp, "xb") as fh:
-                    fh.write(data)
+                    if source is None:
+                        fh.write(data)
+                    else:
+                        with open(source, "rb") as src:
+                            shutil.copyfileobj(src, fh, 1 << 20)
                     fh.flush()
                     os.fsync(fh.fileno())
             except OSError as exc:
@@ -135,6 +145,9 @@ class LocalFileSystem:
 
     def create_exclusive(self, path: str, data: bytes) -> bool:
         return self._publish(path, data)
+
+    def create_exclusive_file(self, path: str, source: str) -> bool:
+        return self._publish(path, b"", source)
 
     def listdir(self, path: str) -> list[str]:
         try:

@@ -106,6 +106,11 @@ class PatientFileSystem:
         return self._retry(lambda: self.inner.create_exclusive(path, data),
                            after_failure=lambda: self._published(path, data))
 
+    def create_exclusive_file(self, path: str, source: str) -> bool:
+        # each attempt reads the file again; after a failure a retry finds the name taken (False):
+        # the callers (content-addressed images) need only that the file is there
+        return self._retry(lambda: self.inner.create_exclusive_file(path, source))
+
     def move(self, src: str, dst: str) -> None:
         def move() -> bool:
             self.inner.move(src, dst)

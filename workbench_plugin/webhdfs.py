@@ -28,7 +28,7 @@ import logging
 import posixpath
 import threading
 import uuid
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import requests
 from hdfs.client import Client, InsecureClient, TokenClient, _Request
@@ -254,7 +254,7 @@ class WebHDFSFileSystem:
             log.warning("store: using NameNode %s (%s did not answer as active)", active,
                         ", ".join(u for u in self.urls if u != active))
 
-    def _create(self, path: str, data: bytes, shown: str) -> None:
+    def _create(self, path: str, data: bytes | BinaryIO, shown: str) -> None:
         """CREATE in two steps: the NameNode answers with the DataNode URL, the data goes there."""
         first = self._call("PUT", path, "CREATE", ok=(307, 200), shown=shown, overwrite=False, noredirect=True)
         try:
@@ -290,13 +290,17 @@ class WebHDFSFileSystem:
             raise StoreUnavailable(f"store: reading {self._abs(path)} from {self.active_url} was cut short "
                                    f"({_reason(exc)})") from exc
 
-    def _publish(self, path: str, data: bytes) -> bool:
+    def _publish(self, path: str, data: bytes, source: str | None = None) -> bool:
         folder, name = posixpath.split(path)
         tmp = posixpath.join(folder, f"{TMP_PREFIX}{name}.{uuid.uuid4().hex[:12]}")
         shown = f"a file in {self._abs(folder)}"
         try:
             # a CREATE that failed half-way (DataNode full, reply lost) may have left the file
-            self._create(tmp, data, shown)
+            if source is None:
+                self._create(tmp, data, shown)
+            else:
+                with open(source, "rb") as stream:  # requests streams a file in chunks
+                    self._create(tmp, stream, shown)
             # the handler, not Client.rename, which raises one HdfsError for "exists" and for
             # every other refusal: {"boolean": false} is how HDFS says the name is taken
             response = self._call("PUT", tmp, "RENAME", shown=shown, destination=self._abs(path))
@@ -317,6 +321,9 @@ class WebHDFSFileSystem:
 
     def create_exclusive(self, path: str, data: bytes) -> bool:
         return self._publish(path, data)
+
+    def create_exclusive_file(self, path: str, source: str) -> bool:
+        return self._publish(path, b"", source)
 
     def listdir(self, path: str) -> list[str]:
         response = self._call("GET", path, "LISTSTATUS", ok=(200, 404))

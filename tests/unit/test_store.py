@@ -87,6 +87,20 @@ def test_files_are_never_rewritten(store: Store) -> None:
     assert store.fs.read_bytes("a/b.json") == b"1"
 
 
+def test_a_large_local_file_is_published_streamed_and_never_replaced(store: Store, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build images (hundreds of MB) are published from their file; reading it whole would fail here."""
+    source = tmp_path / "image.tar.gz"
+    payload = os.urandom(1 << 16) * 48  # 3 MiB, several chunks
+    source.write_bytes(payload)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} was read whole"))
+    assert store.fs.create_exclusive_file("images/env-1.tar.gz", str(source)) is True
+    source.write_bytes(b"other")
+    assert store.fs.create_exclusive_file("images/env-1.tar.gz", str(source)) is False
+    assert store.fs.read_bytes("images/env-1.tar.gz") == payload
+    assert store.fs.listdir("images") == ["env-1.tar.gz"]  # no temporary file left behind
+
+
 def test_claims_have_exactly_one_winner(store: Store) -> None:
     run = make_run(store)
     exp_id = f"{run.run_id}-000"
