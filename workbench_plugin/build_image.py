@@ -30,8 +30,9 @@ needed. :func:`describe_environment` says which kind an environment is, and the 
 "needs /path/python on every node" for a venv.
 
 The environment must also hold what the wrapper imports from outside the standard library
-(:data:`RUNTIME_REQUIREMENTS`: pyarrow, requests, pathspec, typing_extensions); a build names what
-is missing. ``pyspark`` itself comes from Spark's own archives (``PYSPARK_ARCHIVES_PATH``).
+(:data:`RUNTIME_REQUIREMENTS`: pyarrow, requests, pathspec, typing_extensions, and hdfs — HdfsCLI,
+through which the wrapper writes to an HDFS store); a build names what is missing. ``pyspark``
+itself comes from Spark's own archives (``PYSPARK_ARCHIVES_PATH``).
 
 Spark's own jars and Python archives (:func:`spark_archives`) are uploaded the same way, once, as
 ``images/spark-<hash>/`` (``spark.yarn.archive`` and ``PYSPARK_ARCHIVES_PATH`` point there), so
@@ -90,8 +91,9 @@ __all__ = [
 
 #: Where images live in the store.
 IMAGE_FOLDER = "images"
-#: Import names the container-side code needs from the environment (pyarrow: Parquet parts).
-RUNTIME_REQUIREMENTS = ("pyarrow", "requests", "pathspec", "typing_extensions")
+#: Import names the container-side code needs from the environment (pyarrow: Parquet parts; hdfs:
+#: HdfsCLI, the store's WebHDFS client, with its docopt and six).
+RUNTIME_REQUIREMENTS = ("pyarrow", "requests", "pathspec", "typing_extensions", "hdfs", "docopt", "six")
 #: The folder in the image's site-packages holding HyperTuner's container-side code.
 RUNTIME_DIR = "_hypertuner_runtime"
 _ROOT = Path(__file__).resolve().parents[1]

@@ -12,6 +12,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import sysconfig
 import time
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,10 @@ from workbench_plugin.store import Store
 
 pytestmark = pytest.mark.slow
 
-GATEWAY_SITE = next(Path("/work/main/.venv/lib").glob("python3.*/site-packages"))
+GATEWAY_SITE = Path(sysconfig.get_paths()["purelib"])  # the gateway's own environment
 #: The wrapper's requirements and theirs, as folders (or modules) in site-packages.
 COPIED = ("pyarrow", "requests", "urllib3", "idna", "charset_normalizer", "certifi", "pathspec",
-          "typing_extensions")
+          "typing_extensions", "hdfs", "docopt", "six")
 
 TRAIN = '''\
 import argparse, sys
@@ -44,7 +46,7 @@ print(f"loss={args.x / 2}")
 
 
 def make_project_venv(folder: Path) -> Path:
-    base = os.path.realpath("/work/main/.venv/bin/python")
+    base = os.path.realpath(sys.executable)
     subprocess.run([base, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
     site = next((folder / "lib").glob("python3.*/site-packages"))
     for name in COPIED:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from workbench_plugin.build_image import (
 from workbench_plugin.fs import LocalFileSystem
 from workbench_plugin.store import Experiment, Run, Store
 
-BASE_PYTHON = os.path.realpath("/work/main/.venv/bin/python")
+BASE_PYTHON = os.path.realpath(sys.executable)
 
 
 def make_venv(folder: Path) -> Path:
