@@ -30,6 +30,23 @@ def minicluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MiniCluste
         cluster.stop()
 
 
+@pytest.fixture(scope="module")
+def kerberized_minicluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MiniCluster]:
+    """The mini cluster in its Kerberized mode: its own KDC (MiniKdc, realm EXAMPLE.COM), Kerberos on
+    HDFS and YARN RPC, SPNEGO on WebHDFS and the ResourceManager's REST API. The test user is
+    ``cluster.user_principal`` with ``cluster.user_keytab``; clients use ``cluster.krb5_conf``.
+    Per module and always stopped; fails (never skips) with the reason and its log tail."""
+    workdir = tmp_path_factory.mktemp("kerberized-minicluster")
+    try:
+        cluster = MiniCluster.start(workdir, kerberos=True)
+    except MiniClusterError as exc:
+        pytest.fail(f"the Kerberized mini cluster did not start: {exc}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture(scope="session")
 def spark_standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Spark standalone cluster (one master, one worker with 2 cores) from pyspark's own Spark,

@@ -33,6 +33,17 @@ client_env` and :meth:`MiniCluster.spark_conf`):
   the driver and executors: when the hostname resolves to 127.0.0.1 Spark otherwise binds a
   non-loopback interface;
 - 512m driver (the application master in cluster mode) and executor memory, one executor.
+
+Kerberized mode, ``MiniCluster.start(workdir, kerberos=True)``: the same JVM also runs Hadoop's
+MiniKdc (realm ``EXAMPLE.COM``, TCP on 127.0.0.1), and HDFS RPC, data transfer (SASL), WebHDFS
+(SPNEGO), YARN RPC and the ResourceManager's REST API (SPNEGO) all require Kerberos. The cluster
+hands out a test user ``<login user>@EXAMPLE.COM`` with its own keytab (:attr:`MiniCluster.
+user_principal`, :attr:`MiniCluster.user_keytab`) and a krb5.conf for clients
+(:attr:`MiniCluster.krb5_conf`, also ``conf/krb5.conf``). :meth:`MiniCluster.client_env` then adds
+``KRB5_CONFIG`` and ``SPARK_SUBMIT_OPTS=-Djava.security.krb5.conf=...``, :meth:`MiniCluster.
+spark_conf` the same JVM option for the driver, the executors and the application master;
+spark-submit still needs ``--principal/--keytab`` or a ticket cache (``kinit``, ``KRB5CCNAME``).
+Why each Hadoop setting is there is written next to it in ``MiniCluster.java``.
 """
 
 from __future__ import annotations
@@ -84,6 +95,11 @@ JAVA_OPENS = tuple(
     )
 )
 JVM_HEAP = "-Xmx2g"
+#: MiniKdc refreshes the JDK's Kerberos configuration through sun.security.krb5.Config.
+KERBEROS_JAVA_OPTS = (
+    "--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+    "--add-opens=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+)
 
 BUILD_TIMEOUT = 900.0
 COMMAND_TIMEOUT = 180.0
@@ -236,6 +252,13 @@ class MiniCluster:
         self.webhdfs_url = f"http://127.0.0.1:{ports['nn-http-port']}"
         self.rm_url = f"http://127.0.0.1:{ports['rm-webapp-port']}"
         self.java_home = ""
+        # Kerberized mode (start(kerberos=True)); empty otherwise.
+        self.kerberos = False
+        self.realm = ""
+        self.krb5_conf = ""
+        self.user_principal = ""
+        self.user_keytab = ""
+        self.service_principal = ""
         self._process = process
         self._lines = lines
         self._reader = reader
@@ -253,10 +276,11 @@ class MiniCluster:
     # ---- start ---------------------------------------------------------------------------
     @classmethod
     def start(cls, workdir: Path, *, timeout: float = 300, nm_memory_mb: int = 8192, nm_vcores: int = 8,
-              rm_recovery: bool = True) -> MiniCluster:
+              rm_recovery: bool = True, kerberos: bool = False) -> MiniCluster:
         """Build if needed, start the JVM in ``workdir`` and wait until WebHDFS and the
         ResourceManager's REST API answer. ``rm_recovery`` keeps applications across
-        :meth:`stop_rm`/:meth:`start_rm`, as on a production cluster."""
+        :meth:`stop_rm`/:meth:`start_rm`, as on a production cluster. ``kerberos`` starts a KDC
+        and requires Kerberos everywhere (module docstring); then "answers" means answers 401."""
         workdir = Path(workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + timeout
@@ -264,7 +288,7 @@ class MiniCluster:
         lib = build()
         for attempt in range(3):
             cluster = cls._launch(workdir, java, lib, nm_memory_mb=nm_memory_mb, nm_vcores=nm_vcores,
-                                  rm_recovery=rm_recovery)
+                                  rm_recovery=rm_recovery, kerberos=kerberos)
             try:
                 cluster._await_ready(deadline, timeout)
                 return cluster
@@ -280,7 +304,7 @@ class MiniCluster:
 
     @classmethod
     def _launch(cls, workdir: Path, java: str, lib: Path, *, nm_memory_mb: int, nm_vcores: int,
-                rm_recovery: bool) -> MiniCluster:
+                rm_recovery: bool, kerberos: bool = False) -> MiniCluster:
         logs = workdir / "logs"
         logs.mkdir(exist_ok=True)
         ports = dict(zip(PORT_NAMES, _free_ports(len(PORT_NAMES)), strict=True))
@@ -292,6 +316,9 @@ class MiniCluster:
             "--nm-memory-mb", str(nm_memory_mb), "--nm-vcores", str(nm_vcores),
             "--rm-recovery", str(rm_recovery).lower(),
         ]
+        if kerberos:
+            command[2:2] = KERBEROS_JAVA_OPTS
+            command += ["--kerberos", "true"]
         java_home = _java_home(java)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HADOOP_", "YARN_", "SPARK_"))}
         # The NodeManager hands JAVA_HOME and HADOOP_CONF_DIR on to every container it launches.
@@ -319,7 +346,12 @@ class MiniCluster:
         info = json.loads(line.split(" ", 1)[1])
         self.hdfs_url, self.webhdfs_url, self.rm_url = info["hdfs_url"], info["webhdfs_url"], info["rm_url"]
         self.conf_dir = Path(info["conf_dir"])
-        while not (_answers(f"{self.webhdfs_url}/webhdfs/v1/?op=GETFILESTATUS")
+        if info.get("kerberos"):
+            self.kerberos = True
+            self.realm, self.krb5_conf = info["realm"], info["krb5_conf"]
+            self.user_principal, self.user_keytab = info["user_principal"], info["user_keytab"]
+            self.service_principal = info["service_principal"]
+        while not (self._answers(f"{self.webhdfs_url}/webhdfs/v1/?op=GETFILESTATUS")
                    and self._live_nodes() >= 1):
             if time.monotonic() > deadline:
                 raise self._error(f"WebHDFS ({self.webhdfs_url}) or the ResourceManager ({self.rm_url}) "
@@ -359,7 +391,24 @@ class MiniCluster:
         self._send(command)
         self._expect(f"OK {command}", time.monotonic() + timeout, what=f"acknowledge {command!r} in {timeout:.0f} s")
 
+    def _answers(self, url: str) -> bool:
+        """Whether ``url`` answers; on a Kerberized cluster a 401 (no ticket sent) counts."""
+        if not self.kerberos:
+            return _answers(url)
+        try:
+            _get_json(url, timeout=3.0)
+        except HTTPError as exc:
+            return exc.code == 401
+        except (OSError, ValueError):
+            return False
+        return True
+
     def _live_nodes(self) -> int:
+        if self.kerberos:
+            # The REST API wants a ticket; the JVM counts its nodes itself.
+            if not self._answers(f"{self.rm_url}/ws/v1/cluster/metrics"):
+                return 0
+            return int(self.status().get("live_nodes", 0))
         try:
             metrics = _get_json(f"{self.rm_url}/ws/v1/cluster/metrics", timeout=3.0)
         except (OSError, ValueError):
@@ -391,7 +440,7 @@ class MiniCluster:
     def _until_silent(self, url: str, what: str, command: str, timeout: float = 30) -> None:
         """Return once ``url`` no longer answers (a stopped service)."""
         deadline = time.monotonic() + timeout
-        while _answers(url):
+        while self._answers(url):
             if time.monotonic() > deadline:
                 raise self._error(f"{what} still answers {timeout:.0f} s after {command}")
             time.sleep(0.1)
@@ -411,6 +460,9 @@ class MiniCluster:
     def client_env(self) -> dict[str, str]:
         """Environment for clients of this cluster (spark-submit, hdfs tools): add it to os.environ."""
         env = {"HADOOP_CONF_DIR": str(self.conf_dir), "JAVA_HOME": self.java_home, "SPARK_LOCAL_IP": "127.0.0.1"}
+        if self.kerberos:
+            env["KRB5_CONFIG"] = self.krb5_conf
+            env["SPARK_SUBMIT_OPTS"] = f"-Djava.security.krb5.conf={self.krb5_conf}"
         home = spark_home()
         if home is not None:
             # spark-submit finds pyspark's own Spark; its Python archives are used in place, not uploaded.
@@ -438,6 +490,11 @@ class MiniCluster:
             "spark.yarn.appMasterEnv.SPARK_LOCAL_IP": "127.0.0.1",
             "spark.executorEnv.SPARK_LOCAL_IP": "127.0.0.1",
         }
+        if self.kerberos:
+            option = f"-Djava.security.krb5.conf={self.krb5_conf}"
+            for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions",
+                        "spark.yarn.am.extraJavaOptions"):
+                conf[key] = option
         home = spark_home()
         if home is not None:
             conf["spark.yarn.jars"] = f"local:{home}/jars/*"  # no jar upload per application
@@ -530,7 +587,7 @@ def _serve(args: argparse.Namespace) -> int:
     started = time.monotonic()
     print(f"mini cluster: starting in {args.dir} (first run builds it with Maven) ...", flush=True)
     try:
-        cluster = MiniCluster.start(Path(args.dir), timeout=args.timeout)
+        cluster = MiniCluster.start(Path(args.dir), timeout=args.timeout, kerberos=args.kerberos)
     except MiniClusterError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -546,7 +603,9 @@ def _serve(args: argparse.Namespace) -> int:
               f"  YARN RM    {cluster.rm_url}  (REST {cluster.rm_url}/ws/v1/cluster/metrics)\n"
               f"  logs       {cluster.workdir / 'logs'}\n"
               f"  export HADOOP_CONF_DIR={cluster.conf_dir}\n"
-              "Type stop-rm, start-rm or status; Ctrl-C stops the cluster.", flush=True)
+              + (f"  export KRB5_CONFIG={cluster.krb5_conf}; kinit -kt {cluster.user_keytab} "
+                 f"{cluster.user_principal}\n" if cluster.kerberos else "")
+              + "Type stop-rm, start-rm or status; Ctrl-C stops the cluster.", flush=True)
         for raw in sys.stdin:
             command = raw.strip()
             if not command:
@@ -584,6 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     start = sub.add_parser("start", help="build if needed, start, run in the foreground until Ctrl-C")
     start.add_argument("--dir", required=True, help="work folder: HDFS data, YARN dirs, conf/, logs/")
     start.add_argument("--timeout", type=float, default=300, help="seconds to wait for the start (300)")
+    start.add_argument("--kerberos", action="store_true", help="a Kerberized cluster with its own KDC (MiniKdc)")
     sub.add_parser("build", help="build the jars (Maven) and exit")
     args = parser.parse_args(argv)
     if args.command == "build":

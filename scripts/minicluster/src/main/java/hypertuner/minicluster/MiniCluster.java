@@ -14,12 +14,15 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileUtil;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
 import org.apache.hadoop.metrics2.lib.DefaultMetricsSystem;
+import org.apache.hadoop.minikdc.MiniKdc;
+import org.apache.hadoop.security.UserGroupInformation;
 import org.apache.hadoop.service.CompositeService;
 import org.apache.hadoop.service.Service;
 import org.apache.hadoop.yarn.conf.YarnConfiguration;
@@ -43,6 +46,10 @@ import org.apache.hadoop.yarn.server.resourcemanager.ResourceManager;
  * stdin means {@code stop}. The NameNode, like the ResourceManager, can be stopped and started
  * again on the same ports (its name folders kept) while the DataNode waits for it. Everything
  * else (Hadoop's logs) goes to the log file, never to stdout.
+ *
+ * <p>{@code --kerberos true} starts a Kerberized cluster instead: see {@link #startKdc()} for the
+ * KDC, the principals and keytabs, and {@link #secure(Configuration)} for the Hadoop settings it
+ * needed (and why). The default (open) mode is unchanged by that option's existence.
  */
 public final class MiniCluster {
 
@@ -52,7 +59,11 @@ public final class MiniCluster {
       + " --nn-port P --nn-http-port P --dn-port P --dn-http-port P --dn-ipc-port P"
       + " --rm-port P --rm-scheduler-port P --rm-tracker-port P --rm-admin-port P"
       + " --rm-webapp-port P --nm-port P --nm-localizer-port P --nm-webapp-port P"
-      + " [--nm-memory-mb 8192] [--nm-vcores 8] [--rm-recovery true|false] [--set key=value ...]";
+      + " [--nm-memory-mb 8192] [--nm-vcores 8] [--rm-recovery true|false]"
+      + " [--kerberos true|false] [--kerberos-user NAME] [--set key=value ...]";
+
+  /** The realm MiniKdc serves (its ORG_NAME.ORG_DOMAIN). */
+  static final String REALM = "EXAMPLE.COM";
 
   private final Map<String, String> opts;
   private final List<String[]> extra;
@@ -67,12 +78,22 @@ public final class MiniCluster {
   private volatile NodeManager nm;
   private boolean shutDown;
 
+  // Kerberized mode only (null otherwise).
+  private final boolean kerberos;
+  private MiniKdc kdc;
+  private String servicePrincipal;
+  private File serviceKeytab;
+  private String userPrincipal;
+  private File userKeytab;
+  private File clientKrb5Conf;
+
   private MiniCluster(Map<String, String> opts, List<String[]> extra, PrintStream proto) {
     this.opts = opts;
     this.extra = extra;
     this.proto = proto;
     this.workDir = new File(required("work-dir")).getAbsoluteFile();
     this.confDir = new File(required("conf-dir")).getAbsoluteFile();
+    this.kerberos = Boolean.parseBoolean(opts.getOrDefault("kerberos", "false"));
   }
 
   public static void main(String[] args) throws Exception {
@@ -156,6 +177,9 @@ public final class MiniCluster {
   void start() throws Exception {
     DefaultMetricsSystem.setMiniClusterMode(true);
     Files.createDirectories(confDir.toPath());
+    if (kerberos) {
+      startKdc();
+    }
     startHdfs();
     yarnConf = yarnConfiguration();
     startResourceManager();
@@ -168,7 +192,148 @@ public final class MiniCluster {
     Configuration conf = new Configuration();
     conf.set("hadoop.tmp.dir", new File(workDir, "tmp").getAbsolutePath());
     conf.set("hadoop.security.authentication", "simple");
+    if (kerberos) {
+      secure(conf);
+    }
     return conf;
+  }
+
+  // ---------------------------------------------------------------- Kerberos
+
+  /**
+   * MiniKdc (Apache Kerby) on 127.0.0.1, TCP, a free port, realm EXAMPLE.COM; then the principals
+   * and keytabs:
+   *
+   * <ul>
+   *   <li>ONE service principal {@code hdfs/localhost} for the NameNode, the DataNode, the
+   *       ResourceManager and the NodeManager. Every daemon's secure login
+   *       ({@code UserGroupInformation.loginUserFromKeytab}) replaces the JVM-wide login user, and
+   *       an RPC server presents the current login user as its principal in the SASL negotiation:
+   *       with separate rm/nm principals the NameNode would start presenting itself as rm/... once
+   *       the ResourceManager logged in, and HDFS clients (expecting hdfs/...) would refuse it. In
+   *       one JVM the daemons must share a principal (Hadoop's own SaslDataTransferTestCase and
+   *       MiniKdc-based YARN tests do the same). No _HOST in it: clients reach the daemons as
+   *       127.0.0.1, and _HOST would become whatever 127.0.0.1 reverse-resolves to.</li>
+   *   <li>{@code HTTP/localhost} and {@code HTTP/127.0.0.1} for SPNEGO, in the same keytab (the
+   *       NameNode's HTTP server logs in with dfs.namenode.keytab.file). Clients derive the SPNEGO
+   *       service principal from the URL's host (HTTP/127.0.0.1 for every URL this cluster hands
+   *       out); the servers use principal "*", which accepts every HTTP/ entry of the keytab.</li>
+   *   <li>{@code <user>@EXAMPLE.COM} (user = --kerberos-user, else the login user) with a keytab of
+   *       its own: the test user. auth_to_local maps it to {@code <user>}.</li>
+   * </ul>
+   *
+   * <p>MiniKdc writes a krb5.conf for this JVM and points java.security.krb5.conf at it (it needs
+   * java.security.jgss/sun.security.krb5 exported to refresh the JDK's Kerberos config). For
+   * clients (MIT kinit, gssapi/requests-kerberos, spark-submit's JVM) conf/krb5.conf is written:
+   * kdc = 127.0.0.1:port, TCP only (Kerby listens on TCP only, and MIT tries UDP first unless
+   * udp_preference_limit = 1), no DNS and no reverse DNS (so HTTP@127.0.0.1 stays HTTP/127.0.0.1).
+   */
+  private void startKdc() throws Exception {
+    File kdcDir = new File(workDir, "kdc");
+    FileUtil.fullyDelete(kdcDir);
+    Files.createDirectories(kdcDir.toPath());
+    Properties kdcConf = MiniKdc.createConf();
+    kdcConf.setProperty(MiniKdc.KDC_BIND_ADDRESS, HOST);
+    kdcConf.setProperty(MiniKdc.ORG_NAME, "EXAMPLE");
+    kdcConf.setProperty(MiniKdc.ORG_DOMAIN, "COM");
+    kdc = new MiniKdc(kdcConf, kdcDir);
+    kdc.start();
+    if (!REALM.equals(kdc.getRealm())) {
+      throw new IllegalStateException("MiniKdc serves realm " + kdc.getRealm() + ", expected " + REALM);
+    }
+    serviceKeytab = new File(kdcDir, "service.keytab");
+    kdc.createPrincipal(serviceKeytab, "hdfs/localhost", "HTTP/localhost", "HTTP/" + HOST);
+    servicePrincipal = "hdfs/localhost@" + REALM;
+    String user = opts.getOrDefault("kerberos-user", System.getProperty("user.name"));
+    userKeytab = new File(kdcDir, user + ".keytab");
+    kdc.createPrincipal(userKeytab, user);
+    userPrincipal = user + "@" + REALM;
+    clientKrb5Conf = new File(confDir, "krb5.conf");
+    String krb5 = "[libdefaults]\n"
+        + "  default_realm = " + REALM + "\n"
+        + "  udp_preference_limit = 1\n"
+        + "  dns_lookup_kdc = false\n"
+        + "  dns_lookup_realm = false\n"
+        + "  dns_canonicalize_hostname = false\n"
+        + "  rdns = false\n"
+        + "  forwardable = true\n"
+        + "  ticket_lifetime = 24h\n"
+        + "  renew_lifetime = 7d\n"
+        + "\n[realms]\n"
+        + "  " + REALM + " = {\n"
+        + "    kdc = " + HOST + ":" + kdc.getPort() + "\n"
+        + "  }\n"
+        + "\n[domain_realm]\n"
+        + "  localhost = " + REALM + "\n"
+        + "  " + HOST + " = " + REALM + "\n";
+    Files.write(clientKrb5Conf.toPath(), krb5.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** Maps {@code x@EXAMPLE.COM} and {@code x/host@EXAMPLE.COM} to {@code x}. */
+  static final String AUTH_TO_LOCAL = "RULE:[1:$1@$0](.*@" + REALM.replace(".", "\\.") + ")s/@.*//\n"
+      + "RULE:[2:$1@$0](.*@" + REALM.replace(".", "\\.") + ")s/@.*//\n"
+      + "DEFAULT";
+
+  /**
+   * The Kerberos settings every daemon of this JVM shares (HDFS and YARN confs both start here:
+   * the ResourceManager renews HDFS delegation tokens and the NodeManager localizes from HDFS, so
+   * they need the HDFS principals and the data transfer protection too).
+   */
+  private void secure(Configuration conf) {
+    String keytab = serviceKeytab.getAbsolutePath();
+    conf.set("hadoop.security.authentication", "kerberos");
+    conf.set("hadoop.security.auth_to_local", AUTH_TO_LOCAL);
+    // HDFS RPC: the shared service principal (see startKdc).
+    conf.set("dfs.namenode.kerberos.principal", servicePrincipal);
+    conf.set("dfs.namenode.keytab.file", keytab);
+    conf.set("dfs.datanode.kerberos.principal", servicePrincipal);
+    conf.set("dfs.datanode.keytab.file", keytab);
+    // Required: a secure DataNode refuses to start without block access tokens.
+    conf.setBoolean("dfs.block.access.token.enable", true);
+    // Without root and privileged ports (SecureDataNodeStarter), a secure DataNode needs SASL on
+    // its data transfer port; clients need the same setting (written to the client hdfs-site),
+    // else they refuse an unprivileged DataNode port. MiniDFSCluster also skips its privileged-port
+    // setup only when this is set.
+    conf.set("dfs.data.transfer.protection", "authentication");
+    // SASL data transfer normally also demands dfs.http.policy=HTTPS_ONLY (DataNode.
+    // checkSecureConfig); this flag skips that check so WebHDFS stays plain HTTP with SPNEGO.
+    conf.setBoolean("ignore.secure.ports.for.testing", true);
+    conf.set("dfs.http.policy", "HTTP_ONLY");
+    // WebHDFS behind SPNEGO; "*" = every HTTP/ principal of the keytab (see startKdc). The
+    // NameNode's internal SPNEGO principal defaults to this one.
+    conf.set("dfs.web.authentication.kerberos.principal", "*");
+    conf.set("dfs.web.authentication.kerberos.keytab", keytab);
+    // Surprise: since Hadoop 3.2.1 (HADOOP-16314) the NameNode replaces the filter initializers
+    // with its AuthFilterInitializer, which follows hadoop.http.authentication.type: with the
+    // default "simple" WebHDFS answers every request 403 "Security enabled but user not
+    // authenticated by filter", ticket or not. So the HTTP servers' global authentication is
+    // Kerberos too (the ResourceManager's REST API reads the same keys, see secureYarnWeb).
+    conf.set("hadoop.http.authentication.type", "kerberos");
+    conf.set("hadoop.http.authentication.kerberos.principal", "*");
+    conf.set("hadoop.http.authentication.kerberos.keytab", keytab);
+    conf.setBoolean("hadoop.http.authentication.simple.anonymous.allowed", false);
+    // YARN: the same service principal (see startKdc).
+    conf.set("yarn.resourcemanager.principal", servicePrincipal);
+    conf.set("yarn.resourcemanager.keytab", keytab);
+    conf.set("yarn.nodemanager.principal", servicePrincipal);
+    conf.set("yarn.nodemanager.keytab", keytab);
+    // The web apps' own SPNEGO filter (internal servlets) logs in at start: without a principal
+    // and keytab it fails the ResourceManager's web app.
+    conf.set("yarn.resourcemanager.webapp.spnego-principal", "*");
+    conf.set("yarn.resourcemanager.webapp.spnego-keytab-file", keytab);
+    conf.set("yarn.nodemanager.webapp.spnego-principal", "*");
+    conf.set("yarn.nodemanager.webapp.spnego-keytab-file", keytab);
+  }
+
+  /**
+   * The ResourceManager's REST API behind SPNEGO: Hadoop's AuthenticationFilterInitializer with
+   * type kerberos, which the ResourceManager swaps for its RMAuthenticationFilterInitializer
+   * (Kerberos or an RM delegation token); the hadoop.http.authentication.* keys come from
+   * {@link #secure}. Set on the YARN configuration only: the initializer applies to every
+   * HttpServer2 built from a configuration that carries it (the DataNode's web UI too).
+   */
+  private void secureYarnWeb(Configuration conf) {
+    conf.set("hadoop.http.filter.initializers", "org.apache.hadoop.security.AuthenticationFilterInitializer");
   }
 
   private void startHdfs() throws IOException {
@@ -258,6 +423,10 @@ public final class MiniCluster {
       conf.setBoolean("yarn.resourcemanager.work-preserving-recovery.enabled", true);
       conf.setLong("yarn.resourcemanager.work-preserving-recovery.scheduling-wait-ms", 2000);
     }
+    if (kerberos) {
+      secureYarnWeb(conf);
+      UserGroupInformation.setConfiguration(conf);
+    }
     applyExtra(conf);
     return conf;
   }
@@ -341,7 +510,10 @@ public final class MiniCluster {
   private void writeClientConf() throws IOException {
     Configuration core = new Configuration(false);
     core.set("fs.defaultFS", hdfsUrl());
-    core.set("hadoop.security.authentication", "simple");
+    core.set("hadoop.security.authentication", kerberos ? "kerberos" : "simple");
+    if (kerberos) {
+      core.set("hadoop.security.auth_to_local", AUTH_TO_LOCAL);
+    }
     writeXml(core, "core-site.xml");
 
     Configuration hdfs = new Configuration(false);
@@ -351,6 +523,15 @@ public final class MiniCluster {
     hdfs.set("dfs.replication", "1");
     hdfs.set("dfs.blocksize", "16m");
     hdfs.set("dfs.permissions.enabled", "false");
+    if (kerberos) {
+      for (String key : new String[] {
+          "dfs.namenode.kerberos.principal", "dfs.datanode.kerberos.principal",
+          "dfs.block.access.token.enable", "dfs.data.transfer.protection", "dfs.http.policy"}) {
+        hdfs.set(key, yarnConf.get(key));
+      }
+      // Clients check a NameNode's principal against this pattern.
+      hdfs.set("dfs.namenode.kerberos.principal.pattern", "*");
+    }
     writeXml(hdfs, "hdfs-site.xml");
 
     Configuration yarn = new Configuration(false);
@@ -365,6 +546,11 @@ public final class MiniCluster {
     // Clients (spark-submit, the gateway, Spark's AM) ride out a ResourceManager restart.
     yarn.set("yarn.resourcemanager.connect.max-wait.ms", "120000");
     yarn.set("yarn.resourcemanager.connect.retry-interval.ms", "1000");
+    if (kerberos) {
+      // spark-submit names the RM principal as the renewer of the HDFS delegation tokens it gets.
+      yarn.set("yarn.resourcemanager.principal", servicePrincipal);
+      yarn.set("yarn.nodemanager.principal", servicePrincipal);
+    }
     writeXml(yarn, "yarn-site.xml");
   }
 
@@ -436,6 +622,17 @@ public final class MiniCluster {
     info.put("nn_running", nameNodeUp);
     info.put("live_nodes", liveNodes());
     info.put("pid", ProcessHandle.current().pid());
+    info.put("kerberos", kerberos);
+    if (kerberos) {
+      info.put("realm", REALM);
+      info.put("kdc", HOST + ":" + kdc.getPort());
+      info.put("krb5_conf", clientKrb5Conf.getAbsolutePath());
+      info.put("user_principal", userPrincipal);
+      info.put("user_keytab", userKeytab.getAbsolutePath());
+      info.put("service_principal", servicePrincipal);
+      info.put("service_keytab", serviceKeytab.getAbsolutePath());
+      info.put("http_principal", "HTTP/" + HOST + "@" + REALM);
+    }
     return toJson(info);
   }
 
@@ -451,6 +648,9 @@ public final class MiniCluster {
     quietly(this::stopResourceManager);
     if (dfs != null) {
       quietly(dfs::shutdown);
+    }
+    if (kdc != null) {
+      quietly(kdc::stop);
     }
   }
 
