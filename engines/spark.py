@@ -40,7 +40,7 @@ from engines.processes import (
 )
 from engines.resource_manager import ResourceManagerClient
 from workbench_plugin._exceptions import ConfigError, EngineError
-from workbench_plugin.config import Config, HdfsSettings
+from workbench_plugin.config import Config, HdfsSettings, SecuritySettings
 from workbench_plugin.store import Experiment, Run, Store
 
 __all__ = ["SparkEngine"]
@@ -158,6 +158,7 @@ class SparkEngine(EngineBase):
         if self.hadoop_conf_dir:
             env["HADOOP_CONF_DIR"] = self.hadoop_conf_dir
             env["YARN_CONF_DIR"] = self.hadoop_conf_dir
+        env.update(kerberos_env(self.hdfs.security, env))
         if self.yarn and "PYSPARK_ARCHIVES_PATH" not in env:
             # pyspark's own Python archives are on every node with Spark: use them in place
             archives = sorted((Path(self.spark_submit).resolve().parents[1] / "python" / "lib").glob("*.zip"))
@@ -193,7 +194,9 @@ class SparkEngine(EngineBase):
                 conf["spark.yarn.appMasterEnv.SPARK_LOCAL_IP"] = self.local_ip
                 conf["spark.executorEnv.SPARK_LOCAL_IP"] = self.local_ip
         conf.update(self.conf)
-        argv = [self.spark_submit, "--master", self.master, "--deploy-mode", self.deploy_mode, "--name", name]
+        conf.update(kerberos_java_conf(self.hdfs.security, conf))
+        argv = [self.spark_submit, "--master", self.master, "--deploy-mode", self.deploy_mode, "--name", name,
+                *kerberos_submit_args(self.hdfs.security)]
         for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]
         return argv
@@ -348,6 +351,47 @@ class SparkEngine(EngineBase):
             settled = report.terminal and time.time() * 1000 - report.finished_ms >= USAGE_SETTLE_SECONDS * 1000
             return report.usage() if settled else {}
         return {}
+
+
+# ---- Kerberos ([security] auth = "kerberos") -------------------------------------------------------
+#: The JVMs of a Spark application that talk to a Kerberized cluster: the driver (in cluster mode
+#: the application master), the executors, and in client mode the application master.
+_KRB5_JAVA_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions",
+                   "spark.yarn.am.extraJavaOptions")
+
+
+def kerberos_submit_args(security: SecuritySettings) -> list[str]:
+    """``--principal/--keytab`` when [security] names both: spark-submit logs in from the keytab,
+    ships it to the application master (which renews the delegation tokens of long runs). Without
+    them spark-submit uses the ticket cache (``kinit``; ``KRB5CCNAME`` is passed on as is)."""
+    if not security.kerberos or not (security.principal and security.keytab):
+        return []
+    return ["--principal", security.principal, "--keytab", security.keytab]
+
+
+def _krb5_option(security: SecuritySettings) -> str:
+    return f"-Djava.security.krb5.conf={security.krb5_conf}" if security.kerberos and security.krb5_conf else ""
+
+
+def kerberos_java_conf(security: SecuritySettings, conf: Mapping[str, str]) -> dict[str, str]:
+    """The ``extraJavaOptions`` that point Spark's JVMs at the cluster's krb5.conf (a JVM ignores
+    ``KRB5_CONFIG``), appended to what ``conf`` already sets."""
+    option = _krb5_option(security)
+    if not option:
+        return {}
+    return {key: f"{conf[key]} {option}" if conf.get(key) else option
+            for key in _KRB5_JAVA_KEYS if option not in conf.get(key, "")}
+
+
+def kerberos_env(security: SecuritySettings, env: Mapping[str, str]) -> dict[str, str]:
+    """spark-submit's own JVM: the krb5.conf option in ``SPARK_SUBMIT_OPTS`` (appended), and
+    ``KRB5_CONFIG`` for anything MIT-based it starts."""
+    option = _krb5_option(security)
+    if not option:
+        return {}
+    current = env.get("SPARK_SUBMIT_OPTS", "")
+    return {"KRB5_CONFIG": security.krb5_conf,
+            "SPARK_SUBMIT_OPTS": current if option in current else f"{current} {option}".strip()}
 
 
 def _parse_local(engine_id: str) -> tuple[int, str]:

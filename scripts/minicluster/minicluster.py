@@ -319,6 +319,7 @@ class MiniCluster:
         if kerberos:
             command[2:2] = KERBEROS_JAVA_OPTS
             command += ["--kerberos", "true"]
+
         java_home = _java_home(java)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HADOOP_", "YARN_", "SPARK_"))}
         # The NodeManager hands JAVA_HOME and HADOOP_CONF_DIR on to every container it launches.
