@@ -48,6 +48,7 @@ class Resources:
     cores: int = 0
     memory_gib: tuple[float, float] | None = None  # (available, total) on this machine; None: unknown
     cluster: ClusterResources | None = None         # the YARN ResourceManager's view, on YARN
+    notes: tuple[str, ...] = ()                     # more lines to print (the queue's slots)
 
 
 class Engine(Protocol):
@@ -73,7 +74,10 @@ class Engine(Protocol):
         """End the submission and everything it started."""
         ...
 
-    def capacity(self) -> Capacity: ...
+    def capacity(self, run: Run | None = None) -> Capacity:
+        """Slots and what runs now; ``run``: the run about to be submitted, when known (a YARN
+        engine counts the slots of its queue)."""
+        ...
 
     def usage(self, engine_id: str) -> dict[str, Any]:
         """Resources used so far (e.g. CPU seconds), for cost estimates; ``{}`` when not known (yet)."""
@@ -114,7 +118,7 @@ class EngineBase:
         raise EngineError(f"{self.name} engine: cannot pack experiments into one submission; "
                           "use packing 'none' or the spark engine")
 
-    def capacity(self) -> Capacity:
+    def capacity(self, run: Run | None = None) -> Capacity:
         raise NotImplementedError
 
     def usage(self, engine_id: str) -> dict[str, Any]:

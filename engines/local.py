@@ -137,7 +137,7 @@ class LocalEngine(EngineBase):
                 return
             time.sleep(0.02)
 
-    def capacity(self) -> Capacity:
+    def capacity(self, run: Run | None = None) -> Capacity:
         reap(self._children)
         return Capacity(slots=self.slots, running=len(self._children))
 

@@ -5,6 +5,9 @@ experiment wrapper as the driver, in the ApplicationMaster's container. The snap
 from the store (HDFS) as a YARN archive, unpacked by the NodeManager; Spark's own jars are never
 uploaded per application (``spark.yarn.jars=local:...`` points at the jars installed on every
 node, here pyspark's); Python resolves through ``PYSPARK_PYTHON`` and the AM's environment.
+A run whose project names its environment ships a build image instead
+(:mod:`workbench_plugin.build_image`: ``--archives <image>#env``, ``./env/bin/python``, Spark's
+jars as ``spark.yarn.archive``, all uploaded to the store once).
 The engine id is ``yarn:<application id>``; state, kill and usage come from the
 ResourceManager.
 
@@ -23,7 +26,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +41,28 @@ from engines.processes import (
     start_ticks,
     track,
 )
-from engines.resource_manager import ResourceManagerClient
+from engines.resource_manager import ClusterResources, ResourceManagerClient
 from workbench_plugin._exceptions import ConfigError, EngineError
+from workbench_plugin.build_image import (
+    IMAGE_FOLDER,
+    BuildImageError,
+    ImageRecord,
+    SparkArchives,
+    build_image,
+    default_progress,
+    image_environment,
+    image_path,
+    spark_archives,
+)
 from workbench_plugin.config import Config, HdfsSettings, SecuritySettings
+from workbench_plugin.spark_settings import (
+    OWNED_KEYS,
+    RUN_MAX_RUNNING,
+    QueueSlots,
+    app_memory_mb,
+    container_env_conf,
+    queue_slots,
+)
 from workbench_plugin.store import Experiment, Run, Store
 
 __all__ = ["SparkEngine"]
@@ -50,20 +72,12 @@ JOBS = ROOT / "spark_jobs"
 _APP_ID = re.compile(r"application_\d+_\d+")
 #: ``container_[e<epoch>_]<cluster timestamp>_<application>_<attempt>_<container>``
 _CONTAINER_ID = re.compile(r"container_(?:e\d+_)?(\d+)_(\d+)_\d+_\d+")
-#: Memory YARN adds to every container on top of what Spark asks for (spark's default minimum).
-_OVERHEAD_MB = 384
 #: Seconds after an application finished before its usage totals are read as final.
 USAGE_SETTLE_SECONDS = 8.0
+#: The Python of a build image, in the container's working folder (the archive unpacks as ``env``).
+IMAGE_PYTHON = "./env/bin/python"
 #: Seconds spark-submit may take to hand an application to YARN.
 SUBMIT_TIMEOUT = 180.0
-
-
-def _memory_mb(text: str) -> int:
-    m = re.fullmatch(r"(\d+)([kmgt]?)b?", text.strip().lower())
-    if not m:
-        raise ConfigError(f"spark memory: {text!r} is not a size; write it like 512m or 2g")
-    factor = {"k": 1 / 1024, "": 1 / (1024 * 1024), "m": 1, "g": 1024, "t": 1024 * 1024}[m[2]]
-    return max(1, int(int(m[1]) * factor))
 
 
 def default_spark_submit(spark_home: str = "") -> str:
@@ -90,10 +104,15 @@ class SparkEngine(EngineBase):
         python: str = "", driver_memory: str = "512m", executor_memory: str = "512m",
         executor_cores: int = 1, conf: dict[str, str] | None = None, hadoop_conf_dir: str = "",
         log_dir: str = "", spark_home: str = "", java_home: str = "", local_ip: str = "",
-        hdfs: HdfsSettings | None = None, submitting: bool = True,
+        hdfs: HdfsSettings | None = None, submitting: bool = True, max_running: int = 0,
+        image: str = "auto", docker_image: str = "",
+        image_progress: Callable[[str], None] | None = default_progress,
     ) -> None:
         """``submitting=False``: an engine only asked about capacity and resources (``hypertuner
-        resources``), which needs neither spark-submit nor the Hadoop configuration folder."""
+        resources``), which needs neither spark-submit nor the Hadoop configuration folder.
+
+        ``image`` (``spark.image``: auto, always, off) and ``docker_image`` choose what the YARN
+        containers run (:meth:`_image_for`); ``image_progress`` gets the build lines."""
         self.store = store
         self.master = master
         self.yarn = master == "yarn"
@@ -116,7 +135,8 @@ class SparkEngine(EngineBase):
         self.driver_memory = driver_memory
         self.executor_memory = executor_memory
         self.executor_cores = executor_cores
-        self.conf = dict(conf or {})
+        self.conf = dict(conf or {})  # [spark.conf]: over the engine's defaults, under a run's own
+        self.max_running = max_running  # [yarn] max_running: this user's applications at once; 0: no limit
         self.hadoop_conf_dir = hadoop_conf_dir
         self.java_home = java_home
         self.local_ip = local_ip
@@ -126,6 +146,12 @@ class SparkEngine(EngineBase):
             raise ConfigError("yarn.hadoop_conf_dir: empty; spark-submit --master yarn needs the cluster's "
                               "configuration folder (core-site.xml, yarn-site.xml): set HADOOP_CONF_DIR")
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        image_environment(image, "", "")  # validates the mode
+        self.image = image
+        self.docker_image = docker_image
+        self.image_progress = image_progress
+        self._images: dict[str, ImageRecord | None] = {}  # run id -> its image (built once per run)
+        self._spark_libs: SparkArchives | None = None  # Spark's jars and Python archives in the store
 
     @classmethod
     def from_config(cls, config: Config, store: Store, *, submitting: bool = True, **overrides: Any) -> SparkEngine:
@@ -137,13 +163,14 @@ class SparkEngine(EngineBase):
             "driver_memory": config.spark_driver_memory, "executor_memory": config.spark_executor_memory,
             "rm_url": config.yarn_rm_url, "hadoop_conf_dir": config.hadoop_conf_dir,
             "spark_home": config.spark_home, "java_home": config.java_home, "local_ip": config.spark_local_ip,
-            "hdfs": config.hdfs,
+            "hdfs": config.hdfs, "conf": dict(config.spark_conf), "max_running": config.yarn_max_running,
+            "image": config.spark_image, "docker_image": config.spark_docker_image,
         }
         options.update(overrides)
         return cls(store, submitting=submitting, **options)
 
     # ---- building the command ----------------------------------------------------------------
-    def _env(self) -> dict[str, str]:
+    def _env(self, *, image: bool = False) -> dict[str, str]:
         env = dict(os.environ)
         # the settings this engine was given, for spark-submit and the wrapper (no-ops when they came
         # from this environment)
@@ -159,6 +186,10 @@ class SparkEngine(EngineBase):
             env["HADOOP_CONF_DIR"] = self.hadoop_conf_dir
             env["YARN_CONF_DIR"] = self.hadoop_conf_dir
         env.update(kerberos_env(self.hdfs.security, env))
+        if image:
+            _without_checkout(env)
+            if self._spark_libs is not None and "PYSPARK_ARCHIVES_PATH" not in env:
+                env["PYSPARK_ARCHIVES_PATH"] = ",".join(self._hdfs_url(p) for p in self._spark_libs.python)
         if self.yarn and "PYSPARK_ARCHIVES_PATH" not in env:
             # pyspark's own Python archives are on every node with Spark: use them in place
             archives = sorted((Path(self.spark_submit).resolve().parents[1] / "python" / "lib").glob("*.zip"))
@@ -166,7 +197,11 @@ class SparkEngine(EngineBase):
                 env["PYSPARK_ARCHIVES_PATH"] = ",".join(f"local:{a}" for a in archives)
         return env
 
-    def _common(self, name: str, tags: Sequence[str]) -> list[str]:
+    def _common(self, name: str, tags: Sequence[str], user_conf: Mapping[str, str] | None = None,
+                image: ImageRecord | None = None) -> list[str]:
+        """spark-submit and its ``--conf`` settings: the engine's defaults, the HYPERTUNER_* settings
+        the containers need, the build image's, then ``user_conf`` (:meth:`_user_conf`), then the
+        settings HyperTuner owns."""
         jars = Path(self.spark_submit).resolve().parents[1] / "jars"
         conf: dict[str, str] = {
             "spark.ui.enabled": "false",
@@ -193,7 +228,23 @@ class SparkEngine(EngineBase):
             if self.local_ip:  # set here (a one-machine cluster): the containers need it too
                 conf["spark.yarn.appMasterEnv.SPARK_LOCAL_IP"] = self.local_ip
                 conf["spark.executorEnv.SPARK_LOCAL_IP"] = self.local_ip
-        conf.update(self.conf)
+            conf.update(container_env_conf(self.hdfs.environment()))
+        user = dict(self.conf if user_conf is None else user_conf)
+        conf.update(self._image_conf(image))
+        if image is not None:  # the image carries our code: no path to the gateway's checkout
+            conf.pop("spark.executorEnv.PYTHONPATH", None)
+            conf.pop("spark.yarn.appMasterEnv.PYTHONPATH", None)
+            libs = self._spark_libs_conf(user)
+            if libs:  # spark.yarn.jars, even empty, would win over the archive
+                conf.pop("spark.yarn.jars", None)
+            conf.update(libs)
+        conf.update(self._docker_conf())
+        conf.update(user)
+        if self.yarn:  # owned: refused in every layer when loaded, and set last here all the same
+            conf.update({"spark.yarn.tags": ",".join(["hypertuner", *tags]),
+                         "spark.yarn.submit.waitAppCompletion": "false"})
+            for key in OWNED_KEYS.keys() - {"spark.yarn.tags", "spark.yarn.submit.waitAppCompletion"}:
+                conf.pop(key, None)
         conf.update(kerberos_java_conf(self.hdfs.security, conf))
         argv = [self.spark_submit, "--master", self.master, "--deploy-mode", self.deploy_mode, "--name", name,
                 *kerberos_submit_args(self.hdfs.security)]
@@ -201,9 +252,11 @@ class SparkEngine(EngineBase):
             argv += ["--conf", f"{key}={value}"]
         return argv
 
-    def _wrapper_args(self, run: Run) -> list[str]:
+    def _wrapper_args(self, run: Run, image: ImageRecord | None = None) -> list[str]:
+        # with an image the wrapper runs the script with the image's Python (made absolute there)
+        python = IMAGE_PYTHON if image is not None else self.python
         return ["--store", self.store.url, "--project", run.project, "--run", run.run_id,
-                "--flush-seconds", str(self.flush_seconds), "--python", self.python]
+                "--flush-seconds", str(self.flush_seconds), "--python", python]
 
     def _snapshot_archive(self, run: Run) -> list[str]:
         """``--archives <store snapshot>#snapshot`` where YARN can fetch it (HDFS stores)."""
@@ -213,40 +266,116 @@ class SparkEngine(EngineBase):
         default_fs = _default_fs(self.hadoop_conf_dir)
         return ["--archives", f"{default_fs}{snapshot}#snapshot"]
 
-    # ---- the Engine interface ----------------------------------------------------------------
-    def _queue(self, queue: str | None) -> list[str]:
-        """``--queue Q`` for a batch (or a row) launched on a YARN resource option."""
-        return ["--queue", queue] if self.yarn and queue else []
+    def _user_conf(self, run: Run, experiment_id: str | None = None) -> dict[str, str]:
+        """The user's Spark settings for ``run`` (or one experiment of it): ``[spark.conf]``, then the
+        batch's resource option's queue, then what the run recorded (its option's settings and
+        ``--conf``), then the queue of a row launched on an option of its own."""
+        conf = dict(self.conf)
+        queue = run.yarn_queue
+        if queue:  # runs recorded before their settings were: only the queue
+            conf["spark.yarn.queue"] = queue
+        conf.update(run.spark_conf)
+        row_queue = run.yarn_queue_of(experiment_id) if experiment_id else None
+        if row_queue and row_queue != queue:
+            conf["spark.yarn.queue"] = row_queue
+        return conf
 
+    # ---- build images (workbench_plugin.build_image) ------------------------------------------
+    def _image_for(self, run: Run) -> ImageRecord | None:
+        """The run's build image, built and uploaded at its first submission (once per store, as the
+        id is the environment's content): on YARN with an HDFS store, no Docker image, and
+        ``spark.image`` asking for one (:func:`image_environment`). None: today's behaviour."""
+        if not self.yarn or self.docker_image or self.store.fs.hdfs_path(IMAGE_FOLDER) is None:
+            return None
+        environment = image_environment(self.image, run.interpreter, self.python)
+        if environment is None:
+            return None
+        if run.run_id not in self._images:
+            try:
+                self._images[run.run_id] = build_image(self.store, environment, progress=self.image_progress)
+            except BuildImageError as exc:
+                raise EngineError(f"spark engine: {exc}") from exc
+        return self._images[run.run_id]
+
+    def _spark_libs_conf(self, user_conf: Mapping[str, str]) -> dict[str, str]:
+        """With an image, Spark's jars travel too (``spark.yarn.archive`` on HDFS, uploaded once), so
+        a NodeManager needs nothing but Java and YARN; unless the user's settings name
+        spark.yarn.jars/archive."""
+        if any(key in user_conf for key in ("spark.yarn.jars", "spark.yarn.archive")):
+            return {}
+        if self._spark_libs is None:
+            home = Path(self.spark_submit).resolve().parents[1]
+            try:
+                self._spark_libs = spark_archives(self.store, home, progress=self.image_progress)
+            except BuildImageError as exc:
+                raise EngineError(f"spark engine: {exc}") from exc
+        return {"spark.yarn.archive": self._hdfs_url(self._spark_libs.archive)}
+
+    def _hdfs_url(self, store_path: str) -> str:
+        path = self.store.fs.hdfs_path(store_path)
+        assert path is not None  # images are used only with an HDFS store
+        return f"{_default_fs(self.hadoop_conf_dir)}{path}"
+
+    def _image_archive(self, image: ImageRecord | None) -> list[str]:
+        """``--archives <hdfs url of the image>#env``."""
+        path = self.store.fs.hdfs_path(image_path(image.image_id)) if image is not None else None
+        if path is None:
+            return []
+        return ["--archives", f"{_default_fs(self.hadoop_conf_dir)}{path}#env"]
+
+    @staticmethod
+    def _image_conf(image: ImageRecord | None) -> dict[str, str]:
+        """Every Python of the application is the image's (``./env/bin/python``); our code comes from
+        the image too, so no PYTHONPATH to the gateway's checkout."""
+        if image is None:
+            return {}
+        return {key: IMAGE_PYTHON for key in (
+            "spark.pyspark.python", "spark.pyspark.driver.python", "spark.executorEnv.PYSPARK_PYTHON",
+            "spark.yarn.appMasterEnv.PYSPARK_PYTHON")}
+
+    def _docker_conf(self) -> dict[str, str]:
+        """YARN's Docker runtime for the ApplicationMaster and the executors (``spark.docker_image``)."""
+        if not self.yarn or not self.docker_image:
+            return {}
+        conf: dict[str, str] = {}
+        for prefix in ("spark.yarn.appMasterEnv.", "spark.executorEnv."):
+            conf[f"{prefix}YARN_CONTAINER_RUNTIME_TYPE"] = "docker"
+            conf[f"{prefix}YARN_CONTAINER_RUNTIME_DOCKER_IMAGE"] = self.docker_image
+        return conf
+
+    # ---- the Engine interface ----------------------------------------------------------------
     def submit(self, run: Run, experiment: Experiment, *, generation: int = 0) -> str:
         exp = experiment.experiment_id
-        argv = self._common(f"hypertuner {exp}", [exp]) + self._queue(run.yarn_queue_of(exp))
+        image = self._image_for(run)
+        argv = self._common(f"hypertuner {exp}", [exp], self._user_conf(run, exp), image)
         archive = self._snapshot_archive(run)
-        argv += archive
-        argv += [str(JOBS / "experiment_job.py"), *self._wrapper_args(run), "--experiment", exp,
+        argv += _merge_archives(archive, self._image_archive(image))
+        argv += [str(JOBS / "experiment_job.py"), *self._wrapper_args(run, image), "--experiment", exp,
                  "--generation", str(generation)]
         if archive:
             argv += ["--snapshot-dir", "snapshot"]
         if self.work_dir:
             argv += ["--work-dir", self.work_dir]
-        return self._launch(argv, exp)
+        return self._launch(argv, exp, image=image is not None)
 
     def submit_packed(self, run: Run, experiments: Sequence[Experiment]) -> str:
         """One application, one task per experiment; the same engine id for all of them."""
         ids = [e.experiment_id for e in experiments]
-        argv = self._common(f"hypertuner {run.run_id} x{len(ids)}", [run.run_id]) + self._queue(run.yarn_queue)
+        image = self._image_for(run)
+        argv = self._common(f"hypertuner {run.run_id} x{len(ids)}", [run.run_id], self._user_conf(run), image)
         argv += ["--conf", "spark.task.maxFailures=1", "--conf", "spark.python.worker.reuse=false"]
-        argv += [str(JOBS / "packed_run.py"), *self._wrapper_args(run), "--experiments", ",".join(ids)]
-        return self._launch(argv, run.run_id)
+        argv += self._image_archive(image)
+        argv += [str(JOBS / "packed_run.py"), *self._wrapper_args(run, image), "--experiments", ",".join(ids)]
+        return self._launch(argv, run.run_id, image=image is not None)
 
-    def _launch(self, argv: list[str], label: str) -> str:
+    def _launch(self, argv: list[str], label: str, *, image: bool = False) -> str:
         log = None
         if self.log_dir:
             os.makedirs(self.log_dir, exist_ok=True)
             log = open(os.path.join(self.log_dir, f"{label}.spark-submit.log"), "ab")  # noqa: SIM115
         try:
             if self.yarn:
-                return self._submit_to_yarn(argv, label, log)
+                return self._submit_to_yarn(argv, label, log, image=image)
             try:
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL,
                                         stderr=log or subprocess.DEVNULL, env=self._env(), start_new_session=True)
@@ -258,9 +387,9 @@ class SparkEngine(EngineBase):
             if log is not None:
                 log.close()
 
-    def _submit_to_yarn(self, argv: list[str], label: str, log: Any) -> str:
+    def _submit_to_yarn(self, argv: list[str], label: str, log: Any, *, image: bool = False) -> str:
         try:
-            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=self._env(),
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=self._env(image=image),
                                   timeout=SUBMIT_TIMEOUT, check=False)
         except OSError as exc:
             raise EngineError(f"spark engine: cannot start {argv[0]!r} ({exc.strerror})") from exc
@@ -317,27 +446,41 @@ class SparkEngine(EngineBase):
         pid, _ = _parse_local(engine_id)  # spark-submit leads its session
         kill_session(pid, lambda: self.poll(engine_id) == "alive", grace_seconds)
 
-    def capacity(self) -> Capacity:
+    def capacity(self, run: Run | None = None) -> Capacity:
+        """Slots: on YARN, as many applications as the queue (``run``'s when given, else the
+        configured one) holds, at most the user's limit; ``engine.slots`` when set."""
         reap(self._children)
         if self.rm is not None:
             # Asked every gateway step: an unreachable RM stops submissions before anything is
             # claimed (spark-submit itself would wait for it, silently, for minutes).
             res = self.rm.resources()
-            return Capacity(slots=self._yarn_slots(res.total_mb), running=res.apps_running)
+            return Capacity(slots=self.fixed_slots or self.queue_slots(res, run).slots, running=res.apps_running)
         if self.fixed_slots:
             return Capacity(slots=self.fixed_slots, running=len(self._children))
         return Capacity(slots=os.cpu_count() or 1, running=len(self._children))
 
-    def _yarn_slots(self, total_mb: int) -> int:
-        per_app = _memory_mb(self.driver_memory) + _OVERHEAD_MB
-        return self.fixed_slots or max(1, total_mb // per_app)
+    def queue_slots(self, res: ClusterResources, run: Run | None = None) -> QueueSlots:
+        """How many applications the queue ``run`` is submitted to holds (see
+        :func:`~workbench_plugin.spark_settings.queue_slots`); a queue the scheduler does not list
+        counts as the whole cluster."""
+        conf = {"spark.driver.memory": self.driver_memory, "spark.executor.memory": self.executor_memory,
+                **(self._user_conf(run) if run is not None else self.conf)}
+        wanted = conf.get("spark.yarn.queue") or "default"
+        found = next((q for q in res.queues if q.name in (wanted, f"root.{wanted}")
+                      or q.name.rsplit(".", 1)[-1] == wanted), None)
+        limit = self.max_running
+        if run is not None and isinstance(run.extra.get(RUN_MAX_RUNNING), int):
+            limit = run.extra[RUN_MAX_RUNNING]
+        return queue_slots(found.name if found else wanted, res.total_mb,
+                           found.max_capacity_percent if found else 100.0, app_memory_mb(conf), limit)
 
     def resources(self) -> Resources:
         """On YARN the ResourceManager's cluster resources and queues; else this machine's."""
         if self.rm is not None:
             res = self.rm.resources()
-            return Resources(engine=self.name, where=self.rm.active_url, slots=self._yarn_slots(res.total_mb),
-                             cluster=res)
+            queue = self.queue_slots(res)
+            return Resources(engine=self.name, where=self.rm.active_url, slots=self.fixed_slots or queue.slots,
+                             cluster=res, notes=(queue.describe(),))
         return Resources(engine=self.name, where=f"Spark master {self.master} on this machine",
                          slots=self.capacity().slots, cores=os.cpu_count() or 1, memory_gib=machine_memory_gib())
 
@@ -392,6 +535,18 @@ def kerberos_env(security: SecuritySettings, env: Mapping[str, str]) -> dict[str
     current = env.get("SPARK_SUBMIT_OPTS", "")
     return {"KRB5_CONFIG": security.krb5_conf,
             "SPARK_SUBMIT_OPTS": current if option in current else f"{current} {option}".strip()}
+
+
+def _merge_archives(*groups: list[str]) -> list[str]:
+    """One ``--archives a,b`` from several ``["--archives", a]`` (spark-submit keeps only the last)."""
+    entries = [entry for group in groups for entry in group[1:]]
+    return ["--archives", ",".join(entries)] if entries else []
+
+
+def _without_checkout(env: dict[str, str]) -> None:
+    """spark-submit's environment without our checkout on PYTHONPATH: Spark's YARN client copies
+    its PYTHONPATH into the ApplicationMaster's, where the image's copy of our code must win."""
+    env.pop("PYTHONPATH", None)
 
 
 def _parse_local(engine_id: str) -> tuple[int, str]:

@@ -278,7 +278,8 @@ class Gateway:
         self._clean_up_ended()
         rows = self._experiments()
         queued = [(i, e, x) for i, e, x, s in rows if not s.claimed and not s.terminal]
-        slots = self.engine.capacity().slots
+        # the queue of the first run waiting decides (on YARN: its queue's capacity and the user's limit)
+        slots = self.engine.capacity(queued[0][1].run if queued else None).slots
         free = slots - self._active()
         packed_runs: set[str] = set()
         for _index, entry, exp in queued:
@@ -332,7 +333,7 @@ class Gateway:
             return []
         self._refresh()
         # my claims are one submission; another gateway's claims not yet submitted count one each
-        if self._active() - (len(mine) - 1) > self.engine.capacity().slots:  # another took the last slot
+        if self._active() - (len(mine) - 1) > self.engine.capacity(run).slots:  # another took the last slot
             for x in mine:
                 self._give_back(entry, x.experiment_id, generations[x.experiment_id] or 0,
                                 "another gateway took the last slot")

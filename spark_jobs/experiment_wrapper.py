@@ -110,6 +110,9 @@ class ExperimentWrapper:
         self.work_root = work_root or None
         self.flush_seconds = flush_seconds
         self.python = python or run.interpreter or sys.executable
+        if os.sep in self.python and not os.path.isabs(self.python):
+            # a build image's ./env/bin/python: the script runs in another folder
+            self.python = os.path.abspath(self.python)
         # a key named like one of the script's flags is an echo of a setting, not a metric
         echoes = [*experiment.params, *(run.script_flags or ())]
         self.parser = StdoutParser(run.stdout_patterns or None, hyperparameters=echoes)

@@ -86,6 +86,9 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     else:
         p.add_argument("--detach", action="store_true", help="return at once; a background gateway runs it")
         p.add_argument("--note", default="", help="a note kept with the run")
+        p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                       help="a Spark setting for this batch's applications, over [spark.conf] and the resource "
+                            "option's, e.g. spark.yarn.maxAppAttempts=2 (repeatable)")
         p.add_argument("--packing", choices=["none", "tasks"],
                        help="spark engine: one application per experiment (none) or one per run with "
                             "a task per experiment (tasks); default: config spark.packing")
@@ -346,9 +349,14 @@ def args_for(from_run: str, *, add: Sequence[str] = (), skip: Collection[int] = 
 
 
 def launch_prepared(config: Config, store: Store, prepared: Prepared, *, note: str = "",
-                    packing: str | None = None) -> tuple[Run, list[Experiment]]:
-    """Queue the prepared batch (``hypertuner run``; the page's Launch): skips, stars and lineage recorded."""
+                    packing: str | None = None, conf: Sequence[str] = ()) -> tuple[Run, list[Experiment]]:
+    """Queue the prepared batch (``hypertuner run``; the page's Launch): skips, stars and lineage recorded,
+    and the Spark settings of its resource option and of ``conf`` (``--conf KEY=VALUE`` arguments)."""
     from workbench_plugin.planning import launch
+    from workbench_plugin.spark_settings import parse_conf_args
+
+    given = parse_conf_args(conf)  # checked before anything is queued
+    option = prepared.advice.option if prepared.advice is not None else None
 
     problems = prepared.problems()
     if problems:  # the administrator's caps: nothing is queued
@@ -357,7 +365,9 @@ def launch_prepared(config: Config, store: Store, prepared: Prepared, *, note: s
     from_run = prepared.origin.get("from_run")
     note = note or (f"next batch from the locks of run {from_run}" if from_run else "")
     return launch(store, prepared.plan, engine=config.engine, skip_redundant=prepared.skip_redundant, note=note,
-                  packing=packing or config.packing, skip=prepared.skip, star=prepared.star, origin=prepared.origin)
+                  packing=packing or config.packing, skip=prepared.skip, star=prepared.star, origin=prepared.origin,
+                  spark_conf={**(option.spark_conf() if option else {}), **given},
+                  max_running=option.max_running if option else 0)
 
 
 # ---- the listing -------------------------------------------------------------------------------

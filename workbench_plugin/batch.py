@@ -91,7 +91,7 @@ def plan_batch(config: Config, store: Store, settings: ProjectSettings, spec: Se
         store, settings.root, max_file_bytes=int(config.max_file_mb * 1024 * 1024),
         exclude=(config.store_path,),
     )
-    flags = snapshot_flags(store, snapshot, settings.root, settings.script, settings.interpreter)
+    flags = snapshot_flags(store, snapshot, settings.root, settings.script, settings.run_interpreter)
     checked = check_spec(spec, flags, settings.flag_style, script=settings.script)  # SpecError: nothing queued
     for warning in checked.warnings:
         print(f"hypertuner: warning: {warning}", file=sys.stderr, flush=True)
@@ -150,6 +150,7 @@ def wait_for_run(config: Config, store: Store, index: ProjectIndex, run_id: str,
 def submit_batch(
     config: Config, spec_path: str, project_dir: str | None = None, *, timeout: float = 0.0, note: str = "",
     packing: str | None = None, rerun_redundant: bool = False, store: Store | None = None,
+    resource: str | None = None, conf: Sequence[str] = (),
 ) -> int:
     """Plan the spec file's batch, queue what did not run yet with this snapshot, and wait.
 
@@ -158,12 +159,19 @@ def submit_batch(
     """
     from workbench_plugin.planning import launch
     from workbench_plugin.space import SearchSpec
+    from workbench_plugin.spark_settings import parse_conf_args
 
+    option = config.resource(resource) if resource else None  # bad input: refused before anything runs
+    spark_conf = {**(option.spark_conf() if option else {}), **parse_conf_args(conf)}
     store = store or open_store(config)
     settings = find_project(project_dir)
     plan, index = plan_batch(config, store, settings, SearchSpec.from_any(spec_path))
     run, experiments = launch(store, plan, engine=config.engine, skip_redundant=not rerun_redundant,
-                              note=note or f"submitted from {spec_path}", packing=packing or config.packing)
+                              note=note or f"submitted from {spec_path}", packing=packing or config.packing,
+                              spark_conf=spark_conf, max_running=option.max_running if option else 0,
+                              origin=None if option is None else {
+                                  "resource": option.name,
+                                  **({"queue": option.queue or "default"} if option.kind == "yarn" else {})})
     skipped = len(plan.experiments) - len(experiments)
     if not experiments:
         print(f"nothing to run: all {skipped} experiments already ran")
@@ -180,6 +188,9 @@ def add_submit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", help="project folder (default: the current folder)")
     p.add_argument("--note", default="", help="a note kept with the run")
     p.add_argument("--packing", choices=["none", "tasks"], help="as for 'run'")
+    p.add_argument("--resource", metavar="NAME", help="the resource option to run on (config [resources.NAME])")
+    p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="a Spark setting for this batch's applications, as for 'run' (repeatable)")
     p.add_argument("--rerun-redundant", action="store_true",
                    help="also run experiments that already ran with the same snapshot")
     p.add_argument("--timeout", type=float, default=0.0,
@@ -188,7 +199,8 @@ def add_submit_arguments(p: argparse.ArgumentParser) -> None:
 
 def submit_from_args(config: Config, args: argparse.Namespace, store: Store | None = None) -> int:
     return submit_batch(config, args.spec, args.project, timeout=args.timeout, note=args.note, packing=args.packing,
-                        rerun_redundant=args.rerun_redundant, store=store)
+                        rerun_redundant=args.rerun_redundant, store=store, resource=getattr(args, "resource", None),
+                        conf=getattr(args, "conf", None) or ())
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "hypertuner submit") -> int:

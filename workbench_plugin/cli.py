@@ -141,10 +141,27 @@ def _prepare(ctx: _Context, args: argparse.Namespace) -> _plan_cli.Prepared:
 
 
 def _interpreter_note(plan: Plan) -> str:
-    if plan.settings.interpreter:
+    if plan.settings.run_interpreter:
         return ""
     return (f"interpreter: python is the Python running hypertuner ({_one_line(sys.executable)}); "
             "set interpreter in hypertuner.toml to choose another")
+
+
+def _image_note(ctx: _Context, plan: Plan) -> str:
+    """``image: env-<id> built, 64 MB`` or ``image: must be built from ...`` when a launch on YARN
+    would use a build image (:mod:`workbench_plugin.build_image`); else nothing."""
+    from workbench_plugin.build_image import BuildImageError, image_environment, image_note
+
+    config = ctx.config
+    if (config.engine != "spark" or config.spark_master != "yarn" or config.spark_docker_image
+            or ctx.store.fs.hdfs_path("images") is None):
+        return ""
+    try:
+        environment = image_environment(config.spark_image, plan.settings.run_interpreter,
+                                        config.spark_python or sys.executable)
+        return image_note(ctx.store, environment) if environment else ""
+    except BuildImageError as exc:
+        return f"image: {exc}"
 
 
 def _print_left_out(plan: Plan, stream: Any) -> None:
@@ -202,7 +219,8 @@ def cmd_plan(ctx: _Context, args: argparse.Namespace) -> int:
         print(json.dumps(_plan_cli.listing_json(prepared), indent=1))
         _print_left_out(prepared.plan, sys.stderr)  # stdout stays JSON
     else:
-        _plan_cli.print_listing(prepared, _interpreter_note(prepared.plan))
+        notes = [_interpreter_note(prepared.plan), _image_note(ctx, prepared.plan)]
+        _plan_cli.print_listing(prepared, "\n".join(n for n in notes if n))
         _print_left_out(prepared.plan, sys.stdout)
     return 0
 
@@ -211,7 +229,8 @@ def cmd_run(ctx: _Context, args: argparse.Namespace) -> int:
     prepared = _prepare(ctx, args)
     plan, index = prepared.plan, prepared.index
     run, experiments = _plan_cli.launch_prepared(ctx.config, ctx.store, prepared, note=args.note,
-                                                 packing=getattr(args, "packing", None))
+                                                 packing=getattr(args, "packing", None),
+                                                 conf=getattr(args, "conf", None) or ())
     chosen = len(prepared.skip)
     redundant = len(plan.experiments) - len(experiments) - chosen
     left = ", ".join([*([f"{redundant} redundant skipped"] if redundant else []),
@@ -251,6 +270,7 @@ def _format_resources(res: Resources) -> str:
                 for q in cluster.queues]
         if rows:
             lines.append(format_table(rows, list(rows[0])))
+        lines += [f"  {note}" for note in res.notes]
         return "\n".join(lines)
     memory = "unknown" if res.memory_gib is None else \
         f"{res.memory_gib[0]:.1f} GiB available of {res.memory_gib[1]:.1f} GiB"
@@ -276,7 +296,7 @@ def cmd_flags(ctx: _Context, args: argparse.Namespace) -> int:
     settings = ctx.settings()
     snapshot = create_snapshot(ctx.store, settings.root, max_file_bytes=int(ctx.config.max_file_mb * 1024 * 1024),
                                exclude=(ctx.config.store_path,))
-    flags = snapshot_flags(ctx.store, snapshot, settings.root, settings.script, settings.interpreter)
+    flags = snapshot_flags(ctx.store, snapshot, settings.root, settings.script, settings.run_interpreter)
     script = one_line(settings.script, 80)
     if args.json:
         print(json.dumps({"script": settings.script, "snapshot_id": snapshot.snapshot_id, "source": flags.source,
@@ -341,6 +361,8 @@ def cmd_show(ctx: _Context, args: argparse.Namespace) -> int:
     print(f"  state       {state.state}" + (f" - {state.get('reason')}" if state.get("reason") else ""))
     print(f"  command     {render_command(exp.argv, interpreter=shown_interpreter(entry.run.interpreter))}")
     print(f"  snapshot    {entry.run.snapshot_id}")
+    for key, value in entry.run.spark_conf.items():  # the resource option's and --conf's, as recorded
+        print(f"  spark       {key} = {value}")
     for key in ("engine_id", "host", "exit_code", "duration", "cpu_seconds", "max_rss_mb"):
         if state.get(key) is not None:
             print(f"  {key:<11} {fmt(state.get(key))}")

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,7 @@ from workbench_plugin.resources_config import (
     parse_limits,
     parse_resources,
 )
+from workbench_plugin.spark_settings import check_spark_conf
 
 __all__ = [
     "Config",
@@ -65,8 +67,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "wrapper": {"flush_seconds": 2.0, "work_dir": ""},
     "server": {"host": "127.0.0.1", "port": 5006, "user": "", "password": "", "password_hash": ""},
     "spark": {"master": "yarn", "deploy_mode": "", "submit": "", "python": "", "driver_memory": "512m",
-              "executor_memory": "512m", "packing": "none", "home": "", "java_home": "", "local_ip": ""},
-    "yarn": {"rm_url": "", "hadoop_conf_dir": ""},
+              "executor_memory": "512m", "packing": "none", "home": "", "java_home": "", "local_ip": "",
+              "image": "auto", "docker_image": "", "conf": {}},
+    "yarn": {"rm_url": "", "hadoop_conf_dir": "", "max_running": 0},
     "hdfs": {"webhdfs_url": "", "user": ""},
     "security": {"auth": "none", "principal": "", "keytab": "", "krb5_conf": "", "ca_bundle": "",
                  "verify_tls": True, "token_file": ""},
@@ -107,6 +110,7 @@ _ENV = {
     "HYPERTUNER_PACKING": ("spark", "packing"),
     "HYPERTUNER_YARN_RM": ("yarn", "rm_url"),
     "HADOOP_CONF_DIR": ("yarn", "hadoop_conf_dir"),
+    "HYPERTUNER_YARN_MAX_RUNNING": ("yarn", "max_running"),
     "SPARK_HOME": ("spark", "home"),
     "JAVA_HOME": ("spark", "java_home"),
     "SPARK_LOCAL_IP": ("spark", "local_ip"),
@@ -263,9 +267,17 @@ class Config:
     packing: str = "none"
     yarn_rm_url: str = ""
     hadoop_conf_dir: str = ""
+    #: This user's applications at once on YARN (``yarn.max_running``); 0: as many as the queue holds.
+    yarn_max_running: int = 0
+    #: Spark settings for every application (``[spark.conf]``), over the engine's defaults.
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
     spark_home: str = ""
     java_home: str = ""
     spark_local_ip: str = ""
+    #: Build images on YARN (``spark.image``): "auto", "always" or "off" (:mod:`workbench_plugin.build_image`).
+    spark_image: str = "auto"
+    #: A Docker image the YARN containers run in (``spark.docker_image``); set, no build image is made.
+    spark_docker_image: str = ""
     webhdfs_url: str = ""
     hdfs_user: str = ""
     #: How HDFS, the ResourceManager, spark-submit and the dashboard authenticate (``[security]``).
@@ -292,6 +304,7 @@ class Config:
         _check_range("snapshot.max_file_mb", self.max_file_mb, 0, 1_000_000)
         _check_range("wrapper.flush_seconds", self.flush_seconds, 0.05, 3600)
         _check_range("server.port", self.port, 0, 65535)
+        _check_range("yarn.max_running", self.yarn_max_running, 0, 100_000)
         if self.password and self.password_hash:
             raise ConfigError("server.password: set either server.password or server.password_hash, "
                               "not both (make a hash with `hypertuner hash-password`)")
@@ -302,6 +315,12 @@ class Config:
                               "characters; use a plain login name")
         if self.packing not in PACKINGS:
             raise ConfigError(f"spark.packing: {self.packing!r}; use one of {', '.join(PACKINGS)}")
+        if self.spark_image not in ("auto", "always", "off"):
+            raise ConfigError(f"spark.image: {_short(self.spark_image)}; use auto, always or off")
+        if self.spark_docker_image and (len(self.spark_docker_image) > 512
+                                        or not re.fullmatch(r"[\w./:@-]+", self.spark_docker_image)):
+            raise ConfigError(f"spark.docker_image: {_short(self.spark_docker_image)} is not an image name; "
+                              "give one like registry.example.com/team/train:1.4")
         if self.spark_deploy_mode not in ("", "cluster", "client"):
             raise ConfigError(f"spark.deploy_mode: {self.spark_deploy_mode!r}; use cluster, client or leave it empty")
         HdfsSettings(webhdfs_url=self.webhdfs_url, user=self.hdfs_user)  # validates the [hdfs] settings
@@ -463,9 +482,14 @@ def _merge(into: dict[str, dict[str, Any]], data: Mapping[str, Any], origin: str
             allowed = ", ".join(sorted(into))
             raise ConfigError(f"{origin}: unknown section [{section}]; allowed: {allowed}")
         for key, raw in values.items():
+            if (section, key) == ("spark", "conf"):  # a free-form table of Spark settings, merged key by key
+                into[section][key] = {**into[section][key], **check_spark_conf(f"{origin}: spark.conf", raw)}
+                continue
             if key not in into[section]:
                 allowed = ", ".join(sorted(into[section]))
-                raise ConfigError(f"{origin}: unknown key {section}.{key}; allowed: {allowed}")
+                hint = ("; Spark settings go in [spark.conf] (a queue: queue = \"...\" in a [resources.<name>] "
+                        "option of kind \"yarn\")") if section == "spark" else ""
+                raise ConfigError(f"{origin}: unknown key {section}.{key}; allowed: {allowed}{hint}")
             into[section][key] = _coerce(f"{section}.{key}", raw, DEFAULTS[section][key])
 
 
@@ -507,9 +531,13 @@ def load_config(
         packing=merged["spark"]["packing"],
         yarn_rm_url=merged["yarn"]["rm_url"],
         hadoop_conf_dir=merged["yarn"]["hadoop_conf_dir"],
+        yarn_max_running=merged["yarn"]["max_running"],
+        spark_conf=dict(merged["spark"]["conf"]),
         spark_home=merged["spark"]["home"],
         java_home=merged["spark"]["java_home"],
         spark_local_ip=merged["spark"]["local_ip"],
+        spark_image=merged["spark"]["image"],
+        spark_docker_image=merged["spark"]["docker_image"],
         webhdfs_url=merged["hdfs"]["webhdfs_url"],
         hdfs_user=merged["hdfs"]["user"],
         security=SecuritySettings(**merged["security"]),

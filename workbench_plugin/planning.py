@@ -24,6 +24,7 @@ from workbench_plugin.lifecycle import PENDING_OR_SUCCEEDED
 from workbench_plugin.project import ProjectSettings
 from workbench_plugin.snapshot import Snapshot
 from workbench_plugin.space import SearchSpec, Value, format_value, parse_values
+from workbench_plugin.spark_settings import RUN_MAX_RUNNING, RUN_SPARK_CONF
 from workbench_plugin.store import Experiment, Run, Store, run_id_of
 
 __all__ = ["LINEAGE_KEY", "ListingRow", "Match", "Plan", "PreviousResult", "ProposedExperiment", "launch", "listing",
@@ -73,7 +74,7 @@ class Plan:
         return sum(1 for e in self.experiments if e.status == status)
 
     def command(self, exp: ProposedExperiment) -> str:
-        return render_command(exp.argv, interpreter=shown_interpreter(self.settings.interpreter))
+        return render_command(exp.argv, interpreter=shown_interpreter(self.settings.run_interpreter))
 
 
 def shown_interpreter(interpreter: str) -> str:
@@ -260,9 +261,13 @@ def listing(plan: Plan, index: ProjectIndex, *, skip: Collection[int] = (), star
 def launch(
     store: Store, plan: Plan, *, engine: str, skip_redundant: bool = False, note: str = "",
     packing: str = "none", skip: Collection[int] = (), star: Collection[int] = (),
-    origin: Mapping[str, Any] | None = None,
+    origin: Mapping[str, Any] | None = None, spark_conf: Mapping[str, str] | None = None, max_running: int = 0,
 ) -> tuple[Run, list[Experiment]]:
     """Write the chosen experiments to the store as queued; the gateway takes it from there.
+
+    ``spark_conf`` (the resource option's Spark settings, then ``--conf``) and ``max_running``
+    (the option's limit of applications at once) are recorded with the run for the engine and
+    ``hypertuner show``.
 
     ``skip`` (0-based rows of the plan) and, with ``skip_redundant``, the redundant rows are left out
     and recorded with the run (``Run.extra["lineage"]["skipped"]``), as are the ``star`` rows and
@@ -290,6 +295,10 @@ def launch(
     if starred:
         lineage["starred"] = starred
     extra: dict[str, Any] = {"packing": packing} if packing != "none" else {}
+    if spark_conf:
+        extra[RUN_SPARK_CONF] = dict(spark_conf)
+    if max_running:
+        extra[RUN_MAX_RUNNING] = max_running
     if lineage:
         extra[LINEAGE_KEY] = lineage
     import time
@@ -300,7 +309,7 @@ def launch(
         created=time.time(),
         author=getpass.getuser(),
         script=plan.settings.script,
-        interpreter=plan.settings.interpreter,
+        interpreter=plan.settings.run_interpreter,
         flag_style=plan.settings.flag_style,
         spec=dict(plan.spec.sources),
         scales=dict(plan.spec.scales),

@@ -7,6 +7,7 @@
     script = "train.py"
     flag_style = "space"        # "space" (--lr 0.1), "equals" (--lr=0.1) or "{batch_size} {epochs}"
     interpreter = ""            # empty: the Python that runs hypertuner
+    environment = ""            # a venv/conda folder (relative to the project) shipped to the cluster as an image
     stdout_patterns = []        # regexes with named groups; empty: Keras lines and key=value
 """
 
@@ -29,7 +30,7 @@ from workbench_plugin.store import validate_project_name
 __all__ = ["PROJECT_FILE", "ProjectSettings", "add_stdout_pattern", "find_project", "write_project_file"]
 
 PROJECT_FILE = "hypertuner.toml"
-_KEYS = {"name", "script", "flag_style", "interpreter", "stdout_patterns"}
+_KEYS = {"name", "script", "flag_style", "interpreter", "environment", "stdout_patterns"}
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,32 @@ class ProjectSettings:
     flag_style: str = "space"
     interpreter: str = ""
     stdout_patterns: list[str] = field(default_factory=list)
+    #: The project's Python environment (a venv or conda folder, relative to the project or absolute):
+    #: its ``bin/python`` runs the script, and on YARN it is packed into a build image
+    #: (:mod:`workbench_plugin.build_image`). Empty: ``interpreter``'s environment.
+    environment: str = ""
+
+    @property
+    def run_interpreter(self) -> str:
+        """What a run records as its interpreter: ``interpreter``, else the environment's
+        ``bin/python``, else "" (the Python that runs hypertuner)."""
+        if self.interpreter or not self.environment:
+            return self.interpreter
+        return str(Path(self.root, self.environment) / "bin" / "python")
 
     @property
     def python(self) -> str:
-        return self.interpreter or sys.executable
+        return self.run_interpreter or sys.executable
 
     def __post_init__(self) -> None:
-        for key in ("name", "script", "flag_style", "interpreter"):
+        for key in ("name", "script", "flag_style", "interpreter", "environment"):
             _check_str(key, getattr(self, key))
+        if len(self.environment) > 4096 or not self.environment.isprintable():
+            raise SpecError(f"environment: {self.environment[:60]!r} is too long or has control characters; give "
+                            "a venv or conda folder, as in '.venv'")
+        if self.environment and not (Path(self.root, self.environment) / "bin" / "python").exists():
+            raise SpecError(f"environment: {self.environment[:200]!r} has no bin/python under {self.root!r}; give "
+                            "a venv or conda folder, as in '.venv' (make one with python -m venv .venv)")
         validate_project_name(self.name)
         if not self.interpreter.isprintable():
             raise SpecError(f"interpreter: {self.interpreter[:60]!r} contains control characters; give the path "
@@ -94,6 +113,7 @@ def _load(root: Path) -> ProjectSettings:
             flag_style=section.get("flag_style", "space"),
             interpreter=section.get("interpreter", ""),
             stdout_patterns=section.get("stdout_patterns", []),
+            environment=section.get("environment", ""),
         )
     except SpecError as exc:
         raise type(exc)(f"{file}: {exc}") from None
@@ -207,4 +227,4 @@ def _load_text_check(folder: Path, temp: Path) -> None:
     section = data["project"]
     ProjectSettings(name=section.get("name", folder.name), root=str(folder), script=section.get("script", ""),
                     flag_style=section.get("flag_style", "space"), interpreter=section.get("interpreter", ""),
-                    stdout_patterns=section.get("stdout_patterns", []))
+                    stdout_patterns=section.get("stdout_patterns", []), environment=section.get("environment", ""))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from workbench_plugin._exceptions import ConfigError
+from workbench_plugin.spark_settings import check_spark_conf, memory_mb
 
 __all__ = ["DEFAULT_LIMITS", "DEFAULT_RESOURCES", "KINDS", "Limits", "OPTION_KEYS", "ResourceKind",
            "ResourceOption", "parse_limits", "parse_resources"]
@@ -56,11 +57,34 @@ class ResourceOption:
     queue: str = ""                       # yarn: the queue name or path (root.default)
     description: str = ""
     note: str = ""                        # how slots were found, when it matters ("RM unreachable; ...")
+    node_label: str = ""                  # yarn: a node label expression for the AM and the executors
+    driver_memory: str = ""               # yarn: spark.driver.memory ("2g"); empty: [spark] driver_memory
+    executor_memory: str = ""             # yarn: spark.executor.memory
+    driver_cores: int = 0                 # yarn: spark.driver.cores; 0: Spark's default
+    executor_cores: int = 0               # yarn: spark.executor.cores; 0: the engine's
+    max_running: int = 0                  # yarn: this user's applications at once on it; 0: [yarn] max_running
+    conf: tuple[tuple[str, str], ...] = ()  # yarn: more Spark settings, over [spark.conf]
 
     @property
     def free(self) -> bool:
         """No price at all: running here costs nothing that is counted."""
         return not (self.price_per_vcore_hour or self.price_per_gb_hour or self.price_per_hour)
+
+    def spark_conf(self) -> dict[str, str]:
+        """The Spark settings this option sets (a YARN option): its queue, node label, memory, cores
+        and ``conf``, over ``[spark.conf]`` and under ``--conf`` on the command line."""
+        if self.kind != "yarn":
+            return {}
+        conf = {"spark.yarn.queue": self.queue or "default"}
+        if self.node_label:
+            conf["spark.yarn.am.nodeLabelExpression"] = self.node_label
+            conf["spark.yarn.executor.nodeLabelExpression"] = self.node_label
+        for key, value in (("spark.driver.memory", self.driver_memory), ("spark.executor.memory", self.executor_memory),
+                           ("spark.driver.cores", self.driver_cores), ("spark.executor.cores", self.executor_cores)):
+            if value:
+                conf[key] = str(value)
+        conf.update(self.conf)
+        return conf
 
 
 @dataclass(frozen=True)
@@ -95,8 +119,13 @@ DEFAULT_LIMITS: dict[str, Any] = {"max_budget": 0.0, "max_experiments": 0, "max_
 OPTION_KEYS: dict[str, type] = {
     "kind": str, "slots": int, "vcores_per_experiment": int, "memory_mb_per_experiment": int,
     "price_per_vcore_hour": float, "price_per_gb_hour": float, "price_per_hour": float,
-    "currency": str, "queue": str, "description": str,
+    "currency": str, "queue": str, "description": str, "node_label": str, "driver_memory": str,
+    "executor_memory": str, "driver_cores": int, "executor_cores": int, "max_running": int, "conf": dict,
 }
+#: Keys only a ``kind = "yarn"`` option may have.
+_YARN_KEYS = ("queue", "node_label", "driver_memory", "executor_memory", "driver_cores", "executor_cores",
+              "max_running", "conf")
+_LABEL_RE = re.compile(r"^[A-Za-z0-9_ ()&|!.-]{1,255}$")
 
 
 def _short(raw: Any, limit: int = 60) -> str:
@@ -169,9 +198,26 @@ def _option(name: str, table: Mapping[str, Any]) -> ResourceOption:
     if queue and not _QUEUE_RE.match(queue):
         raise ConfigError(f"{prefix}.queue: {_short(queue)} is not a YARN queue name; use letters, digits, "
                           "'_', '-' and '.', as in 'default' or 'root.ml'")
-    if queue and kind != "yarn":
-        raise ConfigError(f"{prefix}.queue: a queue is only for kind 'yarn' (this option is {kind!r}); "
-                          "remove it or set kind = \"yarn\"")
+    for key in _YARN_KEYS:
+        if key in table and kind != "yarn":
+            what = "a queue is" if key == "queue" else f"{key} is"
+            raise ConfigError(f"{prefix}.{key}: {what} only for kind 'yarn' (this option is {kind!r}); "
+                              "remove it or set kind = \"yarn\"")
+    node_label = _text(f"{prefix}.node_label", table.get("node_label", ""), 255)
+    if node_label and not _LABEL_RE.match(node_label):
+        raise ConfigError(f"{prefix}.node_label: {_short(node_label)} is not a node label expression; use "
+                          "letters, digits, '_', '-', '.', '&&', '||' and '!', as in 'gpu' or 'gpu && ssd'")
+    driver_memory, executor_memory = (_text(f"{prefix}.{key}", table.get(key, ""), 20)
+                                      for key in ("driver_memory", "executor_memory"))
+    for key, size in (("driver_memory", driver_memory), ("executor_memory", executor_memory)):
+        if size:
+            memory_mb(f"{prefix}.{key}", size)
+    driver_cores, executor_cores = (_bounded(f"{prefix}.{key}", table.get(key, 0), int, 0, 1024,
+                                             "a count of cores >= 0", "2")
+                                    for key in ("driver_cores", "executor_cores"))
+    max_running = _bounded(f"{prefix}.max_running", table.get("max_running", 0), int, 0, 100_000,
+                           "a count of applications >= 0", "4 (0: [yarn] max_running)")
+    conf = check_spark_conf(f"{prefix}.conf", table.get("conf", {}))
     return ResourceOption(
         name=name, kind=kind, slots=slots,
         vcores_per_experiment=_bounded(f"{prefix}.vcores_per_experiment", table.get("vcores_per_experiment", 1),
@@ -181,7 +227,9 @@ def _option(name: str, table: Mapping[str, Any]) -> ResourceOption:
                                           "megabytes >= 1", "2048"),
         currency=_currency(f"{prefix}.currency", table.get("currency", "USD")),
         queue=queue, description=_text(f"{prefix}.description", table.get("description", ""), _MAX_DESCRIPTION),
-        **prices,
+        node_label=node_label, max_running=max_running, conf=tuple(conf.items()),
+        driver_memory=driver_memory, executor_memory=executor_memory, driver_cores=driver_cores,
+        executor_cores=executor_cores, **prices,
     )
 
 

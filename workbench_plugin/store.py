@@ -41,6 +41,7 @@ from workbench_plugin._exceptions import (
 )
 from workbench_plugin.fs import FileSystem, filesystem_for
 from workbench_plugin.lifecycle import REQUEUED, State
+from workbench_plugin.spark_settings import RUN_SPARK_CONF
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -187,6 +188,15 @@ class Run:
         lineage = self.extra.get("lineage")
         queue = lineage.get("queue") if isinstance(lineage, dict) else None
         return queue if isinstance(queue, str) and queue.strip() and queue.isprintable() else None
+
+    @property
+    def spark_conf(self) -> dict[str, str]:
+        """The Spark settings the batch was launched with (its resource option's, then ``--conf``),
+        as recorded; empty for runs launched before they were recorded."""
+        conf = self.extra.get(RUN_SPARK_CONF)
+        if not isinstance(conf, dict):
+            return {}
+        return {k: v for k, v in conf.items() if isinstance(k, str) and isinstance(v, str)}
 
     def yarn_queue_of(self, experiment_id: str) -> str | None:
         """The YARN queue of one experiment: its row's own yarn resource option (``--resource-row``),

@@ -102,7 +102,7 @@ class NewRunContext:
 
         snapshot = create_snapshot(store, settings.root, max_file_bytes=int(config.max_file_mb * 1024 * 1024),
                                    exclude=(config.store_path,))
-        flags = snapshot_flags(store, snapshot, settings.root, settings.script, settings.interpreter)
+        flags = snapshot_flags(store, snapshot, settings.root, settings.script, settings.run_interpreter)
         return cls(config, store, settings, index, snapshot, flags)
 
     def fields(self, run_id: str) -> NextBatchFields:

@@ -61,7 +61,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -276,11 +276,13 @@ class MiniCluster:
     # ---- start ---------------------------------------------------------------------------
     @classmethod
     def start(cls, workdir: Path, *, timeout: float = 300, nm_memory_mb: int = 8192, nm_vcores: int = 8,
-              rm_recovery: bool = True, kerberos: bool = False) -> MiniCluster:
+              rm_recovery: bool = True, kerberos: bool = False,
+              settings: Mapping[str, str] | None = None) -> MiniCluster:
         """Build if needed, start the JVM in ``workdir`` and wait until WebHDFS and the
         ResourceManager's REST API answer. ``rm_recovery`` keeps applications across
         :meth:`stop_rm`/:meth:`start_rm`, as on a production cluster. ``kerberos`` starts a KDC
-        and requires Kerberos everywhere (module docstring); then "answers" means answers 401."""
+        and requires Kerberos everywhere (module docstring); then "answers" means answers 401.
+        ``settings``: more Hadoop settings (``--set key=value``), as in a second CapacityScheduler queue."""
         workdir = Path(workdir).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + timeout
@@ -288,7 +290,7 @@ class MiniCluster:
         lib = build()
         for attempt in range(3):
             cluster = cls._launch(workdir, java, lib, nm_memory_mb=nm_memory_mb, nm_vcores=nm_vcores,
-                                  rm_recovery=rm_recovery, kerberos=kerberos)
+                                  rm_recovery=rm_recovery, kerberos=kerberos, settings=settings or {})
             try:
                 cluster._await_ready(deadline, timeout)
                 return cluster
@@ -304,7 +306,8 @@ class MiniCluster:
 
     @classmethod
     def _launch(cls, workdir: Path, java: str, lib: Path, *, nm_memory_mb: int, nm_vcores: int,
-                rm_recovery: bool, kerberos: bool = False) -> MiniCluster:
+                rm_recovery: bool, kerberos: bool = False,
+                settings: Mapping[str, str] | None = None) -> MiniCluster:
         logs = workdir / "logs"
         logs.mkdir(exist_ok=True)
         ports = dict(zip(PORT_NAMES, _free_ports(len(PORT_NAMES)), strict=True))
@@ -315,6 +318,7 @@ class MiniCluster:
             *[part for name, port in ports.items() for part in (f"--{name}", str(port))],
             "--nm-memory-mb", str(nm_memory_mb), "--nm-vcores", str(nm_vcores),
             "--rm-recovery", str(rm_recovery).lower(),
+            *[part for key, value in (settings or {}).items() for part in ("--set", f"{key}={value}")],
         ]
         if kerberos:
             command[2:2] = KERBEROS_JAVA_OPTS

@@ -18,7 +18,7 @@ from workbench_plugin._exceptions import ConfigError, EngineError
 from workbench_plugin.config import load_config
 from workbench_plugin.lifecycle import ExperimentState, State
 from workbench_plugin.plugins import load_engine
-from workbench_plugin.store import Store
+from workbench_plugin.store import Run, Store
 
 
 class _Minimal(EngineBase):
@@ -26,7 +26,7 @@ class _Minimal(EngineBase):
 
     name = "minimal"
 
-    def capacity(self) -> Capacity:
+    def capacity(self, run: Run | None = None) -> Capacity:
         return Capacity(slots=3, running=0)
 
 
