@@ -227,3 +227,17 @@ def test_the_token_keeper_renews_and_cancels_on_the_real_namenode(
     assert not keeper.tokens and not keeper.problems
     with pytest.raises(StoreError):
         fs.renew_delegation_token(token.token)
+
+
+def test_a_packed_run_shares_one_token_with_its_executors(
+        kerberized_minicluster: MiniCluster, as_user: dict[str, str], project_dir: Path) -> None:
+    """``--packing tasks``: one application, a task per experiment in the executors; the executors
+    got the token file too (spark.executorEnv) and wrote every experiment's metrics."""
+    register(as_user, project_dir)
+    done = hypertuner(as_user, "run", "x=1,2", "epochs=2", "--packing", "tasks", "--project", str(project_dir))
+    assert done.returncode == 0 and "2 succeeded" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+    index = index_of(as_user, "tiny")
+    [run_id] = index.runs
+    entry = index.runs[run_id]
+    assert len({str(entry.states[x.experiment_id].get("engine_id")) for x in entry.experiments}) == 1
+    assert sorted(index.frames(run_id).experiments["score"].tolist()) == [10.0, 20.0]

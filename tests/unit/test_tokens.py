@@ -144,3 +144,21 @@ def test_the_wrapper_makes_the_token_file_absolute(tmp_path: Path, monkeypatch: 
     empty: dict[str, str] = {}
     absolute_token_file(empty)
     assert empty == {}
+
+
+def test_only_a_kerberized_yarn_engine_with_an_hdfs_store_hands_out_tokens(tmp_path: Path) -> None:
+    from engines.spark import SparkEngine
+    from workbench_plugin.store import Store
+
+    kerberos = HdfsSettings(security=SecuritySettings(auth="kerberos", principal="alice@EXAMPLE.COM"))
+    # the store's filesystem: anything that hands out tokens (a real one would log in here)
+    hdfs_store = Store("webhdfs://127.0.0.1:9/hypertuner", fs=NameNode(Clock()))  # type: ignore[arg-type]
+
+    def engine(store: Store, hdfs: HdfsSettings) -> SparkEngine:
+        return SparkEngine(store, rm_url="http://127.0.0.1:9", submitting=False, hdfs=hdfs)
+
+    assert engine(Store("webhdfs://127.0.0.1:9/hypertuner"), HdfsSettings())._token_keeper() is None  # open
+    assert engine(Store(str(tmp_path / "store")), kerberos)._token_keeper() is None  # a local store
+    keeper = engine(hdfs_store, kerberos)._token_keeper()
+    assert keeper is not None and keeper.renewer == "alice"
+    assert engine(hdfs_store, HdfsSettings()).kept_tokens() == {}
