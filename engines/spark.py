@@ -451,11 +451,15 @@ class SparkEngine(EngineBase):
         keeper.keep(engine_id, token)
         return engine_id
 
-    def tend_credentials(self) -> None:
+    def tend_credentials(self) -> list[str]:
         """Renew the delegation tokens of applications still running, cancel those of ended ones
-        (the gateway calls this at each step)."""
-        if self._tokens is not None and self._tokens.tokens:
+        (the gateway calls this at each step); the lines saying what failed, for the gateway's log."""
+        if self._tokens is None:
+            return []
+        if self._tokens.tokens:
             self._tokens.tend(lambda engine_id: self.poll(engine_id) == "alive")
+        problems, self._tokens.problems = self._tokens.problems, []
+        return problems
 
     def kept_tokens(self) -> dict[str, KeptToken]:
         """The tokens kept now, by engine id (for ``hypertuner`` diagnostics and tests)."""

@@ -278,8 +278,8 @@ class Gateway:
             self._refresh()
         self._clean_up_ended()
         tend = getattr(self.engine, "tend_credentials", None)  # engines that hold credentials
-        if tend is not None:
-            tend()
+        for line in (tend() if tend is not None else None) or []:
+            self.log(f"gateway: {line}")
         rows = self._experiments()
         queued = [(i, e, x) for i, e, x, s in rows if not s.claimed and not s.terminal]
         # the queue of the first run waiting decides (on YARN: its queue's capacity and the user's limit)

@@ -162,3 +162,28 @@ def test_only_a_kerberized_yarn_engine_with_an_hdfs_store_hands_out_tokens(tmp_p
     keeper = engine(hdfs_store, kerberos)._token_keeper()
     assert keeper is not None and keeper.renewer == "alice"
     assert engine(hdfs_store, HdfsSettings()).kept_tokens() == {}
+
+
+def test_the_engine_hands_renewal_problems_to_the_gateway_once() -> None:
+    from engines.spark import SparkEngine
+    from workbench_plugin.store import Store
+
+    clock = Clock()
+    nn = NameNode(clock)
+    kerberos = HdfsSettings(security=SecuritySettings(auth="kerberos", principal="alice@EXAMPLE.COM"))
+    engine = SparkEngine(Store("webhdfs://127.0.0.1:9/hypertuner", fs=nn),  # type: ignore[arg-type]
+                         rm_url="http://127.0.0.1:9", submitting=False, hdfs=kerberos)
+    keeper = engine._token_keeper()
+    assert keeper is not None
+    keeper.clock = clock
+    token = keeper.issue()
+    assert token is not None
+    keeper.keep("yarn:application_1_0001", token)
+    engine.poll = lambda _engine_id: "alive"  # type: ignore[method-assign]
+    clock.now += DAY
+    nn.down = True
+    [line] = engine.tend_credentials()
+    assert "renewing the HDFS delegation token of yarn:application_1_0001" in line and "unreachable" in line
+    assert engine.tend_credentials() != [] and keeper.problems == []  # said again at the next failed step
+    nn.down = False
+    assert engine.tend_credentials() == []
