@@ -136,6 +136,12 @@ class EngineBase:
     def ended_by(self, engine_id: str) -> str | None:
         return None
 
+    def tend_credentials(self) -> list[str]:
+        """Renew what the engine's submissions hold (HDFS delegation tokens on a Kerberized
+        cluster) and release what ended ones held; called at each gateway step. The lines saying
+        what failed (the gateway logs them)."""
+        return []
+
     def resources(self) -> Resources:
         """This machine's cores and memory, with the engine's slots."""
         return Resources(engine=self.name, where="this machine", slots=self.capacity().slots,

@@ -25,6 +25,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -42,7 +43,8 @@ from engines.processes import (
     track,
 )
 from engines.resource_manager import ClusterResources, ResourceManagerClient
-from workbench_plugin._exceptions import ConfigError, EngineError
+from engines.tokens import TOKEN_LINK, KeptToken, TokenKeeper, renewer_of, write_token_file
+from workbench_plugin._exceptions import ConfigError, EngineError, StoreError
 from workbench_plugin.build_image import (
     IMAGE_FOLDER,
     BuildImageError,
@@ -54,7 +56,7 @@ from workbench_plugin.build_image import (
     image_path,
     spark_archives,
 )
-from workbench_plugin.config import Config, HdfsSettings, SecuritySettings
+from workbench_plugin.config import ENV_TOKEN_FILE, Config, HdfsSettings, SecuritySettings
 from workbench_plugin.spark_settings import (
     OWNED_KEYS,
     RUN_MAX_RUNNING,
@@ -152,6 +154,7 @@ class SparkEngine(EngineBase):
         self.image_progress = image_progress
         self._images: dict[str, ImageRecord | None] = {}  # run id -> its image (built once per run)
         self._spark_libs: SparkArchives | None = None  # Spark's jars and Python archives in the store
+        self._tokens: TokenKeeper | None = None  # HDFS delegation tokens for the containers (Kerberos)
 
     @classmethod
     def from_config(cls, config: Config, store: Store, *, submitting: bool = True, **overrides: Any) -> SparkEngine:
@@ -356,7 +359,7 @@ class SparkEngine(EngineBase):
             argv += ["--snapshot-dir", "snapshot"]
         if self.work_dir:
             argv += ["--work-dir", self.work_dir]
-        return self._launch(argv, exp, image=image is not None)
+        return self._launch_with_token(argv, exp, image=image is not None)
 
     def submit_packed(self, run: Run, experiments: Sequence[Experiment]) -> str:
         """One application, one task per experiment; the same engine id for all of them."""
@@ -366,7 +369,7 @@ class SparkEngine(EngineBase):
         argv += ["--conf", "spark.task.maxFailures=1", "--conf", "spark.python.worker.reuse=false"]
         argv += self._image_archive(image)
         argv += [str(JOBS / "packed_run.py"), *self._wrapper_args(run, image), "--experiments", ",".join(ids)]
-        return self._launch(argv, run.run_id, image=image is not None)
+        return self._launch_with_token(argv, run.run_id, image=image is not None)
 
     def _launch(self, argv: list[str], label: str, *, image: bool = False) -> str:
         log = None
@@ -409,6 +412,58 @@ class SparkEngine(EngineBase):
             raise EngineError(f"spark engine: spark-submit for {label} failed (exit {done.returncode}): "
                               f"{why.strip()[:300]}")
         return f"yarn:{found[0]}"
+
+    # ---- HDFS delegation tokens (engines.tokens) --------------------------------------------
+    def _token_keeper(self) -> TokenKeeper | None:
+        """The keeper of this engine's tokens: on YARN, with [security] auth kerberos and an HDFS
+        store (its filesystem hands out tokens); None otherwise (open clusters get none)."""
+        if not (self.yarn and self.hdfs.security.kerberos):
+            return None
+        if self._tokens is None:
+            fs = self.store.fs
+            fs = getattr(fs, "inner", fs)  # the patient wrapper around WebHDFS
+            if not hasattr(fs, "get_delegation_token"):
+                return None
+            self._tokens = TokenKeeper(fs, renewer_of(self.hdfs))
+        return self._tokens
+
+    def _launch_with_token(self, argv: list[str], label: str, *, image: bool = False) -> str:
+        """:meth:`_launch`, with a new HDFS delegation token shipped to the application when the
+        cluster is Kerberized (:func:`token_args`); the private file is removed once spark-submit
+        has copied it into the application's staging folder, the token kept for renewal."""
+        keeper = self._token_keeper()
+        if keeper is None:
+            return self._launch(argv, label, image=image)
+        try:
+            token = keeper.issue()
+        except StoreError as exc:
+            raise EngineError(f"spark engine: no HDFS delegation token for {label}: {exc}") from exc
+        if token is None:  # the NameNode hands out none: no security on HDFS
+            return self._launch(argv, label, image=image)
+        with tempfile.TemporaryDirectory(prefix="hypertuner-token-") as folder:
+            os.chmod(folder, 0o700)
+            path = write_token_file(token.token, folder)
+            try:
+                engine_id = self._launch(token_args(argv, path), label, image=image)
+            except EngineError:
+                keeper.discard(token)
+                raise
+        keeper.keep(engine_id, token)
+        return engine_id
+
+    def tend_credentials(self) -> list[str]:
+        """Renew the delegation tokens of applications still running, cancel those of ended ones
+        (the gateway calls this at each step); the lines saying what failed, for the gateway's log."""
+        if self._tokens is None:
+            return []
+        if self._tokens.tokens:
+            self._tokens.tend(lambda engine_id: self.poll(engine_id) == "alive")
+        problems, self._tokens.problems = self._tokens.problems, []
+        return problems
+
+    def kept_tokens(self) -> dict[str, KeptToken]:
+        """The tokens kept now, by engine id (for ``hypertuner`` diagnostics and tests)."""
+        return dict(self._tokens.tokens) if self._tokens is not None else {}
 
     def poll(self, engine_id: str) -> Liveness:
         kind, rest = engine_id.split(":", 1)
@@ -535,6 +590,20 @@ def kerberos_env(security: SecuritySettings, env: Mapping[str, str]) -> dict[str
     current = env.get("SPARK_SUBMIT_OPTS", "")
     return {"KRB5_CONFIG": security.krb5_conf,
             "SPARK_SUBMIT_OPTS": current if option in current else f"{current} {option}".strip()}
+
+
+def token_args(argv: list[str], token_path: str) -> list[str]:
+    """``argv`` (a spark-submit command line) with the token file shipped as a local resource
+    (``--files <path>#hypertuner.token``, in the user-private ``.sparkStaging`` folder) and
+    ``HYPERTUNER_HDFS_TOKEN_FILE`` naming it in the ApplicationMaster's and executors' containers
+    (relative: the wrapper makes it absolute in its working directory). Inserted before the
+    application's script (one of :data:`JOBS`)."""
+    jobs = f"{JOBS}{os.sep}"
+    at = next((i for i, arg in enumerate(argv) if arg.startswith(jobs)), len(argv))
+    extra = ["--files", f"{token_path}#{TOKEN_LINK}"]
+    for prefix in ("spark.yarn.appMasterEnv.", "spark.executorEnv."):
+        extra += ["--conf", f"{prefix}{ENV_TOKEN_FILE}={TOKEN_LINK}"]
+    return [*argv[:at], *extra, *argv[at:]]
 
 
 def _merge_archives(*groups: list[str]) -> list[str]:

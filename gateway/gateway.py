@@ -37,6 +37,7 @@ then dropped, and the indexes rebuilt from the store) can only delay a submissio
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -276,6 +277,9 @@ class Gateway:
         if report.lost or report.requeued:
             self._refresh()
         self._clean_up_ended()
+        tend = getattr(self.engine, "tend_credentials", None)  # engines that hold credentials
+        for line in (tend() if tend is not None else None) or []:
+            self.log(f"gateway: {line}")
         rows = self._experiments()
         queued = [(i, e, x) for i, e, x, s in rows if not s.claimed and not s.terminal]
         # the queue of the first run waiting decides (on YARN: its queue's capacity and the user's limit)
@@ -371,5 +375,9 @@ class Gateway:
             if on_step is not None:
                 on_step(report)
             if until_idle and report.idle:
+                tend = getattr(self.engine, "tend_credentials", None)
+                if tend is not None:  # every application ended: cancel the tokens they held
+                    with contextlib.suppress(EngineError):
+                        tend()
                 return
             self.engine.wait(self.poll_seconds, stop)

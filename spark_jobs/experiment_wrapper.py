@@ -34,12 +34,12 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import IO, Any
 
 from workbench_plugin._exceptions import SnapshotError
-from workbench_plugin.config import container_id
+from workbench_plugin.config import ENV_TOKEN_FILE, container_id
 from workbench_plugin.faults import fault_point
 from workbench_plugin.fs import filesystem_for
 from workbench_plugin.lifecycle import State
@@ -316,12 +316,23 @@ class ExperimentWrapper:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def absolute_token_file(environ: MutableMapping[str, str] | None = None) -> None:
+    """``HYPERTUNER_HDFS_TOKEN_FILE`` as the engine sets it is relative to the container's working
+    directory (``hypertuner.token``): made absolute here, before the wrapper or the script it starts
+    change directory."""
+    env = os.environ if environ is None else environ
+    path = env.get(ENV_TOKEN_FILE, "")
+    if path and not os.path.isabs(path):
+        env[ENV_TOKEN_FILE] = os.path.abspath(path)
+
+
 def patient_store(url: str, patience: float = DEFAULT_PATIENCE_SECONDS) -> Store:
     """The store as an experiment uses it: every call waits out an outage (NameNode restart,
     network), saying so once per outage on stderr (the container's log)."""
     def say(message: str) -> None:
         print(f"experiment_wrapper: {message}", file=sys.stderr, flush=True)
 
+    absolute_token_file()
     return Store(url, fs=PatientFileSystem(filesystem_for(url), patience=patience, on_wait=say))
 
 
