@@ -6,28 +6,37 @@ tests that use it fail with the reason and the tail of its logs; they are never 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from scripts.minicluster.minicluster import MiniCluster, MiniClusterError
 
 
-# Per module: started for the modules that use it (~7 s each) and stopped after them, so its
-# JVMs do not share the two cores with the browser tests that follow.
-@pytest.fixture(scope="module")
-def minicluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MiniCluster]:
-    workdir = tmp_path_factory.mktemp("minicluster")
+@contextlib.contextmanager
+def running_cluster(workdir: Path, what: str, **options: Any) -> Iterator[MiniCluster]:
+    """A mini cluster started in ``workdir`` (``options`` go to :meth:`MiniCluster.start`) and always
+    stopped; the test fails, never skips, with the reason when it does not start."""
     try:
-        cluster = MiniCluster.start(workdir)
+        cluster = MiniCluster.start(workdir, **options)
     except MiniClusterError as exc:
-        pytest.fail(f"the mini cluster did not start: {exc}", pytrace=False)
+        pytest.fail(f"{what} did not start: {exc}", pytrace=False)
     try:
         yield cluster
     finally:
         cluster.stop()
+
+
+# Per module: started for the modules that use it (~7 s each) and stopped after them, so its
+# JVMs do not share the two cores with the browser tests that follow.
+@pytest.fixture(scope="module")
+def minicluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MiniCluster]:
+    with running_cluster(tmp_path_factory.mktemp("minicluster"), "the mini cluster") as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +45,9 @@ def kerberized_minicluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     HDFS and YARN RPC, SPNEGO on WebHDFS and the ResourceManager's REST API. The test user is
     ``cluster.user_principal`` with ``cluster.user_keytab``; clients use ``cluster.krb5_conf``.
     Per module and always stopped; fails (never skips) with the reason and its log tail."""
-    workdir = tmp_path_factory.mktemp("kerberized-minicluster")
-    try:
-        cluster = MiniCluster.start(workdir, kerberos=True)
-    except MiniClusterError as exc:
-        pytest.fail(f"the Kerberized mini cluster did not start: {exc}", pytrace=False)
-    try:
+    with running_cluster(tmp_path_factory.mktemp("kerberized-minicluster"), "the Kerberized mini cluster",
+                         kerberos=True) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts.minicluster.minicluster import MiniCluster, MiniClusterError
+from scripts.minicluster.minicluster import MiniCluster
 from tests.cluster.test_yarn_engine import hypertuner, index_of, rm_app
+from tests.cluster_fixtures import running_cluster
 from workbench_plugin.demo import DEMO_NAME, prepare_demo
 from workbench_plugin.store import Store
 
@@ -32,14 +33,9 @@ QUEUES = {
 
 @pytest.fixture(scope="module")
 def two_queues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MiniCluster]:
-    try:
-        cluster = MiniCluster.start(tmp_path_factory.mktemp("minicluster-queues"), settings=QUEUES)
-    except MiniClusterError as exc:
-        pytest.fail(f"the mini cluster did not start: {exc}", pytrace=False)
-    try:
+    with running_cluster(tmp_path_factory.mktemp("minicluster-queues"), "the mini cluster",
+                         settings=QUEUES) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture()
