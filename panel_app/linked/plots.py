@@ -203,10 +203,12 @@ class LinkedPlots:
             x_range=self.x_ranges[h], y_range=self.y_ranges[m],
             x_axis_type="log" if ax.kind == "log" else "linear",
             y_axis_type="log" if ay.kind == "log" else "linear",
-            tools=[box, lasso, PanTool(), WheelZoomTool(), ResetTool()],
+            tools=[],
             toolbar_location=None,
             min_border_left=8, min_border_right=8, min_border_top=8, min_border_bottom=8,
         )
+        # added after: ``figure(tools=...)`` compares every pair of tools' properties
+        fig.add_tools(box, lasso, PanTool(), WheelZoomTool(), ResetTool())
         fig.toolbar.active_drag = box
         fig.toolbar.logo = None
         if self.model.dense:
