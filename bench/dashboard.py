@@ -3,6 +3,14 @@ against an ``hv.link_selections`` version of the same scatter matrix measured in
 
     python bench/dashboard.py [--experiments 100000] [--epochs 100] [--brushes 3] [--timeout 180]
     python bench/dashboard.py --experiments 1000 --epochs 20          # quick
+    python bench/dashboard.py --experiments 1000 --epochs 20 --designs "run page" \
+        --breakdown --baseline e6faef9 --rounds 2       # where the time goes, against main
+
+``--breakdown`` prints where the run page's first render and brushes spend their time
+(:mod:`bench.render_probes`: server session build, the Bokeh document's models and bytes,
+browser milestones, CustomJS and repaint times per brush). ``--baseline REF`` also measures
+the run page of git commit REF (a temporary worktree) in the same run, and prints the ratio;
+``--rounds N`` alternates the designs N times (medians).
 
 Steps: :mod:`bench.synthetic` writes a real store project (one run, N experiments x E epochs);
 each design is then measured in its own child process (so that a design which runs out of
@@ -18,7 +26,7 @@ What is measured, all in the browser's clock (``performance.now()``, origin = na
 
 * first render: navigation start -> every plot's Bokeh view reports ``is_idle`` (run page: the
   ``scatter:*`` figures and the bar chart; link_selections: every figure of the layout);
-* brush -> all highlighted: the ``mouseup`` of a real mouse drag (a box over one ``batch_size``
+* brush -> all highlighted: the ``pointerup`` of a real mouse drag (a box over one ``batch_size``
   column of the top-left scatter, pixel positions from Bokeh's own scales) -> the first
   animation frame after the highlight is in the data of ALL other plots and every view is
   idle. Run page: the highlight renderers (``highlight:<h>:<m>``) all draw the
