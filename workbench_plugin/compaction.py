@@ -121,12 +121,15 @@ def compact_run(store: Store, project: str, run_id: str, *, health: bool = True)
     table = index.metrics_table(run_id)
     generation = f"{time.time_ns():020d}~{secrets.token_hex(3)}"
     folder = f"{base}/{FOLDER}/{generation}"
-    names, curve_files = _write_curves(store, folder, entry.experiments, table)
+    curves, order = curve_rows(entry.experiments, table)
+    names, curve_files = _write_curves(store, folder, table, curves, order)
+    del order
     fault_point("compaction-after-curves")
     reduced = reduce_points(entry.experiments, table)
     store.fs.write_atomic(f"{folder}/reduced.parquet", _parquet_bytes(reduced))
-    counts = _curve_counts(entry.experiments, table)
-    flags = _health(index, run_id) if health else {}
+    counts = _curve_counts(curves)
+    flags = _health(curves) if health else {}
+    del curves
     store.fs.write_atomic(f"{folder}/states.parquet", _parquet_bytes(_states_table(entry, counts, flags)))
     covered = {f: sorted(p.rsplit("/", 1)[1] for p in entry.seen[f]) for f in RUN_FOLDERS}
     store.fs.write_atomic(f"{folder}/covered.parquet", _parquet_bytes(_covered_table(covered)))
@@ -142,44 +145,43 @@ def compact_run(store: Store, project: str, run_id: str, *, health: bool = True)
     return CompactionResult(run_id, generation, True, files, table.num_rows, time.perf_counter() - t0)
 
 
-def _write_curves(store: Store, folder: str, experiments: Sequence[Experiment],
-                  table: pa.Table) -> tuple[list[str], dict[str, str]]:
-    """One file per metric name of the curve points in curve order; returns every name met (in
-    name order) and file stem -> metric name."""
+def _write_curves(store: Store, folder: str, table: pa.Table, curves: pd.DataFrame,
+                  order: np.ndarray) -> tuple[list[str], dict[str, str]]:
+    """One file per metric name of the curve points (``curves``: rows ``order`` of ``table``, in
+    curve order); returns every name met (in name order) and file stem -> metric name."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    order = curve_rows(experiments, table)
-    points = table.take(pa.array(order)).append_column("seq", pa.array(np.arange(len(order), dtype=np.int64)))
     names: set[str] = set()
     for chunk in table.column("name").chunks:
         names.update(v for v in chunk.dictionary.to_pylist() if v is not None)
+    codes = curves["name"].cat.codes.to_numpy()
+    code_of = {str(c): k for k, c in enumerate(curves["name"].cat.categories)}
     files: dict[str, str] = {}
-    name_column = pc.cast(points.column("name"), pa.string())
-    keep = ["experiment_id", "epoch", "step", "time", "value", "seq"]
+    keep = ["experiment_id", "epoch", "step", "time", "value"]
     for k, name in enumerate(sorted(names)):
-        rows = points.filter(pc.equal(name_column, name)).select(keep)
-        if not rows.num_rows:
-            continue
+        at = np.flatnonzero(codes == code_of[name]) if name in code_of else np.empty(0, np.int64)
+        if not len(at):
+            continue  # only summaries
+        rows = table.take(pa.array(order[at])).select(keep)
         rows = rows.set_column(0, "experiment_id", pc.cast(rows.column(0), pa.string()))
+        rows = rows.append_column("seq", pa.array(at.astype(np.int64)))
         stem = f"m{k:05d}"
         store.fs.write_atomic(f"{folder}/curves/{stem}.parquet", _parquet_bytes(rows, row_group=ROW_GROUP))
         files[stem] = name
     return sorted(names), files
 
 
-def _curve_counts(experiments: Sequence[Experiment], table: pa.Table) -> dict[str, int]:
-    frame = curves_frame(experiments, table.select(list(POINT_COLUMNS))) if table.num_rows else empty_curves()
-    if frame.empty:
+def _curve_counts(curves: pd.DataFrame) -> dict[str, int]:
+    if curves.empty:
         return {}
-    counts = frame["experiment_id"].value_counts(sort=False)
+    counts = curves["experiment_id"].value_counts(sort=False)
     return {str(k): int(v) for k, v in counts.items() if v}
 
 
-def _health(index: Any, run_id: str) -> dict[str, Any]:
+def _health(curves: pd.DataFrame) -> dict[str, Any]:
     from workbench_plugin.proposals import health_of
 
-    curves = index.frames(run_id).curves
     return {eid: (list(h.flags), list(h.reasons)) for eid, h in health_of(curves).items()}
 
 

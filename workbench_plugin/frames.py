@@ -353,11 +353,13 @@ def curves_frame(experiments: Sequence[Experiment], table: pa.Table) -> pd.DataF
     return _curve_frame(labels, points.take(order))
 
 
-def curve_rows(experiments: Sequence[Experiment], table: pa.Table) -> np.ndarray:
-    """The rows of ``table`` that are curve points, in curve order (by experiment, then time;
-    a repeated point keeps its last row): the order :attr:`RunFrames.curves` has them in."""
+def curve_rows(experiments: Sequence[Experiment], table: pa.Table) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`curves_frame` of ``table`` and the rows of ``table`` it holds, in its order (by
+    experiment, then time; a repeated point keeps its last row)."""
     labels, points, summary = _points(experiments, table)
-    return _curve_order(labels, points, summary)
+    order = _curve_order(labels, points, summary)
+    del summary
+    return _curve_frame(labels, points.take(order)), order
 
 
 def reduce_points(experiments: Sequence[Experiment], table: pa.Table) -> pa.Table:
