@@ -11,8 +11,9 @@ serves the run page on 127.0.0.1 and drives it with Playwright (``/usr/bin/chrom
   20,000)`` rows (``TablePanel.follow``, on a page built in the child with its Bokeh models);
 * brush -> first selected rows shown: the table scrolled to its top, then the ``mouseup`` of a
   real drag over one ``batch_size`` column of the top-left scatter plot -> the first animation
-  frame where the table's top row is the first experiment of that column (and, in the
-  scrolling table, marked). One brush first warms up and is not counted;
+  frame where every row the table draws is one of that column's experiments (the scrolling
+  table: also the top row is the first of them, marked; the Tabulator keeps a scroll position
+  of its own after a filter, often far from the first). One brush warms up, not counted;
 * scroll to the bottom -> last row shown: the table's scroll position set to the end -> the
   first frame where the last experiment's row is drawn. Tabulator above 5,000 experiments
   pages instead: the last row is thousands of page clicks away, reported as such.
@@ -77,14 +78,16 @@ window.__ht.until = (test, limit) => new Promise((resolve) => {
 });
 """
 
-# brush -> the table's top row is the expected first experiment (and marked, where rows mark)
-BRUSHED_JS = """async ([cell, marked, label, limit]) => {
+# brush -> every row the table draws is a selected one (the scrolling table: and the top row is
+# the first selected, marked; the Tabulator keeps a scroll position of its own after a filter)
+BRUSHED_JS = """async ([cell, marked, picked, first, limit]) => {
   const h = window.__ht;
+  const want = new Set(picked);
   const done = await h.until(() => {
     if (h.up == null) { return false; }
     const cells = h.all(document, cell);
-    if (!cells.length || cells[0].textContent !== label) { return false; }
-    return marked === null || cells[0].closest(marked) !== null;
+    if (!cells.length || !cells.every((c) => want.has(c.textContent))) { return false; }
+    return marked === null || (cells[0].textContent === first && cells[0].closest(marked) !== null);
   }, limit);
   return done === null ? null : done - h.up;
 }"""
@@ -184,10 +187,11 @@ def measure(design: str, store_dir: str, *, brushes: int, timeout: float) -> dic
                 page.mouse.move((t["x0"] + t["x1"]) / 2, (t["top"] + t["bottom"]) / 2, steps=4)
                 page.mouse.move(t["x1"], t["bottom"], steps=4)
                 page.mouse.up()
+                picked = [lab for lab, bs in zip(labels, batch, strict=True) if bs == factor]
                 took = page.evaluate(BRUSHED_JS, [cell, marked if design == "scrolling" else None,
-                                                  first, ms])
+                                                  picked, first, ms])
                 if took is None:
-                    out["error"] = f"brush {b + 1}: the table did not show {first} first within {timeout:.0f} s"
+                    out["error"] = f"brush {b + 1}: the table did not show the selected rows within {timeout:.0f} s"
                     break
                 if b:
                     out["brushes"].append(took)

@@ -160,7 +160,7 @@ class ExperimentTable(pn.custom.JSComponent):
 
     @selection.setter
     def selection(self, rows: Sequence[int]) -> None:
-        self._selection = [int(r) for r in rows]
+        self._selection = list(rows)
         if self.on_select is not None:
             self.on_select(self._selection)
 
@@ -296,7 +296,7 @@ class TablePanel(param.Parameterized):
         ids = [self.model.order[r] for r in rows if 0 <= r < len(self.model.order)]
         self.model.select_ids_from(ids, {})  # no origin: the table keeps the rows it shows
 
-    def _mark(self, rows: Sequence[int]) -> bool:
+    def _mark(self, rows: Sequence[int] | np.ndarray) -> bool:
         marked = np.zeros(len(self.table.value), dtype=bool)
         picked = np.asarray(rows, dtype=np.int64)
         marked[picked[(picked >= 0) & (picked < len(marked))]] = True
@@ -309,15 +309,16 @@ class TablePanel(param.Parameterized):
     def follow(self, rows: list[int]) -> None:
         """Show and mark the selected ``rows`` (call holding :attr:`setting`)."""
         picked_in_table = bool(rows) and not self.model.origin
+        picked = np.asarray(rows, dtype=np.int64)
         scroll = None
         if not picked_in_table:  # made in a plot, a slider, a note: show just those
-            shown = np.asarray(rows, dtype=np.int64) if rows else None
+            shown = picked if rows else None
             if not _same_rows(shown, self.rows):
                 self.rows = shown
                 self.caption.object = self._caption()
                 self._refilter()
                 scroll = 0
-        changed = self._mark(rows)
+        changed = self._mark(picked)
         self.table.selection = rows
         if changed or scroll is not None:
             self._send(scroll)

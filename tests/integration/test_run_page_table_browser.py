@@ -130,6 +130,12 @@ def test_one_list_sorted_on_the_server_and_scrolled_to_a_brushed_selection(
                                                                      "experiment_id"].iloc[0])],
                  what="one experiment selected by a row click")
         expect(page.locator(".ht-row.ht-row-selected")).to_have_count(1)
+
+        # (5) a header filter narrows all rows on the server (here to the hostile label)
+        page.get_by_role("button", name="Clear selection").click()
+        expect(page.locator(".ht-table-caption")).to_have_text(f"All {N:,} experiments")
+        page.locator(".ht-col-filter[data-field='#']").fill("onerror=alert(2")
+        wait_for(lambda: rows_shown(page) == [LAST], what="the filtered row")
         assert page.locator("img").count() == 0 and not dialogs and not errors, (dialogs, errors)
     finally:
         page.close()
