@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from collections.abc import Iterable
 from urllib.parse import quote
 
 from panel_app.palette import STATE_COLORS
@@ -20,17 +19,12 @@ from workbench_plugin.memory import Lock
 
 __all__ = [
     "BADGES",
-    "EXPERIMENT_TEMPLATE",
     "HEALTH_COLORS",
-    "HEALTH_TEMPLATE",
     "HPARAMS_TITLE",
     "METRICS_TITLE",
     "NOTES_TITLE",
     "NO_NOTES_HTML",
-    "STATE_TEMPLATE",
-    "TABLE_CSS",
     "caption_html",
-    "column_titles",
     "css_token",
     "header_html",
     "open_experiment_html",
@@ -70,48 +64,14 @@ def plain_title(name: str) -> str:
         .replace("\\]", "\\" + _ZWSP + "]").replace("\\)", "\\" + _ZWSP + ")")
 
 
-#: Tabulator cell template of the state column: a coloured badge. ``<%- %>`` escapes the
-#: value (``<%= %>`` would insert it as HTML).
-STATE_TEMPLATE = (
-    '<span style="display:inline-block;min-width:58px;padding:0 5px;border-radius:7px;'
-    'color:#fff;text-align:center;background:<%= ({'
-    + ",".join(f'"{k}":"{v}"' for k, v in STATE_COLORS.items())
-    + '})[value] || "#9e9e9e" %>"><%- value %></span>'
-)
-
 #: The health badges' colours, by flag.
 HEALTH_COLORS: dict[str, str] = {"overfitting": "#ef6c00", "noisy": "#7b1fa2", "diverged": "#c62828"}
-
-#: Tabulator cell template of the health column: a small coloured label per ``flag: reason``
-#: line of the cell (:func:`~panel_app.run_page.health.health_cell`), the reason as its tooltip.
-#: Both come from metric names a script chose: ``<%- %>`` escapes them (the title included);
-#: only a colour from :data:`HEALTH_COLORS` is inserted as it stands.
-HEALTH_TEMPLATE = (
-    '<% String(value || "").split("\\n").forEach(function (line) { '
-    'var at = line.indexOf(": "); if (at < 0) { return; } var flag = line.slice(0, at); %>'
-    '<span class="ht-health ht-health-<%- flag %>" title="<%- line.slice(at + 2) %>" '
-    'style="display:inline-block;padding:0 5px;margin-right:3px;border-radius:7px;color:#fff;'
-    'font-size:11px;background:<%= ({'
-    + ",".join(f'"{k}":"{v}"' for k, v in HEALTH_COLORS.items())
-    + '})[flag] || "#9e9e9e" %>"><%- flag %></span><% }); %>'
-)
-
-TABLE_CSS = """
-.tabulator, .tabulator .tabulator-header, .tabulator .tabulator-row { font-size: 12px !important; }
-.tabulator .tabulator-header .tabulator-col .tabulator-col-content { padding: 3px 5px !important; }
-.tabulator .tabulator-row .tabulator-cell { padding: 3px 5px !important; }
-"""
 
 HPARAMS_TITLE = "<b>Hyperparameters</b>"
 METRICS_TITLE = "<b>Metrics</b>"
 NOTES_TITLE = "<b>Notes</b>"
 NO_NOTES_HTML = ('<span style="color:#777">No notes yet: a note keeps this view (selection, '
                  "metric, chart) for whoever opens it.</span>")
-
-
-def column_titles(columns: Iterable[object]) -> dict[str, str]:
-    """The table's column titles, escaped: Tabulator puts a title into the page as HTML."""
-    return {str(c): html.escape(str(c)) for c in columns}
 
 
 def progress_html(progress: Progress) -> str:
@@ -125,12 +85,6 @@ def progress_html(progress: Progress) -> str:
     return ('<div class="ht-progress" style="display:inline-flex;vertical-align:middle;'
             'width:220px;height:12px;border-radius:6px;overflow:hidden;background:#eee;'
             f'margin:0 8px">{parts}</div>')
-
-
-#: Tabulator cell template of the experiment column: a link to the experiment's page
-#: (``encodeURIComponent`` for the address, ``<%- %>`` escapes the text).
-EXPERIMENT_TEMPLATE = ('<a class="ht-open-experiment" href="?experiment=<%= encodeURIComponent(value) %>">'
-                       "<%- value %></a>")
 
 
 def open_experiment_html(experiment_id: str, label: str) -> str:

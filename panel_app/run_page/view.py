@@ -37,7 +37,7 @@ from panel_app.run_page.guard import Guard, with_lock
 from panel_app.run_page.model import POINTS_MAX, RunPageModel
 from panel_app.run_page.notes import NotesPanel
 from panel_app.run_page.sliders import SliderPanel
-from panel_app.run_page.table import TablePanel
+from panel_app.run_page.table import ExperimentTable, TablePanel
 from panel_app.run_page.templates import header_html, open_experiment_html
 from panel_app.stable_html import StableHTML
 from workbench_plugin.frames import RunSource
@@ -101,12 +101,6 @@ class RunPage(pn.viewable.Viewer):
             view["selection"] = {"ids": self.model.labels_of(select)}
         if view:
             self.restore(view)
-            doc = pn.state.curdoc
-            if doc is not None and doc.session_context is not None and self.table.selection:
-                # Tabulator maps a selection through its filter only once it is shown: mark
-                # the rows after the page has loaded
-                self.table_panel.unmark()
-                pn.state.onload(self._sync_widgets)
 
         self._layout = pn.Column(
             *([nav] if nav is not None else []),
@@ -126,7 +120,7 @@ class RunPage(pn.viewable.Viewer):
         return self._layout
 
     @property
-    def table(self) -> pn.widgets.Tabulator:
+    def table(self) -> ExperimentTable:
         """The experiment table's widget."""
         return self.table_panel.table
 

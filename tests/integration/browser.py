@@ -72,7 +72,7 @@ VISIBLE_JS = """(name) => {
   return r.width > 0 && r.height > 0;
 }"""
 
-SELECTED_IDS = ".tabulator-row.tabulator-selected .tabulator-cell[tabulator-field='experiment']"
+SELECTED_IDS = ".ht-row.ht-row-selected .ht-cell[data-field='experiment']"
 
 
 def open_page(browser: Any, url: str, rows: int, *, plots: bool = True) -> Page:
@@ -84,14 +84,14 @@ def open_page(browser: Any, url: str, rows: int, *, plots: bool = True) -> Page:
     page.goto(url)
     if plots:
         page.wait_for_function(READY_JS, timeout=60_000)
-    expect(page.locator(".tabulator-row")).to_have_count(rows, timeout=60_000)
+    expect(page.locator(".ht-row")).to_have_count(rows, timeout=60_000)
     assert not errors, errors
     return page
 
 
 def row_label(page: Page, label: str) -> Any:
     """The table cell of an experiment's label ("#3"), to click."""
-    return page.locator(".tabulator-cell[tabulator-field='#']").get_by_text(label, exact=True)
+    return page.locator(".ht-cell[data-field='#']").get_by_text(label, exact=True)
 
 
 def column(page: Page, model_name: str, name: str) -> list[Any]:

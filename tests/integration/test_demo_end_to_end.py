@@ -242,7 +242,7 @@ def test_client_walkthrough(browser: Any, demo: tuple[Store, Path, ProjectIndex]
         page = open_page(browser, f"{url}?run={run_id}", rows=8)
         brush_num_epochs_6(page)
         assert_selected(page, expected)
-        expect(page.locator(".tabulator-row")).to_have_count(4)  # the table shows the selection
+        expect(page.locator(".ht-row")).to_have_count(4)  # the table shows the selection
         expect(page.locator(".ht-table-caption")).to_contain_text("The 4 selected of 8")
         assert slider_text(page, "num_epochs").endswith("6 .. 6")
         assert slider_numbers(page, "batch_size") == [32, 64]
@@ -253,7 +253,7 @@ def test_client_walkthrough(browser: Any, demo: tuple[Store, Path, ProjectIndex]
 
         page.get_by_role("button", name="Clear selection").click()
         assert_selected(page, [])
-        expect(page.locator(".tabulator-row")).to_have_count(8)
+        expect(page.locator(".ht-row")).to_have_count(8)
         assert slider_text(page, "num_epochs").endswith("6 .. 12")
 
         # lock batch_size: a store event, shown after a reload

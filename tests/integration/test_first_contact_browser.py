@@ -63,24 +63,26 @@ def test_odd_runs_render(browser: Any, odd: tuple[ServedPage, dict[str, str]], n
     try:
         expect(page.locator(".ht-run-header")).to_contain_text(
             f"{len(params)} experiments", timeout=60_000)
-        expect(page.locator(".tabulator-row")).to_have_count(len(params), timeout=60_000)
+        expect(page.locator(".ht-table-caption")).to_have_text(f"All {len(params)} experiments",
+                                                               timeout=60_000)
+        expect(page.locator(".ht-row").first).to_be_visible(timeout=60_000)
         if metrics:
             page.wait_for_function(PLOTS_IDLE_JS, timeout=60_000)
             scatters = page.evaluate("() => [...Bokeh.index.all_views()].filter((v) => "
                                      "(v.model.name || '').startsWith('scatter:')).length")
             assert scatters >= 1
-            expect(page.locator(".tabulator-col-title")).to_contain_text(
+            expect(page.locator(".ht-col-title")).to_contain_text(
                 [*(f"{m}" for m in list(metrics)[:1])])
         else:
             expect(page.get_by_text("No metrics yet.")).to_be_visible()
             expect(page.get_by_text("No metric to chart yet.")).to_be_visible()
-        titles = page.locator(".tabulator-col-title").all_inner_texts()
+        titles = page.locator(".ht-col-title").all_inner_texts()
         for flag in params[0]:
             assert flag in titles or f"{flag} (flag)" in titles, (flag, titles)
         # the frame's own columns keep their meaning: states and labels
-        expect(page.locator(".tabulator-cell[tabulator-field='state']").first).to_have_text(
+        expect(page.locator(".ht-cell[data-field='state']").first).to_have_text(
             "succeeded")
-        expect(page.locator(".tabulator-cell[tabulator-field='#']").first).to_have_text("#1")
+        expect(page.locator(".ht-cell[data-field='#']").first).to_have_text("#1")
         if name == "many-categories":  # a scrolling list of check boxes, not a row of buttons
             box = page.locator(".ht-picker-model").bounding_box()
             assert box is not None and box["width"] <= 260, box
@@ -88,6 +90,10 @@ def test_odd_runs_render(browser: Any, odd: tuple[ServedPage, dict[str, str]], n
         if name == "constant":  # a slider over one value names it at both ends
             title = page.locator(".ht-slider-seed .bk-slider-title").inner_text()
             assert title.endswith("7 .. 7"), title  # was "7 .."
+        # one scrolling list: the last experiment is a scroll away (rows are drawn as seen)
+        page.locator(".ht-table").evaluate("(el) => { el.scrollTop = el.scrollHeight; }")
+        expect(page.locator(".ht-cell[data-field='#']").get_by_text(f"#{len(params)}", exact=True)
+               ).to_be_visible()
         assert not errors, errors
     finally:
         page.close()
@@ -132,7 +138,7 @@ def test_a_page_says_it_lost_its_server_and_comes_back(
     try:
         page.goto(f"http://127.0.0.1:{port}/")
         page.wait_for_function(READY_JS, timeout=60_000)
-        expect(page.locator(".tabulator-row")).to_have_count(3, timeout=30_000)
+        expect(page.locator(".ht-row")).to_have_count(3, timeout=30_000)
         page.evaluate("() => { window.__before_kill = true; }")
         banner = page.locator(".ht-disconnected")
         expect(banner).to_have_count(0)
@@ -148,7 +154,7 @@ def test_a_page_says_it_lost_its_server_and_comes_back(
         procs.append(start_serve(store, project_dir, port, log))
         expect(banner).to_have_count(0, timeout=20_000)  # reloaded: a fresh session
         page.wait_for_function(READY_JS, timeout=60_000)
-        expect(page.locator(".tabulator-row")).to_have_count(3, timeout=30_000)
+        expect(page.locator(".ht-row")).to_have_count(3, timeout=30_000)
         expect(page.locator(".ht-run-header")).to_contain_text("3 experiments")
         assert page.evaluate("() => window.__before_kill === undefined")  # a new page
     finally:
@@ -165,7 +171,7 @@ def test_a_string_hyperparameter_is_picked_by_category(
     page, errors = open_run(browser, f"{server.url}?run={runs['strings-only']}")
     try:
         page.wait_for_function(READY_JS, timeout=60_000)
-        expect(page.locator(".tabulator-row")).to_have_count(6, timeout=30_000)
+        expect(page.locator(".ht-row")).to_have_count(6, timeout=30_000)
         picker = page.locator(".ht-picker-optimizer")
         expect(picker).to_be_visible()
         assert page.locator(".ht-slider-optimizer").count() == 0  # no numeric range slider
@@ -174,8 +180,8 @@ def test_a_string_hyperparameter_is_picked_by_category(
         buttons.get_by_text("adam", exact=True).click()
         buttons.get_by_text("rmsprop", exact=True).click()  # only sgd left
         expect(page.locator(".ht-selected")).to_have_text("2 selected")
-        expect(page.locator(".tabulator-row")).to_have_count(2)
-        cells = page.locator(".tabulator-cell[tabulator-field='optimizer']").all_inner_texts()
+        expect(page.locator(".ht-row")).to_have_count(2)
+        cells = page.locator(".ht-cell[data-field='optimizer']").all_inner_texts()
         assert cells == ["sgd", "sgd"], cells
         wait_for(lambda: len(column(page, "runpage-highlight", "experiment_id") or []) == 2,
                  what="the two sgd experiments highlighted")

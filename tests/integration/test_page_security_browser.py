@@ -93,7 +93,7 @@ def open_counting(browser: Any, url: str) -> tuple[Page, list[str]]:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(url)
     page.wait_for_function(READY_JS, timeout=60_000)
-    expect(page.locator(".tabulator-row")).to_have_count(4, timeout=60_000)
+    expect(page.locator(".ht-row")).to_have_count(4, timeout=60_000)
     page.wait_for_timeout(500)  # let late renders (tooltips, lock labels) run
     assert not errors, errors
     return page, dialogs
@@ -120,7 +120,7 @@ def test_payloads_are_shown_as_text_and_never_run(
         # every view of the run page renders: bars, then epoch lines, then the matrix cells
         page.get_by_role("button", name="Epoch lines").click()
         wait_for(lambda: page.evaluate(VISIBLE_JS, "epochs"), timeout=10, what="epoch lines shown")
-        header = page.locator(".tabulator-col-title").all_inner_texts()
+        header = page.locator(".ht-col-title").all_inner_texts()
         assert FLAG in header and f"{SVG}" in header and "val loss" in header, header
         assert f"{SVG} (metric)" in header and "lr (metric)" in header and "<b>x</b>" in header and "名前" in header
         titles = " ".join(page.locator(".bk-slider-title").all_inner_texts()).replace("\u200b", "")
@@ -131,7 +131,7 @@ def test_payloads_are_shown_as_text_and_never_run(
         buttons = " ".join(page.locator(".ht-picker .bk-btn, .ht-picker label").all_inner_texts())
         assert SCRIPT in buttons and IMG in buttons and "plain" in buttons, buttons
         assert TEX in titles and page.locator("a[href^=javascript]").count() == 0
-        cells = " ".join(page.locator(".tabulator-cell").all_inner_texts())
+        cells = " ".join(page.locator(".ht-cell").all_inner_texts())
         assert SCRIPT in cells and SVG in cells, cells
         expect(page.locator(".ht-lock", has_text="kept at")).to_contain_text(f"by {IMG}")
         expect(page.locator(".ht-note button")).to_contain_text(f"note {SCRIPT} {IMG}")

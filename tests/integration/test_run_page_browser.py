@@ -60,7 +60,7 @@ def page(browser: Any, served: ServedPage) -> Iterator[Page]:
 @pytest.fixture()
 def cleared(page: Page, served: ServedPage) -> Page:
     page.get_by_role("button", name="Clear selection").click()
-    expect(page.locator(".tabulator-selected")).to_have_count(0)
+    expect(page.locator(".ht-row-selected")).to_have_count(0)
     wait_for(lambda: column(page, "runpage-highlight", "experiment_id") == [], what="clear")
     return page
 
@@ -145,11 +145,11 @@ def test_table_rows_select_points_and_clear_empties(
              what="highlight from table rows")
     assert column(page, "highlight:num_epochs:val_acc", "experiment_id") == expected
     assert served.live_pages()[-1].model.selection == expected
-    expect(page.locator(".tabulator-selected")).to_have_count(2)
+    expect(page.locator(".ht-row-selected")).to_have_count(2)
 
     page.get_by_role("button", name="Clear selection").click()
     wait_for(lambda: column(page, "runpage-highlight", "experiment_id") == [], what="clear")
-    expect(page.locator(".tabulator-selected")).to_have_count(0)
+    expect(page.locator(".ht-row-selected")).to_have_count(0)
     assert served.live_pages()[-1].model.selection == []
 
 
@@ -162,7 +162,7 @@ def test_each_session_has_its_own_selection(
                  what="selection in the first tab")
         time.sleep(0.5)
         assert column(other, "runpage-highlight", "experiment_id") == []
-        expect(other.locator(".tabulator-selected")).to_have_count(0)
+        expect(other.locator(".ht-row-selected")).to_have_count(0)
         pages = served.live_pages()
         assert len({id(p) for p in pages}) == len(pages) >= 2
         assert [p.model.selection for p in pages[-2:]] == [[source.ids[3]], []]
@@ -198,7 +198,7 @@ def test_running_experiments_appear_without_reload(browser: Any) -> None:
                                            state="running", epoch=1)
             wait_for(lambda: column(page, "runpage-source", "experiment_id")[-1:] == [new_id],
                      timeout=5, what="new experiment in the browser")
-            expect(page.locator(".tabulator-row")).to_have_count(9, timeout=5_000)
+            expect(page.locator(".ht-row")).to_have_count(9, timeout=5_000)
             expect(row_label(page, "#8")).to_have_count(1)
             expect(page.locator(".ht-run-header")).to_contain_text("9 experiments")
             assert column(page, "runpage-source", "m:val_acc")[4] > acc_before, running
@@ -328,7 +328,7 @@ def test_click_on_a_bar_selects_its_experiment(
              what="the clicked bar's experiment highlighted in a scatter plot")
     wait_for(lambda: dark_pixels(page, other) > dark_before + 20, what="ring painted")
     expect(page.locator(SELECTED_IDS)).to_have_text([target])
-    expect(page.locator(".tabulator-row")).to_have_count(1)  # the table shows the selection
+    expect(page.locator(".ht-row")).to_have_count(1)  # the table shows the selection
     expect(page.locator(".ht-selected")).to_have_text("1 selected")
     assert column(page, "highlight:bars", "experiment_id") == [target]
     assert [p for p in served.live_pages() if p.model.selection == [target]]  # the server's

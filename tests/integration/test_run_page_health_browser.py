@@ -23,14 +23,14 @@ def test_a_diverged_experiment_shows_its_badge_and_the_filter_narrows_the_table_
     with serve_run_page(source, refresh_ms=1000) as served:
         page = open_page(browser, served.url, rows=8)
         try:
-            badge = page.locator(".tabulator-cell[tabulator-field='health'] .ht-health-diverged")
+            badge = page.locator(".ht-cell[data-field='health'] .ht-health-diverged")
             expect(badge).to_have_count(1)
             expect(badge).to_have_text("diverged")
             expect(badge).to_have_attribute("title", "val_loss became NaN at epoch 3")
             expect(page.locator(".ht-health")).to_have_count(1)  # the others are healthy
 
             page.locator(".ht-health-filter select").select_option("diverged")
-            expect(page.locator(".tabulator-row")).to_have_count(1)
+            expect(page.locator(".ht-row")).to_have_count(1)
             expect(page.locator(SELECTED_IDS)).to_have_text([bad])
             expect(page.locator(".ht-selected")).to_have_text("1 selected")
             assert "view=" in page.evaluate("() => window.location.search")  # the link keeps it
@@ -40,7 +40,7 @@ def test_a_diverged_experiment_shows_its_badge_and_the_filter_narrows_the_table_
             assert run_page.model.view_state()["selection"] == {"ranges": {}, "health": "diverged"}
 
             page.locator(".ht-health-filter select").select_option("any")
-            expect(page.locator(".tabulator-row")).to_have_count(8)
+            expect(page.locator(".ht-row")).to_have_count(8)
             wait_for(lambda: "view=" not in page.evaluate("() => window.location.search")
                      or run_page.model.selection == [], what="the filter let go on the server")
             page.wait_for_timeout(500)  # the last patches reach the browser before it closes

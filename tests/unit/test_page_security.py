@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from panel_app.linked.figures import tooltips
 from panel_app.run_page.model import RunPageModel
-from panel_app.run_page.templates import column_titles, css_token, plain_title
+from panel_app.run_page.table_esm import TABLE_ESM
+from panel_app.run_page.templates import css_token, plain_title
 from panel_app.run_page.view import RunPage
 from panel_app.server import MAX_PARAM_CHARS, nav_html, no_runs_html, route_of
 from tests.fakes import FakeRunSource
@@ -91,12 +92,15 @@ def test_project_and_run_names_are_escaped_in_the_nav_and_the_empty_page(payload
     assert '?run=%3C' in nav or '?run=%22' in nav  # the link carries the id URL-quoted
 
 
-def test_table_titles_are_escaped() -> None:
+def test_table_titles_and_cells_go_into_the_page_as_text() -> None:
     page = RunPage(odd_source())
-    titles = page.table.titles
-    assert titles[IMG] == "&lt;img src=x onerror=alert(1)&gt;"
-    assert titles["<b>x</b>"] == "&lt;b&gt;x&lt;/b&gt;"
-    assert column_titles(["a/b"]) == {"a/b": "a/b"}
+    titles = {c["field"]: c["title"] for c in page.table.columns}
+    assert titles[IMG] == IMG and titles["<b>x</b>"] == "<b>x</b>"  # the names, unchanged ...
+    # ... because the browser sets them (and every cell) as text, never as HTML
+    assert "t.textContent = c.title;" in TABLE_ESM and "d.textContent = v;" in TABLE_ESM
+    for html_sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
+        assert html_sink not in TABLE_ESM
+    assert 'a.href = "?experiment=" + encodeURIComponent(v);' in TABLE_ESM
 
 
 def test_sliders_of_user_labels_have_no_html_tooltips() -> None:

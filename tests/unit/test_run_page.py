@@ -22,7 +22,7 @@ from panel_app.linked.hit_box_lasso import mask_in_geometry, points_in_polygon
 from panel_app.run_page.guard import Guard
 from panel_app.run_page.model import RunPageModel
 from panel_app.run_page.session import new_run_page
-from panel_app.run_page.table import table_patch as _table_patch
+from panel_app.run_page.table import filter_mask, format_cell, sort_order
 from panel_app.run_page.view import RunPage
 from tests.fakes import FakeRunSource
 from workbench_plugin.frames import RunFrames
@@ -267,11 +267,82 @@ def test_refresh_appends_rows_and_keeps_the_selection() -> None:
     assert page.refresh() is False  # nothing new
 
 
-def test_table_patch_lists_only_changed_cells() -> None:
-    old = pd.DataFrame({"state": ["running", "queued"], "acc": [0.5, np.nan], "n": [1, 2]})
-    new = pd.DataFrame({"state": ["succeeded", "queued"], "acc": [0.5, 0.25], "n": [1, 2]})
-    assert _table_patch(old, new) == {"state": [(0, "succeeded")], "acc": [(1, 0.25)]}
-    assert _table_patch(new, new.copy()) == {}
+def test_sort_order_is_stable_and_puts_missing_values_last_both_ways() -> None:
+    values = np.array([0.5, np.nan, 0.25, 0.5, 1.0])
+    assert sort_order(values).tolist() == [2, 0, 3, 4, 1]
+    assert sort_order(values, descending=True).tolist() == [4, 0, 3, 2, 1]
+    words = np.array(["sgd", None, "adam", "sgd"], dtype=object)
+    assert sort_order(words).tolist() == [2, 0, 3, 1]
+    assert sort_order(np.array([10, 9, None], dtype=object)).tolist() == [1, 0, 2]  # as numbers
+
+
+def test_header_filters_compare_numbers_and_match_text() -> None:
+    acc = np.array([0.5, np.nan, 0.25, 0.9123])
+    assert filter_mask(acc, "> 0.3").tolist() == [True, False, False, True]
+    assert filter_mask(acc, "0.9123").tolist() == [False, False, False, True]
+    assert filter_mask(acc, "").tolist() == [True] * 4
+    words = np.array(["Adam", "sgd", None], dtype=object)
+    assert filter_mask(words, "AD").tolist() == [True, False, False]
+    assert filter_mask(words, "<img src=x>" * 100).tolist() == [False] * 3
+    assert [format_cell(v) for v in (3.0, 0.25, np.nan, None, np.int64(4), "a")] == \
+        ["3", "0.25", "", "", "4", "a"]
+
+
+def test_the_table_sends_one_window_and_marks_the_selection_it_narrows_to() -> None:
+    source = FakeRunSource()
+    page = RunPage(source)
+    panel = page.table_panel
+    assert page.table.window["total"] == 8 and len(page.table.window["rows"]) == 8
+    page.table.viewport = [2, 3]  # the browser scrolled
+    window = page.table.window
+    assert (window["start"], len(window["rows"]), window["scroll"]) == (2, 3, None)
+    assert window["rows"][0][0] == page.model.table["#"].iloc[2]
+    page._on_geometry("num_epochs", "val_acc", rect(-0.45, 0.45))  # a brush: the rows, at the top
+    six = [source.ids.index(i) for i in ids_where(source, num_epochs=6)]
+    window = page.table.window
+    assert (window["total"], window["start"], window["scroll"]) == (len(six), 0, 0)
+    assert window["marks"] == [1] * len(six) and panel.view.tolist() == six
+    page.table.sort = {"field": "val_acc", "descending": True}  # a click on the header, twice
+    accs = page.model.table["val_acc"].to_numpy()
+    assert panel.view.tolist() == sorted(six, key=lambda r: -accs[r])
+    page.model.clear_selection()
+    assert page.table.window["total"] == 8 and page.table.window["marks"] == [0] * 8
+    assert panel.view[0] == int(np.nanargmax(accs))  # still sorted, over every row
+    page.table.filters = {"num_epochs": "6"}
+    assert panel.view.tolist() == sorted(six, key=lambda r: -accs[r])
+
+
+def test_live_rows_and_cells_reach_the_window_the_browser_shows_without_moving_it() -> None:
+    source = FakeRunSource(finished=4, running=2)
+    page = RunPage(source)
+    page.table.sort = {"field": "#", "descending": True}  # labels sort in launch order
+    assert page.table_panel.view.tolist() == list(range(7, -1, -1))
+    page.table.viewport = [1, 4]  # the browser scrolled down a row
+    before = page.table.window
+    source.advance()
+    new_id = source.add_experiment({"batch_size": 64, "num_epochs": 6, "alpha": 1e-3},
+                                   state="running", epoch=1)
+    assert page.refresh() is True
+    window = page.table.window
+    assert (window["start"], window["scroll"], window["total"]) == (1, None, 9)
+    assert window["version"] != before["version"]  # the browser drops the rows it cached
+    assert page.table_panel.view[0] == 8 and page.table.value["experiment"].iloc[8] == new_id
+    states = dict(zip(page.model.table["#"], page.model.table["state"], strict=True))
+    assert [row[1] for row in window["rows"]] == [states[row[0]] for row in window["rows"]]
+
+
+def test_a_click_on_a_row_selects_it_and_ctrl_or_shift_extend() -> None:
+    source = FakeRunSource()
+    page = RunPage(source)
+    page.table_panel._on_click({"pos": 2, "ctrl": False, "shift": False})
+    assert page.model.selection == [source.ids[2]] and page.table.window["marks"][2] == 1
+    page.table_panel._on_click({"pos": 5, "ctrl": True, "shift": False})
+    assert page.model.selection == [source.ids[2], source.ids[5]]
+    page.table_panel._on_click({"pos": 7, "ctrl": False, "shift": True})
+    assert page.model.selection == [source.ids[r] for r in (5, 6, 7)]
+    page.table_panel._on_click({"pos": 99, "ctrl": "x"})  # out of range: ignored
+    page.table_panel._on_click("nonsense")
+    assert page.model.selection == [source.ids[r] for r in (5, 6, 7)]
 
 
 def test_known_rows_keep_their_place_when_the_source_reorders() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from panel_app.run_page.health import HealthBook, health_cell
 from panel_app.run_page.model import RunPageModel
-from panel_app.run_page.templates import HEALTH_TEMPLATE
+from panel_app.run_page.table_esm import TABLE_ESM
 from panel_app.run_page.view import RunPage
 from tests.fakes import FakeRunSource
 from workbench_plugin.proposals import Health
@@ -141,10 +141,10 @@ def test_the_health_book_says_when_a_flag_changed() -> None:
     assert book.health[source.ids[7]].reasons == ("val_loss became NaN at epoch 3",)
 
 
-def test_a_cell_is_one_line_per_flag_and_the_template_escapes_it() -> None:
+def test_a_cell_is_one_line_per_flag_and_the_table_shows_it_as_text() -> None:
     h = Health("e", ("overfitting", "diverged"), ("a\nb rose", "loss became NaN at epoch 2"))
     assert health_cell(h) == "overfitting: a b rose\ndiverged: loss became NaN at epoch 2"
     assert health_cell(None) == health_cell(Health("e", (), ())) == ""
-    # reasons quote metric names a script chose: the template escapes every piece of the cell
-    assert "<%- flag %></span>" in HEALTH_TEMPLATE and 'title="<%- line.slice(at + 2) %>"' in HEALTH_TEMPLATE
-    assert "<%= line" not in HEALTH_TEMPLATE and "<%= value" not in HEALTH_TEMPLATE
+    # reasons quote metric names a script chose: the table puts every piece in as text
+    assert "b.title = line.slice(at + 2);" in TABLE_ESM and "b.textContent = flag;" in TABLE_ESM
+    assert "innerHTML" not in TABLE_ESM and "insertAdjacentHTML" not in TABLE_ESM
