@@ -2,8 +2,9 @@
 
 It unpacks the run's snapshot into a private working folder, runs the training script with its
 argv (never through a shell), turns what the script logs (tracking SDK, or stdout patterns for
-scripts that cannot be changed) into Parquet parts every few seconds and at exit, keeps stdout
-and stderr as log chunks, and writes the experiment's states itself: ``running``, then
+scripts that cannot be changed) into metrics parts every few seconds and at exit (CSV: writing
+them needs no pyarrow, so the wrapper starts quickly; compaction turns them into Parquet), keeps
+stdout and stderr as log chunks, and writes the experiment's states itself: ``running``, then
 ``succeeded``, ``failed`` (with the exit code) or ``killed``.
 
 Its ``running`` event is the start of one claim generation, written as an exclusive create: when a
@@ -15,7 +16,9 @@ Used by the local engine as a process, and by cluster engines inside the contain
 
     python -m spark_jobs.experiment_wrapper --store URL --project P --run R --experiment E
 
-Keep this module light: it ships to every container.
+or started ahead of its experiment and handed it on stdin (``--stand-by``,
+:mod:`workbench_plugin.standby`), as the local engine does to keep the interpreter's start out
+of the slot. Keep this module light (no pyarrow, pandas or numpy): it ships to every container.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from workbench_plugin.fs import filesystem_for
 from workbench_plugin.lifecycle import State
 from workbench_plugin.patience import DEFAULT_PATIENCE_SECONDS, PatientFileSystem
 from workbench_plugin.patterns import StdoutParser
-from workbench_plugin.snapshot import extract_snapshot
+from workbench_plugin.standby import MAX_ORDER_BYTES, STAND_BY_FLAG, StandByOrder
 from workbench_plugin.store import METRIC_COLUMNS, Experiment, Run, Store
 from workbench_plugin.tracking import (
     ARTIFACTS_DIR,
@@ -247,6 +250,8 @@ class ExperimentWrapper:
                 if self.snapshot_dir:
                     shutil.copytree(self.snapshot_dir, src, symlinks=True)
                 else:
+                    from workbench_plugin.snapshot import extract_snapshot  # not needed with a YARN archive
+
                     extract_snapshot(self.store, self.run.snapshot_id, src)
             except (SnapshotError, OSError, tarfile.TarError) as exc:
                 self._state(State.FAILED, reason=f"snapshot could not be unpacked: {exc}", exit_code=None)
@@ -258,6 +263,7 @@ class ExperimentWrapper:
                  "PYTHONPATH": os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)},
             )
             argv = [self.python, *self.exp.argv]
+            script_started = time.time()
             try:
                 self.proc = subprocess.Popen(
                     argv, cwd=src, env=env, stdin=subprocess.DEVNULL,
@@ -287,6 +293,7 @@ class ExperimentWrapper:
                 if time.monotonic() - last_flush >= self.flush_seconds:
                     self.flush(track)
                     last_flush = time.monotonic()
+            script_ended = time.time()
             for t in pumps:
                 t.join(timeout=5)
             self.flush(track)
@@ -296,6 +303,9 @@ class ExperimentWrapper:
             usage = resource.getrusage(resource.RUSAGE_CHILDREN)
             timing = {
                 "started": started, "duration": round(ended - started, 3), "artifacts": artifacts,
+                # where the wrapper's own time went: before the script (unpacking), and the script
+                "unpack_seconds": round(script_started - started, 4),
+                "script_seconds": round(script_ended - script_started, 4),
                 "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
                 "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
             }
@@ -336,7 +346,35 @@ def patient_store(url: str, patience: float = DEFAULT_PATIENCE_SECONDS) -> Store
     return Store(url, fs=PatientFileSystem(filesystem_for(url), patience=patience, on_wait=say))
 
 
+def stand_by(stdin: IO[bytes] | None = None) -> int:
+    """Wait, imports done, for one :class:`StandByOrder` line on ``stdin``, then run that experiment
+    as :func:`main` would with its arguments; 0 at once when the pipe closes with no order."""
+    import workbench_plugin.snapshot  # noqa: F401 (imported now, while no experiment waits)
+
+    stdin = stdin or sys.stdin.buffer
+    line = stdin.readline(MAX_ORDER_BYTES)
+    if not line.strip():
+        return 0
+    order = StandByOrder.decode(line)
+    if order.cwd:
+        os.chdir(order.cwd)
+    os.environ.clear()
+    os.environ.update(order.env)
+    quiet = os.open(os.devnull, os.O_RDWR)
+    os.dup2(quiet, 0)  # the pipe is the engine's, not the script's
+    if order.log:
+        os.makedirs(os.path.dirname(order.log) or ".", exist_ok=True)
+        out = os.open(order.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+    os.close(quiet)
+    return main(order.argv)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if (argv if argv is not None else sys.argv[1:])[:1] == [STAND_BY_FLAG]:
+        return stand_by()
     ap = argparse.ArgumentParser(prog="experiment_wrapper", description=__doc__.splitlines()[0])
     ap.add_argument("--store", required=True)
     ap.add_argument("--project", required=True)
@@ -364,5 +402,15 @@ def main(argv: list[str] | None = None) -> int:
     return wrapper.execute()
 
 
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown (modules, threads, finalizers): the
+    experiment's states, logs and parts are all written by now, and the slot it held is free as
+    soon as this process is gone."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())
