@@ -132,6 +132,8 @@ class ExperimentWrapper:
         self._open_streams = 2
         self.killed = False
         self.proc: subprocess.Popen[bytes] | None = None
+        #: The script's own resource usage, from ``wait4`` when this wrapper reaped it.
+        self._usage: resource.struct_rusage | None = None
 
     # ---- store helpers ---------------------------------------------------------------------
     def _state(self, state: str, **fields: Any) -> None:
@@ -146,6 +148,32 @@ class ExperimentWrapper:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
         self._wake.set()
+
+    def _ended(self) -> bool:
+        """Whether the script has ended. It is reaped here with ``wait4``, so its own resource usage
+        is known even when this process ran other experiments before (a reused Spark worker)."""
+        proc = self.proc
+        assert proc is not None
+        if proc.returncode is not None:
+            return True
+        try:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by Popen meanwhile (a signal was sent to it)
+            return proc.poll() is not None
+        if pid == 0:
+            return False
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        self._usage = usage
+        return True
+
+    def _script_usage(self, before: resource.struct_rusage) -> tuple[float, float]:
+        """CPU seconds and peak memory (MiB) of the script: its own, or this process's children's
+        since ``before`` when it was not reaped here (the peak is then an upper bound)."""
+        if self._usage is not None:
+            return self._usage.ru_utime + self._usage.ru_stime, self._usage.ru_maxrss / 1024
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        return cpu, after.ru_maxrss / 1024
 
     # ---- reading the script ------------------------------------------------------------------
     def _pump(self, stream: IO[bytes], name: str) -> None:
@@ -223,9 +251,18 @@ class ExperimentWrapper:
 
     # ---- the whole life of an experiment -------------------------------------------------------
     def execute(self) -> int:
-        if threading.current_thread() is threading.main_thread():  # not so in some Spark task runners
-            signal.signal(signal.SIGTERM, self._on_term)
-            signal.signal(signal.SIGINT, self._on_term)
+        """Run the experiment, start to end; the exit code the wrapper ends with."""
+        if threading.current_thread() is not threading.main_thread():  # so in some Spark task runners
+            return self._execute()
+        # a reused Spark worker runs the next experiment in this process: its handlers come back after
+        previous = {sig: signal.signal(sig, self._on_term) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            return self._execute()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _execute(self) -> int:
         run, exp_id = self.run, self.exp.experiment_id
         if self.generation is None:
             self.generation = self.store.claim_generation(run.project, run.run_id, exp_id)
@@ -263,6 +300,7 @@ class ExperimentWrapper:
                  "PYTHONPATH": os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)},
             )
             argv = [self.python, *self.exp.argv]
+            usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             script_started = time.time()
             try:
                 self.proc = subprocess.Popen(
@@ -280,7 +318,7 @@ class ExperimentWrapper:
                 t.start()
             term_sent: float | None = None
             last_flush = time.monotonic()
-            while self.proc.poll() is None:
+            while not self._ended():
                 # Sleep until the next flush, a signal, or the script closing its outputs (then
                 # poll briefly: it is exiting, and its end should be recorded at once).
                 until_flush = max(0.0, last_flush + self.flush_seconds - time.monotonic())
@@ -300,14 +338,13 @@ class ExperimentWrapper:
             artifacts = self._upload_artifacts(track)
             rc = self.proc.returncode
             ended = time.time()
-            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_seconds, max_rss_mb = self._script_usage(usage_before)
             timing = {
                 "started": started, "duration": round(ended - started, 3), "artifacts": artifacts,
                 # where the wrapper's own time went: before the script (unpacking), and the script
                 "unpack_seconds": round(script_started - started, 4),
                 "script_seconds": round(script_ended - script_started, 4),
-                "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
-                "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                "cpu_seconds": round(cpu_seconds, 3), "max_rss_mb": round(max_rss_mb, 1),
             }
             fault_point("before-final-state")
             if self.killed:

@@ -10,6 +10,7 @@ Layout under the store root::
     projects/<project>/runs/<run>/states/<experiment>~<time_ns>~<rand>.json
     projects/<project>/runs/<run>/metrics/<experiment>~<seq>~<rand>.csv        (or .parquet)
     projects/<project>/runs/<run>/logs/<experiment>/<stream>~<seq>.txt
+    projects/<project>/runs/<run>/taken/<application>/<experiment>.json   which task of a packed run runs it
     projects/<project>/runs/<run>/artifacts/<experiment>/<name>
     snapshots/<snapshot id>.tar.gz and <snapshot id>.json (manifest), <snapshot id>.flags-<key>.json (flags)
     quarantine/<same relative path> and <...>.reason.json   damaged files, set aside (never deleted)
@@ -392,6 +393,19 @@ class Store:
         name = experiment_id if generation == 0 else f"{experiment_id}~{generation:06d}"
         path = f"{self.run_dir(project, run_id)}/claims/{name}.json"
         return self.fs.create_exclusive(path, _dumps(record))
+
+    # ---- packed runs: tasks take experiments ----------------------------------------------------
+    def take(self, project: str, run_id: str, application: str, experiment_id: str, **fields: Any) -> bool:
+        """A task of the packed ``application`` takes ``experiment_id`` to run (an exclusive create):
+        exactly one task of the application ever gets True."""
+        record = {"experiment_id": experiment_id, "time": _now(), **fields}
+        return self.fs.create_exclusive(f"{self.run_dir(project, run_id)}/taken/{application}/{experiment_id}.json",
+                                        _dumps(record))
+
+    def taken(self, project: str, run_id: str, application: str) -> set[str]:
+        """The experiments the packed ``application``'s tasks have taken so far."""
+        names = self.fs.listdir(f"{self.run_dir(project, run_id)}/taken/{application}")
+        return {n.removesuffix(".json") for n in names if n.endswith(".json")}
 
     # ---- metrics, logs, artifacts ----------------------------------------------------------
     def write_metrics_part(
