@@ -3,6 +3,14 @@ against an ``hv.link_selections`` version of the same scatter matrix measured in
 
     python bench/dashboard.py [--experiments 100000] [--epochs 100] [--brushes 3] [--timeout 180]
     python bench/dashboard.py --experiments 1000 --epochs 20          # quick
+    python bench/dashboard.py --experiments 1000 --epochs 20 --designs "run page" \
+        --breakdown --baseline e6faef9 --rounds 2       # where the time goes, against main
+
+``--breakdown`` prints where the run page's first render and brushes spend their time
+(:mod:`bench.render_probes`: server session build, the Bokeh document's models and bytes,
+browser milestones, CustomJS and repaint times per brush). ``--baseline REF`` also measures
+the run page of git commit REF (a temporary worktree) in the same run, and prints the ratio;
+``--rounds N`` alternates the designs N times (medians).
 
 Steps: :mod:`bench.synthetic` writes a real store project (one run, N experiments x E epochs);
 each design is then measured in its own child process (so that a design which runs out of
@@ -18,7 +26,7 @@ What is measured, all in the browser's clock (``performance.now()``, origin = na
 
 * first render: navigation start -> every plot's Bokeh view reports ``is_idle`` (run page: the
   ``scatter:*`` figures and the bar chart; link_selections: every figure of the layout);
-* brush -> all highlighted: the ``mouseup`` of a real mouse drag (a box over one ``batch_size``
+* brush -> all highlighted: the ``pointerup`` of a real mouse drag (a box over one ``batch_size``
   column of the top-left scatter, pixel positions from Bokeh's own scales) -> the first
   animation frame after the highlight is in the data of ALL other plots and every view is
   idle. Run page: the highlight renderers (``highlight:<h>:<m>``) all draw the
@@ -102,7 +110,10 @@ window.__ht.selectedText = () => {
   const el = window.__ht.deep(document, ".ht-selected");
   return el ? el.textContent : "";
 };
-window.addEventListener("mouseup", () => { window.__ht.up = performance.now(); }, true);
+// Bokeh acts on pointerup (hit test, geometry event), before mouseup: time from the first
+window.addEventListener("pointerup", () => {
+  if (window.__ht.up == null) { window.__ht.up = performance.now(); }
+}, true);
 """.replace("RUN_PAGE_PLOTS", _PLOTS_JS["run page"]).replace(
     "LINK_SELECTIONS_PLOTS", _PLOTS_JS["link_selections"])
 
@@ -121,6 +132,7 @@ BEFORE_JS = """([design, dragged]) => {
   window.__ht.ids = plots.map((v) => v.model.id);
   window.__ht.seen = null; window.__ht.done = null; window.__ht.up = null;
   window.__ht.selBefore = window.__ht.selectedText();
+  window.__ht.js = []; window.__ht.paints = [];
 }"""
 
 # the server followed: the header's "N selected" (sent in the same patch as the table's
@@ -170,6 +182,19 @@ TARGET_JS = """([design, factor, index]) => {
     x0: c.left + f.x_scale.compute(centre - 0.45), x1: c.left + f.x_scale.compute(centre + 0.45),
   };
 }"""
+
+
+def _js_labels() -> list[list[str]]:
+    """A unique line of each CustomJS the page runs, to name it in the brush breakdown."""
+    from panel_app.linked.density import HIGHLIGHT_JS
+    from panel_app.linked.hit_box_lasso import SELECT_JS
+    from panel_app.linked.selection import RENDER_JS
+
+    def line(code: str) -> str:
+        return max(code.strip().splitlines(), key=len).strip()[:60]
+
+    return [["hit test", line(SELECT_JS)], ["highlight update", line(RENDER_JS)],
+            ["density highlight", line(HIGHLIGHT_JS)]]
 
 
 # ---- the two designs -----------------------------------------------------------------------
@@ -265,15 +290,29 @@ def _wait_http(url: str, timeout: float) -> None:
             time.sleep(0.1)
 
 
-def measure(design: str, store_dir: str, *, brushes: int, timeout: float,
+def measure(label: str, store_dir: str, *, brushes: int, timeout: float,
             screenshot: str | None) -> dict[str, Any]:
     """Serve one design, open it in Chromium, time the first render and the brushes."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
+    from bench.render_probes import (
+        COLLECT_JS,
+        PROBES_JS,
+        WRAP_JS,
+        browser_breakdown,
+        brush_breakdown,
+        session_breakdown,
+    )
+
+    design = "link_selections" if label == "link_selections" else "run page"
+    out: dict[str, Any] = {"design": label, "brushes": []}
+    if design == "run page":  # the server's share, built once outside the server
+        view, _frames, _prep = _load(store_dir)
+        out["session"] = session_breakdown(view)
     serve = serve_run_page_design if design == "run page" else serve_link_selections_design
     url, stop, n_plots, prep = serve(store_dir)
-    out: dict[str, Any] = {"design": design, "prep": prep, "plots": n_plots, "brushes": []}
+    out.update(prep=prep, plots=n_plots)
     ms = int(timeout * 1000)
     try:
         with sync_playwright() as p:
@@ -281,7 +320,10 @@ def measure(design: str, store_dir: str, *, brushes: int, timeout: float,
             page = browser.new_page(viewport=VIEWPORT)
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.add_init_script(_COMMON_JS)
+            page.add_init_script(PROBES_JS + _COMMON_JS + f"window.__ht.design = {json.dumps(design)};"
+                                 f"window.__ht.expected = {n_plots};")
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
             try:
                 page.goto(url, wait_until="commit", timeout=ms)
                 page.wait_for_function(READY_JS, arg=[design, n_plots], timeout=ms, polling=50)
@@ -290,9 +332,13 @@ def measure(design: str, store_dir: str, *, brushes: int, timeout: float,
                 out["detail"] = str(exc).splitlines()[0]
                 return out
             out["first_render_ms"] = page.evaluate("() => window.__ht.ready")
+            metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+            out["browser"] = browser_breakdown(page.evaluate(COLLECT_JS), metrics)
             # let the server's trailing work after the first paint (table rows) finish first
             page.wait_for_timeout(2000)
             page.wait_for_function(READY_JS, arg=[design, n_plots], timeout=ms, polling=50)
+            if design == "run page":
+                page.evaluate(WRAP_JS, [_js_labels()])
             for b in range(brushes):
                 index = b % len(BATCH_SIZES)
                 t = page.evaluate(TARGET_JS, [design, BATCH_SIZES[index], index])
@@ -310,6 +356,11 @@ def measure(design: str, store_dir: str, *, brushes: int, timeout: float,
                     break
                 done = page.evaluate("() => window.__ht.done - window.__ht.up")
                 out["brushes"].append(done)
+                if design == "run page":
+                    out.setdefault("brush_parts", []).append(brush_breakdown(page.evaluate(
+                        "() => { const h = window.__ht; return {up: h.up, done: h.done, js: h.js,"
+                        " paints: h.paints, frames: h.frames.filter((f) => f[0] >= h.up),"
+                        " sent: h.sent.filter((f) => f[0] >= h.up), longtasks: h.longtasks}; }")))
                 if design == "run page":
                     try:
                         page.wait_for_function(FOLLOW_JS, timeout=ms, polling="raf")
@@ -334,10 +385,15 @@ def measure(design: str, store_dir: str, *, brushes: int, timeout: float,
 
 
 # ---- driver --------------------------------------------------------------------------------
-def _child(design: str, store_dir: str, args: argparse.Namespace) -> dict[str, Any]:
+def _child(design: str, store_dir: str, args: argparse.Namespace,
+           code: str | None = None) -> dict[str, Any]:
+    """Measure ``design`` in a child process; ``code``: import the product from that checkout
+    (the baseline) instead of this one."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", design, "--store", store_dir,
            "--brushes", str(args.brushes), "--timeout", str(args.timeout)]
-    if design == "run page" and args.screenshot:
+    if code:
+        cmd += ["--code", code]
+    elif design == "run page" and args.screenshot:
         cmd += ["--screenshot", args.screenshot]
     limit = args.timeout * (3 + args.brushes) + 300
     try:
@@ -350,6 +406,81 @@ def _child(design: str, store_dir: str, args: argparse.Namespace) -> dict[str, A
         tail = (proc.stderr.strip().splitlines() or [""])[-1]
         return {"design": design, "error": f"child {why}: {tail[:160]}"}
     return json.loads(lines[-1])
+
+
+def print_breakdown(r: dict[str, Any]) -> None:
+    """Where one design's first render and brushes spent their time."""
+    print(f"\n{r['design']}: where the time goes")
+    if r.get("first_renders"):
+        print("  first renders: " + ", ".join(_fmt_ms(v) for v in r["first_renders"]))
+    s = r.get("session") or {}
+    if s:
+        print(f"  server (outside the server, same code): page build {s['page build s'] * 1000:.0f} ms, "
+              f"Panel -> Bokeh models {s['bokeh models s'] * 1000:.0f} ms, serialize "
+              f"{s['serialize s'] * 1000:.0f} ms; document {s['models']} models, "
+              f"{s['doc bytes'] / 1024:.0f} KiB")
+        print("    by part (models, KiB): " + "; ".join(
+            f"{k} {n}, {b / 1024:.0f}" for k, (n, b) in s["by part"].items()))
+        print("    most models: " + ", ".join(f"{k} {v}" for k, v in s["types"]))
+        print("    most bytes (KiB): " + ", ".join(f"{k} {v / 1024:.0f}" for k, v in s["bytes by type"]))
+    b = r.get("browser") or {}
+    if b:
+        def at(k: str) -> str:
+            v = b.get(k)
+            return "-" if v is None else f"{v:.0f}"
+        print("  browser, ms since navigation start: "
+              + ", ".join(f"{k} {at(k)}" for k in (
+                  "html response (server session build)", "js loaded", "bokeh js", "ws open",
+                  "last ws frame before ready", "document", "plot views built", "first paint",
+                  "ready")))
+        big = b.get("largest ws frame")
+        print(f"    bytes: html {(b.get('html bytes') or 0) / 1024:.0f} KiB, js "
+              f"{b['js bytes'] / 1024:.0f} KiB in {b['js files']} files, css "
+              f"{b['css bytes'] / 1024:.0f} KiB, websocket {b['ws bytes in before ready'] / 1024:.0f} KiB "
+              f"in {b['ws frames in before ready']} frames before ready"
+              + (f" (largest {big[0] / 1024:.0f} KiB at {big[1]:.0f} ms)" if big else ""))
+        print("    js files (KiB): " + ", ".join(
+            f"{name} {size / 1024:.0f}" for name, _t, size in b.get("js list") or []))
+        print("    main thread: " + ", ".join(
+            f"{k[4:]} {b[k]:.0f}" for k in b if k.startswith("cdp "))
+            + f"; long tasks {b['long tasks ms']:.0f} ms")
+        if b.get("ws sent before ready"):
+            print(f"    sent before ready: {b['ws sent before ready']}")
+    parts = r.get("brush_parts") or []
+    if parts:
+        def med(f: Any) -> float:
+            vals = [f(p) for p in parts]
+            vals = [v for v in vals if v is not None]
+            return statistics.median(vals) if vals else float("nan")
+        labels = sorted({k for p in parts for k in p["js"]})
+        print(f"  brush (median of {len(parts)}): total {med(lambda p: p['total']):.0f} ms; "
+              + ", ".join(f"{k} {med(lambda p, k=k: p['js'].get(k)):.1f} ms" for k in labels)
+              + f"; highlight data set at {med(lambda p: p['until highlight data set']):.0f} ms; "
+              f"repaints: primary {med(lambda p: p['primary repaints']):.0f} "
+              f"({med(lambda p: p['primary ms']):.1f} ms), overlay "
+              f"{med(lambda p: p['overlay repaints']):.0f} ({med(lambda p: p['overlay ms']):.1f} ms); "
+              f"websocket before highlighted: sent {med(lambda p: p['ws sent']):.0f}, "
+              f"received {med(lambda p: p['ws received']):.0f} frames")
+        print(f"    after pointerup (ms): first repaint {med(lambda p: p['first paint']):.0f}, "
+              f"last repaint ends {med(lambda p: p['last paint end']):.0f}, first server frame "
+              f"{med(lambda p: p['first server frame']):.0f}, long tasks "
+              f"{med(lambda p: p['long tasks']):.0f} ms in {med(lambda p: p['long task count']):.0f}")
+
+
+def _merge(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One design's rounds: median first render, every brush, the first round's breakdowns."""
+    ok = [r for r in rounds if r.get("first_render_ms") is not None]
+    out = dict(ok[len(ok) // 2] if ok else rounds[0])
+    if ok:
+        out["first_render_ms"] = statistics.median(r["first_render_ms"] for r in ok)
+        out["first_renders"] = [r["first_render_ms"] for r in ok]
+    out["brushes"] = [b for r in rounds for b in r.get("brushes") or []]
+    out["follow"] = [b for r in rounds for b in r.get("follow") or []]
+    out["brush_parts"] = [b for r in rounds for b in r.get("brush_parts") or []]
+    errors = [r["error"] for r in rounds if r.get("error")]
+    if errors:
+        out["error"] = "; ".join(errors)
+    return out
 
 
 def _fmt_ms(v: float | None) -> str:
@@ -368,10 +499,22 @@ def main() -> None:
     ap.add_argument("--designs", default="run page,link_selections")
     ap.add_argument("--screenshot", default=None,
                     help="run page screenshot path (default docs/run-page-<N>.png)")
+    ap.add_argument("--baseline", default=None, metavar="REF",
+                    help="also measure the run page of this git commit (e.g. e6faef9), checked "
+                         "out in a temporary worktree, alternating with this checkout's")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure each design this many times, alternating (medians printed)")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="print where the run page's first render and brushes spend their time")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--code", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.child:
+        if args.code:  # the baseline's product code first on the path (bench/ stays ours)
+            sys.path.insert(0, args.code)
+            for name in [m for m in sys.modules if m.split(".")[0] in ("panel_app", "workbench_plugin")]:
+                del sys.modules[name]
         print(json.dumps(measure(args.child, args.store, brushes=args.brushes,
                                  timeout=args.timeout, screenshot=args.screenshot)), flush=True)
         return
@@ -391,16 +534,32 @@ def main() -> None:
             print(f"synthetic project: {n:,} experiments x {args.epochs} epochs, "
                   f"{sp.metric_rows:,} metric rows, generated in {gen:.1f} s ("
                   + ", ".join(f"{k} {v:.1f} s" for k, v in sp.seconds.items()) + ")", flush=True)
-        results = []
-        for design in [d.strip() for d in args.designs.split(",") if d.strip()]:
-            print(f"measuring {design} ...", flush=True)
-            results.append(_child(design, store_dir, args))
+        designs = [(d.strip(), None) for d in args.designs.split(",") if d.strip()]
+        base_dir = None
+        if args.baseline:
+            base_dir = tempfile.mkdtemp(prefix="ht-baseline-")
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", base_dir,
+                            args.baseline], check=True, capture_output=True)
+            designs.insert(1, (f"run page @{args.baseline}", base_dir))
+        runs: dict[str, list[dict[str, Any]]] = {}
+        try:
+            for rnd in range(args.rounds):
+                for design, code in designs:
+                    print(f"measuring {design} (round {rnd + 1}/{args.rounds}) ...", flush=True)
+                    r = _child("run page" if code else design, store_dir, args, code)
+                    r["design"] = design
+                    runs.setdefault(design, []).append(r)
+        finally:
+            if base_dir:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", base_dir],
+                               check=False, capture_output=True)
+        results = [_merge(rs) for rs in runs.values()]
 
     print()
     print(f"dashboard at N = {n:,} experiments x {args.epochs} epochs "
           f"({os.cpu_count()} cores, headless Chromium, software WebGL); goals: first render "
           "<= 3 s, brush -> highlight <= 100 ms, table and sliders follow <= 300 ms")
-    print(f"{'design':<17}{'N':>9}  {'server prep':>12}  {'first render':>13}  "
+    print(f"{'design':<20}{'N':>9}  {'server prep':>12}  {'first render':>13}  "
           f"{'brush->all highlighted (median)':>32}  brushes / note")
     for r in results:
         prep = r.get("prep") or {}
@@ -412,7 +571,7 @@ def main() -> None:
             note += f"; table+sliders follow (median) {_fmt_ms(statistics.median(r['follow']))}"
         if r.get("error"):
             note = (note + "; " if note else "") + r["error"]
-        print(f"{r['design']:<17}{n:>9,}  {sum(prep.values()):>10.1f} s  "
+        print(f"{r['design']:<20}{n:>9,}  {sum(prep.values()):>10.1f} s  "
               f"{_fmt_ms(r.get('first_render_ms')):>13}  {_fmt_ms(med):>32}  {note}")
     by = {r["design"]: r for r in results}
     a, b = by.get("run page"), by.get("link_selections")
@@ -422,6 +581,17 @@ def main() -> None:
             return f"{y / x:.1f}x" if x and y else "n/a"
         print(f"link_selections / run page (how many times faster the run page is): first "
               f"render {ratio('first_render_ms')}, brush {ratio('median')}")
+    base = next((r for r in results if r["design"].startswith("run page @")), None)
+    if a and base:
+        def gain(key: str) -> str:
+            x, y = a.get(key), base.get(key)
+            return f"{y / x:.2f}x" if x and y else "n/a"
+        print(f"{base['design']} / run page (this checkout, same run; > 1 = faster now): "
+              f"first render {gain('first_render_ms')}, brush {gain('median')}")
+    if args.breakdown:
+        for r in results:
+            if r.get("session") or r.get("browser"):
+                print_breakdown(r)
     for r in results:
         if r.get("prep"):
             print(f"  {r['design']} server prep: "

@@ -1,13 +1,24 @@
-"""Time to a run's first dashboard frames from a store, and the peak memory it takes.
+"""Time to open a run (what the run page reads before its first render) and the peak memory it
+takes: from its parts, from its compaction, and a new epoch reaching an open page.
 
     python bench/index.py STORE_DIR [STORE_DIR ...] [--project synthetic] [--no-baseline]
 
-For each store (made by ``bench/synthetic.py``), one child process per implementation runs
-``ProjectIndex(Store(url), project).refresh(); index.frames(run_id)`` and reports seconds
-(split into reading states, reading metric parts and building frames) and its peak RSS
-(``resource.getrusage``, one process each so the peaks do not mix). ``old`` is the index as it
-was before frames were built with Arrow and numpy (every part converted to pandas, grouped in
-pandas), kept here as a subclass so both are measured in the same run.
+For each store (made by ``bench/synthetic.py``), one child process per way runs
+``ProjectIndex(Store(url), project).refresh(); index.frames(run_id)`` plus the run page's health
+book over those frames (its flags need each experiment's curve count, and the curves of those
+without stored flags), and reports seconds (split into reading states, reading metric parts,
+building frames, health) and its peak RSS (``resource.getrusage``, one process each so the peaks
+do not mix). The ways:
+
+* ``old``: the index before frames were built with Arrow and numpy (every part converted to
+  pandas, grouped in pandas; curves built at once), kept here as a subclass - the baseline;
+* ``parts``: today's index reading every part (no compaction);
+* ``compacted``: today's index over the run's compaction (made first by the parent, timed:
+  :func:`workbench_plugin.compaction.compact_run`);
+* ``live``: an open page (the compacted index) gets one new epoch of one experiment: a part is
+  written, and the time from the write to new frames and health is reported.
+
+The compaction is removed again at the end, so the store is left as it was.
 """
 
 from __future__ import annotations
@@ -15,8 +26,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -28,11 +41,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from workbench_plugin.compaction import compact_run  # noqa: E402
 from workbench_plugin.frames import RunFrames  # noqa: E402
 from workbench_plugin.index import ProjectIndex, RunEntry  # noqa: E402
 from workbench_plugin.store import Store  # noqa: E402
 
 __all__ = ["measure"]
+
+WAYS = ("old", "parts", "compacted", "live")
 
 
 class _TimedIndex(ProjectIndex):
@@ -40,7 +56,7 @@ class _TimedIndex(ProjectIndex):
 
     def __init__(self, store: Store, project: str) -> None:
         super().__init__(store, project)
-        self.seconds: dict[str, float] = {"states": 0.0, "metrics": 0.0, "frames": 0.0}
+        self.seconds: dict[str, float] = {"states": 0.0, "metrics": 0.0, "frames": 0.0, "health": 0.0}
 
     @contextlib.contextmanager
     def _timed(self, phase: str) -> Iterator[None]:
@@ -138,23 +154,54 @@ def _old_build_frames(entry: RunEntry, points: pd.DataFrame) -> RunFrames:
 
 
 def measure(url: str, project: str, impl: str) -> dict[str, Any]:
-    """Build the first frames of the project's latest run with ``impl`` ("new" or "old")."""
+    """Open the project's latest run the way ``impl`` names (module docstring)."""
+    from panel_app.run_page.health import HealthBook
+
     t0 = time.perf_counter()
-    index = (_OldIndex if impl == "old" else _TimedIndex)(Store(url), project)
+    store = Store(url)
+    index = _OldIndex(store, project) if impl == "old" else _TimedIndex(store, project)
+    index.compacted = impl in ("compacted", "live")
     index.refresh()
     run_id = index.latest_run()
     assert run_id is not None, f"{url}: project {project!r} has no run; make one with bench/synthetic.py"
     frames = index.frames(run_id)
+    book = HealthBook()
+    with index._timed("health"):
+        book.update(frames.curves if impl == "old" else frames)
     total = time.perf_counter() - t0
-    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"impl": impl, "seconds": total, "rss_gib": rss_kib / 2**20, "phases": index.seconds,
-            "experiments": len(frames.experiments), "curve_points": len(frames.curves),
-            "curves_mib": frames.curves.memory_usage(deep=True).sum() / 2**20}
+    out: dict[str, Any] = {"impl": impl, "seconds": total, "phases": dict(index.seconds),
+                           "experiments": len(frames.experiments),
+                           "compacted": index.entry(run_id).compacted is not None}
+    if impl == "live":
+        entry = index.entry(run_id)
+        # the synthetic run has ended, so the index stopped listing it; with one experiment still
+        # running (what this measures) it would be listed at every refresh
+        entry.settled = False
+        exp = entry.experiments[len(entry.experiments) // 2]
+        metric = "live_metric"  # a metric of its own: the synthetic ones end with a summary, which wins
+        rows = {"experiment_id": [exp.experiment_id], "kind": ["epoch"], "epoch": [10_000], "step": [None],
+                "time": [time.time()], "name": [metric], "value": [-1.0], "source": ["bench"]}
+        t1 = time.perf_counter()
+        written = store.write_metrics_part(project, run_id, exp.experiment_id, 999_999, rows)
+        index.refresh()
+        frames = index.frames(run_id)
+        book.update(frames)
+        out["live_seconds"] = time.perf_counter() - t1
+        row = frames.experiments.index[frames.experiments["experiment_id"] == exp.experiment_id][0]
+        assert frames.experiments.at[row, metric] == -1.0, "the new epoch did not reach the frame"
+        assert frames.curve_counts()[exp.experiment_id] == book._points[exp.experiment_id], "nor the health book"
+        local = store.fs.local_path(written)
+        if local:  # leave the store as it was
+            os.unlink(local)
+    out["rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return out
 
 
 def _child(url: str, project: str, impl: str) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, url, "--project", project, "--child", impl],
-                         check=True, capture_output=True, text=True)
+                         check=False, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"bench/index.py: {impl} failed:\n{out.stderr[-3000:]}")
     return dict(json.loads(out.stdout.splitlines()[-1]))
 
 
@@ -163,23 +210,31 @@ def main() -> None:
     ap.add_argument("stores", nargs="+", help="store folders made by bench/synthetic.py")
     ap.add_argument("--project", default="synthetic")
     ap.add_argument("--no-baseline", action="store_true", help="measure only the current index")
-    ap.add_argument("--child", choices=["new", "old"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=WAYS, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(measure(args.stores[0], args.project, args.child)))
         return
     for url in args.stores:
-        results = [_child(url, args.project, impl) for impl in (["new"] if args.no_baseline else ["new", "old"])]
-        r = results[0]
-        print(f"{url}: {r['experiments']:,} experiments, {r['curve_points']:,} curve points")
-        for r in results:
+        results = {}
+        for impl in WAYS[1:] if args.no_baseline else WAYS:
+            if impl == "compacted":
+                store = Store(url)
+                run_id = store.runs(args.project)[-1]
+                compaction = compact_run(store, args.project, run_id)
+                print(f"  {compaction.line()}")
+            results[impl] = _child(url, args.project, impl)
+        shutil.rmtree(Path(url) / "projects" / args.project / "runs" / run_id / "compacted")
+        print(f"{url}: {results['parts']['experiments']:,} experiments")
+        for r in results.values():
             phases = ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items())
-            print(f"  {r['impl']}: first frames {r['seconds']:6.1f} s ({phases}), peak RSS {r['rss_gib']:5.2f} GiB,"
-                  f" curves {r['curves_mib']:,.0f} MiB")
-        if len(results) == 2:
-            new, old = results
-            print(f"  old/new: {old['seconds'] / new['seconds']:.1f}x time,"
-                  f" {old['rss_gib'] / new['rss_gib']:.1f}x memory")
+            live = f", new epoch -> page {r['live_seconds']:.2f} s" if "live_seconds" in r else ""
+            print(f"  {r['impl']:9}: open {r['seconds']:6.2f} s ({phases}), peak RSS {r['rss_gib']:5.2f} GiB{live}")
+        base = results.get("old") or results["parts"]
+        for impl in ("parts", "compacted"):
+            r = results[impl]
+            print(f"  {base['impl']}/{impl}: {base['seconds'] / r['seconds']:.1f}x time,"
+                  f" {base['rss_gib'] / r['rss_gib']:.1f}x memory")
 
 
 if __name__ == "__main__":

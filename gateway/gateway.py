@@ -105,10 +105,84 @@ def owner_alive(claim: Mapping[str, Any] | None) -> bool | None:
     return fields is not None and fields[0] not in ("Z", "X") and fields[19] == str(claim.get("start_ticks"))
 
 
+@dataclass(frozen=True)
+class CompactionPolicy:
+    """When the gateway compacts runs (``[compaction]``): when a run ends, and every ``interval``
+    seconds (0: never) a live run with ``min_files`` files its newest compaction does not cover."""
+
+    on_end: bool = True
+    interval: float = 300.0
+    min_files: int = 500
+
+
+class Compactor:
+    """Compacts runs (:func:`workbench_plugin.compaction.compact_run`) in one background thread,
+    one run at a time, so a step never waits for it; failures go to the gateway's log."""
+
+    def __init__(self, store: Store, policy: CompactionPolicy, log: Callable[[str], None]) -> None:
+        self.store = store
+        self.policy = policy
+        self.log = log
+        self._ended: set[tuple[str, str]] = set()
+        self._last_scheduled = time.monotonic()
+        self._queue: list[tuple[str, str]] = []
+        self._busy: tuple[str, str] | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._queue and self._busy is None
+
+    def tend(self, indexes: Mapping[str, ProjectIndex]) -> None:
+        """Queue the runs that ended since the last call and, on schedule, the live runs with
+        enough new files."""
+        due = self.policy.interval > 0 and time.monotonic() - self._last_scheduled >= self.policy.interval
+        if due:
+            self._last_scheduled = time.monotonic()
+        for project, index in indexes.items():
+            for run_id, entry in index.runs.items():
+                key = (project, run_id)
+                if entry.settled and self.policy.on_end and key not in self._ended:
+                    self._ended.add(key)
+                    if entry.compacted is None or entry.uncovered():
+                        self._put(key)
+                elif due and not entry.settled and entry.uncovered() >= self.policy.min_files:
+                    self._put(key)
+
+    def _put(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            if key in self._queue or key == self._busy:
+                return
+            self._queue.append(key)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="hypertuner-compaction", daemon=True)
+                self._thread.start()
+
+    def _work(self) -> None:
+        from workbench_plugin.compaction import compact_run
+
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._busy = None
+                    return
+                self._busy = key = self._queue.pop(0)
+            try:
+                result = compact_run(self.store, *key)
+            except (StoreError, OSError, ValueError, TypeError, KeyError) as exc:  # DAMAGE_ERRORS
+                self.log(f"compact {key[1]}: {exc}")
+                continue
+            if result.written:
+                self.log(result.line())
+
+
 class Gateway:
     def __init__(
         self, store: Store, engine: Engine, *, projects: Iterable[str] | None = None,
         poll_seconds: float = 0.2, log: Callable[[str], None] | None = None,
+        compact_on_end: bool = True, compact_interval: float = 300.0, compact_min_files: int = 500,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -125,6 +199,8 @@ class Gateway:
         self._cleaned: set[str] = set()
         #: :meth:`_experiments` as of the last refresh (states change only when an index refreshes)
         self._rows: dict[bool, list[Row]] = {}
+        self.compactor = Compactor(store, CompactionPolicy(compact_on_end, compact_interval, compact_min_files),
+                                   self.log)
 
     def _refresh(self) -> None:
         for name in self.store.projects():
@@ -291,6 +367,7 @@ class Gateway:
         self._record_usage(report)
         if report.lost or report.requeued:
             self._refresh()
+        self.compactor.tend(self.indexes)
         tend = getattr(self.engine, "tend_credentials", None)  # engines that hold credentials
         for line in (tend() if tend is not None else None) or []:
             self.log(f"gateway: {line}")
@@ -396,7 +473,7 @@ class Gateway:
             outage = None
             if on_step is not None:
                 on_step(report)
-            if until_idle and report.idle:
+            if until_idle and report.idle and self.compactor.idle:
                 tend = getattr(self.engine, "tend_credentials", None)
                 if tend is not None:  # every application ended: cancel the tokens they held
                     with contextlib.suppress(EngineError):

@@ -68,6 +68,9 @@ EXCEPTIONS: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("spark_jobs/launch_batch.py", "workbench_plugin.batch"): (
         frozenset({"module"}), "runs on a gateway shell (spark-submit's driver), not in a container: "
                                "it calls the core's batch submission"),
+    ("spark_jobs/compact_runs.py", "workbench_plugin.compaction"): (
+        frozenset({"module"}), "runs in a scheduled job's driver, not in an experiment's container: "
+                               "it calls the core's compaction"),
 }
 
 _BY_NAME = re.compile(rf"^(?P<module>(?:{'|'.join(FOLDERS)})(?:\.\w+)*):\w+$")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeAlias
 
 from workbench_plugin._argparse import OneLineParser
-from workbench_plugin._exceptions import HyperTunerError
+from workbench_plugin._exceptions import HyperTunerError, StoreError
 from workbench_plugin._table import progress_line
 from workbench_plugin.config import Config, load_config
 from workbench_plugin.fs import filesystem_for
@@ -111,7 +111,7 @@ def wait_for_run(config: Config, store: Store, index: ProjectIndex, run_id: str,
             print(f"\nhypertuner: {message}", file=sys.stderr, flush=True)
             outage[0] = message
 
-    gateway = load_gateway(store, load_engine(config, store), log=log)
+    gateway = load_gateway(store, load_engine(config, store), log=log, **config.compaction_options)
     deadline = time.monotonic() + timeout if timeout else None
     timed_out = [False]
     stop = threading.Event()
@@ -144,6 +144,14 @@ def wait_for_run(config: Config, store: Store, index: ProjectIndex, run_id: str,
               + "; experiments already started keep running", file=sys.stderr)
         return EXIT_TIMEOUT
     print(f"run {run_id}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    if config.compaction_on_end:  # the run ended: a page opens it from a few files from now on
+        from workbench_plugin.compaction import compact_run
+
+        try:
+            compact_run(store, entry.run.project, run_id)
+        except (StoreError, OSError) as exc:
+            print(f"hypertuner: compact {run_id}: {exc}; 'hypertuner compact {run_id}' tries again",
+                  file=sys.stderr)
     return EXIT_OK if counts[State.SUCCEEDED] == len(entry.experiments) else EXIT_NOT_ALL_SUCCEEDED
 
 

@@ -70,6 +70,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
               "executor_memory": "512m", "packing": "none", "home": "", "java_home": "", "local_ip": "",
               "image": "auto", "docker_image": "", "conf": {}},
     "yarn": {"rm_url": "", "hadoop_conf_dir": "", "max_running": 0},
+    "compaction": {"on_end": True, "interval_seconds": 300.0, "min_files": 500},
     "hdfs": {"webhdfs_url": "", "user": ""},
     "security": {"auth": "none", "principal": "", "keytab": "", "krb5_conf": "", "ca_bundle": "",
                  "verify_tls": True, "token_file": ""},
@@ -98,6 +99,8 @@ _ENV = {
     "HYPERTUNER_MAX_BATCH": ("batch", "max_experiments"),
     "HYPERTUNER_MAX_FILE_MB": ("snapshot", "max_file_mb"),
     "HYPERTUNER_FLUSH_SECONDS": ("wrapper", "flush_seconds"),
+    "HYPERTUNER_COMPACTION_ON_END": ("compaction", "on_end"),
+    "HYPERTUNER_COMPACTION_INTERVAL": ("compaction", "interval_seconds"),
     "HYPERTUNER_WORK_DIR": ("wrapper", "work_dir"),
     "HYPERTUNER_HOST": ("server", "host"),
     "HYPERTUNER_PORT": ("server", "port"),
@@ -252,6 +255,11 @@ class Config:
     max_batch: int = 10000
     max_file_mb: float = 50
     flush_seconds: float = 2.0
+    #: compact a run when it ends (``[compaction] on_end``), and every ``interval_seconds`` (0: never)
+    #: a live run with ``min_files`` files its newest compaction does not cover
+    compaction_on_end: bool = True
+    compaction_interval: float = 300.0
+    compaction_min_files: int = 500
     work_dir: str = ""
     host: str = "127.0.0.1"
     port: int = 5006
@@ -290,6 +298,12 @@ class Config:
     #: Caps an administrator sets for every batch (``[limits]``).
     limits: Limits = field(default_factory=Limits)
 
+    @property
+    def compaction_options(self) -> dict[str, Any]:
+        """``[compaction]`` as the gateway's options."""
+        return {"compact_on_end": self.compaction_on_end, "compact_interval": self.compaction_interval,
+                "compact_min_files": self.compaction_min_files}
+
     def __post_init__(self) -> None:
         if not self.store_url:
             raise ConfigError("store.url: empty; give a folder or an HDFS URL")
@@ -303,6 +317,8 @@ class Config:
         _check_range("batch.max_experiments", self.max_batch, 1, 10_000_000)
         _check_range("snapshot.max_file_mb", self.max_file_mb, 0, 1_000_000)
         _check_range("wrapper.flush_seconds", self.flush_seconds, 0.05, 3600)
+        _check_range("compaction.interval_seconds", self.compaction_interval, 0, 7 * 86400)
+        _check_range("compaction.min_files", self.compaction_min_files, 1, 10**9)
         _check_range("server.port", self.port, 0, 65535)
         _check_range("yarn.max_running", self.yarn_max_running, 0, 100_000)
         if self.password and self.password_hash:
@@ -532,6 +548,9 @@ def load_config(
         yarn_rm_url=merged["yarn"]["rm_url"],
         hadoop_conf_dir=merged["yarn"]["hadoop_conf_dir"],
         yarn_max_running=merged["yarn"]["max_running"],
+        compaction_on_end=merged["compaction"]["on_end"],
+        compaction_interval=merged["compaction"]["interval_seconds"],
+        compaction_min_files=merged["compaction"]["min_files"],
         spark_conf=dict(merged["spark"]["conf"]),
         spark_home=merged["spark"]["home"],
         java_home=merged["spark"]["java_home"],

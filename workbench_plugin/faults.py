@@ -21,6 +21,8 @@ POINTS = (
     "before-metrics-part",   # wrapper: a metrics part is about to be published
     "after-metrics-part",    # wrapper: a metrics part was just published
     "before-final-state",    # wrapper: the script ended, its final state not written
+    "compaction-after-curves",     # compaction: curves files written, the rest not
+    "compaction-before-manifest",  # compaction: every file written, the manifest not
 )
 
 _armed: frozenset[str] | None = None

@@ -6,7 +6,6 @@ Computed in ``workbench_plugin`` (the store index builds them), drawn in ``panel
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 import numpy as np
@@ -17,14 +16,14 @@ from workbench_plugin.store import Experiment, Run
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["RESERVED_COLUMNS", "RunFrames", "RunSource", "Scale", "build_frames"]
+__all__ = ["RESERVED_COLUMNS", "CurveSource", "RunFrames", "RunSource", "Scale", "build_frames", "curve_rows",
+           "curves_frame", "empty_curves", "reduce_points"]
 
 #: The experiment frame's own columns, before the hyperparameters and metrics.
 RESERVED_COLUMNS = ("experiment_id", "label", "state")
 
 Scale = Literal["linear", "log", "categorical"]
 
-@dataclass(frozen=True)
 class RunFrames:
     """Everything a run page shows, as plain frames.
 
@@ -40,22 +39,70 @@ class RunFrames:
 
     ``curves`` is long: ``experiment_id``, ``epoch`` (float, NaN when only steps were
     logged), ``step`` (float, NaN when only epochs), ``name``, ``value``; sorted by
-    experiment and time.
+    experiment and time. It is read when first asked for: a page that shows one metric's curves
+    or one experiment's asks :meth:`curves_of` / :meth:`curves_for`, which read only those
+    (from a compacted run, one file or a few row groups).
     """
 
-    run_id: str
-    experiments: pd.DataFrame
-    curves: pd.DataFrame
-    hparams: tuple[str, ...]
-    metrics: tuple[str, ...]
-    scales: dict[str, Scale] = field(default_factory=dict)
-    version: int = 0
-    #: The hyperparameter columns not named as their flag (a flag named ``state``): column -> flag.
-    flags: dict[str, str] = field(default_factory=dict)
+    def __init__(self, run_id: str, experiments: pd.DataFrame, curves: pd.DataFrame | None = None,
+                 hparams: tuple[str, ...] = (), metrics: tuple[str, ...] = (),
+                 scales: dict[str, Scale] | None = None, version: int = 0, flags: dict[str, str] | None = None,
+                 *, source: CurveSource | None = None) -> None:
+        self.run_id = run_id
+        self.experiments = experiments
+        self.hparams = tuple(hparams)
+        self.metrics = tuple(metrics)
+        self.scales: dict[str, Scale] = dict(scales or {})
+        self.version = version
+        #: The hyperparameter columns not named as their flag (a flag named ``state``): column -> flag.
+        self.flags: dict[str, str] = dict(flags or {})
+        self._curves = curves
+        self._source = source
+
+    def __repr__(self) -> str:
+        return (f"RunFrames({self.run_id!r}, {len(self.experiments)} experiments, hparams={self.hparams!r}, "
+                f"metrics={self.metrics!r}, version={self.version})")
 
     def flag_of(self, column: str) -> str:
         """The flag a hyperparameter column shows (the column's own name unless renamed)."""
         return self.flags.get(column, column)
+
+    @property
+    def curves(self) -> pd.DataFrame:
+        """Every curve point of the run (read, then kept, at the first call)."""
+        if self._curves is None:
+            self._curves = self._source.frame() if self._source is not None else empty_curves()
+        return self._curves
+
+    def curves_of(self, name: str) -> pd.DataFrame:
+        """The rows of :attr:`curves` of metric ``name`` (as logged), read alone when not all are read."""
+        if self._curves is not None or self._source is None:
+            curves = self.curves
+            return curves[curves["name"] == name] if len(curves) else curves
+        return self._source.of_metric(name)
+
+    def curves_for(self, ids: Sequence[str]) -> pd.DataFrame:
+        """The rows of :attr:`curves` of experiments ``ids``, read alone when not all are read."""
+        if self._curves is not None or self._source is None:
+            curves = self.curves
+            return curves[curves["experiment_id"].isin(list(ids))] if len(curves) else curves
+        return self._source.for_experiments(ids)
+
+    def curve_counts(self) -> dict[str, int]:
+        """Curve points per experiment id (experiments without curves left out), without reading
+        the points of a compacted run."""
+        if self._curves is not None or self._source is None:
+            curves = self.curves
+            if curves.empty or "experiment_id" not in curves:
+                return {}
+            counts = curves["experiment_id"].value_counts(sort=False)
+            return {str(k): int(v) for k, v in counts.items() if v}
+        return self._source.counts()
+
+    def known_health(self) -> dict[str, Any]:
+        """Health flags a compaction stored, by experiment id, with the curve count they were
+        computed for: ``{id: (count, Health)}`` (empty when the run was not compacted)."""
+        return self._source.health if self._source is not None else {}
 
 
 class RunSource(Protocol):
@@ -228,11 +275,14 @@ def _categorical(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
 
 
 def build_frames(run: Run, experiments: Sequence[Experiment], states: Sequence[str], table: pa.Table, *,
-                 version: int = 0) -> RunFrames:
+                 version: int = 0, source: CurveSource | None = None) -> RunFrames:
     """The frames of a run from plain data: its experiments in launch order, their states (same
     order), and ``table``, every metric point read (columns :data:`~workbench_plugin.store.POINT_COLUMNS`,
     strings dictionary-encoded, as :meth:`~workbench_plugin.store.Store.read_metrics_part` reads
-    them). Built with numpy over the columns: 100k experiments x 100 epochs in about 30 s."""
+    them). Built with numpy over the columns: 100k experiments x 100 epochs in about 30 s.
+
+    With ``source``, ``table`` may be only the rows :func:`reduce_points` keeps (the experiment
+    frame comes out the same) and the curves are read from ``source`` when first asked for."""
     # a flag named "state" must neither replace the states nor make two columns of one name
     flags = {f"{h} (flag)": h for h in run.spec if h in RESERVED_COLUMNS}
     column_of = {flag: column for column, flag in flags.items()}
@@ -273,7 +323,12 @@ def build_frames(run: Run, experiments: Sequence[Experiment], states: Sequence[s
     if metric_columns:  # one concat: inserting 400 columns one by one fragments the frame (and warns)
         wide = pd.concat([wide, pd.DataFrame(metric_columns, index=wide.index)], axis=1)
     del finals, metric_columns
-    curves = pd.DataFrame(
+    curves = None if source is not None else _curve_frame(labels, points)
+    return RunFrames(run.run_id, wide, curves, hparams, tuple(metrics), scales, version, flags, source=source)
+
+
+def _curve_frame(labels: _Labels, points: _Points) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "experiment_id": _categorical(points.exp, labels.ids),
             "epoch": points.epoch.astype(np.float64, copy=False),
@@ -283,13 +338,80 @@ def build_frames(run: Run, experiments: Sequence[Experiment], states: Sequence[s
         },
         copy=False,  # a block per column: no consolidation copy of every point
     )
-    return RunFrames(
-        run_id=run.run_id,
-        experiments=wide,
-        curves=curves,
-        hparams=hparams,
-        metrics=tuple(metrics),
-        scales=scales,
-        version=version,
-        flags=flags,
-    )
+
+
+def empty_curves() -> pd.DataFrame:
+    """A curves frame without points (the columns of :attr:`RunFrames.curves`)."""
+    return _curve_frame(_Labels([], []), _Points(*(np.empty(0, t) for t in (np.int32, np.int32, float, float,
+                                                                               float, float))))
+
+
+def curves_frame(experiments: Sequence[Experiment], table: pa.Table) -> pd.DataFrame:
+    """:attr:`RunFrames.curves` of the points in ``table`` (as :func:`build_frames` reads them)."""
+    labels, points, summary = _points(experiments, table)
+    order = _curve_order(labels, points, summary)
+    return _curve_frame(labels, points.take(order))
+
+
+def curve_rows(experiments: Sequence[Experiment], table: pa.Table) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`curves_frame` of ``table`` and the rows of ``table`` it holds, in its order (by
+    experiment, then time; a repeated point keeps its last row)."""
+    labels, points, summary = _points(experiments, table)
+    order = _curve_order(labels, points, summary)
+    del summary
+    return _curve_frame(labels, points.take(order)), order
+
+
+def reduce_points(experiments: Sequence[Experiment], table: pa.Table) -> pa.Table:
+    """The rows of ``table`` that decide the experiment frame, in their order: per metric name
+    its first rows (by position, and by time then position, curve points and summaries apart),
+    per experiment and name the last curve point in curve order and the last summary by time.
+
+    :func:`build_frames` over these rows gives the same experiment frame, metric columns and
+    order as over all of ``table``; and over these rows followed by newer points, the same as
+    over all points followed by them. So an open page keeps a run's frame current from a few rows
+    per experiment and metric, whatever the number of epochs."""
+    import pyarrow as pa
+
+    labels, pts, summary = _points(experiments, table)
+    n_names = max(len(labels.names), 1)
+    keep = np.zeros(len(pts.exp), bool)
+    for rows in (np.flatnonzero(~summary & (pts.name >= 0)), np.flatnonzero(summary)):
+        if not len(rows):
+            continue
+        name = pts.name[rows]
+        keep[rows[np.unique(name, return_index=True)[1]]] = True  # first by position
+        by_time = np.lexsort((rows, pts.time[rows], name))  # NaN times last, as fmin ignores them
+        first = np.ones(len(by_time), bool)
+        first[1:] = name[by_time][1:] != name[by_time][:-1]
+        keep[rows[by_time[first]]] = True
+    order = _curve_order(labels, pts, summary)
+    if len(order):
+        key = pts.exp[order].astype(np.int64) * n_names + pts.name[order]
+        keep[order[::-1][np.unique(key[::-1], return_index=True)[1]]] = True  # the last of each
+    rows = np.flatnonzero(summary)
+    if len(rows):
+        key = pts.exp[rows].astype(np.int64) * n_names + pts.name[rows]
+        by = rows[np.lexsort((pts.time[rows], key))]
+        key = pts.exp[by].astype(np.int64) * n_names + pts.name[by]
+        last = np.ones(len(by), bool)
+        last[:-1] = key[1:] != key[:-1]
+        keep[by[last]] = True
+    return table.take(pa.array(np.flatnonzero(keep)))
+
+
+class CurveSource(Protocol):
+    """Where a run's curves come from when they are read only when asked for."""
+
+    #: Health flags stored by a compaction: experiment id -> (curve points then, Health)
+    health: dict[str, Any]
+
+    def frame(self) -> pd.DataFrame:
+        """Every curve point (:attr:`RunFrames.curves`)."""
+        ...
+
+    def of_metric(self, name: str) -> pd.DataFrame: ...
+
+    def for_experiments(self, ids: Sequence[str]) -> pd.DataFrame: ...
+
+    def counts(self) -> dict[str, int]: ...

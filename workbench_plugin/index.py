@@ -12,6 +12,7 @@ line naming it) and everything else keeps working.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -19,7 +20,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench_plugin._exceptions import ExperimentNotFound, RunNotFound, StoreError
-from workbench_plugin.frames import RunFrames, build_frames
+from workbench_plugin.compaction import Compacted, RunCurves, latest_compacted, states_of
+from workbench_plugin.frames import RunFrames, build_frames, reduce_points
 from workbench_plugin.lifecycle import ExperimentState, Progress, State, count_states, fold_states, needs_usage
 from workbench_plugin.memory import ProjectMemory, StoreMemory
 from workbench_plugin.store import (
@@ -52,14 +54,32 @@ class RunEntry:
         self.claims: dict[str, dict[str, Any]] = {}
         self.states: dict[str, ExperimentState] = {e.experiment_id: ExperimentState() for e in experiments}
         self.seen: dict[str, set[str]] = {"states": set(), "claims": set(), "metrics": set()}
-        #: metric parts as read (columns :data:`~workbench_plugin.store.POINT_COLUMNS`, strings
-        #: dictionary-encoded)
-        self.metric_parts: list[pa.Table] = []
+        #: the metric points that decide the experiment frame (:func:`~workbench_plugin.frames.reduce_points`
+        #: of a compaction's and every part read since; columns :data:`~workbench_plugin.store.POINT_COLUMNS`,
+        #: strings dictionary-encoded)
+        self.reduced: pa.Table | None = None
+        #: the curves: a compaction's files and the parts read since
+        self.curves = RunCurves(experiments, None, {}, {})
+        #: a compaction's state events of each experiment (JSON), decoded when a new event comes
+        self.compacted_events: dict[str, str] = {}
+        self.compacted: Compacted | None = None
         self.settled = False
+        self.refreshes = 0
         #: files the last refresh could not read (the store unreachable): read at the next one
         self.unread = 0
         self.version = 0
         self._frames: RunFrames | None = None
+
+    @property
+    def metric_parts(self) -> list[pa.Table]:
+        """The metric parts read (since the compaction read, if one was)."""
+        return self.curves.parts
+
+    def uncovered(self) -> int:
+        """Files read that its compaction (if any) does not cover: what a new compaction would add."""
+        if self.compacted is None:
+            return sum(len(v) for v in self.seen.values())
+        return sum(len(self.seen[f]) - len(self.compacted.covered_names(f)) for f in self.seen)
 
     def counts(self) -> dict[State, int]:
         return count_states(s.state for s in self.states.values())
@@ -79,9 +99,12 @@ class RunEntry:
 class ProjectIndex:
     """Incrementally refreshed view of a project in a store. Thread-safe refresh."""
 
-    def __init__(self, store: Store, project: str) -> None:
+    def __init__(self, store: Store, project: str, *, compacted: bool = True) -> None:
         self.store = store
         self.project = project
+        #: read a run's newest compaction (:mod:`workbench_plugin.compaction`) and only the files
+        #: it does not cover; False: read every file (what a compaction itself does)
+        self.compacted = compacted
         self.runs: dict[str, RunEntry] = {}
         #: runs left out, with why (a damaged or missing record), each reported once
         self.skipped: dict[str, str] = {}
@@ -124,7 +147,38 @@ class ProjectIndex:
                 self.store.set_aside(f"{base}/run.json", f"its batch {path} is damaged", say=False)
             self.skipped[run_id] = f"{path} is damaged"
             return None
-        return RunEntry(run, experiments)
+        entry = RunEntry(run, experiments)
+        if self.compacted:
+            self._read_compacted(entry)
+        return entry
+
+    def _read_compacted(self, entry: RunEntry) -> None:
+        """Start from the run's newest compaction, when it has one: its files stand for every file
+        it covers. One that cannot be read now or is damaged is left out (the parts are read)."""
+        run_id = entry.run.run_id
+        try:
+            compacted = latest_compacted(self.store, self.project, run_id)
+            if compacted is None:
+                return
+            reduced = compacted.reduced()
+            states, claims, events, points, health = states_of(compacted, list(entry.by_id))
+            base = self.store.run_dir(self.project, run_id)
+            seen = {folder: {f"{base}/{folder}/{name}" for name in compacted.covered_names(folder)}
+                    for folder in entry.seen}
+        except (StoreError, FileNotFoundError) as exc:
+            log.warning("run %s: its compaction cannot be read now (%s); reading its parts", run_id, exc)
+            return
+        except DAMAGE_ERRORS as exc:
+            log.warning("run %s: its compaction is damaged (%s); reading its parts", run_id, exc)
+            return
+        entry.compacted = compacted
+        entry.reduced = reduced
+        entry.states.update(states)
+        entry.claims.update(claims)
+        entry.compacted_events = events
+        entry.seen = seen
+        entry.curves = RunCurves(entry.experiments, compacted, points, health)
+        entry.version += 1
 
     def _new(self, entry: RunEntry, folder: str) -> list[str]:
         """Paths in ``folder`` not read before (files are never rewritten: a name read is read)."""
@@ -157,7 +211,8 @@ class ProjectIndex:
         return _checked(self.store.read_record(path), "experiment_id", "state")
 
     def _refresh_run(self, entry: RunEntry) -> bool:
-        was_done = entry.done
+        was_done = entry.done and entry.refreshes > 0  # a compacted run too: one refresh after it was read
+        entry.refreshes += 1
         entry.unread = 0
         touched = self._read_states(entry)
         parts = self._read_metrics(entry)
@@ -179,6 +234,8 @@ class ProjectIndex:
         for event in self._read_new(entry, "states", self._state_event):
             exp_events = events.get(event["experiment_id"])
             if exp_events is not None:
+                if event["experiment_id"] in entry.compacted_events:  # the events before, as compacted
+                    exp_events[:0] = json.loads(entry.compacted_events.pop(event["experiment_id"]))
                 exp_events.append(event)
                 touched.add(event["experiment_id"])
         claims = entry.claims
@@ -189,7 +246,12 @@ class ProjectIndex:
     def _read_metrics(self, entry: RunEntry) -> int:
         """Read new metric parts (only the columns frames need); return how many."""
         parts = list(self._read_new(entry, "metrics", self.store.read_metrics_part))
-        entry.metric_parts.extend(parts)
+        if parts:
+            entry.curves.add(parts)
+            import pyarrow as pa
+
+            tables = [t for t in (entry.reduced, *parts) if t is not None]
+            entry.reduced = reduce_points(entry.experiments, pa.concat_tables(tables) if len(tables) > 1 else tables[0])
         return len(parts)
 
     # ---- lookups -----------------------------------------------------------------------
@@ -245,30 +307,36 @@ class ProjectIndex:
         raise ExperimentNotFound(f"{ident!r}: matches several runs or experiments; give more of the id")
 
     def metrics_table(self, run_id: str) -> pa.Table:
-        """Every metric point read so far, one Arrow table (columns :data:`~workbench_plugin.store.POINT_COLUMNS`)."""
+        """Every metric point read from parts (with a compaction, those it does not cover), one Arrow
+        table (columns :data:`~workbench_plugin.store.POINT_COLUMNS`)."""
         import pyarrow as pa
 
         entry = self.entry(run_id)
         with self._lock:
-            if len(entry.metric_parts) != 1:
+            parts = entry.curves.parts
+            if len(parts) != 1:
                 empty = metric_schema(POINT_COLUMNS, dictionary=True).empty_table()
-                table = pa.concat_tables(entry.metric_parts) if entry.metric_parts else empty
+                table = pa.concat_tables(parts) if parts else empty
                 # numbers in one buffer each, so that numpy reads them without a copy; strings stay
                 # chunked (unifying their dictionaries costs more than it saves)
                 for i, name in enumerate(table.column_names):
                     column = table.column(i)
                     if column.num_chunks > 1 and not pa.types.is_dictionary(column.type):
                         table = table.set_column(i, name, pa.chunked_array([pa.concat_arrays(column.chunks)]))
-                entry.metric_parts = [table]
-            return entry.metric_parts[0]
+                parts[:] = [table]
+            return parts[0]
 
     def frames(self, run_id: str) -> RunFrames:
+        """The run's frames; the experiment frame is built from the reduced points, the curves are
+        read when a page asks for them."""
         entry = self.entry(run_id)
         with self._lock:
             if entry._frames is None:
                 states = [entry.states[e.experiment_id].state for e in entry.experiments]
-                entry._frames = build_frames(entry.run, entry.experiments, states, self.metrics_table(run_id),
-                                             version=entry.version)
+                reduced = entry.reduced if entry.reduced is not None else metric_schema(
+                    POINT_COLUMNS, dictionary=True).empty_table()
+                entry._frames = build_frames(entry.run, entry.experiments, states, reduced,
+                                             version=entry.version, source=entry.curves.copy())
             return entry._frames
 
 

@@ -58,8 +58,7 @@ def experiment_data(index: ProjectIndex, experiment_id: str) -> tuple[Experiment
     entry, exp, state = index.experiment(experiment_id)
     run_id = entry.run.run_id
     frames = index.frames(run_id)
-    curves = frames.curves
-    mine = curves[curves["experiment_id"] == experiment_id] if len(curves) else curves
+    mine = frames.curves_for([experiment_id])
     rows = frames.experiments[frames.experiments["experiment_id"] == experiment_id]
     final = {m: float(pd.to_numeric(rows[m], errors="coerce").iloc[0]) if len(rows) else float("nan")
              for m in frames.metrics}

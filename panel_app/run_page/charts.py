@@ -49,9 +49,9 @@ class ChartPanel:
 
     def build(self) -> None:
         bars = self.plots.build_bars()
-        # dense epoch lines bin every curve point: only when they are first shown
-        lazy = self.model.dense and self.model.chart != "lines"
-        epochs = None if lazy else self.plots.build_epochs()
+        # epoch lines are built when first shown: dense ones bin every curve point, glyph ones
+        # send a line per experiment (most of a small page's document)
+        epochs = self.plots.build_epochs() if self.model.chart == "lines" else None
         self._bars_pane.object = bars
         self._epochs_pane.object = epochs
         self._note.object = "" if bars is not None else "No metric to chart yet."

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from workbench_plugin.frames import RunFrames
 from workbench_plugin.proposals import Health, health_of
 
 __all__ = ["HEALTH_FILTERS", "HealthBook", "health_cell"]
@@ -35,19 +36,26 @@ class HealthBook:
     def __init__(self) -> None:
         self.health: dict[str, Health] = {}
         self._points: dict[str, int] = {}
-        self._curves: pd.DataFrame | None = None
+        self._curves: pd.DataFrame | RunFrames | None = None
 
-    def update(self, curves: pd.DataFrame) -> bool:
-        """Take the run's current curves; True when a flag or a reason changed."""
+    def update(self, curves: pd.DataFrame | RunFrames) -> bool:
+        """Take the run's current curves (or its frames: then only the curves of experiments whose
+        count of points changed are read, and a compaction's flags stand for the rest); True when a
+        flag or a reason changed."""
         if curves is self._curves:
             return False
         self._curves = curves
-        if curves.empty or "experiment_id" not in curves:
-            changed = bool(self.health)
-            self.health, self._points = {}, {}
-            return changed
-        counts = curves["experiment_id"].value_counts(sort=False)
-        points = {str(k): int(v) for k, v in counts.items() if v}
+        if isinstance(curves, RunFrames):
+            points = curves.curve_counts()
+            known = curves.known_health()
+        else:
+            if curves.empty or "experiment_id" not in curves:
+                changed = bool(self.health)
+                self.health, self._points = {}, {}
+                return changed
+            counts = curves["experiment_id"].value_counts(sort=False)
+            points = {str(k): int(v) for k, v in counts.items() if v}
+            known = {}
         stale = [eid for eid, n in points.items() if self._points.get(eid) != n]
         gone = [eid for eid in self.health if eid not in points]
         self._points = points
@@ -56,8 +64,19 @@ class HealthBook:
         before = {eid: self.health.get(eid) for eid in [*stale, *gone]}
         for eid in gone:
             del self.health[eid]
+        fresh = [eid for eid in stale if eid in known and known[eid][0] == points[eid]]
+        for eid in fresh:
+            self.health[eid] = known[eid][1]
+        fresh_set = set(fresh)
+        for eid in stale:  # a healthy experiment has no entry; one that became healthy loses its own
+            if eid not in fresh_set:
+                self.health.pop(eid, None)
+        stale = [eid for eid in stale if eid not in fresh_set]
         if stale:
-            part = curves if len(stale) == len(points) else curves[curves["experiment_id"].isin(stale)]
+            if isinstance(curves, RunFrames):
+                part = curves.curves_for(stale)
+            else:
+                part = curves if len(stale) == len(points) else curves[curves["experiment_id"].isin(stale)]
             self.health.update(health_of(part))
         return any(self.health.get(eid) != h for eid, h in before.items())
 

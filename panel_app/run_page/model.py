@@ -120,7 +120,7 @@ class RunPageModel(param.Parameterized):
         if len(exps) and ids != order:
             exps = exps.set_index(exps["experiment_id"].astype(str)).loc[order].reset_index(drop=True)
         self.experiments = exps
-        self.health_book.update(frames.curves)
+        self.health_book.update(frames)
         self._compute(frames)
         metrics = sorted(frames.metrics, key=_metric_rank)
         with param.parameterized.batch_call_watchers(self):
@@ -359,11 +359,10 @@ class RunPageModel(param.Parameterized):
         """Every per-epoch point of ``metric``: row index, epoch (or step), value (cached)."""
         if metric in self._curve_cache:
             return self._curve_cache[metric]
-        curves = self.run_frames.curves
         empty = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
-        if curves.empty:
+        c = self.run_frames.curves_of(self.curve_name(metric))
+        if c.empty:
             return empty
-        c = curves[curves["name"] == self.curve_name(metric)]
         x = c["epoch"].to_numpy(dtype=np.float64)
         x = np.where(np.isfinite(x), x, c["step"].to_numpy(dtype=np.float64))
         rows = self._rows_of(c["experiment_id"])

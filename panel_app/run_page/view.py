@@ -39,6 +39,7 @@ from panel_app.run_page.notes import NotesPanel
 from panel_app.run_page.sliders import SliderPanel
 from panel_app.run_page.table import TablePanel
 from panel_app.run_page.templates import header_html, open_experiment_html
+from panel_app.stable_html import StableHTML
 from workbench_plugin.frames import RunSource
 from workbench_plugin.memory import ListLog, Note, ProjectMemory
 
@@ -80,10 +81,10 @@ class RunPage(pn.viewable.Viewer):
         #: problems with the link the page was opened by (a bad ``?experiment=``): shown until it closes
         self.link_problems = ""
 
-        self.header = pn.pane.HTML(self._header_html(), sizing_mode="stretch_width", margin=(4, 10))
+        self.header = StableHTML(self._header_html(), sizing_mode="stretch_width", margin=(4, 10))
         self.clear_button = pn.widgets.Button(label="Clear selection", width=140, margin=(8, 10))
         #: "Compare" (the compare page of the selection: 2 to 10 experiments)
-        self.compare_link = pn.pane.HTML(compare_link_html(self.model.selection), margin=(8, 10))
+        self.compare_link = StableHTML(compare_link_html(self.model.selection), margin=(8, 10))
         self.table_panel = TablePanel(self.model, self._setting_widgets)
         self.slider_panel = SliderPanel(self.model, self.memory, self._setting_widgets,
                                         author=author, on_error=self.show_error)
@@ -191,6 +192,11 @@ class RunPage(pn.viewable.Viewer):
     def _on_selection(self, _event: param.parameterized.Event | None = None) -> None:
         if self._taking_frames:
             return
+        # one patch for all that follows a selection (the browser applies it in one go)
+        with pn.io.hold():
+            self._follow_selection()
+
+    def _follow_selection(self) -> None:
         self.push_highlight()
         self._sync_widgets()
         self.header.object = self._header_html()

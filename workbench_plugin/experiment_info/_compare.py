@@ -156,10 +156,9 @@ def _curves(frames: Sequence[RunFrames], ids: Sequence[str]) -> tuple[FamilyCurv
     names: dict[str, list[str]] = {}
     wanted = set(ids)
     for f in frames:
-        curves = f.curves
-        if curves.empty:
+        mine = f.curves_for(sorted(wanted))
+        if mine.empty:
             continue
-        mine = curves[curves["experiment_id"].astype(str).isin(wanted)]
         for (eid, metric), part in mine.groupby(["experiment_id", "name"], observed=True, sort=False):
             epochs = part["epoch"].to_numpy(dtype=float)
             use_epoch = bool(np.isfinite(epochs).any())
