@@ -53,6 +53,8 @@ __all__ = ["LocalEngine"]
 WAIT_POLL_SECONDS = 0.005
 #: The most wrappers kept on stand-by (each an idle interpreter of some 20 MB).
 MAX_STAND_BY = 4
+#: How long letting wrappers on stand-by go waits for them to exit.
+LET_GO_SECONDS = 2.0
 
 
 def _parse(engine_id: str) -> tuple[int, str]:
@@ -221,11 +223,18 @@ class LocalEngine(EngineBase):
 
 
 def _let_go(spares: list[subprocess.Popen[bytes]]) -> None:
-    """Close the pipes of wrappers on stand-by (each exits at end of file) and leave them to be
-    reaped with every wrapper this process started (:data:`~engines.processes.STARTED`)."""
-    while spares:
-        spare = spares.pop()
+    """Close the pipes of wrappers on stand-by (each exits at end of file, at once once its imports
+    are done) and reap them; one still importing is left to be reaped with every wrapper this
+    process started (:data:`~engines.processes.STARTED`)."""
+    gone = list(spares)
+    spares.clear()
+    for spare in gone:
         if spare.stdin is not None:
             with contextlib.suppress(OSError):
                 spare.stdin.close()
-        STARTED[spare.pid] = spare
+    deadline = time.monotonic() + LET_GO_SECONDS
+    for spare in gone:
+        try:
+            spare.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            STARTED[spare.pid] = spare
