@@ -1,6 +1,6 @@
 """Per-experiment overhead of each way to run experiments, measured in one run.
 
-    python bench/engines.py [--experiments 16] [--slots 2] [--yarn]
+    python bench/engines.py [--experiments 16] [--slots 2] [--yarn] [--modes local,spark-packed]
 
 ``--yarn`` adds one YARN application per experiment on a mini cluster it starts itself (java 17 +
 Maven; see scripts/minicluster), with the store on that cluster's HDFS.
@@ -13,6 +13,14 @@ python processes, ``slots`` at a time, in the same run.
 Modes: ``local`` (LocalEngine), ``spark-packed`` (one Spark application, a task per experiment,
 master local[slots]), ``spark-app`` (one Spark application per experiment, master local[1]),
 and with ``--yarn`` ``yarn-app`` (one YARN application per experiment on the mini cluster).
+
+Per-experiment overhead: slot time per experiment once the experiments run (first ``running``
+event to the last final state, x slots / experiments: an application's own start is left out)
+minus the script's own time (the baseline's slot time per experiment). For each mode the
+breakdown says where an experiment's slot time went, from the times the store records (means):
+``before`` (claim, or in a packed application the previous experiment's end in that slot, to the
+wrapper's ``running`` event: starting the wrapper, or taking the next experiment in the task), ``unpack``, ``script``
+(the script's process, start to end) and ``after`` (the script's end to the final state).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,7 +70,13 @@ def bare(script: Path, n: int, slots: int) -> float:
     return time.perf_counter() - start
 
 
-def run_mode(store: Store, folder: Path, n: int, engine: Any, packing: str) -> tuple[float, dict[str, int]]:
+class Result:
+    def __init__(self, name: str, makespan: float, steady: float, counts: dict[str, int], parts: dict[str, float]):
+        self.name, self.makespan, self.steady, self.counts, self.parts = name, makespan, steady, counts, parts
+
+
+def run_mode(store: Store, folder: Path, n: int, engine: Any, packing: str,
+             slots: int) -> tuple[float, float, dict[str, int], dict[str, float]]:
     settings = write_project_file(folder, name=folder.name, script="job.py") if not (
         folder / "hypertuner.toml").exists() else None
     from workbench_plugin.project import find_project
@@ -76,9 +91,35 @@ def run_mode(store: Store, folder: Path, n: int, engine: Any, packing: str) -> t
     Gateway(store, engine, poll_seconds=0.1).serve(until_idle=True)
     index.refresh()
     entry = index.runs[run.run_id]
+    for engine_id in {str(s.engine_id) for s in entry.states.values() if s.engine_id}:
+        while engine.poll(engine_id) == "alive":  # the application ends after its last experiment
+            time.sleep(0.1)
     # launch to the last final state (not counting the wait for YARN's usage accounting after it)
-    makespan = max(float(s.get("ended") or 0.0) for s in entry.states.values()) - start
-    return makespan, entry.counts()
+    ends = sorted(float(s.get("ended") or 0.0) for s in entry.states.values())
+    makespan = ends[-1] - start
+    runs: dict[str, float] = {}
+    parts: dict[str, list[float]] = {"before": [], "unpack": [], "script": [], "after": []}
+    for exp_id, events in entry.events.items():
+        running = [float(e["time"]) for e in events if e.get("state") == "running"]
+        if running:
+            runs[exp_id] = running[0]
+    steady = (ends[-1] - min(runs.values())) * slots / n if runs else float("nan")
+    claims = {x: float(c["time"]) for x, c in entry.claims.items()}
+    # a packed task's experiments follow each other: "before" counts from the previous end in its slot
+    free = sorted(ends)[: max(0, len(runs) - slots)]
+    for i, (exp_id, began) in enumerate(sorted(runs.items(), key=lambda t: t[1])):
+        state = entry.states[exp_id]
+        if state.get("script_seconds") is None:
+            continue
+        if packing != "tasks":
+            parts["before"].append(began - claims[exp_id])
+        elif i >= slots:  # the first ones waited for the application to start
+            parts["before"].append(began - free[i - slots])
+        parts["unpack"].append(float(state.get("unpack_seconds")))
+        parts["script"].append(float(state.get("script_seconds")))
+        parts["after"].append(float(state.get("ended")) - began - parts["unpack"][-1] - parts["script"][-1])
+    means = {k: 1000 * statistics.fmean(v) if v else float("nan") for k, v in parts.items()}
+    return makespan, steady, entry.counts(), means
 
 
 def main() -> None:
@@ -87,9 +128,10 @@ def main() -> None:
     ap.add_argument("--slots", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--yarn", action="store_true",
                     help="also one YARN application per experiment, on a mini cluster started for the benchmark")
+    ap.add_argument("--modes", default="local,spark-packed,spark-app", help="comma-separated modes to run")
     args = ap.parse_args()
     n, slots = args.experiments, args.slots
-    results: list[tuple[str, float, dict[str, int]]] = []
+    results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         folder = Path(tmp, "empty")
         folder.mkdir()
@@ -114,21 +156,28 @@ def main() -> None:
         ]
         if args.yarn:
             modes.append(("yarn-app", yarn_engine, "none"))
+        wanted = set(args.modes.split(",")) | ({"yarn-app"} if args.yarn else set())
         for name, make_engine, packing in modes:
+            if name not in wanted:
+                continue
             engine = make_engine()
             mode_folder = Path(tmp, name)
             mode_folder.mkdir()
             (mode_folder / "job.py").write_text(SCRIPT)
-            makespan, counts = run_mode(engine.store, mode_folder, n, engine, packing)
-            results.append((name, makespan, counts))
+            makespan, steady, counts, parts = run_mode(engine.store, mode_folder, n, engine, packing, slots)
+            results.append(Result(name, makespan, steady, counts, parts))
+    own = baseline * slots / n
     print(f"engines: {n} near-empty experiments, {slots} slots")
-    print(f"  {'bare processes':<14} makespan {baseline:6.1f} s   {baseline * slots / n * 1000:7.0f} ms slot time "
-          "per experiment (baseline)")
-    for name, makespan, counts in results:
-        per = makespan * slots / n
-        states = ", ".join(f"{c} {s}" for s, c in counts.items() if c)
-        print(f"  {name:<14} makespan {makespan:6.1f} s   {per * 1000:7.0f} ms slot time per experiment   "
-              f"{makespan / baseline:5.1f}x baseline   ({states})")
+    print(f"  {'bare processes':<14} makespan {baseline:6.1f} s   {own * 1000:7.0f} ms slot time "
+          "per experiment (baseline: the script's own time)")
+    for r in results:
+        per = r.makespan * slots / n
+        states = ", ".join(f"{c} {s}" for s, c in r.counts.items() if c)
+        print(f"  {r.name:<14} makespan {r.makespan:6.1f} s   {per * 1000:7.0f} ms slot time per experiment   "
+              f"{r.makespan / baseline:5.1f}x baseline   ({states})")
+        print(f"  {'':<14} once running: {r.steady * 1000:7.0f} ms slot time per experiment, overhead "
+              f"{(r.steady - own) * 1000:5.0f} ms per experiment   breakdown (mean ms): "
+              + "   ".join(f"{k} {v:.0f}" for k, v in r.parts.items()))
 
 
 if __name__ == "__main__":

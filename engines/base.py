@@ -106,6 +106,11 @@ class Engine(Protocol):
         folders (the wrapper reported ``work_dir`` and ``host``). Safe to call more than once."""
         ...
 
+    def release(self) -> None:
+        """Let go of what the engine keeps ready between submissions (the local engine's wrapper
+        on stand-by); the gateway calls it when it stops serving. Submissions keep running."""
+        ...
+
 
 class EngineBase:
     """Defaults of the optional abilities; every engine inherits them."""
@@ -135,6 +140,9 @@ class EngineBase:
 
     def ended_by(self, engine_id: str) -> str | None:
         return None
+
+    def release(self) -> None:
+        return None  # nothing kept ready
 
     def tend_credentials(self) -> list[str]:
         """Renew what the engine's submissions hold (HDFS delegation tokens on a Kerberized

@@ -197,16 +197,31 @@ class Gateway:
         self.identity = {"gateway": uuid.uuid4().hex[:12], "host": socket.gethostname(), "pid": pid,
                          "start_ticks": start_ticks(pid)}
         self._cleaned: set[str] = set()
+        #: :meth:`_experiments` as of the last refresh (states change only when an index refreshes)
+        self._rows: dict[bool, list[Row]] = {}
         self.compactor = Compactor(store, CompactionPolicy(compact_on_end, compact_interval, compact_min_files),
                                    self.log)
 
     def _refresh(self) -> None:
         for name in self.store.projects():
             self.indexes.setdefault(name, ProjectIndex(self.store, name))
+        self._rows.clear()
         for index in self.indexes.values():
             index.refresh()
 
+    def _refresh_one(self, index: ProjectIndex) -> None:
+        self._rows.clear()
+        index.refresh()
+
     def _experiments(self, *, everywhere: bool = False) -> list[Row]:
+        """Experiments of runs not settled, oldest run first, then launch order (a new list: the
+        caller may keep it across a refresh)."""
+        rows = self._rows.get(everywhere)
+        if rows is None:
+            rows = self._rows[everywhere] = self._read_experiments(everywhere=everywhere)
+        return list(rows)
+
+    def _read_experiments(self, *, everywhere: bool) -> list[Row]:
         out = []
         for name, index in self.indexes.items():
             if not everywhere and self.only is not None and name not in self.only:
@@ -260,7 +275,7 @@ class Gateway:
         if not gone:
             return
         for index in {id(t[0]): t[0] for t in gone}.values():
-            index.refresh()  # the wrapper may have written its final state just now
+            self._refresh_one(index)  # the wrapper may have written its final state just now
         for _index, entry, exp, reason in gone:
             state = entry.states[exp.experiment_id]
             if state.terminal:
@@ -285,7 +300,7 @@ class Gateway:
                     report.requeued.append(exp_id)
                     self.log(f"{exp_id}: back in the queue ({why})")
                     continue
-                _index.refresh()
+                self._refresh_one(_index)
                 state = entry.states[exp_id]
                 if state.terminal:
                     continue
@@ -352,7 +367,6 @@ class Gateway:
         self._record_usage(report)
         if report.lost or report.requeued:
             self._refresh()
-        self._clean_up_ended()
         self.compactor.tend(self.indexes)
         tend = getattr(self.engine, "tend_credentials", None)  # engines that hold credentials
         for line in (tend() if tend is not None else None) or []:
@@ -395,6 +409,7 @@ class Gateway:
                                     engine_id=engine_id, generation=generation, **self._usage_expected())
             report.submitted.append(exp.experiment_id)
             free -= 1
+        self._clean_up_ended()  # after submitting: a freed slot is filled first
         self._refresh()
         report.active = self._active(everywhere=False)
         report.slots_taken = self._active()
@@ -437,6 +452,12 @@ class Gateway:
               on_step: Callable[[StepReport], None] | None = None) -> None:
         """Step until ``stop`` is set (or, with ``until_idle``, until nothing is left to do)."""
         stop = stop or threading.Event()
+        try:
+            self._serve(stop, until_idle, on_step)
+        finally:
+            self.engine.release()
+
+    def _serve(self, stop: threading.Event, until_idle: bool, on_step: Callable[[StepReport], None] | None) -> None:
         outage: type[Exception] | None = None  # one line per outage, not per failed step
         while not stop.is_set():
             try:
@@ -446,6 +467,7 @@ class Gateway:
                     self.log(f"gateway: {exc}; retrying")
                     outage = type(exc)
                 self.indexes = {}  # a refresh cut short may have skipped files: read the store afresh
+                self._rows.clear()
                 stop.wait(max(self.poll_seconds, 2.0))
                 continue
             outage = None

@@ -51,7 +51,7 @@ SPARK_JOBS_CORE = frozenset({
     "workbench_plugin.webhdfs", "workbench_plugin.patience", "workbench_plugin.snapshot", "workbench_plugin.patterns",
     "workbench_plugin._stdout_rules",
     "workbench_plugin._exceptions", "workbench_plugin.config", "workbench_plugin.lifecycle",
-    "workbench_plugin.faults",
+    "workbench_plugin.faults", "workbench_plugin.standby",
 })
 #: (file, imported module or its prefix, kinds) -> why this import against the direction is fine.
 EXCEPTIONS: dict[tuple[str, str], tuple[frozenset[str], str]] = {

@@ -2,8 +2,9 @@
 
 It unpacks the run's snapshot into a private working folder, runs the training script with its
 argv (never through a shell), turns what the script logs (tracking SDK, or stdout patterns for
-scripts that cannot be changed) into Parquet parts every few seconds and at exit, keeps stdout
-and stderr as log chunks, and writes the experiment's states itself: ``running``, then
+scripts that cannot be changed) into metrics parts every few seconds and at exit (CSV: writing
+them needs no pyarrow, so the wrapper starts quickly; compaction turns them into Parquet), keeps
+stdout and stderr as log chunks, and writes the experiment's states itself: ``running``, then
 ``succeeded``, ``failed`` (with the exit code) or ``killed``.
 
 Its ``running`` event is the start of one claim generation, written as an exclusive create: when a
@@ -15,7 +16,9 @@ Used by the local engine as a process, and by cluster engines inside the contain
 
     python -m spark_jobs.experiment_wrapper --store URL --project P --run R --experiment E
 
-Keep this module light: it ships to every container.
+or started ahead of its experiment and handed it on stdin (``--stand-by``,
+:mod:`workbench_plugin.standby`), as the local engine does to keep the interpreter's start out
+of the slot. Keep this module light (no pyarrow, pandas or numpy): it ships to every container.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from workbench_plugin.fs import filesystem_for
 from workbench_plugin.lifecycle import State
 from workbench_plugin.patience import DEFAULT_PATIENCE_SECONDS, PatientFileSystem
 from workbench_plugin.patterns import StdoutParser
-from workbench_plugin.snapshot import extract_snapshot
+from workbench_plugin.standby import MAX_ORDER_BYTES, STAND_BY_FLAG, StandByOrder
 from workbench_plugin.store import METRIC_COLUMNS, Experiment, Run, Store
 from workbench_plugin.tracking import (
     ARTIFACTS_DIR,
@@ -129,6 +132,8 @@ class ExperimentWrapper:
         self._open_streams = 2
         self.killed = False
         self.proc: subprocess.Popen[bytes] | None = None
+        #: The script's own resource usage, from ``wait4`` when this wrapper reaped it.
+        self._usage: resource.struct_rusage | None = None
 
     # ---- store helpers ---------------------------------------------------------------------
     def _state(self, state: str, **fields: Any) -> None:
@@ -143,6 +148,32 @@ class ExperimentWrapper:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
         self._wake.set()
+
+    def _ended(self) -> bool:
+        """Whether the script has ended. It is reaped here with ``wait4``, so its own resource usage
+        is known even when this process ran other experiments before (a reused Spark worker)."""
+        proc = self.proc
+        assert proc is not None
+        if proc.returncode is not None:
+            return True
+        try:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by Popen meanwhile (a signal was sent to it)
+            return proc.poll() is not None
+        if pid == 0:
+            return False
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        self._usage = usage
+        return True
+
+    def _script_usage(self, before: resource.struct_rusage) -> tuple[float, float]:
+        """CPU seconds and peak memory (MiB) of the script: its own, or this process's children's
+        since ``before`` when it was not reaped here (the peak is then an upper bound)."""
+        if self._usage is not None:
+            return self._usage.ru_utime + self._usage.ru_stime, self._usage.ru_maxrss / 1024
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        return cpu, after.ru_maxrss / 1024
 
     # ---- reading the script ------------------------------------------------------------------
     def _pump(self, stream: IO[bytes], name: str) -> None:
@@ -220,9 +251,18 @@ class ExperimentWrapper:
 
     # ---- the whole life of an experiment -------------------------------------------------------
     def execute(self) -> int:
-        if threading.current_thread() is threading.main_thread():  # not so in some Spark task runners
-            signal.signal(signal.SIGTERM, self._on_term)
-            signal.signal(signal.SIGINT, self._on_term)
+        """Run the experiment, start to end; the exit code the wrapper ends with."""
+        if threading.current_thread() is not threading.main_thread():  # so in some Spark task runners
+            return self._execute()
+        # a reused Spark worker runs the next experiment in this process: its handlers come back after
+        previous = {sig: signal.signal(sig, self._on_term) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            return self._execute()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _execute(self) -> int:
         run, exp_id = self.run, self.exp.experiment_id
         if self.generation is None:
             self.generation = self.store.claim_generation(run.project, run.run_id, exp_id)
@@ -247,6 +287,8 @@ class ExperimentWrapper:
                 if self.snapshot_dir:
                     shutil.copytree(self.snapshot_dir, src, symlinks=True)
                 else:
+                    from workbench_plugin.snapshot import extract_snapshot  # not needed with a YARN archive
+
                     extract_snapshot(self.store, self.run.snapshot_id, src)
             except (SnapshotError, OSError, tarfile.TarError) as exc:
                 self._state(State.FAILED, reason=f"snapshot could not be unpacked: {exc}", exit_code=None)
@@ -258,6 +300,8 @@ class ExperimentWrapper:
                  "PYTHONPATH": os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)},
             )
             argv = [self.python, *self.exp.argv]
+            usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            script_started = time.time()
             try:
                 self.proc = subprocess.Popen(
                     argv, cwd=src, env=env, stdin=subprocess.DEVNULL,
@@ -274,7 +318,7 @@ class ExperimentWrapper:
                 t.start()
             term_sent: float | None = None
             last_flush = time.monotonic()
-            while self.proc.poll() is None:
+            while not self._ended():
                 # Sleep until the next flush, a signal, or the script closing its outputs (then
                 # poll briefly: it is exiting, and its end should be recorded at once).
                 until_flush = max(0.0, last_flush + self.flush_seconds - time.monotonic())
@@ -287,17 +331,20 @@ class ExperimentWrapper:
                 if time.monotonic() - last_flush >= self.flush_seconds:
                     self.flush(track)
                     last_flush = time.monotonic()
+            script_ended = time.time()
             for t in pumps:
                 t.join(timeout=5)
             self.flush(track)
             artifacts = self._upload_artifacts(track)
             rc = self.proc.returncode
             ended = time.time()
-            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_seconds, max_rss_mb = self._script_usage(usage_before)
             timing = {
                 "started": started, "duration": round(ended - started, 3), "artifacts": artifacts,
-                "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
-                "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                # where the wrapper's own time went: before the script (unpacking), and the script
+                "unpack_seconds": round(script_started - started, 4),
+                "script_seconds": round(script_ended - script_started, 4),
+                "cpu_seconds": round(cpu_seconds, 3), "max_rss_mb": round(max_rss_mb, 1),
             }
             fault_point("before-final-state")
             if self.killed:
@@ -336,7 +383,35 @@ def patient_store(url: str, patience: float = DEFAULT_PATIENCE_SECONDS) -> Store
     return Store(url, fs=PatientFileSystem(filesystem_for(url), patience=patience, on_wait=say))
 
 
+def stand_by(stdin: IO[bytes] | None = None) -> int:
+    """Wait, imports done, for one :class:`StandByOrder` line on ``stdin``, then run that experiment
+    as :func:`main` would with its arguments; 0 at once when the pipe closes with no order."""
+    import workbench_plugin.snapshot  # noqa: F401 (imported now, while no experiment waits)
+
+    stdin = stdin or sys.stdin.buffer
+    line = stdin.readline(MAX_ORDER_BYTES)
+    if not line.strip():
+        return 0
+    order = StandByOrder.decode(line)
+    if order.cwd:
+        os.chdir(order.cwd)
+    os.environ.clear()
+    os.environ.update(order.env)
+    quiet = os.open(os.devnull, os.O_RDWR)
+    os.dup2(quiet, 0)  # the pipe is the engine's, not the script's
+    if order.log:
+        os.makedirs(os.path.dirname(order.log) or ".", exist_ok=True)
+        out = os.open(order.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+    os.close(quiet)
+    return main(order.argv)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if (argv if argv is not None else sys.argv[1:])[:1] == [STAND_BY_FLAG]:
+        return stand_by()
     ap = argparse.ArgumentParser(prog="experiment_wrapper", description=__doc__.splitlines()[0])
     ap.add_argument("--store", required=True)
     ap.add_argument("--project", required=True)
@@ -364,5 +439,15 @@ def main(argv: list[str] | None = None) -> int:
     return wrapper.execute()
 
 
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown (modules, threads, finalizers): the
+    experiment's states, logs and parts are all written by now, and the slot it held is free as
+    soon as this process is gone."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())

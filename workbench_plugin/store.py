@@ -8,8 +8,9 @@ Layout under the store root::
     projects/<project>/runs/<run>/run.json                   the run exists once this exists
     projects/<project>/runs/<run>/claims/<experiment>.json   one submitter wins (exclusive create)
     projects/<project>/runs/<run>/states/<experiment>~<time_ns>~<rand>.json
-    projects/<project>/runs/<run>/metrics/<experiment>~<seq>~<rand>.parquet
+    projects/<project>/runs/<run>/metrics/<experiment>~<seq>~<rand>.csv        (or .parquet)
     projects/<project>/runs/<run>/logs/<experiment>/<stream>~<seq>.txt
+    projects/<project>/runs/<run>/taken/<application>/<experiment>.json   which task of a packed run runs it
     projects/<project>/runs/<run>/artifacts/<experiment>/<name>
     snapshots/<snapshot id>.tar.gz and <snapshot id>.json (manifest), <snapshot id>.flags-<key>.json (flags)
     quarantine/<same relative path> and <...>.reason.json   damaged files, set aside (never deleted)
@@ -20,11 +21,13 @@ read. An experiment with no state event is ``queued``.
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import getpass
 import io
 import json
 import logging
+import operator
 import re
 import secrets
 import time
@@ -54,8 +57,11 @@ __all__ = [
     "DAMAGE_ERRORS",
     "METRIC_COLUMNS",
     "QUARANTINE",
+    "PART_FORMATS",
     "POINT_COLUMNS",
     "RUN_FOLDERS",
+    "decode_metrics_csv",
+    "encode_metrics_csv",
     "metric_schema",
     "run_id_of",
     "validate_project_name",
@@ -65,6 +71,9 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: Columns of every metrics part, in order, with their Arrow types (:func:`metric_schema`).
 METRIC_COLUMNS = ("experiment_id", "kind", "epoch", "step", "time", "name", "value", "source")
 _METRIC_TYPES = ("string", "string", "int64", "int64", "float64", "string", "float64", "string")
+#: How a metrics part may be written: ``csv`` (what the wrapper writes: no pyarrow needed, cheap to
+#: start) or ``parquet``; each is its file suffix, and :meth:`Store.read_metrics_part` reads both.
+PART_FORMATS = ("csv", "parquet")
 #: The columns dashboards read from a metrics part (``source`` is not read).
 POINT_COLUMNS = ("experiment_id", "kind", "epoch", "step", "time", "name", "value")
 #: The folders of a run that readers list for new files (each file written once, never rewritten).
@@ -73,7 +82,8 @@ RUN_FOLDERS = ("claims", "states", "metrics")
 QUARANTINE = "quarantine"
 #: What decoding a file that was read whole raises when the file is damaged (truncated, garbage,
 #: a record of the wrong shape); Arrow's ``ArrowInvalid`` is a ``ValueError``. A read that failed
-#: (``OSError``, :class:`StoreError`) is not damage: the file is read again later.
+#: (``OSError``, :class:`StoreError`) is not damage: the file is read again later. Arrow's CSV
+#: reader raises ``ArrowInvalid`` too (a bad row, a cut quote, bytes that are not UTF-8).
 DAMAGE_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError)
 
 log = logging.getLogger("hypertuner.store")
@@ -384,24 +394,48 @@ class Store:
         path = f"{self.run_dir(project, run_id)}/claims/{name}.json"
         return self.fs.create_exclusive(path, _dumps(record))
 
+    # ---- packed runs: tasks take experiments ----------------------------------------------------
+    def take(self, project: str, run_id: str, application: str, experiment_id: str, **fields: Any) -> bool:
+        """A task of the packed ``application`` takes ``experiment_id`` to run (an exclusive create):
+        exactly one task of the application ever gets True."""
+        record = {"experiment_id": experiment_id, "time": _now(), **fields}
+        return self.fs.create_exclusive(f"{self.run_dir(project, run_id)}/taken/{application}/{experiment_id}.json",
+                                        _dumps(record))
+
+    def taken(self, project: str, run_id: str, application: str) -> set[str]:
+        """The experiments the packed ``application``'s tasks have taken so far."""
+        names = self.fs.listdir(f"{self.run_dir(project, run_id)}/taken/{application}")
+        return {n.removesuffix(".json") for n in names if n.endswith(".json")}
+
     # ---- metrics, logs, artifacts ----------------------------------------------------------
     def write_metrics_part(
-        self, project: str, run_id: str, experiment_id: str, seq: int, rows: Mapping[str, list[Any]]
+        self, project: str, run_id: str, experiment_id: str, seq: int, rows: Mapping[str, list[Any]],
+        *, format: str = "csv",  # noqa: A002 (the word users know)
     ) -> str:
-        """Write one Parquet part of metric points (columns :data:`METRIC_COLUMNS`)."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        """Write one part of metric points (columns :data:`METRIC_COLUMNS`), as CSV (the default:
+        no pyarrow needed, what the wrapper writes) or Parquet; return its store path."""
+        if format == "csv":
+            data = encode_metrics_csv(rows)
+        elif format == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
 
-        table = pa.Table.from_pydict({c: rows[c] for c in METRIC_COLUMNS}, schema=metric_schema())
-        buf = io.BytesIO()
-        pq.write_table(table, buf, compression="zstd")
-        name = f"{experiment_id}~{seq:06d}~{secrets.token_hex(3)}.parquet"
+            table = pa.Table.from_pydict({c: rows[c] for c in METRIC_COLUMNS}, schema=metric_schema())
+            buf = io.BytesIO()
+            pq.write_table(table, buf, compression="zstd")
+            data = buf.getvalue()
+        else:
+            raise StoreError(f"metrics part format: {format!r} is not one of {', '.join(PART_FORMATS)}")
+        name = f"{experiment_id}~{seq:06d}~{secrets.token_hex(3)}.{format}"
         path = f"{self.run_dir(project, run_id)}/metrics/{name}"
-        self.fs.write_atomic(path, buf.getvalue())
+        self.fs.write_atomic(path, data)
         return path
 
     def read_metrics_part(self, path: str, columns: Sequence[str] = POINT_COLUMNS) -> pa.Table:
-        """One metrics part (a path from :meth:`run_files`): ``columns``, strings dictionary-encoded."""
+        """One metrics part (a path from :meth:`run_files`), CSV or Parquet by its suffix: ``columns``,
+        strings dictionary-encoded; one of :data:`DAMAGE_ERRORS` when the file is damaged."""
+        if path.endswith(".csv"):
+            return decode_metrics_csv(self.fs.read_bytes(path), columns)
         import pyarrow.parquet as pq
 
         local = self.fs.local_path(path)
@@ -489,3 +523,64 @@ class Store:
         gens = [int(n[len(prefix):-len(".json")]) for n in self.fs.listdir(f"{self.run_dir(project, run_id)}/claims")
                 if n.startswith(prefix) and n[len(prefix):-len(".json")].isdigit()]
         return max(gens, default=0)
+
+
+# ---- metrics parts as CSV: the wrapper's cheap format -----------------------------------------
+_CSV_HEADER = ",".join(METRIC_COLUMNS).encode() + b"\r\n"
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _csv_int(column: str, value: Any) -> str:
+    if value is None:
+        return ""
+    n = operator.index(value)
+    if not _INT64[0] <= n <= _INT64[1]:
+        raise OverflowError(f"metrics part: {column} {n} is outside the 64-bit integers")
+    return str(n)
+
+
+def _csv_float(value: Any) -> str:
+    return "" if value is None else repr(float(value))  # repr: nan, inf, -inf and every bit kept
+
+
+def _csv_text(column: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"metrics part: {column} {value!r} is not a string")
+    return value
+
+
+def encode_metrics_csv(rows: Mapping[str, Sequence[Any]]) -> bytes:
+    """Metric points (columns :data:`METRIC_COLUMNS`) as a CSV part: the header, then one line per
+    point (``csv`` quoting: names may hold commas, quotes and line breaks; an empty epoch or step
+    is null; floats as ``repr``). Needs no pyarrow. Bad values raise here, never when read."""
+    columns = [rows[c] for c in METRIC_COLUMNS]
+    if len({len(c) for c in columns}) > 1:
+        raise ValueError("metrics part: the columns differ in length: "
+                         + ", ".join(f"{n} {len(c)}" for n, c in zip(METRIC_COLUMNS, columns, strict=True)))
+    out = io.StringIO()
+    write = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n").writerow
+    for exp_id, kind, epoch, step, t, name, value, source in zip(*columns, strict=True):
+        write((_csv_text("experiment_id", exp_id), _csv_text("kind", kind), _csv_int("epoch", epoch),
+               _csv_int("step", step), _csv_float(t), _csv_text("name", name), _csv_float(value),
+               _csv_text("source", source)))
+    return _CSV_HEADER + out.getvalue().encode()
+
+
+def decode_metrics_csv(data: bytes, columns: Sequence[str] = POINT_COLUMNS) -> pa.Table:
+    """A CSV part as :meth:`Store.read_metrics_part` returns every part: ``columns`` with the
+    types of :func:`metric_schema`, strings dictionary-encoded. ``ValueError`` (Arrow's
+    ``ArrowInvalid``) when the file is damaged: another header, a bad row, cut short."""
+    import pyarrow.csv as pcsv
+
+    if not data.startswith(_CSV_HEADER):
+        raise ValueError(f"not a metrics part: its first line is not {_CSV_HEADER.decode().strip()!r}")
+    if not data.endswith(b"\n"):
+        raise ValueError("metrics part cut short: its last line has no end")
+    schema = metric_schema(METRIC_COLUMNS, dictionary=True)
+    convert = pcsv.ConvertOptions(
+        column_types={f.name: f.type for f in schema}, include_columns=list(columns),
+        null_values=[""], strings_can_be_null=False, quoted_strings_can_be_null=False,
+    )
+    table = pcsv.read_csv(io.BytesIO(data), read_options=pcsv.ReadOptions(use_threads=False),
+                          parse_options=pcsv.ParseOptions(newlines_in_values=True), convert_options=convert)
+    return table.cast(metric_schema(columns, dictionary=True))

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,87 @@ def test_a_printed_flag_is_an_echo_even_when_it_is_not_tuned(store: Store, tmp_p
     curves = index.frames(run_id).curves
     assert sorted(set(curves["name"])) == ["loss"]  # not learning_rate: the script only echoed it
     assert curves["epoch"].tolist() == [1.0, 2.0]
+
+
+PRINTS_ITS_SETTING = textwrap.dedent(
+    """
+    import os, sys, time
+    time.sleep(float(sys.argv[sys.argv.index("--sleep") + 1]))
+    print(f"mark={os.environ.get('HT_TEST_MARK', 'none')!r} cwd={os.path.basename(os.getcwd())[:3]}", flush=True)
+    """
+)
+
+
+def _stand_by_wrappers() -> list[int]:
+    """PIDs of this process's children that are wrappers waiting on stand-by."""
+    found = []
+    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if int(fields[1]) == os.getpid() and fields[0] not in ("Z", "X") and b"--stand-by" in cmdline:
+            found.append(pid)
+    return found
+
+
+def _started_well_before(ticks: str, when: float) -> bool:
+    """Whether a process that started ``ticks`` clock ticks after boot started a good 0.1 s before
+    ``when`` (seconds since the epoch); /proc counts from boot on the boot-time clock."""
+    since_boot = time.clock_gettime(time.CLOCK_BOOTTIME) - (time.time() - when)
+    return int(ticks) / os.sysconf("SC_CLK_TCK") < since_boot - 0.1
+
+
+def test_wrappers_started_ahead_run_their_experiments_as_handed_and_go_with_the_gateway(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    (folder / "mark.py").write_text(PRINTS_ITS_SETTING)
+    (folder / "hypertuner.toml").write_text('[project]\nname = "marks"\nscript = "mark.py"\n')
+    index, exps = launch_batch(store, folder, {"sleep": "0.6,0.61,0.62,0.63,0.64,0.65"})
+    engine = LocalEngine(store, slots=2, flush_seconds=0.2, log_dir=str(tmp_path / "wrapper-logs"))
+    gateway = Gateway(store, engine, poll_seconds=0.05)
+    gateway.step()
+    engine.wait(0)  # wrappers for the next submissions start now, while the first two run
+    assert len(_stand_by_wrappers()) == 2
+    monkeypatch.setenv("HT_TEST_MARK", "set after they started")  # the environment at submission counts
+    gateway.serve(until_idle=True)
+    assert set(states(index).values()) == {"succeeded"}
+    handed = 0
+    for exp in exps:
+        state = state_of(index, exp.experiment_id)
+        log = store.read_log("marks", exp.run_id, exp.experiment_id, "stdout")
+        mark = "'none'" if exp in exps[:2] else "'set after they started'"
+        assert log == f"mark={mark} cwd=src\n"
+        claimed = float(index.experiment(exp.experiment_id)[0].claims[exp.experiment_id]["time"])
+        handed += _started_well_before(state.get("start_ticks"), claimed)
+        assert (tmp_path / "wrapper-logs" / f"{exp.experiment_id}.wrapper.log").exists()
+    assert handed >= 3  # all but the first two (and one that found none ready): started before their claim
+    wait_for(lambda: not _stand_by_wrappers(), timeout=10, what="wrappers on stand-by to exit with the gateway")
+
+
+def test_a_wrapper_on_stand_by_that_died_is_replaced_by_a_fresh_start(store: Store, project_dir: Path) -> None:
+    index, exps = launch_batch(store, project_dir, {"x": "1,2", "epochs": 1, "sleep": 0.3})
+    engine = LocalEngine(store, slots=1, flush_seconds=0.2)
+    gateway = Gateway(store, engine, poll_seconds=0.05)
+    gateway.step()
+    engine.wait(0)
+    [spare] = _stand_by_wrappers()
+    os.kill(spare, signal.SIGKILL)
+    gateway.serve(until_idle=True)
+    assert set(states(index).values()) == {"succeeded"}
+    assert state_of(index, exps[1].experiment_id).get("pid") != spare
+
+
+def test_a_wrapper_on_stand_by_exits_when_its_pipe_closes_without_an_order(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "spark_jobs.experiment_wrapper", "--stand-by"], input=b"",
+                          capture_output=True, timeout=60, cwd=tmp_path, check=False,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    bad = subprocess.run([sys.executable, "-m", "spark_jobs.experiment_wrapper", "--stand-by"],
+                         input=b'{"argv": "--store x"}\n', capture_output=True, timeout=60, cwd=tmp_path, check=False,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert bad.returncode != 0 and b"stand-by order: argv '--store x' is not a list of strings" in bad.stderr

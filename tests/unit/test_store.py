@@ -295,7 +295,8 @@ def warned(caplog: pytest.LogCaptureFixture) -> list[str]:
     return lines
 
 
-def test_damaged_parts_states_and_claims_are_set_aside_once(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+def test_damaged_parts_states_and_claims_are_set_aside_once(store: Store, caplog: pytest.LogCaptureFixture,
+                                                           tmp_path: Path) -> None:
     run = make_run(store, n=40)
     ids = [f"{run.run_id}-{i:03d}" for i in range(40)]
     for exp_id in ids:
@@ -303,11 +304,17 @@ def test_damaged_parts_states_and_claims_are_set_aside_once(store: Store, caplog
         store.append_state("p", run.run_id, exp_id, "succeeded", exit_code=0)
     good = store.write_metrics_part("p", run.run_id, ids[1], 0, metric_rows(ids[1], 0.5))
     base = f"projects/p/runs/{run.run_id}"
-    whole = store.fs.read_bytes(good)
+    whole = store.fs.read_bytes(good)  # a CSV part, as the wrapper writes them
+    parquet = Store(str(tmp_path / "other")).write_metrics_part("p", "r", "r-0", 0, metric_rows("r-0", 0.5),
+                                                                format="parquet")
+    whole_parquet = LocalFileSystem(str(tmp_path / "other")).read_bytes(parquet)
     state = store.fs.read_bytes(store.run_files("p", run.run_id, "states")[0])
     damaged = {
-        f"{base}/metrics/{ids[0]}~000000~aaaaaa.parquet": whole[: len(whole) // 2],  # truncated
+        f"{base}/metrics/{ids[0]}~000000~aaaaaa.parquet": whole_parquet[: len(whole_parquet) // 2],  # truncated
         f"{base}/metrics/{ids[2]}~000000~bbbbbb.parquet": b"garbage" * 20,
+        f"{base}/metrics/{ids[6]}~000000~ffffff.csv": whole[: len(whole) - 5],  # truncated
+        f"{base}/metrics/{ids[7]}~000000~abcabc.csv": whole.replace(b"0.5", b'"0.5'),  # a quote never closed
+        f"{base}/metrics/{ids[8]}~000000~defdef.csv": whole_parquet,  # not CSV
         f"{base}/states/{ids[3]}~00000000000000000001~cccccc.json": state[: len(state) // 2],
         f"{base}/states/{ids[4]}~00000000000000000001~dddddd.json": b"[1, 2]",  # not a record
         f"{base}/states/{ids[5]}~00000000000000000001~eeeeee.json": b'{"experiment_id": 5, "state": "lost"}',
