@@ -26,8 +26,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import json
+import os
 import resource
 import shutil
 import subprocess
