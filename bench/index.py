@@ -18,7 +18,7 @@ do not mix). The ways:
 * ``live``: an open page (the compacted index) gets one new epoch of one experiment: a part is
   written, and the time from the write to new frames and health is reported.
 
-The compaction is removed again at the end, so the store is left as it was.
+The compaction stays in the store (a second run finds it: nothing to compact) unless ``--clean``.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -210,6 +210,8 @@ def main() -> None:
     ap.add_argument("stores", nargs="+", help="store folders made by bench/synthetic.py")
     ap.add_argument("--project", default="synthetic")
     ap.add_argument("--no-baseline", action="store_true", help="measure only the current index")
+    ap.add_argument("--clean", action="store_true", help="remove the compaction at the end (else the next run "
+                    "finds it and compacts nothing)")
     ap.add_argument("--child", choices=WAYS, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -224,7 +226,8 @@ def main() -> None:
                 compaction = compact_run(store, args.project, run_id)
                 print(f"  {compaction.line()}")
             results[impl] = _child(url, args.project, impl)
-        shutil.rmtree(Path(url) / "projects" / args.project / "runs" / run_id / "compacted")
+        if args.clean:
+            shutil.rmtree(Path(url) / "projects" / args.project / "runs" / run_id / "compacted")
         print(f"{url}: {results['parts']['experiments']:,} experiments")
         for r in results.values():
             phases = ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items())
