@@ -206,8 +206,13 @@ def serve_hypertuner(store_dir: str) -> tuple[str, Any, int]:
 
 
 # ---- the browser ----------------------------------------------------------------------------
+DASHBOARDS = ("HyperTuner", "Optuna Dashboard", "MLflow UI")
+#: the store each dashboard reads
+STORE_OF = {"HyperTuner": "HyperTuner", "Optuna Dashboard": "Optuna", "MLflow UI": "MLflow"}
+
+
 def measure_all(urls: dict[str, Any], n: int, *, timeout: float, max_clicks: int,
-                shots: Path | None) -> dict[str, dict[str, Any]]:
+                shots: Path | None, dashboards: tuple[str, ...] = DASHBOARDS) -> dict[str, dict[str, Any]]:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -217,11 +222,13 @@ def measure_all(urls: dict[str, Any], n: int, *, timeout: float, max_clicks: int
     out: dict[str, dict[str, Any]] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        for peer in ("HyperTuner", "Optuna Dashboard", "MLflow UI"):
+        for peer in dashboards:
             print(f"measuring {peer} ...", flush=True)
             r: dict[str, Any] = {}
             out[peer] = r
             ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+            ctx.set_default_timeout(timeout * 1000)  # a busy server answers a navigation late
+            ctx.set_default_navigation_timeout(timeout * 1000)
             page = ctx.new_page()
             page.add_init_script(_COMMON_JS)
             step = "first rows"
@@ -260,7 +267,10 @@ def _s(ms: float | None) -> str:
 
 
 def _ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.2f}" if a is not None and b else "n/a"
+    if a is None or not b:
+        return "n/a"
+    r = a / b
+    return f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
 
 
 def print_table(n: int, epochs: int, writes: dict[str, float], logging: dict[str, float],
@@ -310,7 +320,13 @@ def main() -> None:
     ap.add_argument("--max-clicks", type=int, default=3, help="paging clicks timed before extrapolating")
     ap.add_argument("--log-runs", type=int, default=50, help="runs logged for the logging cost")
     ap.add_argument("--screenshots", default=None, help="folder for a screenshot of each page")
+    ap.add_argument("--dashboards", default=",".join(DASHBOARDS),
+                    help="which to measure (comma-separated; default all); only their stores are written")
     args = ap.parse_args()
+    dashboards = tuple(d.strip() for d in args.dashboards.split(",") if d.strip())
+    unknown = [d for d in dashboards if d not in DASHBOARDS]
+    if unknown:
+        raise SystemExit(f"bench/peers.py: --dashboards {unknown[0]!r} is not one of {', '.join(DASHBOARDS)}")
     missing = missing_peers()
     if missing:
         raise SystemExit(f"bench/peers.py: {', '.join(missing)} not installed: pip install -e '.[bench]'")
@@ -328,7 +344,10 @@ def main() -> None:
         writes: dict[str, float] = {}
         paths = {"HyperTuner": str(t / "ht"), "Optuna": str(t / "optuna.journal"), "MLflow": str(t / "mlruns")}
         exp_id = ""
+        wanted = {STORE_OF[d] for d in dashboards}
         for name, write in (("HyperTuner", write_hypertuner), ("Optuna", write_optuna), ("MLflow", write_mlflow)):
+            if name not in wanted:
+                continue
             print(f"writing {args.runs:,} runs into {name} ...", flush=True)
             t0 = time.perf_counter()
             got = write(sweep, paths[name])
@@ -341,17 +360,19 @@ def main() -> None:
 
         procs: list[subprocess.Popen[bytes]] = []
         stop_ht: Any = None
+        urls: dict[str, Any] = {"mlflow_exp": exp_id}
         try:
-            print("starting optuna-dashboard, mlflow server, the run page ...", flush=True)
-            optuna_base, proc = start_optuna_dashboard(paths["Optuna"], t / "optuna-dashboard.log")
-            procs.append(proc)
-            mlflow_base, proc = start_mlflow(paths["MLflow"], t / "mlflow.log")
-            procs.append(proc)
-            ht_url, stop_ht, n_plots = serve_hypertuner(paths["HyperTuner"])
-            urls = {"ht": ht_url, "ht_plots": n_plots, "optuna": optuna_base,
-                    "mlflow": mlflow_base, "mlflow_exp": exp_id}
+            print(f"starting {', '.join(dashboards)} ...", flush=True)
+            if "Optuna Dashboard" in dashboards:
+                urls["optuna"], proc = start_optuna_dashboard(paths["Optuna"], t / "optuna-dashboard.log")
+                procs.append(proc)
+            if "MLflow UI" in dashboards:
+                urls["mlflow"], proc = start_mlflow(paths["MLflow"], t / "mlflow.log")
+                procs.append(proc)
+            if "HyperTuner" in dashboards:
+                urls["ht"], stop_ht, urls["ht_plots"] = serve_hypertuner(paths["HyperTuner"])
             ui = measure_all(urls, args.runs, timeout=args.timeout, max_clicks=args.max_clicks,
-                             shots=shots)
+                             shots=shots, dashboards=dashboards)
         finally:
             if stop_ht is not None:
                 stop_ht()
