@@ -346,9 +346,12 @@ def empty_curves() -> pd.DataFrame:
                                                                                float, float))))
 
 
-def curves_frame(experiments: Sequence[Experiment], table: pa.Table) -> pd.DataFrame:
-    """:attr:`RunFrames.curves` of the points in ``table`` (as :func:`build_frames` reads them)."""
+def curves_frame(experiments: Sequence[Experiment], table: pa.Table, *, ordered: bool = False) -> pd.DataFrame:
+    """:attr:`RunFrames.curves` of the points in ``table`` (as :func:`build_frames` reads them);
+    with ``ordered``, ``table`` holds only curve points, in curve order, each once (a compaction's)."""
     labels, points, summary = _points(experiments, table)
+    if ordered:
+        return _curve_frame(labels, points)
     order = _curve_order(labels, points, summary)
     return _curve_frame(labels, points.take(order))
 

@@ -43,6 +43,10 @@ log = logging.getLogger("hypertuner.index")
 T = TypeVar("T")
 
 
+#: The state of an experiment nothing was read of yet (folds replace it, never change it)
+_DEFAULT_STATE = ExperimentState()
+
+
 class RunEntry:
     """What the index knows of one run."""
 
@@ -52,7 +56,7 @@ class RunEntry:
         self.by_id = {e.experiment_id: e for e in experiments}
         self.events: dict[str, list[dict[str, Any]]] = {e.experiment_id: [] for e in experiments}
         self.claims: dict[str, dict[str, Any]] = {}
-        self.states: dict[str, ExperimentState] = {e.experiment_id: ExperimentState() for e in experiments}
+        self.states: dict[str, ExperimentState] = dict.fromkeys(self.by_id, _DEFAULT_STATE)
         self.seen: dict[str, set[str]] = {"states": set(), "claims": set(), "metrics": set()}
         #: the metric points that decide the experiment frame (:func:`~workbench_plugin.frames.reduce_points`
         #: of a compaction's and every part read since; columns :data:`~workbench_plugin.store.POINT_COLUMNS`,
