@@ -2,6 +2,8 @@
 
     python bench/yarn_overhead.py [--experiments 8] [--slots 4] [--modes waiting,overlapping]
 
+It needs java 17 and the mini cluster's build (scripts/minicluster), like the cluster tests.
+
 Runs the same batch of near-empty experiments (the script records when it started and ended, and
 exits) through the whole path (store on the cluster's HDFS, gateway, spark-submit, the
 ApplicationMaster, the wrapper) once per mode, and prints per experiment and the median:
@@ -21,11 +23,16 @@ ApplicationMaster, the wrapper) once per mode, and prints per experiment and the
 
 ``makespan/exp`` is the launch-to-last-final-state time divided by the experiments (throughput).
 
+``am cpu`` and ``py cpu`` are the CPU-seconds the ApplicationMaster's JVM and the driver's Python
+had used when the script started; the spark-submit clients' CPU-seconds per experiment are printed
+with each mode. CPU-seconds do not depend on how busy the machine is; wall times do.
+
 Modes (same cluster, same run): ``waiting`` is the engine as it was before issue 15 (one blocking
-spark-submit at a time from the gateway step, the SparkContext created before the wrapper
-starts the script); ``overlapping`` is today's (submissions in flight at once, the gateway not
-waiting for them; the SparkContext made while the script already runs). The ratio of the medians
-is printed against ``waiting``. Noisy on a busy machine: compare ratios, not absolute seconds.
+spark-submit at a time in the gateway's step, the JVMs' default options, the SparkContext made
+before the wrapper starts the script); ``overlapping`` is today's (``yarn.submit_concurrency``
+clients in flight from threads while the gateway steps on; the client and the ApplicationMaster
+with options for short-lived JVMs; the SparkContext made while the wrapper is imported and reads
+its run, the script started once it is made). Ratios are printed against ``waiting``.
 """
 
 from __future__ import annotations

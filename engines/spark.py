@@ -11,6 +11,12 @@ jars as ``spark.yarn.archive``, all uploaded to the store once).
 The engine id is ``yarn:<application id>``; state, kill and usage come from the
 ResourceManager.
 
+spark-submit returns once the ResourceManager accepted the application
+(``spark.yarn.submit.waitAppCompletion=false``, owned); the gateway runs up to
+``yarn.submit_concurrency`` of these clients at once from threads (:attr:`submit_concurrency`), so
+submissions overlap and the gateway never waits for one. The client and the ApplicationMaster are
+short-lived JVMs that do no Spark work: they get :data:`SHORT_JVM_OPTIONS` (a user's settings win).
+
 With ``local[*]`` or ``spark://`` masters the driver runs here (client mode) in its own process
 session; the engine id is then ``spark:<pid>:<start ticks>`` like the local engine's.
 

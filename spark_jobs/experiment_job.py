@@ -4,12 +4,13 @@
         --store URL --project P --run R --experiment E [--snapshot-dir snapshot]
 
 In YARN cluster mode the ApplicationMaster waits for the driver to create a SparkContext before
-it reports the application as running (up to ``spark.yarn.am.waitTime``), so one is created (it
-asks for no executors: the script runs in this container) and stopped when the wrapper ends.
-Making it takes seconds of JVM work (Spark's environment, the AM registering with the
-ResourceManager) that the experiment does not need, so it is made in a thread while the wrapper
-already starts the script: the two overlap instead of adding up. The exit code is the wrapper's,
-so YARN's final status is SUCCEEDED exactly when the experiment succeeded.
+it reports the application as running, so one is created (it asks for no executors: the script
+runs in this container) and stopped when the wrapper ends. Making it takes seconds of JVM work,
+so it is made in a thread while the wrapper is imported and reads its run and experiment from
+the store; the script starts only once it is made. Not earlier: until then the ApplicationMaster
+can still fail (registering, reading HDFS), and an experiment must not have started when it does
+(the gateway then gives it back to the queue instead of calling it lost). The exit code is the
+wrapper's, so YARN's final status is SUCCEEDED exactly when the experiment succeeded.
 """
 
 from __future__ import annotations
@@ -32,8 +33,14 @@ class _Context(threading.Thread):
             from pyspark import SparkConf, SparkContext
 
             self.context = SparkContext(conf=SparkConf().setIfMissing("spark.executor.instances", "0"))
-        except BaseException as exc:  # noqa: BLE001 - reported by main() after the wrapper ends
+        except BaseException as exc:  # noqa: BLE001 - raised again in the main thread (made())
             self.error = exc
+
+    def made(self) -> None:
+        """Wait for the SparkContext; its error, if it could not be made (nothing has started)."""
+        self.join()
+        if self.error is not None:
+            raise self.error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,13 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     from spark_jobs.experiment_wrapper import main as wrapper_main
 
     try:
-        return wrapper_main(argv)
+        return wrapper_main(argv, before_start=context.made)
     finally:
         context.join()
         if context.context is not None:
             context.context.stop()
-        elif context.error is not None:
-            print(f"experiment_job: the SparkContext could not be made: {context.error}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -336,7 +336,9 @@ def patient_store(url: str, patience: float = DEFAULT_PATIENCE_SECONDS) -> Store
     return Store(url, fs=PatientFileSystem(filesystem_for(url), patience=patience, on_wait=say))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, before_start: Callable[[], None] | None = None) -> int:
+    """``before_start``: called once the run and the experiment are read, just before the claim is
+    taken and the script started (the YARN job waits there for its SparkContext)."""
     ap = argparse.ArgumentParser(prog="experiment_wrapper", description=__doc__.splitlines()[0])
     ap.add_argument("--store", required=True)
     ap.add_argument("--project", required=True)
@@ -361,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         flush_seconds=args.flush_seconds, python=args.python or None, snapshot_dir=args.snapshot_dir or None,
         generation=args.generation if args.generation >= 0 else None,
     )
+    if before_start is not None:
+        before_start()
     return wrapper.execute()
 
 

@@ -114,6 +114,7 @@ conf = { "spark.yarn.maxAppAttempts" = 3, "spark.speculation" = false }
     ('[resources.q]\nkind = "local"\nnode_label = "gpu"\n', "resources.q.node_label: node_label is only for kind"),
     ('[resources.q]\nkind = "yarn"\nnode_label = "gpu; rm -rf"\n', "is not a node label expression"),
     ('[yarn]\nmax_running = -1\n', "yarn.max_running: -1 is out of range"),
+    ('[yarn]\nsubmit_concurrency = 0\n', "yarn.submit_concurrency: 0 is out of range"),
 ])
 def test_bad_config_is_one_line(tmp_path: Path, toml: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
