@@ -90,9 +90,9 @@ SUBMIT_TIMEOUT = 180.0
 #: JVM options for the short-lived JVMs of one application per experiment on YARN: the spark-submit
 #: client (``SPARK_SUBMIT_OPTS``) and the ApplicationMaster that hosts the driver (cluster mode,
 #: ``spark.driver.extraJavaOptions``). Neither runs Spark work (the driver asks for no executors):
-#: the client quick compiler alone and one GC thread halve their CPU (3.2 against 6.8 CPU-seconds
-#: per spark-submit, bench/yarn_overhead.py). A user's settings, and their ``SPARK_SUBMIT_OPTS``,
-#: come after these and win.
+#: the client quick compiler alone and one GC thread nearly halve their CPU (bench/yarn_overhead.py:
+#: spark-submit 4.6 against 7.9 CPU-seconds, the AM until the script starts 5.1 against 9.7). A
+#: user's settings, and their ``SPARK_SUBMIT_OPTS``, come after these and win.
 SHORT_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
