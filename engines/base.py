@@ -58,6 +58,9 @@ class Engine(Protocol):
     accounts_usage: bool
     #: Whether :meth:`submit_packed` works (one submission for many experiments of a run).
     packs: bool
+    #: How many :meth:`submit` calls may run at once, from threads (the gateway then does not wait
+    #: for them); 1: one at a time, in the gateway's step.
+    submit_concurrency: int
 
     def submit(self, run: Run, experiment: Experiment, *, generation: int = 0) -> str:
         """Start the wrapper for ``experiment`` under claim ``generation`` (the wrapper starts the
@@ -118,6 +121,7 @@ class EngineBase:
     name: str = ""
     accounts_usage: bool = False
     packs: bool = False
+    submit_concurrency: int = 1
 
     def submit_packed(self, run: Run, experiments: Sequence[Experiment]) -> str:
         raise EngineError(f"{self.name} engine: cannot pack experiments into one submission; "

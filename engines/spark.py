@@ -11,6 +11,12 @@ jars as ``spark.yarn.archive``, all uploaded to the store once).
 The engine id is ``yarn:<application id>``; state, kill and usage come from the
 ResourceManager.
 
+spark-submit returns once the ResourceManager accepted the application
+(``spark.yarn.submit.waitAppCompletion=false``, owned); the gateway runs up to
+``yarn.submit_concurrency`` of these clients at once from threads (:attr:`submit_concurrency`), so
+submissions overlap and the gateway never waits for one. The client and the ApplicationMaster are
+short-lived JVMs that do no Spark work: they get :data:`SHORT_JVM_OPTIONS` (a user's settings win).
+
 With ``local[*]`` or ``spark://`` masters the driver runs here (client mode) in its own process
 session; the engine id is then ``spark:<pid>:<start ticks>`` like the local engine's.
 
@@ -26,6 +32,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -80,6 +87,13 @@ USAGE_SETTLE_SECONDS = 8.0
 IMAGE_PYTHON = "./env/bin/python"
 #: Seconds spark-submit may take to hand an application to YARN.
 SUBMIT_TIMEOUT = 180.0
+#: JVM options for the short-lived JVMs of one application per experiment on YARN: the spark-submit
+#: client (``SPARK_SUBMIT_OPTS``) and the ApplicationMaster that hosts the driver (cluster mode,
+#: ``spark.driver.extraJavaOptions``). Neither runs Spark work (the driver asks for no executors):
+#: the client quick compiler alone and one GC thread nearly halve their CPU (bench/yarn_overhead.py:
+#: spark-submit 4.6 against 7.9 CPU-seconds, the AM until the script starts 5.1 against 9.7). A
+#: user's settings, and their ``SPARK_SUBMIT_OPTS``, come after these and win.
+SHORT_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 def default_spark_submit(spark_home: str = "") -> str:
@@ -108,7 +122,7 @@ class SparkEngine(EngineBase):
         log_dir: str = "", spark_home: str = "", java_home: str = "", local_ip: str = "",
         hdfs: HdfsSettings | None = None, submitting: bool = True, max_running: int = 0,
         image: str = "auto", docker_image: str = "",
-        image_progress: Callable[[str], None] | None = default_progress,
+        image_progress: Callable[[str], None] | None = default_progress, submit_concurrency: int = 4,
     ) -> None:
         """``submitting=False``: an engine only asked about capacity and resources (``hypertuner
         resources``), which needs neither spark-submit nor the Hadoop configuration folder.
@@ -155,6 +169,9 @@ class SparkEngine(EngineBase):
         self._images: dict[str, ImageRecord | None] = {}  # run id -> its image (built once per run)
         self._spark_libs: SparkArchives | None = None  # Spark's jars and Python archives in the store
         self._tokens: TokenKeeper | None = None  # HDFS delegation tokens for the containers (Kerberos)
+        # packed submissions and clients that return at once (local, spark://) stay in the gateway's step
+        self.submit_concurrency = max(1, submit_concurrency) if self.yarn else 1
+        self._prepare = threading.RLock()  # images, Spark's archives, tokens: one submission at a time
 
     @classmethod
     def from_config(cls, config: Config, store: Store, *, submitting: bool = True, **overrides: Any) -> SparkEngine:
@@ -168,6 +185,7 @@ class SparkEngine(EngineBase):
             "spark_home": config.spark_home, "java_home": config.java_home, "local_ip": config.spark_local_ip,
             "hdfs": config.hdfs, "conf": dict(config.spark_conf), "max_running": config.yarn_max_running,
             "image": config.spark_image, "docker_image": config.spark_docker_image,
+            "submit_concurrency": config.yarn_submit_concurrency,
         }
         options.update(overrides)
         return cls(store, submitting=submitting, **options)
@@ -201,10 +219,10 @@ class SparkEngine(EngineBase):
         return env
 
     def _common(self, name: str, tags: Sequence[str], user_conf: Mapping[str, str] | None = None,
-                image: ImageRecord | None = None) -> list[str]:
-        """spark-submit and its ``--conf`` settings: the engine's defaults, the HYPERTUNER_* settings
-        the containers need, the build image's, then ``user_conf`` (:meth:`_user_conf`), then the
-        settings HyperTuner owns."""
+                image: ImageRecord | None = None, defaults: Mapping[str, str] | None = None) -> list[str]:
+        """spark-submit and its ``--conf`` settings: the engine's defaults (and ``defaults``), the
+        HYPERTUNER_* settings the containers need, the build image's, then ``user_conf``
+        (:meth:`_user_conf`), then the settings HyperTuner owns."""
         jars = Path(self.spark_submit).resolve().parents[1] / "jars"
         conf: dict[str, str] = {
             "spark.ui.enabled": "false",
@@ -215,6 +233,7 @@ class SparkEngine(EngineBase):
             "spark.pyspark.driver.python": self.python,
             "spark.executorEnv.PYSPARK_PYTHON": self.python,
             "spark.executorEnv.PYTHONPATH": str(ROOT),
+            **(defaults or {}),
         }
         if self.yarn:
             java_home = self.java_home or str(Path(os.path.realpath(_which("java"))).parents[1])
@@ -348,9 +367,15 @@ class SparkEngine(EngineBase):
 
     # ---- the Engine interface ----------------------------------------------------------------
     def submit(self, run: Run, experiment: Experiment, *, generation: int = 0) -> str:
+        """The experiment as its own application; on YARN this returns once the ResourceManager
+        accepted it (``spark.yarn.submit.waitAppCompletion=false``): its state comes from the RM.
+        Safe to call from several threads (:attr:`submit_concurrency`)."""
         exp = experiment.experiment_id
-        image = self._image_for(run)
-        argv = self._common(f"hypertuner {exp}", [exp], self._user_conf(run, exp), image)
+        # the driver (the ApplicationMaster's JVM in cluster mode) runs no Spark work
+        defaults = {"spark.driver.extraJavaOptions": SHORT_JVM_OPTIONS} if self._short_jvms else {}
+        with self._prepare:
+            image = self._image_for(run)
+            argv = self._common(f"hypertuner {exp}", [exp], self._user_conf(run, exp), image, defaults)
         archive = self._snapshot_archive(run)
         argv += _merge_archives(archive, self._image_archive(image))
         argv += [str(JOBS / "experiment_job.py"), *self._wrapper_args(run, image), "--experiment", exp,
@@ -392,9 +417,18 @@ class SparkEngine(EngineBase):
             if log is not None:
                 log.close()
 
+    @property
+    def _short_jvms(self) -> bool:
+        """On YARN in cluster mode, the client and the ApplicationMaster are short-lived and do no
+        Spark work (:data:`SHORT_JVM_OPTIONS`)."""
+        return self.yarn and self.deploy_mode == "cluster"
+
     def _submit_to_yarn(self, argv: list[str], label: str, log: Any, *, image: bool = False) -> str:
+        env = self._env(image=image)
+        if self._short_jvms:  # the user's own SPARK_SUBMIT_OPTS come after, and win
+            env["SPARK_SUBMIT_OPTS"] = f"{SHORT_JVM_OPTIONS} {env.get('SPARK_SUBMIT_OPTS', '')}".strip()
         try:
-            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=self._env(image=image),
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=env,
                                   timeout=SUBMIT_TIMEOUT, check=False)
         except OSError as exc:
             raise EngineError(f"spark engine: cannot start {argv[0]!r} ({exc.strerror})") from exc
@@ -433,14 +467,13 @@ class SparkEngine(EngineBase):
         """:meth:`_launch`, with a new HDFS delegation token shipped to the application when the
         cluster is Kerberized (:func:`token_args`); the private file is removed once spark-submit
         has copied it into the application's staging folder, the token kept for renewal."""
-        keeper = self._token_keeper()
-        if keeper is None:
-            return self._launch(argv, label, image=image)
-        try:
-            token = keeper.issue()
-        except StoreError as exc:
-            raise EngineError(f"spark engine: no HDFS delegation token for {label}: {exc}") from exc
-        if token is None:  # the NameNode hands out none: no security on HDFS
+        with self._prepare:
+            keeper = self._token_keeper()
+            try:
+                token = keeper.issue() if keeper is not None else None
+            except StoreError as exc:
+                raise EngineError(f"spark engine: no HDFS delegation token for {label}: {exc}") from exc
+        if keeper is None or token is None:  # open clusters; or the NameNode hands out none (no HDFS security)
             return self._launch(argv, label, image=image)
         with tempfile.TemporaryDirectory(prefix="hypertuner-token-") as folder:
             os.chmod(folder, 0o700)
@@ -448,9 +481,11 @@ class SparkEngine(EngineBase):
             try:
                 engine_id = self._launch(token_args(argv, path), label, image=image)
             except EngineError:
-                keeper.discard(token)
+                with self._prepare:
+                    keeper.discard(token)
                 raise
-        keeper.keep(engine_id, token)
+        with self._prepare:
+            keeper.keep(engine_id, token)
         return engine_id
 
     def tend_credentials(self) -> list[str]:
@@ -458,14 +493,16 @@ class SparkEngine(EngineBase):
         (the gateway calls this at each step); the lines saying what failed, for the gateway's log."""
         if self._tokens is None:
             return []
-        if self._tokens.tokens:
-            self._tokens.tend(lambda engine_id: self.poll(engine_id) == "alive")
-        problems, self._tokens.problems = self._tokens.problems, []
+        with self._prepare:  # submissions in flight add tokens
+            if self._tokens.tokens:
+                self._tokens.tend(lambda engine_id: self.poll(engine_id) == "alive")
+            problems, self._tokens.problems = self._tokens.problems, []
         return problems
 
     def kept_tokens(self) -> dict[str, KeptToken]:
         """The tokens kept now, by engine id (for ``hypertuner`` diagnostics and tests)."""
-        return dict(self._tokens.tokens) if self._tokens is not None else {}
+        with self._prepare:
+            return dict(self._tokens.tokens) if self._tokens is not None else {}
 
     def poll(self, engine_id: str) -> Liveness:
         kind, rest = engine_id.split(":", 1)

@@ -33,6 +33,12 @@ gateways do not collide forever). This keeps the count: of any set of claims ove
 one written last was written after all others, so its gateway's count sees them all and it backs
 off. Each claim is read back before its experiment is submitted, so a read error (the step is
 then dropped, and the indexes rebuilt from the store) can only delay a submission, never add one.
+
+**Submissions in flight.** An engine whose submission waits on a client (spark-submit on YARN,
+seconds of JVM each) says how many may run at once (``submit_concurrency``): the step claims as
+before and hands each submission to a thread, which writes ``submitted`` (or ``failed``) itself,
+so the clients overlap and the step never waits for one. The slot is taken by the claim, so the
+count above is the same.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +60,7 @@ from workbench_plugin._exceptions import EngineError, StoreError
 from workbench_plugin.faults import fault_point
 from workbench_plugin.index import ProjectIndex, RunEntry
 from workbench_plugin.lifecycle import KILL_REQUESTED, USAGE_EVENT, USAGE_EXPECTED, ExperimentState, State
-from workbench_plugin.store import Experiment, Store
+from workbench_plugin.store import Experiment, Run, Store
 
 if TYPE_CHECKING:  # the gateway drives whatever engine it is handed; it names the protocol only
     from engines.base import Engine
@@ -201,6 +208,8 @@ class Gateway:
         self._rows: dict[bool, list[Row]] = {}
         self.compactor = Compactor(store, CompactionPolicy(compact_on_end, compact_interval, compact_min_files),
                                    self.log)
+        #: Threads running the engine's clients (:meth:`_submit_in_background`); made at first use.
+        self._pool: ThreadPoolExecutor | None = None
 
     def _refresh(self) -> None:
         for name in self.store.projects():
@@ -398,6 +407,10 @@ class Gateway:
                 report.backed_off += 1
                 time.sleep(random.uniform(0.0, self.poll_seconds))
                 break
+            if self._submit_in_background(run, exp, generation):
+                report.submitted.append(exp.experiment_id)
+                free -= 1
+                continue
             try:
                 engine_id = self.engine.submit(run, exp, generation=generation)
             except EngineError as exc:
@@ -415,6 +428,44 @@ class Gateway:
         report.slots_taken = self._active()
         report.queued = sum(1 for _, _, _, s in self._experiments() if not s.claimed and not s.terminal)
         return report
+
+    def _submit_in_background(self, run: Run, exp: Experiment, generation: int) -> bool:
+        """Hand the submission of a claimed experiment to the pool of :attr:`Engine.
+        submit_concurrency` threads (engines whose submission waits on a client, spark-submit on
+        YARN): the step goes on, several clients run at once, and each writes its own ``submitted``
+        (or ``failed``) event when its engine id is known. False: the engine submits in the step.
+
+        Nothing here lives only in memory: until ``submitted`` is written the claim is this
+        gateway's, alive, so no other gateway gives it back; if this one dies first, its claim is
+        given back (or the wrapper's ``running`` event, which the engine adopts, keeps it)."""
+        workers = self.engine.submit_concurrency
+        if workers <= 1:
+            return False
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hypertuner-submit")
+        self._pool.submit(self._submit_one, run, exp, generation)
+        return True
+
+    def _submit_one(self, run: Run, exp: Experiment, generation: int) -> None:
+        exp_id = exp.experiment_id
+        try:
+            try:
+                engine_id = self.engine.submit(run, exp, generation=generation)
+            except EngineError as exc:
+                self.store.append_state(run.project, run.run_id, exp_id, State.FAILED, reason=str(exc),
+                                        generation=generation)
+                return
+            fault_point("after-submit")
+            self.store.append_state(run.project, run.run_id, exp_id, State.SUBMITTED, engine_id=engine_id,
+                                    generation=generation, **self._usage_expected())
+        except StoreError as exc:  # the engine id is recovered from the wrapper's report (adopt)
+            self.log(f"{exp_id}: submitted, but its state could not be written ({exc})")
+
+    def close(self) -> None:
+        """Wait for the submissions still in flight (their ``submitted`` events written)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _usage_expected(self) -> dict[str, bool]:
         """Said with the submission: the engine accounts usage after the end (a run waits for it)."""
@@ -455,6 +506,7 @@ class Gateway:
         try:
             self._serve(stop, until_idle, on_step)
         finally:
+            self.close()
             self.engine.release()
 
     def _serve(self, stop: threading.Event, until_idle: bool, on_step: Callable[[StepReport], None] | None) -> None:

@@ -409,7 +409,9 @@ def stand_by(stdin: IO[bytes] | None = None) -> int:
     return main(order.argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, before_start: Callable[[], None] | None = None) -> int:
+    """``before_start``: called once the run and the experiment are read, just before the claim is
+    taken and the script started (the YARN job waits there for its SparkContext)."""
     if (argv if argv is not None else sys.argv[1:])[:1] == [STAND_BY_FLAG]:
         return stand_by()
     ap = argparse.ArgumentParser(prog="experiment_wrapper", description=__doc__.splitlines()[0])
@@ -436,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         flush_seconds=args.flush_seconds, python=args.python or None, snapshot_dir=args.snapshot_dir or None,
         generation=args.generation if args.generation >= 0 else None,
     )
+    if before_start is not None:
+        before_start()
     return wrapper.execute()
 
 

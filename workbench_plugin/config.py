@@ -69,7 +69,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "spark": {"master": "yarn", "deploy_mode": "", "submit": "", "python": "", "driver_memory": "512m",
               "executor_memory": "512m", "packing": "none", "home": "", "java_home": "", "local_ip": "",
               "image": "auto", "docker_image": "", "conf": {}},
-    "yarn": {"rm_url": "", "hadoop_conf_dir": "", "max_running": 0},
+    "yarn": {"rm_url": "", "hadoop_conf_dir": "", "max_running": 0, "submit_concurrency": 4},
     "compaction": {"on_end": True, "interval_seconds": 300.0, "min_files": 500},
     "hdfs": {"webhdfs_url": "", "user": ""},
     "security": {"auth": "none", "principal": "", "keytab": "", "krb5_conf": "", "ca_bundle": "",
@@ -114,6 +114,7 @@ _ENV = {
     "HYPERTUNER_YARN_RM": ("yarn", "rm_url"),
     "HADOOP_CONF_DIR": ("yarn", "hadoop_conf_dir"),
     "HYPERTUNER_YARN_MAX_RUNNING": ("yarn", "max_running"),
+    "HYPERTUNER_YARN_SUBMIT_CONCURRENCY": ("yarn", "submit_concurrency"),
     "SPARK_HOME": ("spark", "home"),
     "JAVA_HOME": ("spark", "java_home"),
     "SPARK_LOCAL_IP": ("spark", "local_ip"),
@@ -277,6 +278,8 @@ class Config:
     hadoop_conf_dir: str = ""
     #: This user's applications at once on YARN (``yarn.max_running``); 0: as many as the queue holds.
     yarn_max_running: int = 0
+    #: spark-submit clients running at once (``yarn.submit_concurrency``); 1: one at a time, in the gateway's step.
+    yarn_submit_concurrency: int = 4
     #: Spark settings for every application (``[spark.conf]``), over the engine's defaults.
     spark_conf: Mapping[str, str] = field(default_factory=dict)
     spark_home: str = ""
@@ -321,6 +324,7 @@ class Config:
         _check_range("compaction.min_files", self.compaction_min_files, 1, 10**9)
         _check_range("server.port", self.port, 0, 65535)
         _check_range("yarn.max_running", self.yarn_max_running, 0, 100_000)
+        _check_range("yarn.submit_concurrency", self.yarn_submit_concurrency, 1, 64)
         if self.password and self.password_hash:
             raise ConfigError("server.password: set either server.password or server.password_hash, "
                               "not both (make a hash with `hypertuner hash-password`)")
@@ -551,6 +555,7 @@ def load_config(
         compaction_on_end=merged["compaction"]["on_end"],
         compaction_interval=merged["compaction"]["interval_seconds"],
         compaction_min_files=merged["compaction"]["min_files"],
+        yarn_submit_concurrency=merged["yarn"]["submit_concurrency"],
         spark_conf=dict(merged["spark"]["conf"]),
         spark_home=merged["spark"]["home"],
         java_home=merged["spark"]["java_home"],

@@ -37,8 +37,9 @@ def _run(extra: dict[str, object] | None = None) -> Run:
 
 
 def _engine(tmp_path: Path, conf: dict[str, str] | None = None, **kw: object) -> SparkEngine:
-    return SparkEngine(Store(str(tmp_path / "store")), rm_url="http://127.0.0.1:1", spark_submit="/bin/true",
-                       hadoop_conf_dir=str(tmp_path), java_home="/usr", conf=conf, **kw)  # type: ignore[arg-type]
+    options: dict[str, object] = {"spark_submit": "/bin/true", **kw}
+    return SparkEngine(Store(str(tmp_path / "store")), rm_url="http://127.0.0.1:1", hadoop_conf_dir=str(tmp_path),
+                       java_home="/usr", conf=conf, **options)  # type: ignore[arg-type]
 
 
 def _conf_of(argv: list[str]) -> dict[str, str]:
@@ -113,6 +114,7 @@ conf = { "spark.yarn.maxAppAttempts" = 3, "spark.speculation" = false }
     ('[resources.q]\nkind = "local"\nnode_label = "gpu"\n', "resources.q.node_label: node_label is only for kind"),
     ('[resources.q]\nkind = "yarn"\nnode_label = "gpu; rm -rf"\n', "is not a node label expression"),
     ('[yarn]\nmax_running = -1\n', "yarn.max_running: -1 is out of range"),
+    ('[yarn]\nsubmit_concurrency = 0\n', "yarn.submit_concurrency: 0 is out of range"),
 ])
 def test_bad_config_is_one_line(tmp_path: Path, toml: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -222,3 +224,36 @@ def test_capacity_counts_the_queue_of_the_run_being_submitted(tmp_path: Path) ->
     assert engine.queue_slots(res, bigger).slots == 8192 // (2048 + 384)
     nowhere = _run({"spark_conf": {"spark.yarn.queue": "nowhere"}})                # not listed: the whole cluster
     assert engine.queue_slots(res, nowhere).describe().startswith("queue nowhere: max 100% of 8192 MB")
+
+
+# ---- one application per experiment: the client and the ApplicationMaster ------------------------
+def _recording_spark_submit(tmp_path: Path) -> Path:
+    """A spark-submit that records its arguments and SPARK_SUBMIT_OPTS and says it submitted."""
+    script = tmp_path / "spark-submit"
+    script.write_text('#!/bin/sh\nprintf "%s\\n" "$SPARK_SUBMIT_OPTS" "$@" > "$0.argv"\n'
+                      'echo "Submitted application application_1796204071204_0007"\n')
+    script.chmod(0o755)
+    return script
+
+
+def test_per_experiment_applications_get_short_lived_jvm_options_that_users_override(tmp_path: Path) -> None:
+    from workbench_plugin.store import Experiment
+
+    submit = _recording_spark_submit(tmp_path)
+    exp = Experiment("e1", "r1", 0, {}, ["train.py"])
+    engine = _engine(tmp_path, spark_submit=str(submit))
+    assert engine.submit(_run(), exp) == "yarn:application_1796204071204_0007"
+    opts, *argv = (tmp_path / "spark-submit.argv").read_text().splitlines()
+    assert opts == "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"  # the client JVM
+    assert _conf_of(argv)["spark.driver.extraJavaOptions"] == opts  # the AM, which hosts the driver
+    assert _conf_of(argv)["spark.yarn.submit.waitAppCompletion"] == "false"
+
+    mine = _engine(tmp_path, conf={"spark.driver.extraJavaOptions": "-Xss4m"}, spark_submit=str(submit))
+    mine.submit(_run(), exp)
+    _, *argv = (tmp_path / "spark-submit.argv").read_text().splitlines()
+    assert _conf_of(argv)["spark.driver.extraJavaOptions"] == "-Xss4m"
+
+    client = _engine(tmp_path, deploy_mode="client", spark_submit=str(submit))  # the driver runs work here
+    client.submit(_run(), exp)
+    opts, *argv = (tmp_path / "spark-submit.argv").read_text().splitlines()
+    assert "TieredStopAtLevel" not in opts and "spark.driver.extraJavaOptions" not in _conf_of(argv)
