@@ -139,35 +139,20 @@ _DEEP_ALL = """(sel) => { const out = [];
 
 def hypertuner_rows(page: Page, url: str, *, timeout: float) -> float:
     page.goto(url, wait_until="commit")
-    return _wait(page, f"() => ({_DEEP_ALL})('.tabulator-row').length > 0", timeout=timeout)
-
-
-#: Rows per page when the run page's table pages on the server (panel_app/run_page/table.py).
-HT_PAGE_SIZE = 12
+    return _wait(page, f"() => ({_DEEP_ALL})('.ht-row').length > 0", timeout=timeout)
 
 
 def hypertuner_reach(page: Page, n: int, *, timeout: float) -> dict[str, Any]:
-    """Today: above 5,000 experiments the table pages ``HT_PAGE_SIZE`` rows on the server. The
-    last run is one click away (Tabulator's "Last" button); walking through every run takes a
-    click per page. Adapt here when the table becomes one scrolling list."""
+    """The run page's table is one scrolling list (rows loaded from the server as it scrolls):
+    scroll it to the end and wait until the last run's row is drawn."""
     t0 = float(page.evaluate(NOW))
-    pager = page.locator(".tabulator-page[data-page=last]")
-    if pager.count() == 0:  # one list: scroll it to the end until the last row shows
-        js = f"""() => {{ const h = ({_DEEP_ALL})('.tabulator-tableholder')[0];
-                        if (!h) {{ return false; }}
-                        h.scrollTop = h.scrollHeight;
-                        return h.scrollTop + h.clientHeight >= h.scrollHeight - 2; }}"""
-        t1 = _wait(page, js, timeout=timeout)
-        return {"ms": t1 - t0, "clicks": 0, "how": "scrolls"}
-    pages = math.ceil(n / HT_PAGE_SIZE)
-    rest = n - HT_PAGE_SIZE * (pages - 1)
-    pager.first.click()
-    js = f"""() => {{ const a = ({_DEEP_ALL})('.tabulator-page.active')[0];
-                      return a && a.textContent.trim() === '{pages}' &&
-                             ({_DEEP_ALL})('.tabulator-row').length === {rest}; }}"""
+    js = f"""() => {{ const h = ({_DEEP_ALL})('.ht-table')[0];
+                    if (!h) {{ return false; }}
+                    h.scrollTop = h.scrollHeight;
+                    return ({_DEEP_ALL})(".ht-row .ht-cell[data-field='#']")
+                        .some((c) => c.textContent.trim() === '#{n}'); }}"""
     t1 = _wait(page, js, timeout=timeout)
-    return {"ms": t1 - t0, "clicks": 1, "needed": pages - 1,
-            "how": f"pages of {HT_PAGE_SIZE}: 'Last' 1 click; every run: {pages - 1} clicks"}
+    return {"ms": t1 - t0, "clicks": 0, "how": "scrolls (one list; rows loaded from the server as it scrolls)"}
 
 
 def hypertuner_view(page: Page, url: str, n_plots: int, ready_js: str, *, timeout: float) -> dict[str, Any]:

@@ -552,7 +552,9 @@ def _csv_text(column: str, value: Any) -> str:
 def encode_metrics_csv(rows: Mapping[str, Sequence[Any]]) -> bytes:
     """Metric points (columns :data:`METRIC_COLUMNS`) as a CSV part: the header, then one line per
     point (``csv`` quoting: names may hold commas, quotes and line breaks; an empty epoch or step
-    is null; floats as ``repr``). Needs no pyarrow. Bad values raise here, never when read."""
+    is null; floats as ``repr``). Needs no pyarrow. Bad values raise here, never when read; a lone
+    surrogate in a text (JSON can carry ``"\\ud800"``) is written as ``?``, as UTF-8 has no
+    such character, rather than losing the part."""
     columns = [rows[c] for c in METRIC_COLUMNS]
     if len({len(c) for c in columns}) > 1:
         raise ValueError("metrics part: the columns differ in length: "
@@ -563,7 +565,7 @@ def encode_metrics_csv(rows: Mapping[str, Sequence[Any]]) -> bytes:
         write((_csv_text("experiment_id", exp_id), _csv_text("kind", kind), _csv_int("epoch", epoch),
                _csv_int("step", step), _csv_float(t), _csv_text("name", name), _csv_float(value),
                _csv_text("source", source)))
-    return _CSV_HEADER + out.getvalue().encode()
+    return _CSV_HEADER + out.getvalue().encode("utf-8", errors="replace")
 
 
 def decode_metrics_csv(data: bytes, columns: Sequence[str] = POINT_COLUMNS) -> pa.Table:
