@@ -24,6 +24,7 @@ from panel_app.run_page.guard import Guard
 from panel_app.run_page.model import RunPageModel
 from panel_app.run_page.table_esm import TABLE_ESM, TABLE_STYLE
 from panel_app.run_page.templates import HEALTH_COLORS, caption_html
+from panel_app.stable_html import StableHTML
 
 __all__ = ["ROW_HEIGHT", "WINDOW_MAX", "ExperimentTable", "TablePanel", "filter_mask",
            "format_cell", "sort_order"]
@@ -195,7 +196,7 @@ class TablePanel(param.Parameterized):
         self.table.on_click = self._on_click
         self.table.param.watch(self._on_viewport, "viewport")
         self.table.param.watch(self._on_sort_or_filter, ["sort", "filters"])
-        self.caption = pn.pane.HTML(self._caption(), margin=(0, 10))
+        self.caption = StableHTML(self._caption(), margin=(0, 10))  # a new stylesheet list relays out the page
         self._take(model.table)
         self._refilter()
         self._send()
