@@ -395,7 +395,11 @@ def _child(design: str, store_dir: str, args: argparse.Namespace,
         cmd += ["--code", code]
     elif design == "run page" and args.screenshot:
         cmd += ["--screenshot", args.screenshot]
-    limit = args.timeout * (3 + args.brushes) + 300
+    return run_child(design, cmd, args.timeout * (3 + args.brushes) + 300)
+
+
+def run_child(design: str, cmd: list[str], limit: float) -> dict[str, Any]:
+    """Run a measuring child process; its last JSON line, or ``{"design", "error"}`` in one line."""
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, cwd=ROOT)
     except subprocess.TimeoutExpired:

@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ from bench.dashboard import (  # noqa: E402 - after the path is set
     TARGET_JS,
     VIEWPORT,
     _load,
+    run_child,
 )
 
 DESIGNS = ("scrolling", "tabulator")
@@ -206,16 +206,7 @@ def measure(design: str, store_dir: str, *, brushes: int, timeout: float) -> dic
 def _child(design: str, store_dir: str, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", design, "--store", store_dir,
            "--brushes", str(args.brushes), "--timeout", str(args.timeout)]
-    limit = args.timeout * (3 + args.brushes) + 300
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, cwd=ROOT)
-    except subprocess.TimeoutExpired:
-        return {"design": design, "error": f"child did not finish within {limit:.0f} s"}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr.strip().splitlines() or [""])[-1]
-        return {"design": design, "error": f"child exit {proc.returncode}: {tail[:200]}"}
-    return json.loads(lines[-1])
+    return run_child(design, cmd, args.timeout * (3 + args.brushes) + 300)
 
 
 def _ms(v: float | None) -> str:
