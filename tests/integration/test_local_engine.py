@@ -272,6 +272,7 @@ def test_a_wrapper_on_stand_by_that_died_is_replaced_by_a_fresh_start(store: Sto
     gateway = Gateway(store, engine, poll_seconds=0.05)
     gateway.step()
     engine.wait(0)
+    wait_for(lambda: len(_stand_by_wrappers()) == 1, timeout=30, what="a wrapper on stand-by")  # CI is slow
     [spare] = _stand_by_wrappers()
     os.kill(spare, signal.SIGKILL)
     gateway.serve(until_idle=True)

@@ -121,7 +121,7 @@ def test_new_run_from_locks_add_validate_skip_launch(browser: Any, dashboard: tu
         assert [s["row"] for s in lineage.skipped] == [1]
         # the run page of the new run, updated live as the gateway runs it
         expect(page.locator(".ht-run-header")).to_contain_text(new_id, timeout=60_000)
-        expect(page.locator(".tabulator-cell[tabulator-field='state']")).to_have_text(["succeeded"],
+        expect(page.locator(".ht-row .ht-cell[data-field='state']")).to_have_text(["succeeded"],
                                                                                      timeout=60_000)
         page.screenshot(path=str(SHOTS / "newrun-3-launched.png"), full_page=True)
         assert not errors, f"errors in the page: {errors[:3]}"
