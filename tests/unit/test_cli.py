@@ -305,3 +305,26 @@ def test_script_runs_another_script_of_the_folder_for_one_batch(capsys: pytest.C
         code, _, err = run_cli(capsys, "--store", store, "run", "--project", str(folder), "--script", script, *values)
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
     assert not Store(store).fs.exists("projects/p/runs") or not Store(store).fs.listdir("projects/p/runs")
+
+
+def test_compact_compacts_every_run_or_the_ones_named_and_says_so(
+        capsys: pytest.CaptureFixture[str], project_dir: Path, tmp_path: Path) -> None:
+    import os
+
+    from tests.integration.processes import launch_batch
+
+    store = Store(str(tmp_path / "s"))
+    _, first = launch_batch(store, project_dir, {"x": "1,2"})  # queued: nothing runs them
+    _, second = launch_batch(store, project_dir, {"x": "3"})
+    runs = [first[0].run_id, second[0].run_id]
+    cli = ("--store", store.url, "compact")
+    code, out, err = run_cli(capsys, *cli, os.path.commonprefix(runs), "--project", str(project_dir))
+    assert code == 2 and "matches several" in err and err.count("\n") == 1  # a prefix of both
+    code, out, err = run_cli(capsys, *cli, runs[1], "--project", str(project_dir))
+    assert code == 0, err
+    assert out.startswith(f"compact {runs[1]}: 0 files, 0 points -> ") and out.count("\n") == 1
+    code, out, err = run_cli(capsys, *cli, "--project", str(project_dir))
+    assert code == 0, err
+    lines = dict(line.split(": ", 1) for line in out.splitlines())  # in the order of the runs' ids
+    assert lines[f"compact {runs[0]}"].startswith("0 files, 0 points -> ")
+    assert lines[f"compact {runs[1]}"].startswith("already compacted (")
