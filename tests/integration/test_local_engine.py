@@ -247,11 +247,14 @@ def test_wrappers_started_ahead_run_their_experiments_as_handed_and_go_with_the_
     index, exps = launch_batch(store, folder, {"sleep": "0.6,0.61,0.62,0.63,0.64,0.65"})
     engine = LocalEngine(store, slots=2, flush_seconds=0.2, log_dir=str(tmp_path / "wrapper-logs"))
     gateway = Gateway(store, engine, poll_seconds=0.05)
-    gateway.step()
-    engine.wait(0)  # wrappers for the next submissions start now, while the first two run
-    assert len(_stand_by_wrappers()) == 2
-    monkeypatch.setenv("HT_TEST_MARK", "set after they started")  # the environment at submission counts
-    gateway.serve(until_idle=True)
+    try:
+        gateway.step()
+        engine.wait(0)  # wrappers for the next submissions start now, while the first two run
+        wait_for(lambda: len(_stand_by_wrappers()) == 2, timeout=30, what="two wrappers on stand-by")
+        monkeypatch.setenv("HT_TEST_MARK", "set after they started")  # the environment at submission counts
+        gateway.serve(until_idle=True)
+    finally:
+        engine.release()  # no wrapper left waiting for the next test, whatever happened
     assert set(states(index).values()) == {"succeeded"}
     handed = 0
     for exp in exps:
@@ -270,12 +273,15 @@ def test_a_wrapper_on_stand_by_that_died_is_replaced_by_a_fresh_start(store: Sto
     index, exps = launch_batch(store, project_dir, {"x": "1,2", "epochs": 1, "sleep": 0.3})
     engine = LocalEngine(store, slots=1, flush_seconds=0.2)
     gateway = Gateway(store, engine, poll_seconds=0.05)
-    gateway.step()
-    engine.wait(0)
-    wait_for(lambda: len(_stand_by_wrappers()) == 1, timeout=30, what="a wrapper on stand-by")  # CI is slow
-    [spare] = _stand_by_wrappers()
-    os.kill(spare, signal.SIGKILL)
-    gateway.serve(until_idle=True)
+    try:
+        gateway.step()
+        engine.wait(0)
+        wait_for(lambda: len(_stand_by_wrappers()) == 1, timeout=30, what="a wrapper on stand-by")  # CI is slow
+        [spare] = _stand_by_wrappers()
+        os.kill(spare, signal.SIGKILL)
+        gateway.serve(until_idle=True)
+    finally:
+        engine.release()
     assert set(states(index).values()) == {"succeeded"}
     assert state_of(index, exps[1].experiment_id).get("pid") != spare
 
