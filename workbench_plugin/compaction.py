@@ -93,13 +93,6 @@ def _parquet_bytes(table: pa.Table, *, row_group: int | None = None) -> bytes:
     return buf.getvalue()
 
 
-def _read_parquet(store: Store, path: str, **kwargs: Any) -> pa.Table:
-    import pyarrow.parquet as pq
-
-    local = store.fs.local_path(path)
-    return pq.read_table(local if local else io.BytesIO(store.fs.read_bytes(path)), **kwargs)
-
-
 # ---- writing ----------------------------------------------------------------------------------------
 def compact_run(store: Store, project: str, run_id: str, *, health: bool = True) -> CompactionResult:
     """Compact run ``run_id`` of ``project`` (module docstring); a no-op when its newest manifest
@@ -234,7 +227,7 @@ class Compacted:
 
     def covered_names(self, folder: str) -> set[str]:
         if self._covered is None:
-            table = _read_parquet(self.store, self.path("covered.parquet"))
+            table = self.store.read_parquet(self.path("covered.parquet"))
             covered: dict[str, set[str]] = {f: set() for f in RUN_FOLDERS}
             frame = table.to_pandas()
             for f, names in frame.groupby("folder", sort=False)["name"]:
@@ -243,12 +236,12 @@ class Compacted:
         return self._covered.get(folder, set())
 
     def reduced(self) -> pa.Table:
-        table = _read_parquet(self.store, self.path("reduced.parquet"),
+        table = self.store.read_parquet(self.path("reduced.parquet"),
                               read_dictionary=["experiment_id", "kind", "name"])
         return table.cast(metric_schema(POINT_COLUMNS, dictionary=True))
 
     def states(self) -> pa.Table:
-        return _read_parquet(self.store, self.path("states.parquet"))
+        return self.store.read_parquet(self.path("states.parquet"))
 
     @property
     def curve_files(self) -> dict[str, str]:
@@ -383,7 +376,7 @@ class RunCurves:
         for metric, path in files.items():
             if name is not None and metric != name:
                 continue
-            t = _read_parquet(self.compacted.store, path, read_dictionary=["experiment_id"],
+            t = self.compacted.store.read_parquet(path, read_dictionary=["experiment_id"],
                               columns=["experiment_id", "epoch", "step", "time", "value", "seq"], **kwargs)
             n = t.num_rows
             t = t.append_column("name", pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)),

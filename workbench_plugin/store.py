@@ -436,13 +436,17 @@ class Store:
         strings dictionary-encoded; one of :data:`DAMAGE_ERRORS` when the file is damaged."""
         if path.endswith(".csv"):
             return decode_metrics_csv(self.fs.read_bytes(path), columns)
+        strings = [c for c in columns if c in ("experiment_id", "kind", "name", "source")]
+        table = self.read_parquet(path, columns=list(columns), read_dictionary=strings)
+        return table.cast(metric_schema(columns, dictionary=True))
+
+    def read_parquet(self, path: str, **options: Any) -> pa.Table:
+        """A Parquet file of the store (``pyarrow.parquet.read_table`` ``options``): read in place
+        when the store is local, else from its bytes."""
         import pyarrow.parquet as pq
 
         local = self.fs.local_path(path)
-        strings = [c for c in columns if c in ("experiment_id", "kind", "name", "source")]
-        table = pq.read_table(local if local else io.BytesIO(self.fs.read_bytes(path)), columns=list(columns),
-                              read_dictionary=strings)
-        return table.cast(metric_schema(columns, dictionary=True))
+        return pq.read_table(local if local else io.BytesIO(self.fs.read_bytes(path)), **options)
 
     def write_log_chunk(
         self, project: str, run_id: str, experiment_id: str, stream: str, seq: int, text: bytes
