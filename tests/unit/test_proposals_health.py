@@ -172,6 +172,11 @@ def test_a_loss_that_explodes_diverged() -> None:
     assert health["a"].reasons == ("loss reached 12x its first value at epoch 5",)
 
 
+def test_a_loss_from_a_subnormal_first_value_diverged_without_an_overflow() -> None:
+    health = health_of(long_frame({"a": {"val_loss": [2.2e-311, 1.0]}}))
+    assert health["a"].reasons == ("val_loss reached infx its first value at epoch 1",)
+
+
 def test_an_infinite_validation_loss_per_step_diverged() -> None:
     val = [1.0, 0.8, 0.7, np.inf]
     health = health_of(long_frame({"a": {"val_loss": val}}, steps=True))

@@ -364,8 +364,10 @@ def _diverged(s: _Series, f: _Series, kinds: _Kinds, names: list[str], n_exp: in
         high = (base[f.seg] > 0) & (f.value > EXPLODE_FACTOR * base[f.seg])
     for r in _first_per_curve(np.flatnonzero(high), f.seg):
         g = f.seg[r]
+        with np.errstate(over="ignore"):  # a first value near zero (subnormal): the ratio is inf
+            ratio = f.value[r] / base[g]
         events.append((f.exp[g], f.pos[r], kinds.rank[f.name[g]],
-                       f"{_name(names, f.name[g])} reached {f.value[r] / base[g]:.3g}x its first value "
+                       f"{_name(names, f.name[g])} reached {ratio:.3g}x its first value "
                        f"at {_at(int(f.unit[g]), f.x[r])}"))
     # no loss at all: every metric non-finite somewhere
     has_loss = np.bincount(s.exp[lossy], minlength=n_exp) > 0
