@@ -43,7 +43,8 @@ import pandas as pd
 from workbench_plugin._exceptions import StoreError
 from workbench_plugin.faults import fault_point
 from workbench_plugin.frames import curve_rows, curves_frame, empty_curves, reduce_points
-from workbench_plugin.lifecycle import ExperimentState, State
+from workbench_plugin.lifecycle import State
+from workbench_plugin.statebook import JsonRecords, StateBook, StateColumns
 from workbench_plugin.store import DAMAGE_ERRORS, POINT_COLUMNS, RUN_FOLDERS, Experiment, Store, metric_schema
 
 if TYPE_CHECKING:
@@ -60,7 +61,6 @@ FORMAT = 1
 #: Rows per row group of a curves file.
 ROW_GROUP = 65_536
 FOLDER = "compacted"
-_STATE_FIELDS = ("claimed", "claim_time", "generation", "requeued")
 
 
 @dataclass(frozen=True)
@@ -182,6 +182,10 @@ def _health(curves: pd.DataFrame) -> dict[str, Any]:
     return {eid: (list(h.flags), list(h.reasons)) for eid, h in health_of(curves).items()}
 
 
+#: The stored health of an experiment with no flag
+_HEALTHY = _dumps([[], []])
+
+
 def _states_table(entry: RunEntry, counts: dict[str, int], flags: dict[str, Any]) -> pa.Table:
     import pyarrow as pa
 
@@ -274,40 +278,46 @@ def latest_compacted(store: Store, project: str, run_id: str) -> Compacted | Non
     return None
 
 
-def states_of(compacted: Compacted, ids: Sequence[str]) -> tuple[dict[str, ExperimentState], dict[str, dict[str, Any]],
-                                                              dict[str, str], dict[str, int], dict[str, Any]]:
-    """From a compaction's states file: the folded states, the claims, the state events (as JSON,
-    decoded when a new event needs them), curve points and health flags, by experiment id."""
+def states_of(compacted: Compacted, ids: Sequence[str]) -> tuple[StateBook, JsonRecords, dict[str, str],
+                                                              dict[str, int], dict[str, Any]]:
+    """From a compaction's states file, for the run's experiments ``ids``: their states (kept as
+    columns, built when looked up), claims and state events (JSON, decoded when needed), curve
+    points and health (experiment id -> (points, Health, or None when it has no flag), for the
+    experiments whose health the compaction computed)."""
     from workbench_plugin.proposals import Health
 
     table = compacted.states()
-    known = set(ids)
-    states: dict[str, ExperimentState] = {}
-    claims: dict[str, dict[str, Any]] = {}
-    events: dict[str, str] = {}
-    points: dict[str, int] = {}
-    health: dict[str, Any] = {}
-    names = ("experiment_id", "state", *_STATE_FIELDS, "fields", "events", "claim", "points", "health")
-    columns = [table.column(c).to_pylist() for c in names]
-    # one decode per column, not one per experiment (100,000 json.loads calls cost seconds)
-    for at in (names.index("fields"), names.index("claim"), names.index("health")):
-        columns[at] = _decode_all(columns[at])
+    order = table.column("experiment_id").to_pylist()
     by_name = {str(s): s for s in State}
-    for eid, state, claimed, claim_time, generation, requeued, fields, evs, claim, n, flags in zip(*columns,
-                                                                                                 strict=True):
-        if eid not in known:
-            continue
-        states[eid] = ExperimentState(state=by_name[state], claimed=bool(claimed), claim_time=claim_time,
-                                      generation=int(generation), requeued=bool(requeued), fields=fields or {})
-        if claim:
-            claims[eid] = claim
-        if evs:
-            events[eid] = evs
-        if n:
-            points[eid] = int(n)
-        if flags:
-            health[eid] = (int(n), Health(eid, tuple(flags[0]), tuple(flags[1])))
-    return states, claims, events, points, health
+    columns = StateColumns(
+        row={eid: at for at, eid in enumerate(order)},
+        states=[by_name[s] for s in table.column("state").to_pylist()],
+        claimed=table.column("claimed").to_pylist(),
+        claim_time=table.column("claim_time").to_pylist(),
+        generation=table.column("generation").to_pylist(),
+        requeued=table.column("requeued").to_pylist(),
+        fields=table.column("fields").to_pylist(),
+    )
+    known = set(ids)
+    claims = JsonRecords({eid: text for eid, text in zip(order, table.column("claim").to_pylist(), strict=True)
+                          if text and eid in known})
+    events = {eid: text for eid, text in zip(order, table.column("events").to_pylist(), strict=True)
+              if text and eid in known}
+    counts = table.column("points").to_pylist()
+    points = {eid: n for eid, n in zip(order, counts, strict=True) if n and eid in known}
+    health: dict[str, Any] = {}
+    flagged = []
+    for at, text in enumerate(table.column("health").to_pylist()):
+        if text == _HEALTHY:  # most experiments: known healthy, no object to build
+            if order[at] in known:
+                health[order[at]] = (counts[at], None)
+        elif text:
+            flagged.append((at, text))
+    for (at, _), flags in zip(flagged, _decode_all([text for _, text in flagged]), strict=True):
+        eid = order[at]
+        if eid in known:
+            health[eid] = (int(counts[at]), Health(eid, tuple(flags[0]), tuple(flags[1])) if flags[0] else None)
+    return StateBook(ids, columns), claims, events, points, health
 
 
 def _decode_all(texts: list[str | None]) -> list[Any]:

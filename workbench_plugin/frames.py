@@ -101,7 +101,8 @@ class RunFrames:
 
     def known_health(self) -> dict[str, Any]:
         """Health flags a compaction stored, by experiment id, with the curve count they were
-        computed for: ``{id: (count, Health)}`` (empty when the run was not compacted)."""
+        computed for: ``{id: (count, Health, or None when it has no flag)}`` (empty when the run
+        was not compacted)."""
         return self._source.health if self._source is not None else {}
 
 
@@ -137,12 +138,25 @@ class _Labels(NamedTuple):
     names: list[str]  #: sorted (metric columns come in the order of :func:`_logging_order`)
 
 
+def _dictionaries(column: pa.ChunkedArray) -> list[pa.Array]:
+    """The distinct dictionaries of a dictionary column's chunks (row groups read from one file
+    repeat one dictionary: its values are looked at once)."""
+    out: list[pa.Array] = []
+    for chunk in column.chunks:
+        if not out or not chunk.dictionary.equals(out[-1]):
+            out.append(chunk.dictionary)
+    return out
+
+
 def _codes(column: pa.ChunkedArray, lookup: dict[str, int]) -> np.ndarray:
     """Codes of a dictionary column in ``lookup``'s numbering (-1: null or not in ``lookup``)."""
     out = np.empty(len(column), np.int32)
     at = 0
+    dictionary, table = None, np.empty(0, np.int32)
     for chunk in column.chunks:
-        table = np.array([lookup.get(v, -1) for v in chunk.dictionary.to_pylist()] + [-1], dtype=np.int32)
+        if dictionary is None or not chunk.dictionary.equals(dictionary):
+            dictionary = chunk.dictionary
+            table = np.array([lookup.get(v, -1) for v in dictionary.to_pylist()] + [-1], dtype=np.int32)
         indices = chunk.indices
         np.take(table, indices.fill_null(-1).to_numpy() if indices.null_count else indices.to_numpy(),
                 out=out[at:at + len(chunk)])
@@ -155,10 +169,10 @@ def _points(experiments: Sequence[Experiment], table: pa.Table) -> tuple[_Labels
     ids = [e.experiment_id for e in experiments]
     known = {x: i for i, x in enumerate(ids)}
     names: set[str] = set()
-    for chunk in table.column("name").chunks:
-        names.update(v for v in chunk.dictionary.to_pylist() if v is not None)
-    for chunk in table.column("experiment_id").chunks:
-        for v in chunk.dictionary.to_pylist():
+    for dictionary in _dictionaries(table.column("name")):
+        names.update(v for v in dictionary.to_pylist() if v is not None)
+    for dictionary in _dictionaries(table.column("experiment_id")):
+        for v in dictionary.to_pylist():
             if v is not None and v not in known:
                 known[v] = len(ids)
                 ids.append(v)

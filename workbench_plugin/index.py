@@ -16,14 +16,15 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench_plugin._exceptions import ExperimentNotFound, RunNotFound, StoreError
 from workbench_plugin.compaction import Compacted, RunCurves, latest_compacted, states_of
 from workbench_plugin.frames import RunFrames, build_frames, reduce_points
-from workbench_plugin.lifecycle import ExperimentState, Progress, State, count_states, fold_states, needs_usage
+from workbench_plugin.lifecycle import ExperimentState, Progress, State, count_states, fold_states
 from workbench_plugin.memory import ProjectMemory, StoreMemory
+from workbench_plugin.statebook import StateBook
 from workbench_plugin.store import (
     DAMAGE_ERRORS,
     POINT_COLUMNS,
@@ -43,8 +44,11 @@ log = logging.getLogger("hypertuner.index")
 T = TypeVar("T")
 
 
-#: The state of an experiment nothing was read of yet (folds replace it, never change it)
-_DEFAULT_STATE = ExperimentState()
+class _EventLists(dict[str, list[dict[str, Any]]]):
+    """Experiment id -> its state events read; an experiment with none has an empty list."""
+
+    def __missing__(self, key: str) -> list[dict[str, Any]]:
+        return []
 
 
 class RunEntry:
@@ -54,9 +58,10 @@ class RunEntry:
         self.run = run
         self.experiments = experiments
         self.by_id = {e.experiment_id: e for e in experiments}
-        self.events: dict[str, list[dict[str, Any]]] = {e.experiment_id: [] for e in experiments}
-        self.claims: dict[str, dict[str, Any]] = {}
-        self.states: dict[str, ExperimentState] = dict.fromkeys(self.by_id, _DEFAULT_STATE)
+        #: state events read, by experiment (none read: an empty list)
+        self.events: dict[str, list[dict[str, Any]]] = _EventLists()
+        self.claims: MutableMapping[str, dict[str, Any]] = {}
+        self.states = StateBook(self.by_id)
         self.seen: dict[str, set[str]] = {"states": set(), "claims": set(), "metrics": set()}
         #: the metric points that decide the experiment frame (:func:`~workbench_plugin.frames.reduce_points`
         #: of a compaction's and every part read since; columns :data:`~workbench_plugin.store.POINT_COLUMNS`,
@@ -86,18 +91,17 @@ class RunEntry:
         return sum(len(self.seen[f]) - len(self.compacted.covered_names(f)) for f in self.seen)
 
     def counts(self) -> dict[State, int]:
-        return count_states(s.state for s in self.states.values())
+        return count_states(self.states.state_list())
 
     def progress(self) -> Progress:
-        return Progress.of(s.state for s in self.states.values())
+        return Progress.of(self.states.state_list())
 
     @property
     def done(self) -> bool:
-        return all(s.terminal for s in self.states.values())
+        return self.states.done
 
     def awaiting_usage(self) -> list[str]:
-        now = time.time()
-        return [exp_id for exp_id, s in self.states.items() if needs_usage(s, now)]
+        return self.states.awaiting_usage(time.time())
 
 
 class ProjectIndex:
@@ -177,8 +181,8 @@ class ProjectIndex:
             return
         entry.compacted = compacted
         entry.reduced = reduced
-        entry.states.update(states)
-        entry.claims.update(claims)
+        entry.states = states
+        entry.claims = claims
         entry.compacted_events = events
         entry.seen = seen
         entry.curves = RunCurves(entry.experiments, compacted, points, health)
@@ -236,8 +240,8 @@ class ProjectIndex:
                 touched.add(claim["experiment_id"])
         events = entry.events
         for event in self._read_new(entry, "states", self._state_event):
-            exp_events = events.get(event["experiment_id"])
-            if exp_events is not None:
+            if event["experiment_id"] in entry.by_id:
+                exp_events = events.setdefault(event["experiment_id"], [])
                 if event["experiment_id"] in entry.compacted_events:  # the events before, as compacted
                     exp_events[:0] = json.loads(entry.compacted_events.pop(event["experiment_id"]))
                 exp_events.append(event)
@@ -336,7 +340,7 @@ class ProjectIndex:
         entry = self.entry(run_id)
         with self._lock:
             if entry._frames is None:
-                states = [entry.states[e.experiment_id].state for e in entry.experiments]
+                states = [entry.states.state(e.experiment_id) for e in entry.experiments]
                 reduced = entry.reduced if entry.reduced is not None else metric_schema(
                     POINT_COLUMNS, dictionary=True).empty_table()
                 entry._frames = build_frames(entry.run, entry.experiments, states, reduced,

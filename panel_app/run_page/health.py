@@ -65,11 +65,12 @@ class HealthBook:
         for eid in gone:
             del self.health[eid]
         fresh = [eid for eid in stale if eid in known and known[eid][0] == points[eid]]
-        for eid in fresh:
-            self.health[eid] = known[eid][1]
+        for eid in fresh:  # a compaction's health: None when healthy
+            if known[eid][1] is not None:
+                self.health[eid] = known[eid][1]
         fresh_set = set(fresh)
         for eid in stale:  # a healthy experiment has no entry; one that became healthy loses its own
-            if eid not in fresh_set:
+            if eid not in fresh_set or known[eid][1] is None:
                 self.health.pop(eid, None)
         stale = [eid for eid in stale if eid not in fresh_set]
         if stale:

@@ -188,6 +188,34 @@ def test_state_events_after_the_compaction_fold_with_the_compacted_ones(store: S
     assert plain_index.entry(run.run_id).states[e0] == state
 
 
+def test_a_compacted_run_answers_states_claims_and_usage_as_its_parts_do(store: Store) -> None:
+    run = make_run(store, 5)
+    ids = [f"{run.run_id}-{i}" for i in range(5)]
+    for i, (eid, final) in enumerate(zip(ids[:4], [State.SUCCEEDED, State.FAILED, None, State.KILLED], strict=True)):
+        store.claim("p", run.run_id, eid, gateway=f"g{i}")
+        store.append_state("p", run.run_id, eid, State.SUBMITTED, engine_id=f"app-{i}", usage_expected=i < 2)
+        if final is not None:
+            store.append_state("p", run.run_id, eid, final, exit_code=i)
+    store.append_state("p", run.run_id, ids[0], "usage", vcore_seconds=12)  # the first's usage came
+    compact_run(store, "p", run.run_id)
+
+    def answers(compacted: bool) -> Any:
+        index = ProjectIndex(store, "p", compacted=compacted)
+        index.refresh()
+        entry = index.entry(run.run_id)
+        assert (entry.compacted is not None) == compacted
+        return ({eid: entry.states[eid] for eid in ids}, {eid: entry.claims.get(eid) for eid in ids},
+                entry.counts(), entry.progress(), entry.done, entry.awaiting_usage(), list(entry.states))
+
+    compacted = answers(True)
+    assert compacted == answers(False)
+    states, claims, counts, _, done, awaiting, order = compacted
+    assert [states[e].state for e in ids] == ["succeeded", "failed", "submitted", "killed", "queued"]
+    assert claims[ids[2]]["gateway"] == "g2" and claims[ids[4]] is None
+    assert counts[State.SUBMITTED] == 1 and not done and order == ids
+    assert awaiting == [ids[1]]  # ended, usage expected and not recorded; the first has its usage
+
+
 _row = st.tuples(st.sampled_from(["epoch", "epoch", "step", "summary"]), st.integers(0, 4),
                  st.sampled_from(NAMES[:4]),
                  st.one_of(st.floats(-5, 5), st.sampled_from([float("nan"), float("inf"), -float("inf")])))
