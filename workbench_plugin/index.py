@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from workbench_plugin._bulk import building_many
 from workbench_plugin._exceptions import ExperimentNotFound, RunNotFound, StoreError
 from workbench_plugin.compaction import Compacted, RunCurves, latest_compacted, states_of
 from workbench_plugin.frames import RunFrames, build_frames, reduce_points
@@ -137,6 +138,10 @@ class ProjectIndex:
 
     def _read_run(self, run_id: str) -> RunEntry | None:
         """A run's records, or None: skipped (one line) when damaged, retried when unreadable."""
+        with building_many():
+            return self._read_run_records(run_id)
+
+    def _read_run_records(self, run_id: str) -> RunEntry | None:
         base = self.store.run_dir(self.project, run_id)
         path = f"{base}/run.json"
         try:
@@ -343,8 +348,9 @@ class ProjectIndex:
                 states = [entry.states.state(e.experiment_id) for e in entry.experiments]
                 reduced = entry.reduced if entry.reduced is not None else metric_schema(
                     POINT_COLUMNS, dictionary=True).empty_table()
-                entry._frames = build_frames(entry.run, entry.experiments, states, reduced,
-                                             version=entry.version, source=entry.curves.copy())
+                with building_many():
+                    entry._frames = build_frames(entry.run, entry.experiments, states, reduced,
+                                                 version=entry.version, source=entry.curves.copy())
             return entry._frames
 
 
