@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -377,6 +377,20 @@ def test_a_file_that_cannot_be_read_now_is_read_at_the_next_refresh(
     monkeypatch.undo()
     index.refresh()
     assert index.frames(run.run_id).experiments.set_index("experiment_id")["loss"].to_dict()[later] == 0.25
+
+
+@pytest.mark.parametrize("change", [{"extra": 1}, {"argv": None}])
+def test_an_experiment_record_with_other_fields_is_damaged(store: Store, change: dict[str, Any]) -> None:
+    run = make_run(store, n=2)
+    path = f"projects/p/runs/{run.run_id}/experiments.json"
+    rows = json.loads(store.fs.read_bytes(path))
+    assert store.read_experiments("p", run.run_id) == [Experiment(**row) for row in rows]
+    rows[1].update(change)
+    if change.get("argv", 0) is None:
+        del rows[1]["argv"]
+    store.fs.write_atomic(path, json.dumps(rows).encode())
+    with pytest.raises(TypeError):
+        store.read_experiments("p", run.run_id)
 
 
 def test_a_damaged_run_record_skips_that_run_only(store: Store, caplog: pytest.LogCaptureFixture) -> None:
