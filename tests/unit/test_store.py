@@ -388,9 +388,9 @@ def test_an_experiment_record_with_other_fields_is_damaged(store: Store, change:
     rows[1].update(change)
     if change.get("argv", 0) is None:
         del rows[1]["argv"]
-    store.fs.write_atomic(path, json.dumps(rows).encode())
+    store.fs.write_atomic("projects/p/runs/r-other/experiments.json", json.dumps(rows).encode())
     with pytest.raises(TypeError):
-        store.read_experiments("p", run.run_id)
+        store.read_experiments("p", "r-other")
 
 
 def test_a_damaged_run_record_skips_that_run_only(store: Store, caplog: pytest.LogCaptureFixture) -> None:
