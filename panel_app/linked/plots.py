@@ -28,6 +28,7 @@ from bokeh.core.properties import field
 from bokeh.events import DoubleTap, Event, SelectionGeometry, Tap
 from bokeh.layouts import gridplot
 from bokeh.models import (
+    BoxInteractionHandles,
     BoxSelectTool,
     CDSView,
     ColumnDataSource,
@@ -70,7 +71,7 @@ from panel_app.linked.figures import (
     tooltips,
 )
 from panel_app.linked.hit_box_lasso import SELECT_JS
-from panel_app.linked.hit_tap import BAR_HALF_WIDTH, BAR_TAP_JS, TAP_JS, TAP_RADIUS
+from panel_app.linked.hit_tap import BAR_HALF_WIDTH, BAR_TAP_JS, CELL_JS, TAP_JS, TAP_RADIUS
 from panel_app.linked.selection import HIGHLIGHT_LINE, RENDER_JS, rows_of
 
 __all__ = ["BarTapHandler", "GeometryHandler", "LinkedPlots", "PlotModel", "TapHandler"]
@@ -157,6 +158,11 @@ class LinkedPlots:
         self.epochs: Any = None
         self._bar_renderers: list[GlyphRenderer] = []
         self._line_metric: str | None = model.bar_metric
+        #: The scatter matrix's cells by figure id: x and y columns, log or not (``CELL_JS``).
+        self._cells: dict[str, list[Any]] = {}
+        self._select_js = CustomJS()
+        self._tap_js = CustomJS()
+        self._box_handles: BoxInteractionHandles | None = None
 
     def _plot_data(self) -> dict[str, Any]:
         """What the browser gets of the model's ``data``: all of it for glyphs; only the
@@ -178,6 +184,10 @@ class LinkedPlots:
         if not hparams or not metrics or not model.order:
             return None
         width, height = self.matrix_size
+        self._cells = {}
+        self._select_js = CustomJS(code=CELL_JS + SELECT_JS)
+        self._tap_js = CustomJS(code=CELL_JS + TAP_JS)
+        self._box_handles = None
         fw = max(110, min(260, int((width - 90) / len(hparams)) - 12))
         fh = max(90, min(215, int((height - 70) / len(metrics)) - 12))
         for h in hparams:
@@ -190,23 +200,38 @@ class LinkedPlots:
             for c, h in enumerate(hparams):
                 row.append(self._scatter(h, m, fw, fh, left=c == 0, bottom=r == len(metrics) - 1))
             rows.append(row)
+        cells = dict(self._cells)
+        self._select_js.args = {"src": self.source, "mask": self.mask, "cells": cells}
+        self._tap_js.args = {"src": self.source, "mask": self.mask, "cells": cells,
+                             "radius": TAP_RADIUS}
         self._sync_layers()
         return gridplot(rows, toolbar_location="right", merge_tools=True)
 
     def _scatter(self, h: str, m: str, fw: int, fh: int, *, left: bool, bottom: bool) -> Any:
         ax, ay = self.model.axes[h], self.model.axes[m]
         box = BoxSelectTool(renderers=[], persistent=False)
+        if self._box_handles is None:  # the same look in every cell: one model
+            self._box_handles = box.overlay.handles
+        box.overlay.handles = self._box_handles
         lasso = LassoSelectTool(renderers=[], persistent=False)
+        # an inner cell has no axes in its layout (nor a title): axes hidden there would still
+        # be models the browser builds views for and measures the labels of; its grids hold
+        # their ticker themselves (:func:`~panel_app.linked.figures.style_scatter_axes`)
         fig = figure(
             name=f"scatter:{h}:{m}",
             frame_width=fw, frame_height=fh,
             x_range=self.x_ranges[h], y_range=self.y_ranges[m],
             x_axis_type="log" if ax.kind == "log" else "linear",
             y_axis_type="log" if ay.kind == "log" else "linear",
+            x_axis_location="below" if bottom else None,
+            y_axis_location="left" if left else None,
+            title=None,
             tools=[],
             toolbar_location=None,
             min_border_left=8, min_border_right=8, min_border_top=8, min_border_bottom=8,
         )
+        for grid in fig.grid:
+            grid.update(ticker=grid.axis.ticker, axis=None)
         # added after: ``figure(tools=...)`` compares every pair of tools' properties
         fig.add_tools(box, lasso, PanTool(), WheelZoomTool(), ResetTool())
         fig.toolbar.active_drag = box
@@ -228,19 +253,12 @@ class LinkedPlots:
                 view=self._views[1], level="overlay", name=f"highlight:{h}:{m}")
             fig.add_tools(HoverTool(renderers=[base], tooltips=tooltips(h, m)))
         style_scatter_axes(fig, ax, ay, left=left, bottom=bottom)
-        xlog, ylog = ax.kind == "log", ay.kind == "log"
-        fig.js_on_event("selectiongeometry", CustomJS(
-            args={"src": self.source, "mask": self.mask, "xcol": ax.column,
-                  "ycol": ay.column, "xlog": xlog, "ylog": ylog},
-            code=SELECT_JS))
-        tap_js = CustomJS(
-            args={"src": self.source, "mask": self.mask, "xcol": ax.column, "ycol": ay.column,
-                  "xlog": xlog, "ylog": ylog, "xr": self.x_ranges[h], "yr": self.y_ranges[m],
-                  "fw": fw, "fh": fh, "radius": TAP_RADIUS},
-            code=TAP_JS)
+        # one hit test and one click test for all cells (see ``CELL_JS``)
+        self._cells[fig.id] = [ax.column, ay.column, ax.kind == "log", ay.kind == "log"]
+        fig.js_on_event("selectiongeometry", self._select_js)
         # a second click soon after the first (elsewhere) arrives as a double tap
-        fig.js_on_event("tap", tap_js)
-        fig.js_on_event("doubletap", tap_js)
+        fig.js_on_event("tap", self._tap_js)
+        fig.js_on_event("doubletap", self._tap_js)
 
         def on_geometry(event: Event) -> None:
             if isinstance(event, SelectionGeometry) and event.final:

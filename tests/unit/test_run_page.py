@@ -262,7 +262,10 @@ def test_refresh_appends_rows_and_keeps_the_selection() -> None:
     # batch_size gained a category: its axis has three ticks now
     assert page.model.axes["batch_size"].tick_labels == ("32", "64", "128")
     fig = page.plots.scatters[("batch_size", "val_acc")]
-    assert list(fig.xaxis[0].ticker.ticks) == [0.0, 1.0, 2.0]
+    assert list(fig.xgrid[0].ticker.ticks) == [0.0, 1.0, 2.0]
+    bottom = page.plots.scatters[("batch_size", page.model.matrix_metrics[-1])]
+    assert bottom.xaxis[0].ticker is bottom.xgrid[0].ticker
+    assert bottom.xaxis[0].major_label_overrides == {0.0: "32", 1.0: "64", 2.0: "128"}
     assert "9 experiments" in page.header.object
     assert page.refresh() is False  # nothing new
 
