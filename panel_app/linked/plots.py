@@ -28,7 +28,6 @@ from bokeh.core.properties import field
 from bokeh.events import DoubleTap, Event, SelectionGeometry, Tap
 from bokeh.layouts import gridplot
 from bokeh.models import (
-    BoxInteractionHandles,
     BoxSelectTool,
     CDSView,
     ColumnDataSource,
@@ -44,6 +43,7 @@ from bokeh.models import (
     Scatter,
     WheelZoomTool,
 )
+from bokeh.models.annotations.geometry import AreaVisuals, BoxInteractionHandles
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.plotting import figure
 
@@ -162,7 +162,7 @@ class LinkedPlots:
         self._cells: dict[str, list[Any]] = {}
         self._select_js = CustomJS()
         self._tap_js = CustomJS()
-        self._box_handles: BoxInteractionHandles | None = None
+        self._box_handles: BoxInteractionHandles | AreaVisuals | None = None
 
     def _plot_data(self) -> dict[str, Any]:
         """What the browser gets of the model's ``data``: all of it for glyphs; only the
@@ -210,9 +210,10 @@ class LinkedPlots:
     def _scatter(self, h: str, m: str, fw: int, fh: int, *, left: bool, bottom: bool) -> Any:
         ax, ay = self.model.axes[h], self.model.axes[m]
         box = BoxSelectTool(renderers=[], persistent=False)
+        overlay: Any = box.overlay
         if self._box_handles is None:  # the same look in every cell: one model
-            self._box_handles = box.overlay.handles
-        box.overlay.handles = self._box_handles
+            self._box_handles = overlay.handles
+        overlay.handles = self._box_handles
         lasso = LassoSelectTool(renderers=[], persistent=False)
         # an inner cell has no axes in its layout (nor a title): axes hidden there would still
         # be models the browser builds views for and measures the labels of; its grids hold
@@ -231,6 +232,7 @@ class LinkedPlots:
             min_border_left=8, min_border_right=8, min_border_top=8, min_border_bottom=8,
         )
         for grid in fig.grid:
+            assert grid.axis is not None  # figure() makes each grid from its axis
             grid.update(ticker=grid.axis.ticker, axis=None)
         # added after: ``figure(tools=...)`` compares every pair of tools' properties
         fig.add_tools(box, lasso, PanTool(), WheelZoomTool(), ResetTool())
