@@ -22,6 +22,7 @@ __all__ = [
     "follow_range",
     "style_chart",
     "style_scatter_axes",
+    "tick_holders",
     "tooltips",
 ]
 
@@ -77,7 +78,7 @@ def style_scatter_axes(fig: Any, ax: AxisInfo, ay: AxisInfo, *, left: bool, bott
     fig.xgrid.visible = ax.kind != "categorical"
 
 
-def _tick_holders(fig: Any, dim: int) -> list[Any]:
+def tick_holders(fig: Any, dim: int) -> list[Any]:
     """The axes (in the layout) and grids of dimension ``dim`` (0: x), which all show one ticker."""
     axes = list(fig.xaxis if dim == 0 else fig.yaxis)
     return [*axes, *(g for g in fig.grid if g.dimension == dim)]
@@ -102,7 +103,7 @@ def categorical_ticks(fig: Any, ax: AxisInfo) -> None:
         return
     stride = category_stride(ax.tick_labels, float(fig.frame_width or 0))
     labels = dict(zip(ax.ticks[::stride], ax.tick_labels[::stride], strict=True))
-    holders = _tick_holders(fig, 0)
+    holders = tick_holders(fig, 0)
     ticker = _ticker_of(holders)
     if not (isinstance(ticker, FixedTicker) and list(ticker.ticks) == list(labels)):
         ticker = FixedTicker(ticks=list(labels))
@@ -128,7 +129,7 @@ def fit_ticks(fig: Any, ax: AxisInfo, ay: AxisInfo) -> None:
                                          (1, ay, fig.frame_height, True)):
         if info.kind == "categorical" or info.start is None or info.end is None or not pixels:
             continue
-        holders = _tick_holders(fig, dim)
+        holders = tick_holders(fig, dim)
         ticker = _ticker_of(holders)
         if info.kind == "log":
             if not isinstance(ticker, CustomJSTicker):

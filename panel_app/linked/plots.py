@@ -37,6 +37,8 @@ from bokeh.models import (
     HoverTool,
     LassoSelectTool,
     LayoutDOM,
+    LinearScale,
+    LogScale,
     PanTool,
     Range1d,
     ResetTool,
@@ -68,6 +70,7 @@ from panel_app.linked.figures import (
     follow_range,
     style_chart,
     style_scatter_axes,
+    tick_holders,
     tooltips,
 )
 from panel_app.linked.hit_box_lasso import SELECT_JS
@@ -106,6 +109,23 @@ class PlotModel(Protocol):
 
 def _no_lines() -> dict[str, list[Any]]:
     return {k: [] for k in ("xs", "ys", "experiment_id", "label", "color", "state")}
+
+
+def _share_tickers(rows: list[list[Any]]) -> None:
+    """One x ticker per column and one y ticker per row of a scatter matrix (its cells show the
+    same axes), where the cells' own are alike: fewer models, the same ticks."""
+    def alike(a: Any, b: Any) -> bool:
+        return type(a) is type(b) and a.properties_with_values(include_defaults=False) == \
+            b.properties_with_values(include_defaults=False)
+
+    columns = [list(col) for col in zip(*rows, strict=True)]
+    for lines, dim in ((columns, 0), (rows, 1)):
+        for line in lines:
+            first = next((h.ticker for h in tick_holders(line[0], dim) if h.ticker is not None), None)
+            for fig in line[1:]:
+                for h in tick_holders(fig, dim):
+                    if h.ticker is not first and h.ticker is not None and alike(h.ticker, first):
+                        h.ticker = first
 
 
 class LinkedPlots:
@@ -163,6 +183,7 @@ class LinkedPlots:
         self._select_js = CustomJS()
         self._tap_js = CustomJS()
         self._box_handles: BoxInteractionHandles | AreaVisuals | None = None
+        self._scales: dict[bool, LinearScale | LogScale] = {False: LinearScale(), True: LogScale()}
 
     def _plot_data(self) -> dict[str, Any]:
         """What the browser gets of the model's ``data``: all of it for glyphs; only the
@@ -188,6 +209,7 @@ class LinkedPlots:
         self._select_js = CustomJS(code=CELL_JS + SELECT_JS)
         self._tap_js = CustomJS(code=CELL_JS + TAP_JS)
         self._box_handles = None
+        self._scales = {False: LinearScale(), True: LogScale()}
         fw = max(110, min(260, int((width - 90) / len(hparams)) - 12))
         fh = max(90, min(215, int((height - 70) / len(metrics)) - 12))
         for h in hparams:
@@ -200,6 +222,7 @@ class LinkedPlots:
             for c, h in enumerate(hparams):
                 row.append(self._scatter(h, m, fw, fh, left=c == 0, bottom=r == len(metrics) - 1))
             rows.append(row)
+        _share_tickers(rows)
         cells = dict(self._cells)
         self._select_js.args = {"src": self.source, "mask": self.mask, "cells": cells}
         self._tap_js.args = {"src": self.source, "mask": self.mask, "cells": cells,
@@ -234,6 +257,9 @@ class LinkedPlots:
         for grid in fig.grid:
             assert grid.axis is not None  # figure() makes each grid from its axis
             grid.update(ticker=grid.axis.ticker, axis=None)
+        # one scale model per kind for all cells (the browser derives each frame's own)
+        fig.x_scale = self._scales[ax.kind == "log"]
+        fig.y_scale = self._scales[ay.kind == "log"]
         # added after: ``figure(tools=...)`` compares every pair of tools' properties
         fig.add_tools(box, lasso, PanTool(), WheelZoomTool(), ResetTool())
         fig.toolbar.active_drag = box
