@@ -296,7 +296,12 @@ def test_the_table_sends_one_window_and_marks_the_selection_it_narrows_to() -> N
     page = RunPage(source)
     panel = page.table_panel
     assert page.table.window["total"] == 8 and len(page.table.window["rows"]) == 8
-    page.table.viewport = [2, 3]  # the browser scrolled
+    sent = page.table.window
+    page.table.viewport = [0, 2]  # the browser says where it is: rows it holds already
+    assert page.table.window is sent  # are not sent again
+    page.table_panel.update()  # live rows: the window the browser shows, rows 0 and 1
+    assert (page.table.window["start"], len(page.table.window["rows"])) == (0, 2)
+    page.table.viewport = [2, 3]  # the browser scrolled to rows it does not hold
     window = page.table.window
     assert (window["start"], len(window["rows"]), window["scroll"]) == (2, 3, None)
     assert window["rows"][0][0] == page.model.table["#"].iloc[2]
