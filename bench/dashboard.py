@@ -58,8 +58,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM = "/usr/bin/chromium"
-VIEWPORT = {"width": 1400, "height": 900}
 BATCH_SIZES = ("32", "64", "128", "256")
 
 # ---- browser-side probes -------------------------------------------------------------------
@@ -294,8 +292,8 @@ def measure(label: str, store_dir: str, *, brushes: int, timeout: float,
             screenshot: str | None) -> dict[str, Any]:
     """Serve one design, open it in Chromium, time the first render and the brushes."""
     from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
 
+    from bench._browser import chromium_page
     from bench.render_probes import (
         COLLECT_JS,
         PROBES_JS,
@@ -315,11 +313,7 @@ def measure(label: str, store_dir: str, *, brushes: int, timeout: float,
     out.update(prep=prep, plots=n_plots)
     ms = int(timeout * 1000)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            page = browser.new_page(viewport=VIEWPORT)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+        with chromium_page() as (_browser, page, errors):
             page.add_init_script(PROBES_JS + _COMMON_JS + f"window.__ht.design = {json.dumps(design)};"
                                  f"window.__ht.expected = {n_plots};")
             cdp = page.context.new_cdp_session(page)
@@ -375,7 +369,6 @@ def measure(label: str, store_dir: str, *, brushes: int, timeout: float,
                 page.screenshot(path=screenshot, full_page=True, timeout=ms)
                 out["screenshot"] = screenshot
             out["page_errors"] = errors[:3]
-            browser.close()
     finally:
         try:
             stop()

@@ -50,8 +50,6 @@ from workbench_plugin.tracking import CONFUSION_MATRIX_FILE, confusion_matrix_da
 
 __all__ = ["BenchExperiment", "BenchProject", "build", "confusion_payload", "measure"]
 
-CHROMIUM = "/usr/bin/chromium"
-VIEWPORT = {"width": 1400, "height": 900}
 METRICS = ("train_loss", "val_loss", "train_acc", "val_acc")
 PROJECT = "experiment-bench"
 
@@ -191,15 +189,11 @@ def measure(url: str, cells: list[tuple[str, str]], *, timeout: float = 180.0,
             screenshot: str | None = None) -> dict[str, Any]:
     """Open ``url`` (an experiment page), time its first render and a hover onto each cell; with
     ``screenshot``, save the page there with the first cell hovered again."""
-    from playwright.sync_api import sync_playwright
+    from bench._browser import chromium_page
 
     ms = int(timeout * 1000)
     out: dict[str, Any] = {"hover": []}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport=VIEWPORT)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with chromium_page() as (_browser, page, errors):
         page.add_init_script(_INIT_JS)
         page.goto(url, wait_until="commit", timeout=ms)
         page.wait_for_function(READY_JS, timeout=ms, polling=50)
@@ -218,7 +212,6 @@ def measure(url: str, cells: list[tuple[str, str]], *, timeout: float = 180.0,
             page.wait_for_timeout(500)
             page.screenshot(path=screenshot, full_page=True)
         out["page_errors"] = errors[:3]
-        browser.close()
     return out
 
 

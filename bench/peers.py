@@ -44,6 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._browser import CHROMIUM, launch_chromium  # noqa: E402
 from bench._peers_sweep import (  # noqa: E402
     CURVES,
     MLFLOW_FILE_STORE_ENV,
@@ -57,7 +58,6 @@ from bench._peers_sweep import (  # noqa: E402
     write_optuna,
 )
 
-CHROMIUM = "/usr/bin/chromium"
 PEERS = {"optuna": "optuna", "optuna_dashboard": "optuna-dashboard", "mlflow": "mlflow",
          "playwright": "playwright"}
 
@@ -221,7 +221,7 @@ def measure_all(urls: dict[str, Any], n: int, *, timeout: float, max_clicks: int
 
     out: dict[str, dict[str, Any]] = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = launch_chromium(p)
         for peer in dashboards:
             print(f"measuring {peer} ...", flush=True)
             r: dict[str, Any] = {}

@@ -40,10 +40,8 @@ sys.path.insert(0, str(ROOT))
 from bench.dashboard import (  # noqa: E402 - after the path is set
     _COMMON_JS,
     BATCH_SIZES,
-    CHROMIUM,
     READY_JS,
     TARGET_JS,
-    VIEWPORT,
     _load,
     run_child,
 )
@@ -146,8 +144,7 @@ def server_follow_ms(source: Any, n_selected: int, repeats: int = 5) -> float:
 
 
 def measure(design: str, store_dir: str, *, brushes: int, timeout: float) -> dict[str, Any]:
-    from playwright.sync_api import sync_playwright
-
+    from bench._browser import chromium_page
     from panel_app.server import serve_run_page
 
     _use_design(design)
@@ -162,11 +159,7 @@ def measure(design: str, store_dir: str, *, brushes: int, timeout: float) -> dic
     ms = int(timeout * 1000)
     n_plots = len(frames.hparams[:6]) * len(frames.metrics[:4]) + 1
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            page = browser.new_page(viewport=VIEWPORT)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+        with chromium_page() as (_browser, page, errors):
             page.add_init_script(_COMMON_JS + _DEEP_JS)
             page.goto(served.url, wait_until="commit", timeout=ms)
             page.wait_for_function(READY_JS, arg=["run page", n_plots], timeout=ms, polling=50)
@@ -197,7 +190,6 @@ def measure(design: str, store_dir: str, *, brushes: int, timeout: float) -> dic
                     out["brushes"].append(took)
                 page.wait_for_timeout(1500)
             out["page_errors"] = errors[:3]
-            browser.close()
     finally:
         served.stop()
     return out

@@ -22,6 +22,7 @@ __all__ = [
     "follow_range",
     "style_chart",
     "style_scatter_axes",
+    "tick_holders",
     "tooltips",
 ]
 
@@ -59,7 +60,11 @@ def style_chart(fig: Any) -> None:
 
 
 def style_scatter_axes(fig: Any, ax: AxisInfo, ay: AxisInfo, *, left: bool, bottom: bool) -> None:
-    """A scatter-matrix cell: axis names on the outer cells only, category ticks, grid."""
+    """A scatter-matrix cell: axis names on the outer cells only, category ticks, grid.
+
+    An inner cell has no axis in its layout (see :func:`scatter_figure`): its grid lines take
+    their ticks from the grid's own ``ticker``, the one the outer cell's axis shows.
+    """
     fig.grid.grid_line_color = "#e6e6e6"
     fig.axis.axis_label_text_font_style = "normal"
     fig.axis.axis_label_text_font_size = "12px"
@@ -68,13 +73,27 @@ def style_scatter_axes(fig: Any, ax: AxisInfo, ay: AxisInfo, *, left: bool, bott
     fit_ticks(fig, ax, ay)
     if bottom:
         fig.xaxis.axis_label = ax.name
-    else:
-        fig.xaxis.visible = False
     if left:
         fig.yaxis.axis_label = ay.name
-    else:
-        fig.yaxis.visible = False
     fig.xgrid.visible = ax.kind != "categorical"
+
+
+def tick_holders(fig: Any, dim: int) -> list[Any]:
+    """The axes (in the layout) and grids of dimension ``dim`` (0: x), which all show one ticker."""
+    axes = list(fig.xaxis if dim == 0 else fig.yaxis)
+    return [*axes, *(g for g in fig.grid if g.dimension == dim)]
+
+
+def _ticker_of(holders: list[Any]) -> Any:
+    return next((h.ticker for h in holders if h.ticker is not None), None)
+
+
+def _set_ticker(holders: list[Any], ticker: Any, formatter: Any = None) -> None:
+    for h in holders:
+        if h.ticker is not ticker:
+            h.ticker = ticker
+        if formatter is not None and hasattr(h, "formatter") and h.formatter is not formatter:
+            h.formatter = formatter
 
 
 def categorical_ticks(fig: Any, ax: AxisInfo) -> None:
@@ -84,13 +103,14 @@ def categorical_ticks(fig: Any, ax: AxisInfo) -> None:
         return
     stride = category_stride(ax.tick_labels, float(fig.frame_width or 0))
     labels = dict(zip(ax.ticks[::stride], ax.tick_labels[::stride], strict=True))
+    holders = tick_holders(fig, 0)
+    ticker = _ticker_of(holders)
+    if not (isinstance(ticker, FixedTicker) and list(ticker.ticks) == list(labels)):
+        ticker = FixedTicker(ticks=list(labels))
+    _set_ticker(holders, ticker)
     for axis in fig.xaxis:
-        if isinstance(axis.ticker, FixedTicker) and list(axis.ticker.ticks) == list(labels):
-            if axis.major_label_overrides != labels:
-                axis.major_label_overrides = labels
-            continue
-        axis.ticker = FixedTicker(ticks=list(labels))
-        axis.major_label_overrides = labels
+        if axis.major_label_overrides != labels:
+            axis.major_label_overrides = labels
 
 
 #: The ticks of a log axis, computed in the browser for the range shown (zoomed too).
@@ -105,21 +125,22 @@ def fit_ticks(fig: Any, ax: AxisInfo, ay: AxisInfo) -> None:
     :func:`~panel_app.linked.ticks.log_ticks`) and labelled with significant digits; on a
     linear axis as many as its labels leave room for
     (:func:`~panel_app.linked.ticks.linear_tick_count`)."""
-    for axes, info, pixels, vertical in ((fig.xaxis, ax, fig.frame_width, False),
-                                          (fig.yaxis, ay, fig.frame_height, True)):
+    for dim, info, pixels, vertical in ((0, ax, fig.frame_width, False),
+                                         (1, ay, fig.frame_height, True)):
         if info.kind == "categorical" or info.start is None or info.end is None or not pixels:
             continue
-        for axis in axes:
-            if info.kind == "log":
-                if not isinstance(axis.ticker, CustomJSTicker):
-                    axis.ticker = CustomJSTicker(args={"pixels": float(pixels),
-                                                       "vertical": vertical},
-                                                 major_code=_LOG_TICKER, minor_code="return [];")
-                    axis.formatter = CustomJSTickFormatter(code=_NUMBER_LABEL)
-            else:
-                count = linear_tick_count(info.start, info.end, float(pixels), vertical=vertical)
-                if getattr(axis.ticker, "desired_num_ticks", count) != count:
-                    axis.ticker.desired_num_ticks = count
+        holders = tick_holders(fig, dim)
+        ticker = _ticker_of(holders)
+        if info.kind == "log":
+            if not isinstance(ticker, CustomJSTicker):
+                ticker = CustomJSTicker(args={"pixels": float(pixels), "vertical": vertical},
+                                        major_code=_LOG_TICKER, minor_code="return [];")
+                _set_ticker(holders, ticker, CustomJSTickFormatter(code=_NUMBER_LABEL))
+        else:
+            count = linear_tick_count(info.start, info.end, float(pixels), vertical=vertical)
+            _set_ticker(holders, ticker)
+            if ticker is not None and getattr(ticker, "desired_num_ticks", count) != count:
+                ticker.desired_num_ticks = count
 
 
 def bar_labels(fig: Any, n: int, highlight: Any = None) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from panel_app.linked.axes import to_space
 
-__all__ = ["BAR_HALF_WIDTH", "BAR_TAP_JS", "TAP_JS", "TAP_RADIUS", "bars_at", "nearest_point"]
+__all__ = ["BAR_HALF_WIDTH", "BAR_TAP_JS", "CELL_JS", "TAP_JS", "TAP_RADIUS", "bars_at", "nearest_point"]
 
 #: How far (pixels) from a point a click still picks it.
 TAP_RADIUS = 8.0
@@ -117,4 +117,18 @@ for (let i = 0; i < tops.length; i++) {
   if (Math.abs(c - px) <= h && Number.isFinite(tops[i]) && Number.isFinite(c)) { out[i] = 1; }
 }
 mask.setv({data: {mask: out}}, {sync: false});
+"""
+
+
+#: Prefix of ``SELECT_JS`` and ``TAP_JS`` shared by every cell of a scatter matrix (one
+#: ``CustomJS`` each instead of one per cell): with args ``{cells}`` (figure id -> ``[xcol,
+#: ycol, xlog, ylog]``), it defines those four and the clicked figure's ``xr, yr, fw, fh``
+#: from the event's origin, the figure it happened in.
+CELL_JS = """
+const fig = cb_obj.origin;
+if (fig == null) { return; }
+const cell = cells instanceof Map ? cells.get(fig.id) : cells[fig.id];
+if (cell == null) { return; }
+const [xcol, ycol, xlog, ylog] = cell;
+const xr = fig.x_range, yr = fig.y_range, fw = fig.frame_width, fh = fig.frame_height;
 """

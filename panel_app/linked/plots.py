@@ -37,12 +37,15 @@ from bokeh.models import (
     HoverTool,
     LassoSelectTool,
     LayoutDOM,
+    LinearScale,
+    LogScale,
     PanTool,
     Range1d,
     ResetTool,
     Scatter,
     WheelZoomTool,
 )
+from bokeh.models.annotations.geometry import AreaVisuals, BoxInteractionHandles
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.plotting import figure
 
@@ -67,10 +70,11 @@ from panel_app.linked.figures import (
     follow_range,
     style_chart,
     style_scatter_axes,
+    tick_holders,
     tooltips,
 )
 from panel_app.linked.hit_box_lasso import SELECT_JS
-from panel_app.linked.hit_tap import BAR_HALF_WIDTH, BAR_TAP_JS, TAP_JS, TAP_RADIUS
+from panel_app.linked.hit_tap import BAR_HALF_WIDTH, BAR_TAP_JS, CELL_JS, TAP_JS, TAP_RADIUS
 from panel_app.linked.selection import HIGHLIGHT_LINE, RENDER_JS, rows_of
 
 __all__ = ["BarTapHandler", "GeometryHandler", "LinkedPlots", "PlotModel", "TapHandler"]
@@ -105,6 +109,23 @@ class PlotModel(Protocol):
 
 def _no_lines() -> dict[str, list[Any]]:
     return {k: [] for k in ("xs", "ys", "experiment_id", "label", "color", "state")}
+
+
+def _share_tickers(rows: list[list[Any]]) -> None:
+    """One x ticker per column and one y ticker per row of a scatter matrix (its cells show the
+    same axes), where the cells' own are alike: fewer models, the same ticks."""
+    def alike(a: Any, b: Any) -> bool:
+        return type(a) is type(b) and a.properties_with_values(include_defaults=False) == \
+            b.properties_with_values(include_defaults=False)
+
+    columns = [list(col) for col in zip(*rows, strict=True)]
+    for lines, dim in ((columns, 0), (rows, 1)):
+        for line in lines:
+            first = next((h.ticker for h in tick_holders(line[0], dim) if h.ticker is not None), None)
+            for fig in line[1:]:
+                for h in tick_holders(fig, dim):
+                    if h.ticker is not first and h.ticker is not None and alike(h.ticker, first):
+                        h.ticker = first
 
 
 class LinkedPlots:
@@ -157,6 +178,12 @@ class LinkedPlots:
         self.epochs: Any = None
         self._bar_renderers: list[GlyphRenderer] = []
         self._line_metric: str | None = model.bar_metric
+        #: The scatter matrix's cells by figure id: x and y columns, log or not (``CELL_JS``).
+        self._cells: dict[str, list[Any]] = {}
+        self._select_js = CustomJS()
+        self._tap_js = CustomJS()
+        self._box_handles: BoxInteractionHandles | AreaVisuals | None = None
+        self._scales: dict[bool, LinearScale | LogScale] = {False: LinearScale(), True: LogScale()}
 
     def _plot_data(self) -> dict[str, Any]:
         """What the browser gets of the model's ``data``: all of it for glyphs; only the
@@ -178,6 +205,11 @@ class LinkedPlots:
         if not hparams or not metrics or not model.order:
             return None
         width, height = self.matrix_size
+        self._cells = {}
+        self._select_js = CustomJS(code=CELL_JS + SELECT_JS)
+        self._tap_js = CustomJS(code=CELL_JS + TAP_JS)
+        self._box_handles = None
+        self._scales = {False: LinearScale(), True: LogScale()}
         fw = max(110, min(260, int((width - 90) / len(hparams)) - 12))
         fh = max(90, min(215, int((height - 70) / len(metrics)) - 12))
         for h in hparams:
@@ -190,23 +222,44 @@ class LinkedPlots:
             for c, h in enumerate(hparams):
                 row.append(self._scatter(h, m, fw, fh, left=c == 0, bottom=r == len(metrics) - 1))
             rows.append(row)
+        _share_tickers(rows)
+        cells = dict(self._cells)
+        self._select_js.args = {"src": self.source, "mask": self.mask, "cells": cells}
+        self._tap_js.args = {"src": self.source, "mask": self.mask, "cells": cells,
+                             "radius": TAP_RADIUS}
         self._sync_layers()
         return gridplot(rows, toolbar_location="right", merge_tools=True)
 
     def _scatter(self, h: str, m: str, fw: int, fh: int, *, left: bool, bottom: bool) -> Any:
         ax, ay = self.model.axes[h], self.model.axes[m]
         box = BoxSelectTool(renderers=[], persistent=False)
+        overlay: Any = box.overlay
+        if self._box_handles is None:  # the same look in every cell: one model
+            self._box_handles = overlay.handles
+        overlay.handles = self._box_handles
         lasso = LassoSelectTool(renderers=[], persistent=False)
+        # an inner cell has no axes in its layout (nor a title): axes hidden there would still
+        # be models the browser builds views for and measures the labels of; its grids hold
+        # their ticker themselves (:func:`~panel_app.linked.figures.style_scatter_axes`)
         fig = figure(
             name=f"scatter:{h}:{m}",
             frame_width=fw, frame_height=fh,
             x_range=self.x_ranges[h], y_range=self.y_ranges[m],
             x_axis_type="log" if ax.kind == "log" else "linear",
             y_axis_type="log" if ay.kind == "log" else "linear",
+            x_axis_location="below" if bottom else None,
+            y_axis_location="left" if left else None,
+            title=None,
             tools=[],
             toolbar_location=None,
             min_border_left=8, min_border_right=8, min_border_top=8, min_border_bottom=8,
         )
+        for grid in fig.grid:
+            assert grid.axis is not None  # figure() makes each grid from its axis
+            grid.update(ticker=grid.axis.ticker, axis=None)
+        # one scale model per kind for all cells (the browser derives each frame's own)
+        fig.x_scale = self._scales[ax.kind == "log"]
+        fig.y_scale = self._scales[ay.kind == "log"]
         # added after: ``figure(tools=...)`` compares every pair of tools' properties
         fig.add_tools(box, lasso, PanTool(), WheelZoomTool(), ResetTool())
         fig.toolbar.active_drag = box
@@ -228,19 +281,12 @@ class LinkedPlots:
                 view=self._views[1], level="overlay", name=f"highlight:{h}:{m}")
             fig.add_tools(HoverTool(renderers=[base], tooltips=tooltips(h, m)))
         style_scatter_axes(fig, ax, ay, left=left, bottom=bottom)
-        xlog, ylog = ax.kind == "log", ay.kind == "log"
-        fig.js_on_event("selectiongeometry", CustomJS(
-            args={"src": self.source, "mask": self.mask, "xcol": ax.column,
-                  "ycol": ay.column, "xlog": xlog, "ylog": ylog},
-            code=SELECT_JS))
-        tap_js = CustomJS(
-            args={"src": self.source, "mask": self.mask, "xcol": ax.column, "ycol": ay.column,
-                  "xlog": xlog, "ylog": ylog, "xr": self.x_ranges[h], "yr": self.y_ranges[m],
-                  "fw": fw, "fh": fh, "radius": TAP_RADIUS},
-            code=TAP_JS)
+        # one hit test and one click test for all cells (see ``CELL_JS``)
+        self._cells[fig.id] = [ax.column, ay.column, ax.kind == "log", ay.kind == "log"]
+        fig.js_on_event("selectiongeometry", self._select_js)
         # a second click soon after the first (elsewhere) arrives as a double tap
-        fig.js_on_event("tap", tap_js)
-        fig.js_on_event("doubletap", tap_js)
+        fig.js_on_event("tap", self._tap_js)
+        fig.js_on_event("doubletap", self._tap_js)
 
         def on_geometry(event: Event) -> None:
             if isinstance(event, SelectionGeometry) and event.final:

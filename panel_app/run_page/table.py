@@ -189,6 +189,8 @@ class TablePanel(param.Parameterized):
         self._orders: dict[tuple[str, bool], np.ndarray] = {}
         self._version = 0
         self._seq = 0
+        #: The last window sent: the view's version and its rows start..end.
+        self._sent = (-1, 0, 0)
         self._anchor: int | None = None
         self.table = ExperimentTable(model.table, columns=_column_specs(model.table),
                                      height=430, width=560, margin=(6, 10))
@@ -254,11 +256,19 @@ class TablePanel(param.Parameterized):
         arrays = list(self._arrays.values())
         cells = [[format_cell(a[r]) for a in arrays] for r in rows.tolist()]
         self._seq += 1
+        self._sent = (self._version, start, start + len(rows))
         self.table.window = {"seq": self._seq, "version": self._version, "total": len(self.view),
                              "start": start, "rows": cells,
                              "marks": self._marked[rows].astype(int).tolist(), "scroll": scroll}
 
     def _on_viewport(self, _event: param.parameterized.Event) -> None:
+        # the browser reports where it is once it has drawn (and scrolling stopped): rows it
+        # already holds from the last window of this version need not go again (after a
+        # brush that was a second copy of the same rows, and a second redraw)
+        start, count = self._viewport()
+        version, lo, hi = self._sent
+        if version == self._version and lo <= start and min(start + count, len(self.view)) <= hi:
+            return
         self._send()
 
     def _on_sort_or_filter(self, _event: param.parameterized.Event) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from panel_app.linked.hit_box_lasso import SELECT_JS, mask_in_geometry
-from panel_app.linked.hit_tap import BAR_TAP_JS, TAP_JS, TAP_RADIUS, bars_at, nearest_point
+from panel_app.linked.hit_tap import BAR_TAP_JS, CELL_JS, TAP_JS, TAP_RADIUS, bars_at, nearest_point
 
 #: Runs a CustomJS body the way Bokeh does (named args, ``cb_obj``) and reports the mask it set.
 _HARNESS = r"""
@@ -197,3 +197,49 @@ def test_bars_at_picks_the_column_and_never_a_missing_bar() -> None:
     assert bars_at(tops, 1.5).tolist() == []  # no value, no bar
     assert bars_at(tops, 2.2).tolist() == [2]  # below the baseline: its column all the same
     assert bars_at(tops, 3.8).tolist() == [3]  # a short bar: anywhere in its column
+
+
+_CELL_HARNESS = """
+const fs = require("fs");
+const req = JSON.parse(fs.readFileSync(0, "utf8"));
+const out = [];
+for (const c of req.cases) {
+  const src = {data: new Map(Object.entries(c.data).map(([k, v]) => [k, Float64Array.from(v)]))};
+  const mask = {data: null, setv(attrs, opts) { this.data = attrs.data; }};
+  const cells = new Map(Object.entries(req.cells));
+  new Function("src", "mask", "cells", "radius", "cb_obj", req.js)(src, mask, cells, 8, c.cb_obj);
+  out.push(mask.data == null ? null : Array.from(mask.data.mask));
+}
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def test_one_callback_serves_every_cell_by_the_event_origin(tmp_path: Path) -> None:
+    """``CELL_JS``: the cell an event happened in picks the columns and axes the hit test uses."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not on PATH: install Node.js (e.g. `apt-get install nodejs`)")
+    xs, ys, zs = [1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0, 40.0], [40.0, 30.0, 20.0, 10.0]
+    data = {"x:a": xs, "m:b": ys, "m:c": zs}
+    cells = {"f1": ["x:a", "m:b", False, False], "f2": ["x:a", "m:c", False, False]}
+    box = {"type": "rect", "x0": 0.5, "x1": 2.5, "y0": 15.0, "y1": 45.0}
+    frame = {"x_range": {"start": 0, "end": 5}, "y_range": {"start": 0, "end": 50},
+             "frame_width": 100, "frame_height": 100}
+    cases = [{"data": data, "cb_obj": {"final": True, "geometry": box, "origin": {"id": f, **frame}}}
+             for f in ("f1", "f2", "unknown")]
+    harness = tmp_path / "cells.js"
+    harness.write_text(_CELL_HARNESS)
+    proc = subprocess.run([node, str(harness)], capture_output=True, text=True, timeout=120,
+                          check=False, input=json.dumps({"js": CELL_JS + SELECT_JS,
+                                                         "cells": cells, "cases": cases}))
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got[0] == mask_in_geometry(box, np.array(xs), np.array(ys)).astype(int).tolist() == [0, 1, 0, 0]
+    assert got[1] == mask_in_geometry(box, np.array(xs), np.array(zs)).astype(int).tolist() == [1, 1, 0, 0]
+    assert got[2] is None  # an event from a figure that is not a cell sets nothing
+    click = {"data": data, "cb_obj": {"x": 3.0, "y": 20.0, "origin": {"id": "f2", **frame}}}
+    proc = subprocess.run([node, str(harness)], capture_output=True, text=True, timeout=120,
+                          check=False, input=json.dumps({"js": CELL_JS + TAP_JS, "cells": cells,
+                                                         "cases": [click]}))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [[0, 0, 1, 0]]  # the point (3, 20) of the cell clicked

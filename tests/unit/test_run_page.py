@@ -262,7 +262,10 @@ def test_refresh_appends_rows_and_keeps_the_selection() -> None:
     # batch_size gained a category: its axis has three ticks now
     assert page.model.axes["batch_size"].tick_labels == ("32", "64", "128")
     fig = page.plots.scatters[("batch_size", "val_acc")]
-    assert list(fig.xaxis[0].ticker.ticks) == [0.0, 1.0, 2.0]
+    assert list(fig.xgrid[0].ticker.ticks) == [0.0, 1.0, 2.0]
+    bottom = page.plots.scatters[("batch_size", page.model.matrix_metrics[-1])]
+    assert bottom.xaxis[0].ticker is bottom.xgrid[0].ticker
+    assert bottom.xaxis[0].major_label_overrides == {0.0: "32", 1.0: "64", 2.0: "128"}
     assert "9 experiments" in page.header.object
     assert page.refresh() is False  # nothing new
 
@@ -293,7 +296,12 @@ def test_the_table_sends_one_window_and_marks_the_selection_it_narrows_to() -> N
     page = RunPage(source)
     panel = page.table_panel
     assert page.table.window["total"] == 8 and len(page.table.window["rows"]) == 8
-    page.table.viewport = [2, 3]  # the browser scrolled
+    sent = page.table.window
+    page.table.viewport = [0, 2]  # the browser says where it is: rows it holds already
+    assert page.table.window is sent  # are not sent again
+    page.table_panel.update()  # live rows: the window the browser shows, rows 0 and 1
+    assert (page.table.window["start"], len(page.table.window["rows"])) == (0, 2)
+    page.table.viewport = [2, 3]  # the browser scrolled to rows it does not hold
     window = page.table.window
     assert (window["start"], len(window["rows"]), window["scroll"]) == (2, 3, None)
     assert window["rows"][0][0] == page.model.table["#"].iloc[2]
