@@ -14,7 +14,8 @@ the times the store records (means, ms of slot time per experiment):
 * spawn: claim written -> the wrapper's ``running`` event (starting the wrapper process, its
   imports, reading the run);
 * unpack: ``running`` -> the script started (the snapshot unpacked, the script's process forked);
-* script start/exit: the script's run beyond ``--seconds`` (its interpreter starting and ending);
+* script start/exit: the script's run beyond ``--seconds`` (its interpreter starting and ending;
+  the start is paid ahead when a wrapper on stand-by started the script's interpreter: "warm");
 * wrap-up: the script's end -> the final state written (logs and metrics flushed);
 * hand-off: a final state -> the next claim in the freed slot (the gateway noticing, its step).
 """
@@ -107,6 +108,7 @@ def main() -> None:
         index.refresh()
         counts = index.runs[run.run_id].counts()
         parts = breakdown(index.runs[run.run_id], args.slots, args.seconds)
+        warm = sum(s.get("warm_start") is True for s in index.runs[run.run_id].states.values())
         bare = bare_processes(folder / "sleep.py", args.experiments, args.seconds, args.slots)
     ideal = args.experiments * args.seconds / args.slots
     overhead = (makespan - ideal) * args.slots / args.experiments
@@ -117,7 +119,8 @@ def main() -> None:
           f"   hypertuner / bare {makespan / bare:.3f}x")
     print(f"  overhead per experiment {overhead * 1000:.0f} ms of slot time"
           f" (bare python: {bare_overhead * 1000:.0f} ms)"
-          "   states: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+          "   states: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+          + f"   warm starts: {warm}/{args.experiments}")
     print("  breakdown, mean ms per experiment: "
           + "   ".join(f"{name} {ms:.0f}" for name, ms in parts.items()))
 

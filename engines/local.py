@@ -10,7 +10,9 @@ Once it has submitted, the engine keeps wrappers started ahead, on stand-by
 and imports are paid while the slots are busy, and a submission only hands one the experiment
 (one line on a pipe). Replacements start between gateway steps (:meth:`LocalEngine.wait`), so a
 freed slot is filled at once, even when all slots free together. A submission that finds none
-ready (or one that died) starts a wrapper afresh, as before.
+ready (or one that died) starts a wrapper afresh, as before. Each wrapper on stand-by also starts
+the script's interpreter ahead (:mod:`spark_jobs.warm_start`): the interpreter of the run this
+engine last handed out, so the script's own interpreter start leaves the slot too.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from engines.processes import (
 )
 from workbench_plugin._exceptions import EngineError
 from workbench_plugin.config import Config, HdfsSettings
-from workbench_plugin.standby import STAND_BY_FLAG, StandByOrder
+from workbench_plugin.standby import STAND_BY_FLAG, WARM_FLAG, StandByOrder
 from workbench_plugin.store import Experiment, Run, Store
 
 __all__ = ["LocalEngine"]
@@ -85,6 +87,8 @@ class LocalEngine(EngineBase):
         self._spares: list[subprocess.Popen[bytes]] = []
         self._ticks: dict[int, str] = {}
         self._want_spare = False
+        #: The interpreter of the run last submitted ("": the wrapper's), for wrappers on stand-by.
+        self._interpreter = ""
         weakref.finalize(self, _let_go, self._spares)
 
     @classmethod
@@ -111,6 +115,7 @@ class LocalEngine(EngineBase):
         if proc is None:
             proc = self._start([*self._wrapper, *args], env, log)
         self._want_spare = True
+        self._interpreter = run.interpreter
         track(self._children, proc)
         return pid_id("local", proc.pid, self._ticks.pop(proc.pid, "") or start_ticks(proc.pid))
 
@@ -147,7 +152,8 @@ class LocalEngine(EngineBase):
             return None
         spare = self._spares.pop(0)  # the oldest: the most likely to be ready
         started_as = spare.args if isinstance(spare.args, list) else []
-        if started_as[:-1] == self._wrapper and spare.poll() is None and spare.stdin is not None:
+        if started_as[:len(self._wrapper) + 1] == [*self._wrapper, STAND_BY_FLAG] and spare.poll() is None \
+                and spare.stdin is not None:
             try:
                 spare.stdin.write(order.encode())
                 spare.stdin.close()
@@ -162,9 +168,10 @@ class LocalEngine(EngineBase):
         are busy)."""
         self._want_spare = False
         env = self._environment()
+        cmd = [*self._wrapper, STAND_BY_FLAG, *([WARM_FLAG, self._interpreter] if self._interpreter else [])]
         while len(self._spares) < min(self.slots, MAX_STAND_BY):
             try:
-                spare = self._start([*self._wrapper, STAND_BY_FLAG], env, "", stdin=subprocess.PIPE)
+                spare = self._start(cmd, env, "", stdin=subprocess.PIPE)
             except EngineError:
                 return  # submissions start wrappers afresh, and say why if that fails too
             self._ticks[spare.pid] = start_ticks(spare.pid)

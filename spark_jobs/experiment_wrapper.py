@@ -41,6 +41,7 @@ from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import IO, Any
 
+from spark_jobs.warm_start import WarmStart
 from workbench_plugin._exceptions import SnapshotError
 from workbench_plugin.config import ENV_TOKEN_FILE, container_id
 from workbench_plugin.faults import fault_point
@@ -48,7 +49,7 @@ from workbench_plugin.fs import filesystem_for
 from workbench_plugin.lifecycle import State
 from workbench_plugin.patience import DEFAULT_PATIENCE_SECONDS, PatientFileSystem
 from workbench_plugin.patterns import StdoutParser
-from workbench_plugin.standby import MAX_ORDER_BYTES, STAND_BY_FLAG, StandByOrder
+from workbench_plugin.standby import MAX_ORDER_BYTES, STAND_BY_FLAG, WARM_FLAG, StandByOrder
 from workbench_plugin.store import METRIC_COLUMNS, Experiment, Run, Store
 from workbench_plugin.tracking import (
     ARTIFACTS_DIR,
@@ -66,6 +67,8 @@ KILL_GRACE_SECONDS = 10.0
 #: How often the wrapper checks for the script's exit once its outputs are closed.
 EXIT_POLL_SECONDS = 0.02
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+#: The variables set for the script per experiment (none changes how an interpreter starts).
+_EXPERIMENT_VARIABLES = frozenset({ENV_DIR, ENV_EXPERIMENT, ENV_RUN})
 
 
 _PR_SET_PDEATHSIG = 1
@@ -88,6 +91,24 @@ def _die_with_parent(parent: int) -> Callable[[], None] | None:
     return arm
 
 
+def _script_python(python: str) -> str:
+    """The script's interpreter as the wrapper starts it: ``python``, else this one."""
+    python = python or sys.executable
+    if os.sep in python and not os.path.isabs(python):
+        # a build image's ./env/bin/python: the script runs in another folder
+        python = os.path.abspath(python)
+    return python
+
+
+def _script_environment(environ: MutableMapping[str, str]) -> dict[str, str]:
+    """The script's environment, less the experiment's variables: ``environ``, unbuffered, with
+    this package importable (the tracking SDK)."""
+    env = {k: v for k, v in environ.items() if k not in _EXPERIMENT_VARIABLES}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    return env
+
+
 def _start_ticks() -> str:
     """This process's start time in clock ticks (with the PID, a reusable process identity)."""
     try:
@@ -101,7 +122,7 @@ class ExperimentWrapper:
     def __init__(
         self, store: Store, run: Run, experiment: Experiment, *, work_root: str | None = None,
         flush_seconds: float = 2.0, python: str | None = None, snapshot_dir: str | None = None,
-        generation: int | None = None,
+        generation: int | None = None, warm: WarmStart | None = None,
     ) -> None:
         self.store = store
         #: The claim generation this wrapper starts (None: the newest, read from the store).
@@ -112,10 +133,9 @@ class ExperimentWrapper:
         self.exp = experiment
         self.work_root = work_root or None
         self.flush_seconds = flush_seconds
-        self.python = python or run.interpreter or sys.executable
-        if os.sep in self.python and not os.path.isabs(self.python):
-            # a build image's ./env/bin/python: the script runs in another folder
-            self.python = os.path.abspath(self.python)
+        self.python = _script_python(python or run.interpreter)
+        #: The script's interpreter, started ahead (on stand-by): used when it fits.
+        self.warm = warm
         # a key named like one of the script's flags is an echo of a setting, not a metric
         echoes = [*experiment.params, *(run.script_flags or ())]
         self.parser = StdoutParser(run.stdout_patterns or None, hyperparameters=echoes)
@@ -293,23 +313,24 @@ class ExperimentWrapper:
             except (SnapshotError, OSError, tarfile.TarError) as exc:
                 self._state(State.FAILED, reason=f"snapshot could not be unpacked: {exc}", exit_code=None)
                 return 1
-            env = dict(os.environ)
-            env.update(
-                {ENV_DIR: str(track), ENV_EXPERIMENT: self.exp.experiment_id, ENV_RUN: self.run.run_id,
-                 "PYTHONUNBUFFERED": "1",
-                 "PYTHONPATH": os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)},
-            )
+            env = _script_environment(os.environ)
+            env.update({ENV_DIR: str(track), ENV_EXPERIMENT: self.exp.experiment_id, ENV_RUN: self.run.run_id})
             argv = [self.python, *self.exp.argv]
             usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             script_started = time.time()
-            try:
-                self.proc = subprocess.Popen(
-                    argv, cwd=src, env=env, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_die_with_parent(os.getpid()),
-                )
-            except OSError as exc:
-                self._state(State.FAILED, reason=f"cannot start {argv[0]!r}: {exc.strerror}", exit_code=None)
-                return 1
+            start: dict[str, Any] = {"warm_start": False}
+            if self.warm is not None:
+                self.proc, cold = self.warm.take(argv, str(src), env, ignore=_EXPERIMENT_VARIABLES)
+                start = {"warm_start": True} if self.proc is not None else {"warm_start": False, "cold_start": cold}
+            if self.proc is None:
+                try:
+                    self.proc = subprocess.Popen(
+                        argv, cwd=src, env=env, stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_die_with_parent(os.getpid()),
+                    )
+                except OSError as exc:
+                    self._state(State.FAILED, reason=f"cannot start {argv[0]!r}: {exc.strerror}", exit_code=None)
+                    return 1
             pumps = [
                 threading.Thread(target=self._pump, args=(self.proc.stdout, "stdout"), daemon=True),
                 threading.Thread(target=self._pump, args=(self.proc.stderr, "stderr"), daemon=True),
@@ -345,6 +366,7 @@ class ExperimentWrapper:
                 "unpack_seconds": round(script_started - started, 4),
                 "script_seconds": round(script_ended - script_started, 4),
                 "cpu_seconds": round(cpu_seconds, 3), "max_rss_mb": round(max_rss_mb, 1),
+                **start,  # which start the script had (a warm interpreter, or afresh and why)
             }
             fault_point("before-final-state")
             if self.killed:
@@ -383,12 +405,29 @@ def patient_store(url: str, patience: float = DEFAULT_PATIENCE_SECONDS) -> Store
     return Store(url, fs=PatientFileSystem(filesystem_for(url), patience=patience, on_wait=say))
 
 
-def stand_by(stdin: IO[bytes] | None = None) -> int:
+def stand_by(args: list[str] | None = None, stdin: IO[bytes] | None = None) -> int:
     """Wait, imports done, for one :class:`StandByOrder` line on ``stdin``, then run that experiment
-    as :func:`main` would with its arguments; 0 at once when the pipe closes with no order."""
+    as :func:`main` would with its arguments; 0 at once when the pipe closes with no order.
+
+    Meanwhile the script's interpreter waits too (:mod:`spark_jobs.warm_start`): ``args`` is
+    ``[WARM_FLAG, PYTHON]`` to name it (a run's interpreter), else it is this one."""
     import workbench_plugin.snapshot  # noqa: F401 (imported now, while no experiment waits)
 
-    stdin = stdin or sys.stdin.buffer
+    args = args or []
+    if args and (len(args) != 2 or args[0] != WARM_FLAG):
+        raise ValueError(f"stand-by: arguments {args!r:.80}; allowed: {WARM_FLAG} PYTHON")
+    env = dict(os.environ)
+    absolute_token_file(env)  # as it will be for the script
+    warm, _ = WarmStart.start(_script_python(args[1] if args else ""), _script_environment(env),
+                              _die_with_parent(os.getpid()))
+    try:
+        return _take_order(stdin or sys.stdin.buffer, warm)
+    finally:
+        if warm is not None:
+            warm.discard()  # unless its script ran
+
+
+def _take_order(stdin: IO[bytes], warm: WarmStart | None) -> int:
     line = stdin.readline(MAX_ORDER_BYTES)
     if not line.strip():
         return 0
@@ -406,14 +445,17 @@ def stand_by(stdin: IO[bytes] | None = None) -> int:
         os.dup2(out, 2)
         os.close(out)
     os.close(quiet)
-    return main(order.argv)
+    return main(order.argv, warm=warm)
 
 
-def main(argv: list[str] | None = None, *, before_start: Callable[[], None] | None = None) -> int:
+def main(argv: list[str] | None = None, *, before_start: Callable[[], None] | None = None,
+         warm: WarmStart | None = None) -> int:
     """``before_start``: called once the run and the experiment are read, just before the claim is
-    taken and the script started (the YARN job waits there for its SparkContext)."""
-    if (argv if argv is not None else sys.argv[1:])[:1] == [STAND_BY_FLAG]:
-        return stand_by()
+    taken and the script started (the YARN job waits there for its SparkContext). ``warm``: the
+    script's interpreter, started ahead (on stand-by)."""
+    given = argv if argv is not None else sys.argv[1:]
+    if given[:1] == [STAND_BY_FLAG]:
+        return stand_by(given[1:])
     ap = argparse.ArgumentParser(prog="experiment_wrapper", description=__doc__.splitlines()[0])
     ap.add_argument("--store", required=True)
     ap.add_argument("--project", required=True)
@@ -436,7 +478,7 @@ def main(argv: list[str] | None = None, *, before_start: Callable[[], None] | No
     wrapper = ExperimentWrapper(
         store, run, experiments[args.experiment], work_root=args.work_dir or None,
         flush_seconds=args.flush_seconds, python=args.python or None, snapshot_dir=args.snapshot_dir or None,
-        generation=args.generation if args.generation >= 0 else None,
+        generation=args.generation if args.generation >= 0 else None, warm=warm,
     )
     if before_start is not None:
         before_start()

@@ -12,6 +12,11 @@ working folder and log file) and closes the pipe; the wrapper then runs that exp
 as if it had been started with them. At end of file with no order it exits at once: the engine
 let it go, or the gateway holding the pipe died.
 
+While it waits, the wrapper also starts the script's interpreter ahead
+(:mod:`spark_jobs.warm_start`), ``--stand-by --warm PYTHON`` naming it (the interpreter of the
+run the engine last handed out; by default the wrapper's own); the script runs in it when it is
+the interpreter and the environment the script needs, else afresh.
+
 The engine writes the line and the wrapper reads it: both use this module, so the format is
 named once.
 """
@@ -22,10 +27,13 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["MAX_ORDER_BYTES", "STAND_BY_FLAG", "StandByOrder"]
+__all__ = ["MAX_ORDER_BYTES", "STAND_BY_FLAG", "WARM_FLAG", "StandByOrder"]
 
 #: The wrapper's flag for waiting on stdin for its experiment.
 STAND_BY_FLAG = "--stand-by"
+#: After :data:`STAND_BY_FLAG`: the interpreter to start ahead for the script (default: the
+#: wrapper's own), ``--warm PYTHON``.
+WARM_FLAG = "--warm"
 #: The longest order line read (an environment is a few KiB; this bounds a hostile pipe).
 MAX_ORDER_BYTES = 1 << 22
 

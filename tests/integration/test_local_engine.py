@@ -256,7 +256,7 @@ def test_wrappers_started_ahead_run_their_experiments_as_handed_and_go_with_the_
     finally:
         engine.release()  # no wrapper left waiting for the next test, whatever happened
     assert set(states(index).values()) == {"succeeded"}
-    handed = 0
+    handed, differed = 0, 0
     for exp in exps:
         state = state_of(index, exp.experiment_id)
         log = store.read_log("marks", exp.run_id, exp.experiment_id, "stdout")
@@ -265,8 +265,94 @@ def test_wrappers_started_ahead_run_their_experiments_as_handed_and_go_with_the_
         claimed = float(index.experiment(exp.experiment_id)[0].claims[exp.experiment_id]["time"])
         handed += _started_well_before(state.get("start_ticks"), claimed)
         assert (tmp_path / "wrapper-logs" / f"{exp.experiment_id}.wrapper.log").exists()
+        # the two waiting when the variable was set had started the script's interpreter without it
+        differed += state.get("cold_start") == "environment variable HT_TEST_MARK differs from the warm interpreter's"
+    assert differed == 2
     assert handed >= 3  # all but the first two (and one that found none ready): started before their claim
     wait_for(lambda: not _stand_by_wrappers(), timeout=10, what="wrappers on stand-by to exit with the gateway")
+
+
+SHOWS_HOW_IT_STARTED = textwrap.dedent(
+    """
+    import hashlib, os, sys, time
+    time.sleep(float(sys.argv[sys.argv.index("--sleep") + 1]))
+    print(__name__, sorted(globals()), __file__ == os.path.join(os.getcwd(), "show.py"))
+    print(sys.argv, sys.path[0] == os.path.realpath(os.getcwd()), os.path.basename(os.getcwd()))
+    env = os.environ
+    print(env["HYPERTUNER_EXPERIMENT_ID"], os.path.isdir(env["HYPERTUNER_TRACKING_DIR"]), repr(sys.stdin.read()))
+    print(hashlib.sha256(repr(hash("a string")).encode()).hexdigest()[:8])  # the same for all: seeded
+    if sys.argv[sys.argv.index("--fail") + 1] == "1":
+        raise ValueError("the script failed")
+    """
+)
+
+
+def _shows_how_it_started(tmp_path: Path, store: Store, values: dict[str, object]) -> tuple[ProjectIndex, list]:
+    folder = tmp_path / "shows"
+    folder.mkdir()
+    (folder / "show.py").write_text(SHOWS_HOW_IT_STARTED)
+    (folder / "hypertuner.toml").write_text('[project]\nname = "shows"\nscript = "show.py"\n')
+    return launch_batch(store, folder, values)
+
+
+def test_scripts_handed_to_wrappers_on_stand_by_start_in_an_interpreter_started_ahead_and_see_no_difference(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONHASHSEED", "7")
+    index, exps = _shows_how_it_started(tmp_path, store, {"sleep": "0.3,0.31,0.32,0.33,0.34", "fail": "0,1"})
+    engine = LocalEngine(store, slots=2, flush_seconds=0.2)
+    try:
+        Gateway(store, engine, poll_seconds=0.05).serve(until_idle=True)
+    finally:
+        engine.release()
+    seeded = subprocess.run([sys.executable, "-c", 'import hashlib; print(hashlib.sha256(repr(hash("a string"))'
+                             '.encode()).hexdigest()[:8])'], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": "7"}).stdout
+    warm = 0
+    for exp in exps:
+        state = state_of(index, exp.experiment_id)
+        log = store.read_log("shows", exp.run_id, exp.experiment_id, "stdout")
+        assert log == (
+            "__main__ ['__annotations__', '__builtins__', '__cached__', '__doc__', '__file__', '__loader__', "
+            "'__name__', '__package__', '__spec__', 'hashlib', 'os', 'sys', 'time'] True\n"
+            f"{exp.argv!r} True src\n"
+            f"{exp.experiment_id} True ''\n"
+            f"{seeded}"
+        )
+        warm += state.get("warm_start")
+        assert state.get("cold_start") is None  # every wrapper on stand-by had the right interpreter
+        if exp.params["fail"] == 1:
+            errors = store.read_log("shows", exp.run_id, exp.experiment_id, "stderr")
+            assert (state.state, state.get("exit_code")) == ("failed", 1)
+            assert errors.startswith("Traceback (most recent call last):\n  File \"")
+            assert errors.splitlines()[1].endswith('/src/show.py", line 10, in <module>')
+            assert errors.endswith("ValueError: the script failed\n") and "<string>" not in errors
+        else:
+            assert state.state == "succeeded"
+    assert warm >= 6  # all but the first two, started before any wrapper was on stand-by
+
+
+def test_a_script_whose_environment_differs_from_the_interpreter_started_ahead_starts_afresh(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index, exps = _shows_how_it_started(tmp_path, store, {"sleep": "0.4,0.41,0.42", "fail": 0})
+    engine = LocalEngine(store, slots=1, flush_seconds=0.2)
+    gateway = Gateway(store, engine, poll_seconds=0.05)
+    try:
+        gateway.step()
+        engine.wait(0)
+        wait_for(lambda: len(_stand_by_wrappers()) == 1, timeout=30, what="a wrapper on stand-by")
+        monkeypatch.setenv("PYTHONHASHSEED", "7")  # the scripts' hashes change; the one started ahead has none
+        gateway.serve(until_idle=True)
+    finally:
+        engine.release()
+    seeded = subprocess.run([sys.executable, "-c", 'import hashlib; print(hashlib.sha256(repr(hash("a string"))'
+                             '.encode()).hexdigest()[:8])'], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": "7"}).stdout
+    for exp in exps[1:]:
+        state = state_of(index, exp.experiment_id)
+        assert store.read_log("shows", exp.run_id, exp.experiment_id, "stdout").endswith(seeded)
+    state = state_of(index, exps[1].experiment_id)
+    assert (state.get("warm_start"), state.get("cold_start")) == (
+        False, "environment variable PYTHONHASHSEED differs from the warm interpreter's")
 
 
 def test_a_wrapper_on_stand_by_that_died_is_replaced_by_a_fresh_start(store: Store, project_dir: Path) -> None:
