@@ -23,6 +23,15 @@ always rebuildable from its parts (delete ``compacted/``). The index
 (:class:`~workbench_plugin.index.ProjectIndex`) reads the newest manifest's files plus only the
 files it does not cover. Compacting a run whose newest manifest covers every file it has is a
 no-op (idempotent).
+
+Memory is bounded by a range, not by the run (:data:`RANGE_POINTS`): the claims and state events
+are read first (no metric part), then the parts in batches, each point set out by its
+experiment's launch position into local files, then the curves computed and appended to each
+metric's file a range of experiments at a time; the reduced points are reduced per range and once
+more over all ranges in the order the parts were read. The files are the same whatever the range
+size. After a new manifest (and at a no-op), :func:`remove_old_generations` removes the
+generations nobody reads any more: superseded ones an hour after they were superseded
+(:data:`SUPERSEDED_GRACE`), folders a killed compaction left after a day (:data:`UNFINISHED_GRACE`).
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +93,8 @@ SUPERSEDED_GRACE = 3600.0
 #: in its name): a compaction killed mid-way leaves one, but one still writing (on another
 #: machine, a large run) looks the same; no compaction takes a day.
 UNFINISHED_GRACE = 86400.0
+_NO_PARAMS: dict[str, Any] = {}
+_NO_ARGV: list[str] = []
 _GENERATION = re.compile(r"^(\d{20})~[0-9a-f]{6}$")
 _STATE_FIELDS = ("claimed", "claim_time", "generation", "requeued")
 
@@ -102,10 +113,11 @@ class CompactionResult:
     removed: tuple[str, ...] = ()
 
     def line(self) -> str:
+        removed = f"; removed {len(self.removed)} old generations" if self.removed else ""
         if not self.written:
-            return f"compact {self.run_id}: already compacted ({self.generation}, {self.files} files)"
+            return f"compact {self.run_id}: already compacted ({self.generation}, {self.files} files){removed}"
         return (f"compact {self.run_id}: {self.files} files, {self.points:,} points -> {self.generation} "
-                f"in {self.seconds:.1f} s")
+                f"in {self.seconds:.1f} s{removed}")
 
 
 def _dumps(value: Any) -> str:
@@ -141,34 +153,42 @@ def compact_run(store: Store, project: str, run_id: str, *, health: bool = True,
         removed = _remove_quietly(store, project, run_id)
         return CompactionResult(run_id, newest.generation, False, sum(map(len, listed.values())), 0,
                                 time.perf_counter() - t0, removed)
-    index = _states_index()(store, project, compacted=False)  # claims and state events; the metric parts are read below
+    index = _states_index()(store, project, compacted=False)  # claims and states; parts are read below
     entry = index.entry(run_id)
     if entry.unread:
         raise StoreError(f"compact {run_id}: {entry.unread} files could not be read now; nothing written, "
                          "try again")
+    # what is kept of the states and claims (the index's objects take more memory than the points of
+    # a range at a million experiments: they go before the points are read)
+    states = _states_table(entry)
+    covered = {f: _names_of(entry.seen[f]) for f in RUN_FOLDERS if f != "metrics"}
+    del index, entry
+    # ids made anew, once the index is gone: strings made among its objects would keep their
+    # memory from going back to the system
+    ids: list[str] = states.column("experiment_id").to_pylist()
     generation = f"{time.time_ns():020d}~{secrets.token_hex(3)}"
     folder = f"{base}/{FOLDER}/{generation}"
     with _workspace(store, folder) as work:
-        spill = _Spill(store, run_id, entry.experiments, work, range_points)
+        spill = _Spill(store, run_id, ids, work, range_points)
         spill.read(store.run_files(project, run_id, "metrics"))
         names, curve_files, reduced, counts, flags = _write_ranges(store, folder, spill, work, health)
     fault_point("compaction-after-curves")
     store.fs.write_atomic(f"{folder}/reduced.parquet", _parquet_bytes(reduced))
     del reduced
-    store.fs.write_atomic(f"{folder}/states.parquet", _parquet_bytes(_states_table(entry, counts, flags)))
-    covered = {f: sorted(p.rsplit("/", 1)[1] for p in entry.seen[f]) for f in RUN_FOLDERS if f != "metrics"}
-    covered["metrics"] = sorted(p.rsplit("/", 1)[1] for p in spill.covered)
-    covered = {f: covered[f] for f in RUN_FOLDERS}
+    store.fs.write_atomic(f"{folder}/states.parquet", _parquet_bytes(_with_curves(states, counts, flags)))
+    del states
+    covered["metrics"] = _names_of(spill.covered)
+    manifest_covered = {f: len(covered[f]) for f in RUN_FOLDERS}
     manifest = {
         "format": FORMAT, "run_id": run_id, "generation": generation, "time": time.time(),
-        "by": getpass.getuser(), "experiments": len(entry.experiments), "points": spill.points,
-        "curves": curve_files, "names": names, "covered": {f: len(v) for f, v in covered.items()},
+        "by": getpass.getuser(), "experiments": len(ids), "points": spill.points,
+        "curves": curve_files, "names": names, "covered": manifest_covered,
     }
     store.fs.write_atomic(f"{folder}/covered.parquet", _parquet_bytes(_covered_table(covered)))
     fault_point("compaction-before-manifest")
     if not store.fs.create_exclusive(f"{base}/{FOLDER}/{generation}.json", _dumps(manifest).encode()):
         raise StoreError(f"compact {run_id}: manifest {generation} exists")  # a random name met twice
-    files = sum(len(v) for v in covered.values())
+    files = sum(manifest_covered.values())
     removed = _remove_quietly(store, project, run_id)
     return CompactionResult(run_id, generation, True, files, spill.points, time.perf_counter() - t0, removed)
 
@@ -216,19 +236,18 @@ class _Spill:
     order. A bucket's points are in reading order, so everything computed per experiment over a
     bucket is what it is over the whole run."""
 
-    def __init__(self, store: Store, run_id: str, experiments: Sequence[Experiment], work: str,
-                 range_points: int) -> None:
+    def __init__(self, store: Store, run_id: str, ids: Sequence[str], work: str, range_points: int) -> None:
         self.store = store
         self.run_id = run_id
         self.work = work
         self.range_points = range_points
         #: experiment id -> code: the batch in launch order, then ids not in it in the order met
         #: (as :func:`~workbench_plugin.frames.curve_rows` numbers them over every part)
-        self.known = {e.experiment_id: at for at, e in enumerate(experiments)}
-        #: the batch, then a stand-in for each id not in it
-        self.experiments: list[Experiment] = list(experiments)
-        self.per_bucket = max(1, -(-len(experiments) // _BUCKETS))
-        self.others = -(-len(experiments) // self.per_bucket)  # the bucket of ids not in the batch
+        self.known = {eid: at for at, eid in enumerate(ids)}
+        #: stand-ins of the batch's experiments (only their ids count here), then of the ids not in it
+        self.experiments = [Experiment(eid, run_id, at, _NO_PARAMS, _NO_ARGV) for at, eid in enumerate(ids)]
+        self.per_bucket = max(1, -(-len(ids) // _BUCKETS))
+        self.others = -(-len(ids) // self.per_bucket)  # the bucket of ids not in the batch
         self.rows: dict[int, int] = {}
         self._writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
         self.names: set[str] = set()
@@ -276,7 +295,8 @@ class _Spill:
             for eid in chunk.dictionary.to_pylist():
                 if eid is not None and eid not in self.known:
                     self.known[eid] = len(self.experiments)
-                    self.experiments.append(Experiment(eid, self.run_id, len(self.experiments), {}, []))
+                    self.experiments.append(Experiment(eid, self.run_id, len(self.experiments), _NO_PARAMS,
+                                                       _NO_ARGV))
         for chunk in table.column("name").chunks:
             self.names.update(v for v in chunk.dictionary.to_pylist() if v is not None)
         codes = _codes(table.column("experiment_id"), self.known)
@@ -415,6 +435,7 @@ class _CurveFile:
         if self._pending:
             table = pa.concat_tables(self._pending)
             if self._writer is None:
+                _enough_files(1)
                 self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
             self._writer.write_table(table, row_group_size=ROW_GROUP)
         if self._writer is not None:
@@ -478,7 +499,9 @@ def _health(curves: pd.DataFrame) -> dict[str, Any]:
     return {eid: (list(h.flags), list(h.reasons)) for eid, h in health_of(curves).items()}
 
 
-def _states_table(entry: RunEntry, counts: dict[str, int], flags: dict[str, Any]) -> pa.Table:
+def _states_table(entry: RunEntry) -> pa.Table:
+    """The states file's columns from the index (the curve points and health flags come later:
+    :func:`_with_curves`)."""
     import pyarrow as pa
 
     ids = [e.experiment_id for e in entry.experiments]
@@ -494,17 +517,33 @@ def _states_table(entry: RunEntry, counts: dict[str, int], flags: dict[str, Any]
         "fields": pa.array([_dumps(s.fields) if s.fields else None for s in states], pa.string()),
         "events": pa.array([_dumps(entry.events[i]) if entry.events[i] else None for i in ids], pa.string()),
         "claim": pa.array([_dumps(c) if c is not None else None for c in claims], pa.string()),
-        "points": pa.array([counts.get(i, 0) for i in ids], pa.int64()),
-        "health": pa.array([_dumps(flags[i]) if i in flags else None for i in ids], pa.string()),
     })
 
 
-def _covered_table(covered: dict[str, list[str]]) -> pa.Table:
+def _with_curves(table: pa.Table, counts: dict[str, int], flags: dict[str, Any]) -> pa.Table:
+    """The states file: ``table`` (:func:`_states_table`) with each experiment's curve points and
+    health flags."""
     import pyarrow as pa
 
-    folders = [f for f, names in covered.items() for _ in names]
-    return pa.table({"folder": pa.array(folders, pa.string()),
-                     "name": pa.array([n for names in covered.values() for n in names], pa.string())})
+    ids = table.column("experiment_id").to_pylist()
+    table = table.append_column("points", pa.array([counts.get(i, 0) for i in ids], pa.int64()))
+    return table.append_column("health", pa.array([_dumps(flags[i]) if i in flags else None for i in ids],
+                                                  pa.string()))
+
+
+def _names_of(paths: Iterable[str]) -> pa.Array:
+    """The file names of ``paths``, sorted, as one Arrow array (not a Python string each)."""
+    import pyarrow as pa
+
+    return pa.array(sorted(p.rsplit("/", 1)[1] for p in paths), pa.string())
+
+
+def _covered_table(covered: dict[str, pa.Array]) -> pa.Table:
+    import pyarrow as pa
+
+    folders = [pa.array(np.full(len(covered[f]), f, dtype=object), pa.string()) for f in RUN_FOLDERS]
+    return pa.table({"folder": pa.concat_arrays(folders),
+                     "name": pa.concat_arrays([covered[f] for f in RUN_FOLDERS])})
 
 
 # ---- removing old generations --------------------------------------------------------------------

@@ -329,6 +329,7 @@ def test_old_generations_are_removed_after_their_grace_and_the_newest_is_kept(
     again = compact_run(store, "p", run.run_id)  # nothing new: it only tidies
     assert not again.written and again.generation == generations[2]
     assert again.removed == (generations[0], generations[1], killed)
+    assert again.line().endswith("; removed 3 old generations")
     lines = [r.getMessage() for r in caplog.records if "removed" in r.getMessage()]
     assert lines == [f"compact {run.run_id}: removed 3 old generations ({generations[0]}, {generations[1]}, "
                      f"{killed})"]
