@@ -1,7 +1,7 @@
 """Time to open a run (what the run page reads before its first render) and the peak memory it
 takes: from its parts, from its compaction, and a new epoch reaching an open page.
 
-    python bench/index.py STORE_DIR [STORE_DIR ...] [--project synthetic] [--no-baseline]
+    python bench/index.py STORE_DIR [STORE_DIR ...] [--project synthetic] [--no-baseline] [--ways W,...]
 
 For each store (made by ``bench/synthetic.py``), one child process per way runs
 ``ProjectIndex(Store(url), project).refresh(); index.frames(run_id)`` plus the run page's health
@@ -13,12 +13,14 @@ do not mix). The ways:
 * ``old``: the index before frames were built with Arrow and numpy (every part converted to
   pandas, grouped in pandas; curves built at once), kept here as a subclass - the baseline;
 * ``parts``: today's index reading every part (no compaction);
-* ``compacted``: today's index over the run's compaction (made first by the parent, timed:
-  :func:`workbench_plugin.compaction.compact_run`);
+* ``compacted``: today's index over the run's compaction (made first in a child process of its
+  own, timed, with its peak RSS: :func:`workbench_plugin.compaction.compact_run`);
 * ``live``: an open page (the compacted index) gets one new epoch of one experiment: a part is
   written, and the time from the write to new frames and health is reported.
 
 The compaction stays in the store (a second run finds it: nothing to compact) unless ``--clean``.
+``--ways compacted,live`` measures only those (at 1,000,000 experiments reading every part takes
+more memory than a 24 GiB machine has).
 """
 
 from __future__ import annotations
@@ -197,6 +199,14 @@ def measure(url: str, project: str, impl: str) -> dict[str, Any]:
     return out
 
 
+def _compact(url: str, project: str) -> dict[str, Any]:
+    """Compact the project's latest run (a no-op when compacted already), with the peak RSS."""
+    store = Store(url)
+    run_id = store.runs(project)[-1]
+    line = compact_run(store, project, run_id).line()
+    return {"line": line, "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+
+
 def _child(url: str, project: str, impl: str) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, url, "--project", project, "--child", impl],
                          check=False, capture_output=True, text=True)
@@ -212,29 +222,39 @@ def main() -> None:
     ap.add_argument("--no-baseline", action="store_true", help="measure only the current index")
     ap.add_argument("--clean", action="store_true", help="remove the compaction at the end (else the next run "
                     "finds it and compacts nothing)")
-    ap.add_argument("--child", choices=WAYS, help=argparse.SUPPRESS)
+    ap.add_argument("--ways", default=",".join(WAYS), help=f"which ways to measure, of {', '.join(WAYS)}")
+    ap.add_argument("--child", choices=(*WAYS, "compact"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child == "compact":
+        print(json.dumps(_compact(args.stores[0], args.project)))
+        return
     if args.child:
         print(json.dumps(measure(args.stores[0], args.project, args.child)))
         return
+    ways = [w for w in args.ways.split(",") if w]
+    if unknown := [w for w in ways if w not in WAYS]:
+        ap.error(f"--ways: {unknown[0]!r} is not one of {', '.join(WAYS)}")
     for url in args.stores:
         results = {}
-        for impl in WAYS[1:] if args.no_baseline else WAYS:
-            if impl == "compacted":
-                store = Store(url)
-                run_id = store.runs(args.project)[-1]
-                compaction = compact_run(store, args.project, run_id)
-                print(f"  {compaction.line()}")
+        compacted = False
+        for impl in (w for w in WAYS if w in ways and not (args.no_baseline and w == "old")):
+            if impl in ("compacted", "live") and not compacted:
+                compaction = _child(url, args.project, "compact")
+                print(f"  {compaction['line']} (peak RSS {compaction['rss_gib']:.2f} GiB)")
+                compacted = True
             results[impl] = _child(url, args.project, impl)
         if args.clean:
+            run_id = Store(url).runs(args.project)[-1]
             shutil.rmtree(Path(url) / "projects" / args.project / "runs" / run_id / "compacted")
-        print(f"{url}: {results['parts']['experiments']:,} experiments")
+        print(f"{url}: {next(iter(results.values()))['experiments']:,} experiments")
         for r in results.values():
             phases = ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items())
             live = f", new epoch -> page {r['live_seconds']:.2f} s" if "live_seconds" in r else ""
             print(f"  {r['impl']:9}: open {r['seconds']:6.2f} s ({phases}), peak RSS {r['rss_gib']:5.2f} GiB{live}")
-        base = results.get("old") or results["parts"]
+        base = results.get("old") or results.get("parts")
         for impl in ("parts", "compacted"):
+            if base is None or impl not in results:
+                continue
             r = results[impl]
             print(f"  {base['impl']}/{impl}: {base['seconds'] / r['seconds']:.1f}x time,"
                   f" {base['rss_gib'] / r['rss_gib']:.1f}x memory")

@@ -51,6 +51,11 @@ class FileSystem(Protocol):
         """Names of published files and folders in ``path``; ``[]`` when it does not exist."""
         ...
 
+    def remove(self, path: str) -> None:
+        """Remove a file, or a folder with everything in it; nothing when it does not exist. Only
+        for derived files (a compaction's old generations): the store's records are never removed."""
+        ...
+
     def exists(self, path: str) -> bool: ...
 
     def makedirs(self, path: str) -> None: ...
@@ -157,6 +162,18 @@ class LocalFileSystem:
         except OSError as exc:
             raise StoreError(f"store: cannot list {self._abs(path)!r} ({exc.strerror})") from exc
         return sorted(n for n in names if not n.startswith(TMP_PREFIX))
+
+    def remove(self, path: str) -> None:
+        target = self._abs(path)
+        try:
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target)
+            else:
+                os.unlink(target)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreError(f"store: cannot remove {target!r} ({_reason(exc)})") from exc
 
     def exists(self, path: str) -> bool:
         return os.path.exists(self._abs(path))

@@ -124,6 +124,9 @@ class PatientFileSystem:
     def listdir(self, path: str) -> list[str]:
         return self._retry(lambda: self.inner.listdir(path))
 
+    def remove(self, path: str) -> None:
+        self._retry(lambda: self.inner.remove(path))
+
     def exists(self, path: str) -> bool:
         return self._retry(lambda: self.inner.exists(path))
 

@@ -334,6 +334,9 @@ class WebHDFSFileSystem:
             return []  # the path is a file
         return sorted(s["pathSuffix"] for s in statuses if not s["pathSuffix"].startswith(TMP_PREFIX))
 
+    def remove(self, path: str) -> None:
+        self._call("DELETE", path, "DELETE", ok=(200, 404), recursive=True)
+
     def exists(self, path: str) -> bool:
         return self._call("GET", path, "GETFILESTATUS", ok=(200, 404)).status_code == 200
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from workbench_plugin.compaction import compact_run, latest_compacted
 from workbench_plugin.frames import RunFrames
+from workbench_plugin.fs import LocalFileSystem
 from workbench_plugin.index import ProjectIndex
 from workbench_plugin.lifecycle import State
 from workbench_plugin.store import METRIC_COLUMNS, Experiment, Run, Store
@@ -223,16 +224,18 @@ _part = st.tuples(st.integers(0, 3), st.lists(_row, min_size=1, max_size=6))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(parts=st.lists(_part, min_size=1, max_size=10), split=st.integers(0, 10), data=st.data())
+@given(parts=st.lists(_part, min_size=1, max_size=10), split=st.integers(0, 10), data=st.data(),
+       range_points=st.sampled_from([1, 5, 1_000_000]))
 def test_frames_read_with_and_without_compaction_are_identical(tmp_path_factory: pytest.TempPathFactory,
-                                                               parts: list[Any], split: int, data: Any) -> None:
+                                                               parts: list[Any], split: int, data: Any,
+                                                               range_points: int) -> None:
     store = Store(str(tmp_path_factory.mktemp("s") / "store"))
     run = make_run(store, 4)
     w = Writer(store, run)
     live = ProjectIndex(store, "p")  # a page open since the start
     for k, (exp, rows) in enumerate(parts):
         if k == split:
-            compact_run(store, "p", run.run_id)
+            compact_run(store, "p", run.run_id, range_points=range_points)
             if data.draw(st.booleans()):
                 live.refresh()
         w.part(exp, [(kind, n if kind == "epoch" else None, n if kind == "step" else None, name, value)
@@ -265,3 +268,130 @@ def test_the_compact_command_and_the_spark_job(store: Store, tmp_path: Path) -> 
     manifest = json.loads(next((Path(store.url) / "projects/p/runs" / run.run_id / "compacted").glob("*.json"))
                           .read_text())
     assert manifest["covered"]["metrics"] == 1 and manifest["experiments"] == 2
+
+
+def _mixed_parts(store: Store, run: Run) -> None:
+    """Parts as packed tasks and the synthetic bench write them: each part several experiments' rows
+    (named after its first), names that sort unlike launch order (-10 before -2), an experiment
+    not in the batch, a point without an experiment, repeated points and summaries."""
+    rid = run.run_id
+
+    def part(first: int, rows: list[tuple[str | None, str, int | None, float, str, float]]) -> None:
+        cols: dict[str, list[Any]] = {c: [] for c in METRIC_COLUMNS}
+        for eid, kind, epoch, t, name, value in rows:
+            for c, v in zip(METRIC_COLUMNS, (eid, kind, epoch, None, t, name, value, "sdk"), strict=True):
+                cols[c].append(v)
+        store.write_metrics_part("p", rid, f"{rid}-{first}", 0, cols, format="parquet")
+
+    part(10, [(f"{rid}-{e}", "epoch", ep, 100.0 + ep, n, e + ep / 10) for e in (10, 11, 2)
+              for ep in range(3) for n in ("loss", "acc")])
+    part(2, [(f"{rid}-2", "epoch", 1, 103.0, "loss", -1.0), (f"{rid}-2", "summary", None, 104.0, "acc", 9.0),
+             (f"{rid}-0", "epoch", 0, 99.0, "zeta", 0.5), (None, "epoch", 0, 50.0, "first", 1.0)])
+    part(0, [(f"{rid}-{e}", "epoch", ep, 10.0 * e + ep, "loss", float(e * ep)) for e in range(12)
+             for ep in range(2)])
+    part(99, [(f"{rid}-99", "epoch", ep, 1.0, "loss", 3.0) for ep in range(2)])  # not in the batch
+
+
+@pytest.mark.parametrize("range_points", [1, 7, 40])
+def test_a_compaction_in_several_ranges_writes_what_one_range_writes(store: Store, range_points: int) -> None:
+    import pyarrow.parquet as pq
+
+    run = make_run(store, 12)
+    _mixed_parts(store, run)
+    reference = frames_of(store, run, compacted=False)
+    whole = compact_run(store, "p", run.run_id)
+    one = latest_compacted(store, "p", run.run_id)
+    assert one is not None and whole.points == 48
+    in_one = {name: pq.read_table(path) for name, path in
+              ((n, Path(store.url) / p) for n, p in one.curve_files.items())}
+    states_one = pq.read_table(Path(store.url) / one.path("states.parquet"))
+    reduced_one = pq.read_table(Path(store.url) / one.path("reduced.parquet"))
+    (Path(store.url) / "projects/p/runs" / run.run_id / "compacted" / f"{one.generation}.json").unlink()
+    ranged = compact_run(store, "p", run.run_id, range_points=range_points)
+    assert ranged.written and ranged.generation != whole.generation and ranged.points == 48
+    many = latest_compacted(store, "p", run.run_id)
+    assert many is not None and many.manifest["curves"] == one.manifest["curves"]
+    assert many.manifest["names"] == ["acc", "first", "loss", "zeta"]
+    assert sorted(p.name for p in (Path(store.url) / many.folder).iterdir()) == [
+        "covered.parquet", "curves", "reduced.parquet", "states.parquet"]  # its working files are gone
+    for name, table in in_one.items():
+        assert pq.read_table(Path(store.url) / many.curve_files[name]).equals(table), name
+    assert pq.read_table(Path(store.url) / many.path("states.parquet")).equals(states_one)
+    assert pq.read_table(Path(store.url) / many.path("reduced.parquet")).to_pylist() == reduced_one.to_pylist()
+    fresh = frames_of(store, run, compacted=True)
+    assert_same(reference, fresh)
+    ids = [f"{run.run_id}-{i}" for i in (2, 10, 99)]
+    pd.testing.assert_frame_equal(plain(reference.curves_for(ids)), plain(fresh.curves_for(ids)))
+    assert fresh.curve_counts()[f"{run.run_id}-2"] == 6  # epoch 1 of loss logged twice: the later one kept
+
+
+def test_old_generations_are_removed_after_their_grace_and_the_newest_is_kept(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    import time
+
+    from workbench_plugin.compaction import SUPERSEDED_GRACE, UNFINISHED_GRACE, remove_old_generations
+
+    run = make_run(store, 3)
+    w = Writer(store, run)
+    generations = []
+    for exp in range(3):
+        w.epochs(exp, 0, 2)
+        generations.append(compact_run(store, "p", run.run_id).generation)
+    folder = Path(store.url) / "projects/p/runs" / run.run_id / "compacted"
+    assert remove_old_generations(store, "p", run.run_id) == []  # superseded just now: a page may hold them
+    # a page opened on the first generation still reads its curves
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*generations, *(f"{g}.json" for g in generations)])
+    # the second and third manifests written two hours ago: the first two generations are superseded
+    for g in generations[1:]:
+        manifest = json.loads((folder / f"{g}.json").read_text())
+        (folder / f"{g}.json").write_text(json.dumps({**manifest, "time": time.time() - SUPERSEDED_GRACE - 3600}))
+    killed = f"{time.time_ns() - int((UNFINISHED_GRACE + 60) * 1e9):020d}~abcdef"  # a compaction killed a day ago
+    (folder / killed / "curves").mkdir(parents=True)
+    (folder / killed / "curves" / "m00000.parquet").write_bytes(b"PAR1")
+    (folder / killed / ".tmp.work-0123" ).mkdir()
+    running = f"{time.time_ns() - int(60e9):020d}~fedcba"  # one still writing
+    (folder / running).mkdir()
+    (folder / "notes.txt").write_text("not a generation")  # names a compaction does not write stay
+    caplog.set_level(logging.INFO, logger="hypertuner.compaction")
+    again = compact_run(store, "p", run.run_id)  # nothing new: it only tidies
+    assert not again.written and again.generation == generations[2]
+    assert again.removed == (generations[0], generations[1], killed)
+    assert again.line().endswith("; removed 3 old generations")
+    lines = [r.getMessage() for r in caplog.records if "removed" in r.getMessage()]
+    assert lines == [f"compact {run.run_id}: removed 3 old generations ({generations[0]}, {generations[1]}, "
+                     f"{killed})"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([generations[2], f"{generations[2]}.json", running,
+                                                               "notes.txt"])
+    assert_same(frames_of(store, run, compacted=False), frames_of(store, run, compacted=True))
+    # a day later the unfinished folder goes too; the newest generation never does
+    later = time.time() + UNFINISHED_GRACE + 120
+    assert remove_old_generations(store, "p", run.run_id, now=later) == [running]
+    assert remove_old_generations(store, "p", run.run_id, now=later * 2) == []
+    assert latest_compacted(store, "p", run.run_id) is not None
+
+
+class _RemoteLikeFileSystem(LocalFileSystem):
+    """A store read and written as HDFS is: no local path (bytes read whole, files streamed up)."""
+
+    def local_path(self, path: str) -> str | None:
+        return None
+
+
+def test_a_store_without_local_paths_is_compacted_through_its_filesystem(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    work = tmp_path / "tmp"
+    work.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(work))
+    store = Store(str(tmp_path / "store"), _RemoteLikeFileSystem(str(tmp_path / "store")))
+    run = make_run(store, 12)
+    _mixed_parts(store, run)
+    result = compact_run(store, "p", run.run_id, range_points=3)
+    assert result.written and result.points == 48
+    assert not list(work.iterdir())  # its working files are gone
+    generation = Path(store.url) / "projects/p/runs" / run.run_id / "compacted" / str(result.generation)
+    assert sorted(p.name for p in generation.iterdir()) == ["covered.parquet", "curves", "reduced.parquet",
+                                                           "states.parquet"]
+    assert_same(frames_of(store, run, compacted=False), frames_of(store, run, compacted=True))
