@@ -539,10 +539,10 @@ def _with_curves(table: pa.Table, counts: dict[str, int], flags: dict[str, Any])
 
 
 def _names_of(paths: Iterable[str]) -> pa.Array:
-    """The file names of ``paths``, sorted, as one Arrow array (not a Python string each)."""
+    """The file names of ``paths`` (or names), sorted, as one Arrow array (not a Python string each)."""
     import pyarrow as pa
 
-    return pa.array(sorted(p.rsplit("/", 1)[1] for p in paths), pa.string())
+    return pa.array(sorted(p.rsplit("/", 1)[-1] for p in paths), pa.string())
 
 
 def _covered_table(covered: dict[str, pa.Array]) -> pa.Table:

@@ -63,6 +63,7 @@ class RunEntry:
         self.events: dict[str, list[dict[str, Any]]] = _EventLists()
         self.claims: MutableMapping[str, dict[str, Any]] = {}
         self.states = StateBook(self.by_id)
+        #: names of the files read in each run folder (a compaction's covered ones included)
         self.seen: dict[str, set[str]] = {"states": set(), "claims": set(), "metrics": set()}
         #: the metric points that decide the experiment frame (:func:`~workbench_plugin.frames.reduce_points`
         #: of a compaction's and every part read since; columns :data:`~workbench_plugin.store.POINT_COLUMNS`,
@@ -175,9 +176,7 @@ class ProjectIndex:
                 return
             reduced = compacted.reduced()
             states, claims, events, points, health = states_of(compacted, list(entry.by_id))
-            base = self.store.run_dir(self.project, run_id)
-            seen = {folder: {f"{base}/{folder}/{name}" for name in compacted.covered_names(folder)}
-                    for folder in entry.seen}
+            seen = {folder: set(compacted.covered_names(folder)) for folder in entry.seen}
         except (StoreError, FileNotFoundError) as exc:
             log.warning("run %s: its compaction cannot be read now (%s); reading its parts", run_id, exc)
             return
@@ -194,27 +193,31 @@ class ProjectIndex:
         entry.version += 1
 
     def _new(self, entry: RunEntry, folder: str) -> list[str]:
-        """Paths in ``folder`` not read before (files are never rewritten: a name read is read)."""
-        return [p for p in self.store.run_files(self.project, entry.run.run_id, folder) if p not in entry.seen[folder]]
+        """Names in ``folder`` not read before (files are never rewritten: a name read is read)."""
+        seen = entry.seen[folder]
+        return [n for n in self.store.fs.listdir(self.store.run_folder(self.project, entry.run.run_id, folder))
+                if n not in seen]
 
     def _read_new(self, entry: RunEntry, folder: str, decode: Callable[[str], T]) -> Iterator[T]:
         """Decode each new file of ``folder``; a file counts as read (never again) only once read
         whole: a damaged one is set aside, an unreadable one waits for the next refresh."""
         seen = entry.seen[folder]
-        for path in sorted(self._new(entry, folder)):  # by experiment and sequence: a stable order
+        base = self.store.run_folder(self.project, entry.run.run_id, folder)
+        for name in sorted(self._new(entry, folder)):  # by experiment and sequence: a stable order
+            path = f"{base}/{name}"
             try:
                 value = decode(path)
             except FileNotFoundError:  # set aside by another reader meanwhile
-                seen.add(path)
+                seen.add(name)
                 continue
             except OSError:  # StoreError, or Arrow reading a local path: not read, so read it later
                 entry.unread += 1
                 continue
             except DAMAGE_ERRORS as exc:
                 self.store.set_aside(path, exc)
-                seen.add(path)
+                seen.add(name)
                 continue
-            seen.add(path)
+            seen.add(name)
             yield value
 
     def _claim(self, path: str) -> dict[str, Any]:
@@ -345,7 +348,9 @@ class ProjectIndex:
         entry = self.entry(run_id)
         with self._lock:
             if entry._frames is None:
-                states = [entry.states.state(e.experiment_id) for e in entry.experiments]
+                states = entry.states.state_list()
+                if len(states) != len(entry.experiments):  # an id twice in the batch: each row its own
+                    states = [entry.states.state(e.experiment_id) for e in entry.experiments]
                 reduced = entry.reduced if entry.reduced is not None else metric_schema(
                     POINT_COLUMNS, dictionary=True).empty_table()
                 with building_many():

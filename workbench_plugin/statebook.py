@@ -60,6 +60,8 @@ class StateBook(MutableMapping[str, ExperimentState]):
         self._objects: dict[str, ExperimentState] = {}  # set, or built from the columns when looked up
         usage = set(columns.usage_rows()) if columns is not None else set()
         self._usage = [eid for eid, at in columns.row.items() if at in usage] if usage else []  # type: ignore[union-attr]
+        self._list: list[State] | None = None  # every state in launch order, once asked for
+        self._position: dict[str, int] | None = None  # id -> its place in _list, once a state is set after
 
     def __getitem__(self, eid: str) -> ExperimentState:
         found = self._objects.get(eid)
@@ -74,12 +76,22 @@ class StateBook(MutableMapping[str, ExperimentState]):
         return built
 
     def __setitem__(self, eid: str, state: ExperimentState) -> None:
+        if self._list is not None:  # keep the list of states as it would be made now
+            if eid not in self._ids:
+                self._list.append(state.state)
+                if self._position is not None:
+                    self._position[eid] = len(self._list) - 1
+            else:
+                if self._position is None:
+                    self._position = {e: at for at, e in enumerate(self._ids)}
+                self._list[self._position[eid]] = state.state
         self._ids.setdefault(eid)
         self._objects[eid] = state
 
     def __delitem__(self, eid: str) -> None:
         del self._ids[eid]
         self._objects.pop(eid, None)
+        self._list = self._position = None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._ids)
@@ -96,8 +108,17 @@ class StateBook(MutableMapping[str, ExperimentState]):
         return self._columns.states[at] if at is not None else State.QUEUED  # type: ignore[union-attr]
 
     def state_list(self) -> list[State]:
-        """Every experiment's state, in launch order."""
-        return [self.state(eid) for eid in self._ids]
+        """Every experiment's state, in launch order (made once, then kept as states are set)."""
+        if self._list is None:
+            columns = self._columns
+            if columns is not None and len(columns.row) == len(self._ids) and list(columns.row) == list(self._ids):
+                # the compaction's rows are the run's experiments in launch order: its column as is
+                self._list = list(columns.states)
+                for eid, found in self._objects.items():
+                    self._list[columns.row[eid]] = found.state
+            else:
+                self._list = [self.state(eid) for eid in self._ids]
+        return list(self._list)
 
     @property
     def done(self) -> bool:
@@ -105,8 +126,9 @@ class StateBook(MutableMapping[str, ExperimentState]):
 
     def awaiting_usage(self, now: float) -> list[str]:
         """Ids (launch order) of ended experiments still waiting for their usage."""
-        candidates = set(self._objects) | {eid for eid in self._usage if eid in self._ids}
-        return [eid for eid in self._ids if eid in candidates and needs_usage(self[eid], now)]
+        waiting = {eid for eid in self._usage if eid in self._ids and needs_usage(self[eid], now)}
+        waiting.update(eid for eid, found in self._objects.items() if needs_usage(found, now))
+        return [eid for eid in self._ids if eid in waiting] if waiting else []
 
 
 class JsonRecords(MutableMapping[str, dict[str, Any]]):

@@ -334,10 +334,14 @@ class Store:
 
     def run_files(self, project: str, run_id: str, folder: str) -> list[str]:
         """Paths of the files in one of a run's :data:`RUN_FOLDERS` (claims, states, metrics)."""
+        base = self.run_folder(project, run_id, folder)
+        return [f"{base}/{name}" for name in self.fs.listdir(base)]
+
+    def run_folder(self, project: str, run_id: str, folder: str) -> str:
+        """The path of one of a run's :data:`RUN_FOLDERS`."""
         if folder not in RUN_FOLDERS:
             raise StoreError(f"run folder {folder!r}: not one of {', '.join(RUN_FOLDERS)}")
-        base = f"{self.run_dir(project, run_id)}/{folder}"
-        return [f"{base}/{name}" for name in self.fs.listdir(base)]
+        return f"{self.run_dir(project, run_id)}/{folder}"
 
     def read_record(self, path: str) -> dict[str, Any]:
         """A JSON record of the store (a claim, a state event, a project event); ``ValueError``
