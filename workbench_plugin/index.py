@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench_plugin._bulk import building_many
 from workbench_plugin._exceptions import ExperimentNotFound, RunNotFound, StoreError
+from workbench_plugin.compaction import FOLDER as COMPACTED_FOLDER
 from workbench_plugin.compaction import Compacted, RunCurves, latest_compacted, states_of
 from workbench_plugin.frames import RunFrames, build_frames, reduce_points
 from workbench_plugin.lifecycle import ExperimentState, Progress, State, count_states, fold_states
@@ -43,6 +44,11 @@ __all__ = ["ProjectIndex", "RunEntry", "RunView"]
 
 log = logging.getLogger("hypertuner.index")
 T = TypeVar("T")
+
+
+#: Seconds between two looks for a newer compaction of a run read from one (a superseded
+#: generation is removed an hour after the manifest that superseded it)
+COMPACTION_CHECK_SECONDS = 60.0
 
 
 class _EventLists(dict[str, list[dict[str, Any]]]):
@@ -74,6 +80,8 @@ class RunEntry:
         #: a compaction's state events of each experiment (JSON), decoded when a new event comes
         self.compacted_events: dict[str, str] = {}
         self.compacted: Compacted | None = None
+        #: when the index last looked for a newer compaction (time.monotonic())
+        self.compaction_checked = time.monotonic()
         self.settled = False
         self.refreshes = 0
         #: files the last refresh could not read (the store unreachable): read at the next one
@@ -130,12 +138,41 @@ class ProjectIndex:
                     if entry is not None:
                         self.runs[run_id] = entry
                         changed = True
-            for entry in self.runs.values():
+            for run_id, entry in list(self.runs.items()):
+                newer = self._newer_compaction(entry)
+                if newer is not None:
+                    self.runs[run_id] = entry = newer
+                    changed = True
                 if not entry.settled and self._refresh_run(entry):
                     entry.version += 1
                     entry._frames = None
                     changed = True
             return changed
+
+    def _newer_compaction(self, entry: RunEntry) -> RunEntry | None:
+        """The run read anew from its newest compaction, when one newer than the entry's was
+        published (checked every :data:`COMPACTION_CHECK_SECONDS`, settled runs too): a compaction
+        removes the generations it superseded an hour later, so an index that outlives that (a
+        dashboard server) moves to the newest before its files go."""
+        if entry.compacted is None or not self.compacted:
+            return None
+        now = time.monotonic()
+        if now - entry.compaction_checked < COMPACTION_CHECK_SECONDS:
+            return None
+        entry.compaction_checked = now
+        run_id = entry.run.run_id
+        try:
+            names = self.store.fs.listdir(f"{self.store.run_dir(self.project, run_id)}/{COMPACTED_FOLDER}")
+        except OSError:  # StoreError (not reachable now), or the folder gone: the next check
+            return None
+        if max((n for n in names if n.endswith(".json")), default="") <= f"{entry.compacted.generation}.json":
+            return None
+        fresh = self._read_run(run_id)
+        if fresh is None or fresh.compacted is None or fresh.compacted.generation <= entry.compacted.generation:
+            return None
+        fresh.version = entry.version + 1  # pages compare versions: the new entry's frames are new
+        log.info("run %s: reading its newer compaction %s", run_id, fresh.compacted.generation)
+        return fresh
 
     def _read_run(self, run_id: str) -> RunEntry | None:
         """A run's records, or None: skipped (one line) when damaged, retried when unreadable."""

@@ -395,3 +395,34 @@ def test_a_store_without_local_paths_is_compacted_through_its_filesystem(
     assert sorted(p.name for p in generation.iterdir()) == ["covered.parquet", "curves", "reduced.parquet",
                                                            "states.parquet"]
     assert_same(frames_of(store, run, compacted=False), frames_of(store, run, compacted=True))
+
+
+def test_an_open_index_moves_to_a_newer_compaction_before_its_old_generation_is_removed(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dashboard server's index outlives a live run's compactions: it must not keep reading a
+    generation that a later compaction removes."""
+    import time
+
+    from workbench_plugin import index as index_module
+    from workbench_plugin.compaction import SUPERSEDED_GRACE, remove_old_generations
+
+    run = make_run(store, 2)
+    w = Writer(store, run)
+    w.epochs(0, 0, 2)
+    first = compact_run(store, "p", run.run_id).generation
+    index = ProjectIndex(store, "p")
+    index.refresh()
+    assert index.entry(run.run_id).compacted.generation == first  # type: ignore[union-attr]
+    w.epochs(1, 0, 3)
+    second = compact_run(store, "p", run.run_id).generation
+    index.refresh()  # looked at less often than every refresh
+    version = index.entry(run.run_id).version
+    assert index.entry(run.run_id).compacted.generation == first  # type: ignore[union-attr]
+    monkeypatch.setattr(index_module, "COMPACTION_CHECK_SECONDS", 0.0)
+    assert index.refresh()
+    entry = index.entry(run.run_id)
+    assert entry.compacted.generation == second and entry.version > version  # type: ignore[union-attr]
+    # the first generation goes an hour later; the open index reads every curve still
+    assert remove_old_generations(store, "p", run.run_id, now=time.time() + SUPERSEDED_GRACE + 60)
+    assert_same(index.frames(run.run_id), frames_of(store, run, compacted=False))
+    assert entry.curves.for_experiments([f"{run.run_id}-0"]).shape[0] == 6
