@@ -57,7 +57,7 @@ import pandas as pd
 
 from workbench_plugin._exceptions import StoreError
 from workbench_plugin.faults import fault_point
-from workbench_plugin.frames import _codes, curve_rows, curves_frame, empty_curves, reduce_points
+from workbench_plugin.frames import curve_rows, curves_frame, dictionary_codes, empty_curves, reduce_points
 from workbench_plugin.fs import TMP_PREFIX
 from workbench_plugin.lifecycle import State
 from workbench_plugin.statebook import JsonRecords, StateBook, StateColumns
@@ -302,7 +302,7 @@ class _Spill:
                                                        _NO_ARGV))
         for chunk in table.column("name").chunks:
             self.names.update(v for v in chunk.dictionary.to_pylist() if v is not None)
-        codes = _codes(table.column("experiment_id"), self.known)
+        codes = dictionary_codes(table.column("experiment_id"), self.known)
         bucket = np.minimum(np.maximum(codes, 0) // self.per_bucket, self.others)
         del codes
         n = table.num_rows

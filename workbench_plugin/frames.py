@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = ["RESERVED_COLUMNS", "CurveSource", "RunFrames", "RunSource", "Scale", "build_frames", "curve_rows",
-           "curves_frame", "empty_curves", "reduce_points"]
+           "curves_frame", "dictionary_codes", "empty_curves", "reduce_points"]
 
 #: The experiment frame's own columns, before the hyperparameters and metrics.
 RESERVED_COLUMNS = ("experiment_id", "label", "state")
@@ -148,7 +148,7 @@ def _dictionaries(column: pa.ChunkedArray) -> list[pa.Array]:
     return out
 
 
-def _codes(column: pa.ChunkedArray, lookup: dict[str, int]) -> np.ndarray:
+def dictionary_codes(column: pa.ChunkedArray, lookup: dict[str, int]) -> np.ndarray:
     """Codes of a dictionary column in ``lookup``'s numbering (-1: null or not in ``lookup``)."""
     out = np.empty(len(column), np.int32)
     at = 0
@@ -177,9 +177,9 @@ def _points(experiments: Sequence[Experiment], table: pa.Table) -> tuple[_Labels
                 known[v] = len(ids)
                 ids.append(v)
     labels = _Labels(ids, sorted(names))
-    summary = _codes(table.column("kind"), {"summary": 1}) == 1
-    exp = _codes(table.column("experiment_id"), known)
-    name = _codes(table.column("name"), {n: i for i, n in enumerate(labels.names)})
+    summary = dictionary_codes(table.column("kind"), {"summary": 1}) == 1
+    exp = dictionary_codes(table.column("experiment_id"), known)
+    name = dictionary_codes(table.column("name"), {n: i for i, n in enumerate(labels.names)})
     # no copy from one chunk; int64 columns with nulls come back as float64 with NaN
     points = _Points(exp, name, *(table.column(c).to_numpy() for c in ("epoch", "step", "time", "value")))
     summary &= (exp >= 0) & (name >= 0)  # a point without an experiment or a name belongs nowhere
